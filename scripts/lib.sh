@@ -1,0 +1,36 @@
+# Shared settings for the r2dax lab scripts (sourced, POSIX sh).
+# Everything expensive lives in R2DAX_CACHE, outside the repository, so that a
+# fresh clone (and CI) reuses the kernel build, the NVDIMM image and so on.
+
+R2DAX_CACHE=${R2DAX_CACHE:-/var/cache/r2dax}
+RUSTC=${RUSTC:-/usr/bin/rustc}
+RUSTDOC=${RUSTDOC:-/usr/bin/rustdoc}
+BINDGEN=${BINDGEN:-/usr/local/bin/bindgen}
+KMAKE_FLAGS="LLVM=1 ARCH=x86_64 RUSTC=$RUSTC RUSTDOC=$RUSTDOC BINDGEN=$BINDGEN"
+
+die() { echo "${0##*/}: error: $*" >&2; exit 1; }
+say() { echo "${0##*/}: $*"; }
+
+# The Debian kernel source tarball (e.g. /usr/src/linux-source-6.12.tar.xz).
+kernel_tarball() {
+	ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1
+}
+
+# Debian version of linux-source-6.12, part of the cache key.
+kernel_pkg_version() {
+	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null
+}
+
+# Directory of the cached kernel build for the current source, fragment and
+# toolchain. Prints it; does not create it.
+kernel_build_dir() {
+	_top=$(cd "$(dirname "$0")/.." && pwd)
+	_key=$( {
+		cat "$_top/scripts/kernel/r2dax.config"
+		kernel_pkg_version
+		"$RUSTC" --version
+		"$BINDGEN" --version 2>/dev/null
+		clang --version | head -n 1
+	} | sha256sum | cut -c1-12)
+	echo "$R2DAX_CACHE/kernel/linux-$(kernel_pkg_version)-$_key"
+}
