@@ -126,7 +126,11 @@ fn detect_signature(block0: &[u8]) -> Option<&'static str> {
 /// The mount point of `dev` if it is mounted (by device number).
 fn mounted_at(rdev: u64) -> io::Result<Option<String>> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")?;
-    let want = format!("{}:{}", (rdev >> 8) & 0xfff | (rdev >> 32) & !0xfff, rdev & 0xff | (rdev >> 12) & !0xff);
+    let want = format!(
+        "{}:{}",
+        (rdev >> 8) & 0xfff | (rdev >> 32) & !0xfff,
+        rdev & 0xff | (rdev >> 12) & !0xff
+    );
     for line in info.lines() {
         let f: Vec<&str> = line.split(' ').collect();
         if f.len() > 4 && f[2] == want {
@@ -149,8 +153,12 @@ fn run(args: &Args) -> Result<(), String> {
     let meta = std::fs::metadata(dev).map_err(|e| format!("{dev}: {e}"))?;
     let is_blk = meta.file_type().is_block_device();
     if is_blk {
-        if let Some(mnt) = mounted_at(meta.rdev()).map_err(|e| format!("/proc/self/mountinfo: {e}"))? {
-            return Err(format!("{dev} is mounted on {mnt}; will not make a filesystem here"));
+        if let Some(mnt) =
+            mounted_at(meta.rdev()).map_err(|e| format!("/proc/self/mountinfo: {e}"))?
+        {
+            return Err(format!(
+                "{dev} is mounted on {mnt}; will not make a filesystem here"
+            ));
         }
     }
     // O_EXCL on a block device fails with EBUSY while anyone (a mount,
@@ -166,7 +174,9 @@ fn run(args: &Args) -> Result<(), String> {
             Some(16) => format!("{dev} is in use (mounted or opened exclusively)"),
             _ => format!("{dev}: {e}"),
         })?;
-    let dev_bytes = f.seek(SeekFrom::End(0)).map_err(|e| format!("{dev}: {e}"))?;
+    let dev_bytes = f
+        .seek(SeekFrom::End(0))
+        .map_err(|e| format!("{dev}: {e}"))?;
     let bytes = match args.size {
         Some(s) if s > dev_bytes => {
             return Err(format!("size {s} is larger than {dev} ({dev_bytes} bytes)"))
@@ -183,8 +193,10 @@ fn run(args: &Args) -> Result<(), String> {
     }
 
     let mut block0 = vec![0u8; BLOCK_SIZE as usize];
-    f.seek(SeekFrom::Start(0)).map_err(|e| format!("{dev}: {e}"))?;
-    f.read_exact(&mut block0).map_err(|e| format!("{dev}: read: {e}"))?;
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("{dev}: {e}"))?;
+    f.read_exact(&mut block0)
+        .map_err(|e| format!("{dev}: read: {e}"))?;
     if let Some(kind) = detect_signature(&block0) {
         if !args.force {
             return Err(format!(
@@ -224,8 +236,10 @@ fn run(args: &Args) -> Result<(), String> {
     sb.encode(&mut sbbuf);
     block0.fill(0);
     block0[..SUPERBLOCK_SIZE].copy_from_slice(&sbbuf);
-    f.seek(SeekFrom::Start(0)).map_err(|e| format!("{dev}: {e}"))?;
-    f.write_all(&block0).map_err(|e| format!("{dev}: write: {e}"))?;
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("{dev}: {e}"))?;
+    f.write_all(&block0)
+        .map_err(|e| format!("{dev}: write: {e}"))?;
     f.sync_all().map_err(|e| format!("{dev}: fsync: {e}"))?;
     Ok(())
 }
@@ -356,8 +370,12 @@ mod tests {
     fn refuses_tiny_and_oversized() {
         let (path, _f) = image(8 << 20);
         let p = path.to_str().unwrap();
-        assert!(run(&run_args(&["-q", p])).unwrap_err().contains("too small"));
-        assert!(run(&run_args(&["-q", p, "1G"])).unwrap_err().contains("larger than"));
+        assert!(run(&run_args(&["-q", p]))
+            .unwrap_err()
+            .contains("too small"));
+        assert!(run(&run_args(&["-q", p, "1G"]))
+            .unwrap_err()
+            .contains("larger than"));
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -192,7 +192,10 @@ impl fmt::Display for SbError {
             }
             SbError::BadState { found } => write!(f, "invalid superblock state {found:#x}"),
             SbError::TooSmall { blocks } => {
-                write!(f, "filesystem too small ({blocks} blocks, minimum {MIN_BLOCKS})")
+                write!(
+                    f,
+                    "filesystem too small ({blocks} blocks, minimum {MIN_BLOCKS})"
+                )
             }
             SbError::LargerThanDevice {
                 blocks,
@@ -353,7 +356,8 @@ impl Superblock {
             .copy_from_slice(&self.feature_ro_compat.to_le_bytes());
         buf[OFF_FEATURE_INCOMPAT..OFF_FEATURE_INCOMPAT + 8]
             .copy_from_slice(&self.feature_incompat.to_le_bytes());
-        buf[OFF_BLOCKS_COUNT..OFF_BLOCKS_COUNT + 8].copy_from_slice(&self.blocks_count.to_le_bytes());
+        buf[OFF_BLOCKS_COUNT..OFF_BLOCKS_COUNT + 8]
+            .copy_from_slice(&self.blocks_count.to_le_bytes());
         buf[OFF_MKFS_TIME..OFF_MKFS_TIME + 8].copy_from_slice(&self.mkfs_time.to_le_bytes());
         buf[OFF_UUID..OFF_UUID + 16].copy_from_slice(&self.uuid);
         buf[OFF_LABEL..OFF_LABEL + LABEL_LEN].copy_from_slice(&self.label);
@@ -364,11 +368,7 @@ impl Superblock {
 
     /// The label up to its first NUL, if it is valid UTF-8.
     pub fn label_str(&self) -> Option<&str> {
-        let end = self
-            .label
-            .iter()
-            .position(|&c| c == 0)
-            .unwrap_or(LABEL_LEN);
+        let end = self.label.iter().position(|&c| c == 0).unwrap_or(LABEL_LEN);
         core::str::from_utf8(&self.label[..end]).ok()
     }
 }

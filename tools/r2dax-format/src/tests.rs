@@ -160,5 +160,8 @@ fn mutations_never_panic_and_accepted_roundtrips() {
         let len = (next() % (SUPERBLOCK_SIZE as u64 + 1)) as usize;
         let _ = Superblock::decode(&buf[..len]);
     }
-    assert!(accepted > 0, "the generator never produced a valid superblock");
+    assert!(
+        accepted > 0,
+        "the generator never produced a valid superblock"
+    );
 }

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+//! r2dax: an ext2-like filesystem for persistent memory with per-inode DAX
+//! that switches live inodes safely.
+//!
+//! This is the crate root of `r2dax.ko`. The layout follows fs/ext2: one
+//! VFS role per file (`super.rs`, later `inode.rs`, `dir.rs`, ...), on top
+//! of the FFI layer in `vfs/`, which holds every `unsafe` block.
+
+use kernel::prelude::*;
+
+mod vfs;
+
+/// The on-disk format: the same source file the host tools compile.
+#[path = "../tools/r2dax-format/src/ondisk.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod ondisk;
+
+#[path = "super.rs"]
+mod sb;
+
+module! {
+    type: R2daxModule,
+    name: "r2dax",
+    author: "The r2dax developers",
+    description: "ext2-like filesystem for persistent memory with per-inode DAX",
+    license: "GPL",
+    alias: ["fs-r2dax"],
+}
+
+/// The filesystem type, in static memory as lockdep requires.
+static R2DAX_FS_TYPE: vfs::fs::FsType<sb::R2dax> = vfs::fs::FsType::new();
+
+struct R2daxModule {
+    _fs: vfs::fs::Registration<sb::R2dax>,
+}
+
+impl kernel::Module for R2daxModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let fs = vfs::fs::Registration::register(&R2DAX_FS_TYPE, module)?;
+        pr_info!(
+            "filesystem type registered (format {}.{})\n",
+            ondisk::VERSION_MAJOR,
+            ondisk::VERSION_MINOR
+        );
+        Ok(R2daxModule { _fs: fs })
+    }
+}

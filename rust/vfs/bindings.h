@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Input of r2dax's own bindgen run (see Kbuild): the headers the kernel
+ * crate does not cover, the module's C helpers, and constants that bindgen
+ * cannot evaluate as macros (exported as R2DAX_CONST_<name>, renamed to
+ * <name> by the Kbuild rule).
+ */
+#include <linux/buffer_head.h>
+#include <linux/dax.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/iomap.h>
+
+#include "helpers.h"
+
+#ifdef __BINDGEN__
+const unsigned long R2DAX_CONST_SB_RDONLY = SB_RDONLY;
+const loff_t R2DAX_CONST_MAX_LFS_FILESIZE = MAX_LFS_FILESIZE;
+#endif

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Error codes that `kernel::error::code` does not have in 6.12.
+
+use super::raw;
+use kernel::error::Error;
+
+fn errno(e: u32) -> Error {
+    // Errno constants are small positive numbers; the cast cannot wrap.
+    Error::from_errno(-(e as i32))
+}
+
+/// `EUCLEAN`: the filesystem is corrupt ("Structure needs cleaning").
+pub(crate) fn euclean() -> Error {
+    errno(raw::EUCLEAN)
+}
+
+/// `EOPNOTSUPP`: operation not supported.
+pub(crate) fn eopnotsupp() -> Error {
+    errno(raw::EOPNOTSUPP)
+}

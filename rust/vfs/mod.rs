@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The VFS layer: r2dax's only interface to the C kernel.
+//!
+//! The 6.12 kernel crate has no filesystem abstractions, so r2dax carries
+//! its own, in the spirit of Wedson Almeida Filho's VFS series: a
+//! [`fs::FileSystem`] trait from which `const` C operation tables are built,
+//! and thin wrappers ([`sb::SuperBlock`], [`buffer::Buffer`]) that state
+//! their invariants.
+//!
+//! Every `unsafe` block of the module lives under this directory and has a
+//! `// SAFETY:` comment. The filesystem code above it is safe Rust.
+
+pub(crate) mod buffer;
+pub(crate) mod errno;
+pub(crate) mod fs;
+pub(crate) mod print;
+pub(crate) mod raw;
+pub(crate) mod sb;

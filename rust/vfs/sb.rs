@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Superblocks.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::buffer::Buffer;
+use super::fs::FileSystem;
+use super::raw;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use kernel::error::code::{EINVAL, EIO, ENOMEM};
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::types::Opaque;
+
+/// Type state of a superblock that is still being filled (no `s_fs_info`).
+pub(crate) struct New;
+/// Type state of a superblock whose `s_fs_info` holds a `T::Info`.
+pub(crate) struct Ready;
+
+/// A superblock of filesystem `T`.
+///
+/// # Invariants
+///
+/// The wrapped `super_block` belongs to filesystem type `T` and is alive
+/// for the lifetime of the reference. In state [`Ready`], `s_fs_info`
+/// points to a valid `T::Info` that lives as long as the superblock.
+#[repr(transparent)]
+pub(crate) struct SuperBlock<T: FileSystem, S = Ready>(
+    Opaque<raw::super_block>,
+    PhantomData<(T, S)>,
+);
+
+impl<T: FileSystem, S> SuperBlock<T, S> {
+    /// Wraps a raw superblock pointer.
+    ///
+    /// # Safety
+    ///
+    /// `sb` must be a live superblock of type `T` that outlives `'a` and,
+    /// for `S = Ready`, have its `s_fs_info` set to a `T::Info`.
+    pub(super) unsafe fn from_raw<'a>(sb: *mut raw::super_block) -> &'a Self {
+        // SAFETY: `Self` is `repr(transparent)` over the C struct, and the
+        // caller guarantees validity for `'a`.
+        unsafe { &*sb.cast::<Self>() }
+    }
+
+    fn as_raw(&self) -> *mut raw::super_block {
+        self.0.get()
+    }
+
+    /// The device name (`s_id`), e.g. `pmem0`.
+    pub(crate) fn id(&self) -> &CStr {
+        // SAFETY: `s_id` is a NUL-terminated array set when the superblock
+        // is created and never changed while it lives.
+        unsafe { CStr::from_char_ptr((*self.as_raw()).s_id.as_ptr()) }
+    }
+
+    /// Whether the superblock is mounted read-only.
+    pub(crate) fn read_only(&self) -> bool {
+        // SAFETY: Reading the flags word of a live superblock.
+        let flags = unsafe { (*self.as_raw()).s_flags };
+        flags & raw::SB_RDONLY != 0
+    }
+
+    /// Size of the underlying block device in bytes.
+    pub(crate) fn device_bytes(&self) -> u64 {
+        // SAFETY: A block-device superblock has a valid, open `s_bdev`.
+        let bytes = unsafe { raw::r2dax_bdev_nr_bytes((*self.as_raw()).s_bdev) };
+        u64::try_from(bytes).unwrap_or(0)
+    }
+
+    /// Reads block `block` (of the superblock's block size) from the device.
+    pub(crate) fn bread(&self, block: u64) -> Result<Buffer> {
+        // SAFETY: The superblock is live and its block size is set.
+        let bh = unsafe { raw::r2dax_sb_bread(self.as_raw(), block) };
+        // SAFETY: `sb_bread` returns null or a referenced up-to-date buffer.
+        unsafe { Buffer::from_bread(bh) }.ok_or(EIO)
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T, New> {
+    /// Installs the operations common to every r2dax superblock.
+    pub(super) fn init_common(&self, ops: &'static raw::super_operations) {
+        // SAFETY: The superblock is new and exclusively ours (`s_umount` is
+        // held by the caller of `fill_super`).
+        unsafe {
+            let sb = self.as_raw();
+            (*sb).s_op = ops;
+            (*sb).s_time_gran = 1;
+            (*sb).s_maxbytes = raw::MAX_LFS_FILESIZE;
+        }
+    }
+
+    /// Sets the block size; fails if the device cannot do it.
+    pub(crate) fn set_blocksize(&self, size: u32) -> Result {
+        let size = i32::try_from(size).map_err(|_| EINVAL)?;
+        // SAFETY: The superblock is new and its block device open.
+        if unsafe { raw::sb_set_blocksize(self.as_raw(), size) } == 0 {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// Sets the magic number reported by `statfs`.
+    pub(crate) fn set_magic(&self, magic: u32) {
+        // SAFETY: The superblock is new and exclusively ours.
+        unsafe { (*self.as_raw()).s_magic = magic.into() };
+    }
+
+    /// Forces the mount read-only.
+    pub(crate) fn force_read_only(&self) {
+        // SAFETY: The superblock is new and exclusively ours.
+        unsafe { (*self.as_raw()).s_flags |= raw::SB_RDONLY };
+    }
+}
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// The filesystem's per-superblock data.
+    pub(crate) fn info(&self) -> &T::Info {
+        // SAFETY: By the type invariant (state `Ready`), `s_fs_info` points
+        // to a `T::Info` that lives as long as the superblock.
+        unsafe { &*(*self.as_raw()).s_fs_info.cast::<T::Info>() }
+    }
+
+    /// Creates a root dentry for an empty, read-only directory served by
+    /// the VFS's `simple_*` library operations.
+    pub(crate) fn empty_root_dir(&self, ino: u64, mode: u16) -> Result<Root> {
+        // SAFETY: The superblock is live; `new_inode` returns a new inode
+        // (or null) that we exclusively own until `d_make_root` takes it.
+        unsafe {
+            let inode = raw::new_inode(self.as_raw());
+            if inode.is_null() {
+                return Err(ENOMEM);
+            }
+            (*inode).i_ino = ino as _;
+            (*inode).i_mode = raw::S_IFDIR as u16 | (mode & 0o7777);
+            (*inode).i_op = &raw::simple_dir_inode_operations;
+            (*inode).__bindgen_anon_3.i_fop = &raw::simple_dir_operations;
+            raw::set_nlink(inode, 2);
+            raw::simple_inode_init_ts(inode);
+            // `d_make_root` consumes the inode reference, also on failure.
+            NonNull::new(raw::d_make_root(inode))
+                .map(Root)
+                .ok_or(ENOMEM)
+        }
+    }
+}
+
+/// A root dentry that has not been installed in a superblock yet.
+///
+/// # Invariants
+///
+/// Holds one reference to a valid root dentry.
+pub(crate) struct Root(NonNull<raw::dentry>);
+
+impl Root {
+    /// Gives up ownership of the dentry reference.
+    pub(super) fn into_raw(self) -> *mut raw::dentry {
+        let ptr = self.0.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own one reference.
+        unsafe { raw::dput(self.0.as_ptr()) };
+    }
+}

@@ -1,0 +1,58 @@
+#!/bin/sh
+# Build the guest initramfs: busybox-static, the host binaries the tests
+# need (with the shared libraries ldd lists), r2dax.ko, the r2dax tools and
+# the test suite. Output: out/initramfs.cpio.gz. Takes a few seconds.
+set -eu
+. "$(dirname "$0")/lib.sh"
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/out
+mkdir -p "$out"
+
+# Host programs copied into the guest. Later issues add fio and stress-ng
+# here (they pull in ~100 MB of libraries, so only when a test needs them).
+HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr"
+
+[ -f "$top/r2dax.ko" ] || die "r2dax.ko missing (run make)"
+tools=$top/tools/target/release
+[ -x "$tools/mkfs-r2dax" ] || die "host tools missing (run make tools)"
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/r2dax-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" \
+	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/run" "$root/mnt" \
+	"$root/root" "$root/r2dax"
+
+copy_with_libs() {
+	cp -L --parents "$1" "$root/"
+	ldd "$1" 2>/dev/null | awk '/=>/ { print $3 } /^\s*\/.*ld-linux/ { print $1 }' |
+	while read -r lib; do
+		[ -n "$lib" ] && [ -e "$lib" ] && [ ! -e "$root$lib" ] && cp -L --parents "$lib" "$root/"
+	done
+}
+
+for b in $HOST_BINS; do
+	p=$(command -v "$b") || die "host program $b missing (run scripts/setup-host.sh)"
+	copy_with_libs "$p"
+done
+[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
+
+# busybox for everything else; real programs copied above win.
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list-full); do
+	[ -e "$root/$applet" ] || [ -e "$root/usr/$applet" ] || [ -e "$root/bin/${applet##*/}" ] ||
+		ln -s /bin/busybox "$root/$applet"
+done
+
+# r2dax: module, tools (installed under their mkfs.TYPE names), tests.
+cp "$top/r2dax.ko" "$root/r2dax/"
+cp "$tools/mkfs-r2dax" "$root/usr/sbin/mkfs.r2dax"
+cp -R "$top/tools/testing" "$root/r2dax/testing"
+cp "$top/scripts/guest/init" "$root/init"
+cp "$top/scripts/guest/demo.sh" "$root/r2dax/demo.sh"
+chmod +x "$root/init" "$root/r2dax/demo.sh"
+echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
+echo "root:x:0:" > "$root/etc/group"
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz.tmp"
+mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+say "$(du -h "$out/initramfs.cpio.gz" | cut -f1) initramfs in out/initramfs.cpio.gz"

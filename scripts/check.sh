@@ -1,0 +1,47 @@
+#!/bin/sh
+# make check: every test. Host side first (cargo test for the tools,
+# rustfmt and clippy on the module), then the guest suite in one boot.
+# Ends with one line "N passed, N failed, N skipped"; exits 1 on any
+# failure. Arguments select a subset of the guest tests.
+set -u
+. "$(dirname "$0")/lib.sh"
+top=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$top/out"
+passed=0 failed=0 skipped=0
+start=$(date +%s)
+
+echo "=== host: cargo test (tools)"
+log=$top/out/cargo-test.log
+if (cd "$top/tools" && cargo test --quiet 2>&1) >"$log"; then
+	:
+else
+	echo "cargo test FAILED:"; tail -n 30 "$log"
+	failed=$((failed + 1))
+fi
+grep -E '^test result:' "$log"
+eval "$(awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "cp=%d cf=%d cs=%d\n", p, f, s }' "$log")"
+passed=$((passed + cp)); failed=$((failed + cf)); skipped=$((skipped + cs))
+
+echo "=== host: rustfmt and clippy (module)"
+if "$top/scripts/lint.sh"; then
+	echo "lint ... pass"; passed=$((passed + 1))
+else
+	echo "lint ... FAIL"; failed=$((failed + 1))
+fi
+
+echo "=== guest: test suite"
+"$top/scripts/run-guest.sh" check "$@"
+grc=$?
+line=$(tr -d '\r' <"$top/out/check/results.log" | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
+if [ -n "$line" ]; then
+	set -- $line
+	passed=$((passed + $1)); failed=$((failed + $3)); skipped=$((skipped + $5))
+	if [ "$grc" != 0 ] && [ "$3" = 0 ]; then failed=$((failed + 1)); fi
+else
+	echo "guest suite did not report results"
+	failed=$((failed + 1))
+fi
+
+echo "make check took $(( $(date +%s) - start ))s"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

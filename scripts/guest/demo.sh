@@ -1,0 +1,64 @@
+#!/bin/sh
+# What r2dax can do so far, shown step by step in the guest.
+# Each step prints the command and what it printed.
+dev=/dev/pmem0
+mnt=/mnt/demo
+mkdir -p $mnt
+rc=0
+
+run() {
+	echo "# $*"
+	sh -c "$*" 2>&1 | sed 's/^/  /'
+}
+expect_fail() {
+	echo "# $*"
+	if sh -c "$*" >/tmp/demo.out 2>&1; then
+		echo "  UNEXPECTED SUCCESS"; rc=1
+	fi
+	sed 's/^/  /' /tmp/demo.out
+}
+kmsg() {
+	dmesg | sed -n 's/^\[[ 0-9.]*\] //; /r2dax/p' | sed 's/^/  dmesg: /'
+	dmesg -C
+}
+step() { echo; echo "=== $*"; }
+
+step "the lab: an emulated NVDIMM as an fsdax namespace"
+run "ndctl list -N | tr -d '\n' | sed 's/  */ /g'; echo"
+run "cat /sys/block/pmem0/queue/dax  # 1: the block device supports DAX"
+
+step "load r2dax: the filesystem type registers"
+dmesg -C
+run "insmod /r2dax/r2dax.ko"
+run "grep r2dax /proc/filesystems"
+kmsg
+
+step "an unformatted device is refused with EINVAL and a clear message"
+run "dd if=/dev/zero of=$dev bs=4096 count=16 2>/dev/null"
+expect_fail "mount -t r2dax $dev $mnt"
+kmsg
+
+step "mkfs.r2dax writes a superblock; the kernel validates and mounts it"
+run "mkfs.r2dax -f -L demo $dev"
+run "mount -t r2dax $dev $mnt && grep $mnt /proc/mounts"
+run "df -h $mnt"
+kmsg
+expect_fail "mkfs.r2dax -f $dev   # refuses a mounted device"
+run "umount $mnt"
+
+step "a corrupt superblock is refused with EUCLEAN"
+run "printf '\\001' | dd of=$dev bs=1 seek=100 conv=notrunc 2>/dev/null"
+expect_fail "mount -t r2dax $dev $mnt"
+kmsg
+
+step "unload r2dax"
+run "rmmod r2dax && ! grep -q r2dax /proc/filesystems && echo unloaded"
+
+step "lab sanity check: ext4 -o dax on the same namespace"
+run "mkfs.ext4 -q -F $dev && mount -t ext4 -o dax $dev $mnt"
+run "xfs_io -f -c 'pwrite -q 0 64k' -c 'statx -r' $mnt/file | grep attributes  # 0x200000 = STATX_ATTR_DAX"
+run "umount $mnt"
+
+echo
+[ $rc = 0 ] && echo "demo: done" || echo "demo: something did not behave as shown above"
+exit $rc

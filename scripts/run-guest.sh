@@ -1,0 +1,96 @@
+#!/bin/sh
+# Boot the r2dax test guest and run a job in it.
+#
+# Usage: scripts/run-guest.sh check|demo|shell [TEST...]
+#
+# QEMU (TCG: KVM hangs on these hosts) with 2 vCPUs and a file-backed NVDIMM
+# (R2DAX_PMEM_SIZE, default 2G) kept in the cache, plus a second one for
+# devdax when R2DAX_DEVDAX_SIZE is set. The kernel console (ttyS0) goes to
+# out/<job>/console.log, the job's output (ttyS1) to out/<job>/results.log
+# and, live, to stdout. A watchdog (R2DAX_GUEST_TIMEOUT seconds) kills a
+# hung guest and reports it as a failure with the log tails. The exit
+# status is the guest job's, or 1 if the guest died before reporting one.
+set -eu
+. "$(dirname "$0")/lib.sh"
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+job=${1:?usage: run-guest.sh check|demo|shell [TEST...]}
+shift
+case "$job" in
+check) timeout_default=3000 ;;
+*) timeout_default=600 ;;
+esac
+limit=${R2DAX_GUEST_TIMEOUT:-$timeout_default}
+pmem_size=${R2DAX_PMEM_SIZE:-2G}
+devdax_size=${R2DAX_DEVDAX_SIZE:-}
+
+kdir=$("$top/scripts/build-kernel.sh" --print-dir)
+kernel=$kdir/arch/x86/boot/bzImage
+initrd=$top/out/initramfs.cpio.gz
+[ -f "$kdir/.r2dax-complete" ] || die "no lab kernel in $kdir (run make kernel)"
+[ -f "$initrd" ] || die "no initramfs (run make initramfs)"
+
+logdir=$top/out/$job
+mkdir -p "$logdir" "$R2DAX_CACHE/nvdimm"
+console=$logdir/console.log
+results=$logdir/results.log
+: >"$console"
+: >"$results"
+
+# The NVDIMM images live in the cache: the fsdax conversion done by the
+# guest's first boot is kept. A lock keeps two guests off the same image.
+pmem_img=$R2DAX_CACHE/nvdimm/pmem0-$pmem_size.img
+[ -f "$pmem_img" ] || truncate -s "$pmem_size" "$pmem_img"
+exec 9>"$pmem_img.lock"
+flock -n 9 || { say "waiting for another guest to release $pmem_img"; flock 9; }
+
+nvdimm="-object memory-backend-file,id=mem0,share=on,mem-path=$pmem_img,size=$pmem_size"
+nvdimm="$nvdimm -device nvdimm,id=nvdimm0,memdev=mem0"
+slots=2
+cmdline="console=ttyS0 panic=-1 R2DAX_JOB=$job"
+if [ -n "$devdax_size" ]; then
+	devdax_img=$R2DAX_CACHE/nvdimm/devdax1-$devdax_size.img
+	[ -f "$devdax_img" ] || truncate -s "$devdax_size" "$devdax_img"
+	nvdimm="$nvdimm -object memory-backend-file,id=mem1,share=on,mem-path=$devdax_img,size=$devdax_size"
+	nvdimm="$nvdimm -device nvdimm,id=nvdimm1,memdev=mem1"
+	cmdline="$cmdline R2DAX_DEVDAX=1"
+fi
+[ $# -gt 0 ] && cmdline="$cmdline R2DAX_TESTS=$(echo "$@" | tr ' ' ',')"
+
+if [ "$job" = shell ]; then
+	# shellcheck disable=SC2086
+	exec qemu-system-x86_64 -machine pc,nvdimm=on -accel tcg -smp 2 \
+		-m 2G,slots=$slots,maxmem=16G $nvdimm -kernel "$kernel" -initrd "$initrd" \
+		-append "$cmdline" -nographic -no-reboot
+fi
+
+start=$(date +%s)
+# shellcheck disable=SC2086
+timeout -k 10 "$limit" qemu-system-x86_64 -machine pc,nvdimm=on -accel tcg -smp 2 \
+	-m 2G,slots=$slots,maxmem=16G $nvdimm \
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+	-display none -monitor none -no-reboot \
+	-serial "file:$console" -serial "file:$results" </dev/null &
+qpid=$!
+tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' &
+tpid=$!
+rc=0
+wait $qpid || rc=$?
+wait $tpid 2>/dev/null || true
+elapsed=$(( $(date +%s) - start ))
+
+status=$(tr -d '\r' <"$results" | sed -n 's/^R2DAX-EXIT \([0-9]*\)$/\1/p' | tail -n 1)
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	echo "run-guest: FAIL: guest hung, killed by the watchdog after ${limit}s"
+	echo "--- last 40 lines of $console"
+	tail -n 40 "$console" | tr -d '\r'
+	exit 1
+fi
+if [ -z "$status" ]; then
+	echo "run-guest: FAIL: guest died without reporting a status (qemu exit $rc, ${elapsed}s)"
+	echo "--- last 40 lines of $console"
+	tail -n 40 "$console" | tr -d '\r'
+	exit 1
+fi
+say "guest $job finished in ${elapsed}s with status $status (logs in out/$job/)"
+exit "$status"
