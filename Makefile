@@ -61,7 +61,7 @@ lint: kernel
 	@$(TOP)/scripts/lint.sh
 
 fmt:
-	@/usr/bin/rustfmt --edition 2021 --config-path $(LAB_KDIR)/source/.rustfmt.toml $$(find $(TOP)/rust -name "*.rs" ! -name bindings_generated.rs)
+	@/usr/bin/rustfmt --edition 2021 --config-path $(LAB_KDIR)/source/.rustfmt.toml $(TOP)/rust/r2dax_main.rs
 	@cd $(TOP)/tools && cargo fmt
 
 clean:

@@ -22,30 +22,38 @@ mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" \
 	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/run" "$root/mnt" \
 	"$root/root" "$root/r2dax"
 
+copy_libs() {
+	ldd "$1" 2>/dev/null | awk '/=>/ { print $3 } $1 ~ /^\// { print $1 }' |
+	while read -r lib; do
+		if [ -n "$lib" ] && [ -e "$lib" ] && [ ! -e "$root$lib" ]; then
+			cp -L --parents "$lib" "$root/"
+		fi
+	done
+}
+
 copy_with_libs() {
 	cp -L --parents "$1" "$root/"
-	ldd "$1" 2>/dev/null | awk '/=>/ { print $3 } /^\s*\/.*ld-linux/ { print $1 }' |
-	while read -r lib; do
-		[ -n "$lib" ] && [ -e "$lib" ] && [ ! -e "$root$lib" ] && cp -L --parents "$lib" "$root/"
-	done
+	copy_libs "$1"
 }
 
 for b in $HOST_BINS; do
 	p=$(command -v "$b") || die "host program $b missing (run scripts/setup-host.sh)"
 	copy_with_libs "$p"
 done
-[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
+if [ -f /etc/mke2fs.conf ]; then cp /etc/mke2fs.conf "$root/etc/"; fi
 
 # busybox for everything else; real programs copied above win.
 cp /bin/busybox "$root/bin/busybox"
 for applet in $(/bin/busybox --list-full); do
-	[ -e "$root/$applet" ] || [ -e "$root/usr/$applet" ] || [ -e "$root/bin/${applet##*/}" ] ||
+	if [ ! -e "$root/$applet" ] && [ ! -e "$root/usr/$applet" ] && [ ! -e "$root/bin/${applet##*/}" ]; then
 		ln -s /bin/busybox "$root/$applet"
+	fi
 done
 
 # r2dax: module, tools (installed under their mkfs.TYPE names), tests.
 cp "$top/r2dax.ko" "$root/r2dax/"
 cp "$tools/mkfs-r2dax" "$root/usr/sbin/mkfs.r2dax"
+copy_libs "$tools/mkfs-r2dax"
 cp -R "$top/tools/testing" "$root/r2dax/testing"
 cp "$top/scripts/guest/init" "$root/init"
 cp "$top/scripts/guest/demo.sh" "$root/r2dax/demo.sh"

@@ -10,6 +10,7 @@
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
 #include <linux/iomap.h>
+#include <linux/statfs.h>
 
 #include "helpers.h"
 

@@ -13,8 +13,3 @@ fn errno(e: u32) -> Error {
 pub(crate) fn euclean() -> Error {
     errno(raw::EUCLEAN)
 }
-
-/// `EOPNOTSUPP`: operation not supported.
-pub(crate) fn eopnotsupp() -> Error {
-    errno(raw::EOPNOTSUPP)
-}

@@ -212,7 +212,11 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by the VFS with a dentry of a mounted superblock of ours and a
     /// writable `kstatfs`.
-    unsafe extern "C" fn statfs(dentry: *mut raw::dentry, buf: *mut raw::kstatfs) -> c_int {
+    unsafe extern "C" fn statfs(
+        dentry: *mut raw::dentry,
+        buf: *mut kernel::bindings::kstatfs,
+    ) -> c_int {
+        let buf = buf.cast::<raw::kstatfs>();
         from_result(|| {
             // SAFETY: The dentry is valid and its superblock fully mounted.
             let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };

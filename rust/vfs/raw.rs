@@ -17,6 +17,7 @@
     unreachable_pub,
     improper_ctypes,
     unsafe_op_in_unsafe_fn,
+    unnecessary_transmutes,
     clippy::all,
     clippy::undocumented_unsafe_blocks
 )]

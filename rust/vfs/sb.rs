@@ -55,13 +55,6 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         unsafe { CStr::from_char_ptr((*self.as_raw()).s_id.as_ptr()) }
     }
 
-    /// Whether the superblock is mounted read-only.
-    pub(crate) fn read_only(&self) -> bool {
-        // SAFETY: Reading the flags word of a live superblock.
-        let flags = unsafe { (*self.as_raw()).s_flags };
-        flags & raw::SB_RDONLY != 0
-    }
-
     /// Size of the underlying block device in bytes.
     pub(crate) fn device_bytes(&self) -> u64 {
         // SAFETY: A block-device superblock has a valid, open `s_bdev`.
@@ -104,7 +97,7 @@ impl<T: FileSystem> SuperBlock<T, New> {
     /// Sets the magic number reported by `statfs`.
     pub(crate) fn set_magic(&self, magic: u32) {
         // SAFETY: The superblock is new and exclusively ours.
-        unsafe { (*self.as_raw()).s_magic = magic.into() };
+        unsafe { (*self.as_raw()).s_magic = magic as _ };
     }
 
     /// Forces the mount read-only.
