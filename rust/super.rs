@@ -53,19 +53,17 @@ impl FileSystem for R2dax {
             sb_errno(&e)
         })?;
         sb.set_magic(MAGIC);
-        // Format 0.1 has a superblock only: there is nothing to write yet
-        // and the root directory is an empty placeholder. The core
-        // filesystem (inodes, directories, files) replaces this.
+        // This build validates the superblock only and serves an empty
+        // placeholder root, read-only; reading and writing inodes,
+        // directories and files replaces this.
         sb.force_read_only();
         sb_info!(
             sb,
-            "mounted format {}.{}, {} blocks of {} bytes, read-only (format {}.{} has no inodes yet)",
+            "mounted format {}.{}, {} blocks of {} bytes, read-only (this build does not read inodes yet)",
             disk.version_major,
             disk.version_minor,
             disk.blocks_count,
-            disk.block_size,
-            disk.version_major,
-            disk.version_minor
+            disk.block_size
         );
         Ok(SbInfo { disk })
     }
@@ -80,7 +78,7 @@ impl FileSystem for R2dax {
         for (i, b) in disk.uuid.iter().enumerate() {
             fsid[i % 8] ^= b;
         }
-        // Format 0.1 has no allocator: every block is reported in use.
+        // This build has no allocator: every block is reported in use.
         Ok(Stat {
             magic: MAGIC,
             block_size: disk.block_size,
@@ -96,7 +94,7 @@ impl FileSystem for R2dax {
 
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool) -> Result {
         if !new_read_only {
-            sb_err!(sb, "can't remount read-write: format 0.1 is read-only");
+            sb_err!(sb, "can't remount read-write: this build is read-only");
             return Err(EROFS);
         }
         Ok(())

@@ -52,8 +52,10 @@ done
 
 # r2dax: module, tools (installed under their mkfs.TYPE names), tests.
 cp "$top/r2dax.ko" "$root/r2dax/"
-cp "$tools/mkfs-r2dax" "$root/usr/sbin/mkfs.r2dax"
-copy_libs "$tools/mkfs-r2dax"
+for t in mkfs fsck; do
+	cp "$tools/$t-r2dax" "$root/usr/sbin/$t.r2dax"
+	copy_libs "$tools/$t-r2dax"
+done
 cp -R "$top/tools/testing" "$root/r2dax/testing"
 cp "$top/scripts/guest/init" "$root/init"
 cp "$top/scripts/guest/demo.sh" "$root/r2dax/demo.sh"

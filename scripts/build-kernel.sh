@@ -67,7 +67,7 @@ while IFS= read -r line; do
 done < "$frag"
 [ "$missing" = 0 ] || die "config symbols dropped by olddefconfig (see above); fix $frag"
 
-say "building bzImage modules (this takes ~20 min on 2 cores)"
+say "building bzImage modules (about 10 min on 2 cores)"
 jobs=$(( $(nproc) + 1 ))
 kmake -j"$jobs" bzImage modules >"$out/build.log" 2>&1 || {
 	tail -n 40 "$out/build.log" >&2

@@ -15,9 +15,9 @@ use core::fmt;
 /// Magic number at byte 0 of the superblock: the bytes "R2DX".
 pub const MAGIC: u32 = 0x5844_3252;
 /// Format major version; a kernel refuses any other major.
-pub const VERSION_MAJOR: u16 = 0;
+pub const VERSION_MAJOR: u16 = 1;
 /// Format minor version; newer minors only add compatible fields.
-pub const VERSION_MINOR: u16 = 1;
+pub const VERSION_MINOR: u16 = 0;
 /// The only block size this format uses (DAX needs block size == PAGE_SIZE).
 pub const BLOCK_SIZE: u32 = 4096;
 /// log2 of [`BLOCK_SIZE`].
@@ -32,6 +32,34 @@ pub const SUPERBLOCK_CSUM_OFFSET: usize = SUPERBLOCK_SIZE - 4;
 pub const LABEL_LEN: usize = 32;
 /// Smallest device the format accepts: 16 MiB.
 pub const MIN_BLOCKS: u64 = (16 << 20) / BLOCK_SIZE as u64;
+/// Blocks per block group: one bitmap block's worth (128 MiB).
+pub const BLOCKS_PER_GROUP: u32 = BLOCK_SIZE * 8;
+/// First block of group 0. Blocks `0..FIRST_GROUP_BLOCK` hold the
+/// superblock and the group descriptor table; starting the groups 2 MiB into
+/// the device keeps each group's 2 MiB chunks aligned on the device.
+pub const FIRST_GROUP_BLOCK: u64 = 512;
+/// Block numbers per 2 MiB (PMD-sized) chunk.
+pub const PMD_BLOCKS: u64 = 512;
+/// Size of one group descriptor.
+pub const GROUP_DESC_SIZE: usize = 32;
+/// Group descriptors per block.
+pub const GROUP_DESCS_PER_BLOCK: u32 = BLOCK_SIZE / GROUP_DESC_SIZE as u32;
+/// Most groups the descriptor table (blocks 1..512) can describe.
+pub const MAX_GROUPS: u32 = (FIRST_GROUP_BLOCK as u32 - 1) * GROUP_DESCS_PER_BLOCK;
+/// Size of an inode slot on disk: two [`INODE_COPY_SIZE`] copies.
+pub const INODE_SIZE: usize = 256;
+/// Size of one copy of an inode.
+pub const INODE_COPY_SIZE: usize = 128;
+/// Inode slots per block.
+pub const INODES_PER_BLOCK: u32 = BLOCK_SIZE / INODE_SIZE as u32;
+/// Inode number of the root directory (inode numbers start at 1).
+pub const ROOT_INO: u32 = 1;
+/// Inode number of lost+found.
+pub const LOST_FOUND_INO: u32 = 2;
+/// First inode number for ordinary files; lower ones are reserved.
+pub const FIRST_INO: u32 = 16;
+/// Default bytes of data per inode for mkfs.
+pub const DEFAULT_BYTES_PER_INODE: u64 = 16384;
 
 /// Feature flags. A kernel must refuse to mount a filesystem with unknown
 /// `incompat` bits, must mount read-only with unknown `ro_compat` bits, and
@@ -78,7 +106,27 @@ pub struct Superblock {
     pub uuid: [u8; 16],
     /// Volume label, NUL-padded.
     pub label: [u8; LABEL_LEN],
-    /// Bytes 104..508: zero when written by this version; fields of newer
+    /// Blocks per group; always [`BLOCKS_PER_GROUP`].
+    pub blocks_per_group: u32,
+    /// Inodes per group, a multiple of [`INODES_PER_BLOCK`].
+    pub inodes_per_group: u32,
+    /// Number of block groups.
+    pub group_count: u32,
+    /// First inode of the orphan list (unlinked but still open), or 0.
+    pub orphan_head: u32,
+    /// Free blocks at the last clean unmount (a hint; fsck recomputes it).
+    pub free_blocks: u64,
+    /// Free inodes at the last clean unmount (a hint).
+    pub free_inodes: u64,
+    /// Number of mounts since mkfs.
+    pub mount_count: u32,
+    /// Last mount time, seconds since the epoch.
+    pub mount_time: u64,
+    /// Last write time of the superblock, seconds since the epoch.
+    pub write_time: u64,
+    /// Size of an inode slot; always [`INODE_SIZE`].
+    pub inode_size: u32,
+    /// Bytes 160..508: zero when written by this version; fields of newer
     /// minor versions live here and are carried through a rewrite.
     pub reserved: [u8; RESERVED_LEN],
 }
@@ -131,6 +179,11 @@ pub enum SbError {
         /// Block size found.
         found: u32,
     },
+    /// The inode size is not [`INODE_SIZE`].
+    BadInodeSize {
+        /// Inode size found.
+        found: u32,
+    },
     /// Unknown bits in the state field.
     BadState {
         /// State found.
@@ -140,6 +193,17 @@ pub enum SbError {
     TooSmall {
         /// Block count found.
         blocks: u64,
+    },
+    /// The group geometry (blocks or inodes per group, group count) does
+    /// not fit the size of the filesystem.
+    BadGeometry {
+        /// Which rule was broken.
+        what: &'static str,
+    },
+    /// The orphan list head is not a valid inode number.
+    BadOrphanHead {
+        /// Value found.
+        ino: u32,
     },
     /// The filesystem claims more blocks than the device has.
     LargerThanDevice {
@@ -157,10 +221,13 @@ impl SbError {
             SbError::Truncated { .. } | SbError::BadMagic { .. } => ErrorClass::NotR2dax,
             SbError::UnsupportedVersion { .. }
             | SbError::UnknownIncompat { .. }
-            | SbError::BadBlockSize { .. } => ErrorClass::Unsupported,
+            | SbError::BadBlockSize { .. }
+            | SbError::BadInodeSize { .. } => ErrorClass::Unsupported,
             SbError::BadChecksum { .. }
             | SbError::BadState { .. }
             | SbError::TooSmall { .. }
+            | SbError::BadGeometry { .. }
+            | SbError::BadOrphanHead { .. }
             | SbError::LargerThanDevice { .. } => ErrorClass::Corrupt,
         }
     }
@@ -190,6 +257,9 @@ impl fmt::Display for SbError {
             SbError::BadBlockSize { found } => {
                 write!(f, "unsupported block size {found} (only {BLOCK_SIZE})")
             }
+            SbError::BadInodeSize { found } => {
+                write!(f, "unsupported inode size {found} (only {INODE_SIZE})")
+            }
             SbError::BadState { found } => write!(f, "invalid superblock state {found:#x}"),
             SbError::TooSmall { blocks } => {
                 write!(
@@ -197,6 +267,8 @@ impl fmt::Display for SbError {
                     "filesystem too small ({blocks} blocks, minimum {MIN_BLOCKS})"
                 )
             }
+            SbError::BadGeometry { what } => write!(f, "bad group geometry: {what}"),
+            SbError::BadOrphanHead { ino } => write!(f, "bad orphan list head {ino}"),
             SbError::LargerThanDevice {
                 blocks,
                 device_blocks,
@@ -226,7 +298,19 @@ fn le64(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-// Field offsets inside the superblock. Bytes 104..508 are reserved: this
+fn put16(b: &mut [u8], off: usize, v: u16) {
+    b[off..off + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put64(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+// Field offsets inside the superblock. Bytes 164..508 are reserved: this
 // version writes zeros there and preserves whatever it finds on rewrite.
 const OFF_MAGIC: usize = 0;
 const OFF_VERSION_MAJOR: usize = 4;
@@ -240,13 +324,31 @@ const OFF_BLOCKS_COUNT: usize = 40;
 const OFF_MKFS_TIME: usize = 48;
 const OFF_UUID: usize = 56;
 const OFF_LABEL: usize = 72;
-const OFF_RESERVED: usize = OFF_LABEL + LABEL_LEN;
+const OFF_BLOCKS_PER_GROUP: usize = 104;
+const OFF_INODES_PER_GROUP: usize = 108;
+const OFF_GROUP_COUNT: usize = 112;
+const OFF_ORPHAN_HEAD: usize = 116;
+const OFF_FREE_BLOCKS: usize = 120;
+const OFF_FREE_INODES: usize = 128;
+const OFF_MOUNT_COUNT: usize = 136;
+const OFF_INODE_SIZE: usize = 140;
+const OFF_MOUNT_TIME: usize = 144;
+const OFF_WRITE_TIME: usize = 152;
+const OFF_RESERVED: usize = 160;
 /// Length of the reserved area of the superblock.
 pub const RESERVED_LEN: usize = SUPERBLOCK_CSUM_OFFSET - OFF_RESERVED;
 
 impl Superblock {
-    /// A new superblock for a filesystem of `blocks_count` blocks.
-    pub fn new(blocks_count: u64, uuid: [u8; 16], label: [u8; LABEL_LEN], mkfs_time: u64) -> Self {
+    /// A new superblock for a filesystem of `blocks_count` blocks with
+    /// `inodes_per_group` inodes in each group. The geometry is derived and
+    /// not checked here; [`Superblock::check_geometry`] does that.
+    pub fn new(
+        blocks_count: u64,
+        inodes_per_group: u32,
+        uuid: [u8; 16],
+        label: [u8; LABEL_LEN],
+        mkfs_time: u64,
+    ) -> Self {
         Superblock {
             version_major: VERSION_MAJOR,
             version_minor: VERSION_MINOR,
@@ -259,6 +361,16 @@ impl Superblock {
             mkfs_time,
             uuid,
             label,
+            blocks_per_group: BLOCKS_PER_GROUP,
+            inodes_per_group,
+            group_count: groups_for(blocks_count),
+            orphan_head: 0,
+            free_blocks: 0,
+            free_inodes: 0,
+            mount_count: 0,
+            inode_size: INODE_SIZE as u32,
+            mount_time: 0,
+            write_time: mkfs_time,
             reserved: [0; RESERVED_LEN],
         }
     }
@@ -266,8 +378,9 @@ impl Superblock {
     /// Decodes and validates a superblock from untrusted bytes.
     ///
     /// Checks, in order: length, magic, checksum, version, incompatible
-    /// features, block size, state and the minimum size. The device size
-    /// is checked separately by [`Superblock::check_device`].
+    /// features, block size, state, the minimum size and the group
+    /// geometry. The device size is checked separately by
+    /// [`Superblock::check_device`].
     pub fn decode(buf: &[u8]) -> Result<Self, SbError> {
         if buf.len() < SUPERBLOCK_SIZE {
             return Err(SbError::Truncated { len: buf.len() });
@@ -300,6 +413,16 @@ impl Superblock {
             mkfs_time: le64(b, OFF_MKFS_TIME),
             uuid,
             label,
+            blocks_per_group: le32(b, OFF_BLOCKS_PER_GROUP),
+            inodes_per_group: le32(b, OFF_INODES_PER_GROUP),
+            group_count: le32(b, OFF_GROUP_COUNT),
+            orphan_head: le32(b, OFF_ORPHAN_HEAD),
+            free_blocks: le64(b, OFF_FREE_BLOCKS),
+            free_inodes: le64(b, OFF_FREE_INODES),
+            mount_count: le32(b, OFF_MOUNT_COUNT),
+            inode_size: le32(b, OFF_INODE_SIZE),
+            mount_time: le64(b, OFF_MOUNT_TIME),
+            write_time: le64(b, OFF_WRITE_TIME),
             reserved,
         };
         if sb.version_major != VERSION_MAJOR {
@@ -317,6 +440,11 @@ impl Superblock {
                 found: sb.block_size,
             });
         }
+        if sb.inode_size != INODE_SIZE as u32 {
+            return Err(SbError::BadInodeSize {
+                found: sb.inode_size,
+            });
+        }
         if sb.state & !state::KNOWN != 0 {
             return Err(SbError::BadState { found: sb.state });
         }
@@ -325,7 +453,41 @@ impl Superblock {
                 blocks: sb.blocks_count,
             });
         }
+        sb.check_geometry()?;
+        if sb.orphan_head != 0 && !sb.geometry().valid_ino(sb.orphan_head) {
+            return Err(SbError::BadOrphanHead {
+                ino: sb.orphan_head,
+            });
+        }
         Ok(sb)
+    }
+
+    /// Checks that the group geometry fits the filesystem size.
+    pub fn check_geometry(&self) -> Result<(), SbError> {
+        let bad = |what| Err(SbError::BadGeometry { what });
+        if self.blocks_per_group != BLOCKS_PER_GROUP {
+            return bad("blocks per group is not 32768");
+        }
+        let ipg = self.inodes_per_group;
+        if ipg == 0 || ipg % INODES_PER_BLOCK != 0 || ipg > BLOCKS_PER_GROUP {
+            return bad("inodes per group is not a multiple of 16 in 16..=32768");
+        }
+        if self.group_count != groups_for(self.blocks_count) {
+            return bad("group count does not match the block count");
+        }
+        if self.group_count == 0 || self.group_count > MAX_GROUPS {
+            return bad("group count out of range");
+        }
+        let g = self.geometry();
+        // The last group must hold its metadata plus at least one block.
+        let last = self.group_count - 1;
+        if g.group_blocks(last) <= g.meta_blocks() {
+            return bad("last group too small for its metadata");
+        }
+        if u64::from(ipg) * u64::from(self.group_count) < u64::from(FIRST_INO) {
+            return bad("fewer inodes than the reserved ones");
+        }
+        Ok(())
     }
 
     /// Checks the superblock against the size of the device holding it.
@@ -340,36 +502,753 @@ impl Superblock {
         Ok(())
     }
 
+    /// The geometry derived from this superblock. Only meaningful for a
+    /// superblock that passed [`Superblock::check_geometry`].
+    pub fn geometry(&self) -> Geometry {
+        Geometry {
+            blocks_count: self.blocks_count,
+            inodes_per_group: self.inodes_per_group,
+            group_count: self.group_count,
+        }
+    }
+
     /// Encodes the superblock, including its checksum, into `buf`.
     pub fn encode(&self, buf: &mut [u8; SUPERBLOCK_SIZE]) {
         buf.fill(0);
-        buf[OFF_MAGIC..OFF_MAGIC + 4].copy_from_slice(&MAGIC.to_le_bytes());
-        buf[OFF_VERSION_MAJOR..OFF_VERSION_MAJOR + 2]
-            .copy_from_slice(&self.version_major.to_le_bytes());
-        buf[OFF_VERSION_MINOR..OFF_VERSION_MINOR + 2]
-            .copy_from_slice(&self.version_minor.to_le_bytes());
-        buf[OFF_BLOCK_SIZE..OFF_BLOCK_SIZE + 4].copy_from_slice(&self.block_size.to_le_bytes());
-        buf[OFF_STATE..OFF_STATE + 4].copy_from_slice(&self.state.to_le_bytes());
-        buf[OFF_FEATURE_COMPAT..OFF_FEATURE_COMPAT + 8]
-            .copy_from_slice(&self.feature_compat.to_le_bytes());
-        buf[OFF_FEATURE_RO_COMPAT..OFF_FEATURE_RO_COMPAT + 8]
-            .copy_from_slice(&self.feature_ro_compat.to_le_bytes());
-        buf[OFF_FEATURE_INCOMPAT..OFF_FEATURE_INCOMPAT + 8]
-            .copy_from_slice(&self.feature_incompat.to_le_bytes());
-        buf[OFF_BLOCKS_COUNT..OFF_BLOCKS_COUNT + 8]
-            .copy_from_slice(&self.blocks_count.to_le_bytes());
-        buf[OFF_MKFS_TIME..OFF_MKFS_TIME + 8].copy_from_slice(&self.mkfs_time.to_le_bytes());
+        put32(buf, OFF_MAGIC, MAGIC);
+        put16(buf, OFF_VERSION_MAJOR, self.version_major);
+        put16(buf, OFF_VERSION_MINOR, self.version_minor);
+        put32(buf, OFF_BLOCK_SIZE, self.block_size);
+        put32(buf, OFF_STATE, self.state);
+        put64(buf, OFF_FEATURE_COMPAT, self.feature_compat);
+        put64(buf, OFF_FEATURE_RO_COMPAT, self.feature_ro_compat);
+        put64(buf, OFF_FEATURE_INCOMPAT, self.feature_incompat);
+        put64(buf, OFF_BLOCKS_COUNT, self.blocks_count);
+        put64(buf, OFF_MKFS_TIME, self.mkfs_time);
         buf[OFF_UUID..OFF_UUID + 16].copy_from_slice(&self.uuid);
         buf[OFF_LABEL..OFF_LABEL + LABEL_LEN].copy_from_slice(&self.label);
+        put32(buf, OFF_BLOCKS_PER_GROUP, self.blocks_per_group);
+        put32(buf, OFF_INODES_PER_GROUP, self.inodes_per_group);
+        put32(buf, OFF_GROUP_COUNT, self.group_count);
+        put32(buf, OFF_ORPHAN_HEAD, self.orphan_head);
+        put64(buf, OFF_FREE_BLOCKS, self.free_blocks);
+        put64(buf, OFF_FREE_INODES, self.free_inodes);
+        put32(buf, OFF_MOUNT_COUNT, self.mount_count);
+        put32(buf, OFF_INODE_SIZE, self.inode_size);
+        put64(buf, OFF_MOUNT_TIME, self.mount_time);
+        put64(buf, OFF_WRITE_TIME, self.write_time);
         buf[OFF_RESERVED..SUPERBLOCK_CSUM_OFFSET].copy_from_slice(&self.reserved);
         let csum = crc32c(&buf[..SUPERBLOCK_CSUM_OFFSET]);
-        buf[SUPERBLOCK_CSUM_OFFSET..].copy_from_slice(&csum.to_le_bytes());
+        put32(buf, SUPERBLOCK_CSUM_OFFSET, csum);
     }
 
     /// The label up to its first NUL, if it is valid UTF-8.
     pub fn label_str(&self) -> Option<&str> {
         let end = self.label.iter().position(|&c| c == 0).unwrap_or(LABEL_LEN);
         core::str::from_utf8(&self.label[..end]).ok()
+    }
+}
+
+/// Number of groups for a filesystem of `blocks_count` blocks (the last
+/// group may be partial).
+pub fn groups_for(blocks_count: u64) -> u32 {
+    let data = blocks_count.saturating_sub(FIRST_GROUP_BLOCK);
+    let groups = data.div_ceil(u64::from(BLOCKS_PER_GROUP));
+    u32::try_from(groups).unwrap_or(u32::MAX)
+}
+
+/// Where everything is, derived from a validated superblock.
+///
+/// Group `g` starts at `FIRST_GROUP_BLOCK + g * BLOCKS_PER_GROUP` with its
+/// block bitmap, then its inode bitmap, then its inode table; the rest of
+/// the group holds data. The last group may be shorter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Blocks in the filesystem.
+    pub blocks_count: u64,
+    /// Inodes per group.
+    pub inodes_per_group: u32,
+    /// Number of groups.
+    pub group_count: u32,
+}
+
+impl Geometry {
+    /// Blocks of the inode table of each group.
+    pub fn itable_blocks(&self) -> u32 {
+        self.inodes_per_group / INODES_PER_BLOCK
+    }
+
+    /// Metadata blocks at the start of each group (2 bitmaps + table).
+    pub fn meta_blocks(&self) -> u64 {
+        2 + u64::from(self.itable_blocks())
+    }
+
+    /// Blocks holding the group descriptor table (from block 1).
+    pub fn gdt_blocks(&self) -> u32 {
+        self.group_count.div_ceil(GROUP_DESCS_PER_BLOCK)
+    }
+
+    /// First block of group `g`.
+    pub fn group_start(&self, g: u32) -> u64 {
+        FIRST_GROUP_BLOCK + u64::from(g) * u64::from(BLOCKS_PER_GROUP)
+    }
+
+    /// Number of blocks in group `g` (the last one may be partial).
+    pub fn group_blocks(&self, g: u32) -> u64 {
+        let start = self.group_start(g);
+        self.blocks_count
+            .saturating_sub(start)
+            .min(u64::from(BLOCKS_PER_GROUP))
+    }
+
+    /// Block bitmap of group `g`.
+    pub fn block_bitmap(&self, g: u32) -> u64 {
+        self.group_start(g)
+    }
+
+    /// Inode bitmap of group `g`.
+    pub fn inode_bitmap(&self, g: u32) -> u64 {
+        self.group_start(g) + 1
+    }
+
+    /// First block of the inode table of group `g`.
+    pub fn inode_table(&self, g: u32) -> u64 {
+        self.group_start(g) + 2
+    }
+
+    /// Total number of inodes.
+    pub fn inodes_count(&self) -> u64 {
+        u64::from(self.inodes_per_group) * u64::from(self.group_count)
+    }
+
+    /// Whether `ino` names an inode slot (1-based).
+    pub fn valid_ino(&self, ino: u32) -> bool {
+        ino != 0 && u64::from(ino) <= self.inodes_count()
+    }
+
+    /// Group and index within the group of inode `ino`, or `None` if
+    /// `ino` is out of range.
+    pub fn ino_group(&self, ino: u32) -> Option<(u32, u32)> {
+        if !self.valid_ino(ino) {
+            return None;
+        }
+        let i = ino - 1;
+        Some((i / self.inodes_per_group, i % self.inodes_per_group))
+    }
+
+    /// Block and byte offset of inode `ino`'s slot.
+    pub fn inode_location(&self, ino: u32) -> Option<(u64, usize)> {
+        let (g, idx) = self.ino_group(ino)?;
+        let block = self.inode_table(g) + u64::from(idx / INODES_PER_BLOCK);
+        Some((block, (idx % INODES_PER_BLOCK) as usize * INODE_SIZE))
+    }
+
+    /// Group and bit within its bitmap of block `block`, for any block
+    /// inside a group.
+    pub fn block_group(&self, block: u64) -> Option<(u32, u32)> {
+        if block < FIRST_GROUP_BLOCK || block >= self.blocks_count {
+            return None;
+        }
+        let rel = block - FIRST_GROUP_BLOCK;
+        let g = u32::try_from(rel / u64::from(BLOCKS_PER_GROUP)).ok()?;
+        Some((g, (rel % u64::from(BLOCKS_PER_GROUP)) as u32))
+    }
+
+    /// Whether `block` may hold file data or a map or directory block:
+    /// inside the filesystem and not group metadata.
+    pub fn is_data_block(&self, block: u64) -> bool {
+        match self.block_group(block) {
+            Some((_, bit)) => u64::from(bit) >= self.meta_blocks(),
+            None => false,
+        }
+    }
+
+    /// Data blocks in the whole filesystem.
+    pub fn data_blocks(&self) -> u64 {
+        (0..self.group_count)
+            .map(|g| self.group_blocks(g).saturating_sub(self.meta_blocks()))
+            .sum()
+    }
+}
+
+/// A group descriptor: per-group counters. They are hints for the
+/// allocator, kept up to date in memory and written back lazily; fsck
+/// recomputes them from the bitmaps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupDesc {
+    /// Free blocks in the group.
+    pub free_blocks: u32,
+    /// Free inodes in the group.
+    pub free_inodes: u32,
+    /// Directories in the group.
+    pub used_dirs: u32,
+    /// Flags, none defined yet (zero).
+    pub flags: u32,
+}
+
+/// Why a group descriptor was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GdError {
+    /// The checksum does not match.
+    BadChecksum,
+    /// A counter exceeds what the group can hold.
+    BadCounter,
+}
+
+impl GroupDesc {
+    /// Decodes descriptor `g` from its 32 bytes and checks its counters
+    /// against the geometry.
+    pub fn decode(b: &[u8; GROUP_DESC_SIZE], g: u32, geo: &Geometry) -> Result<Self, GdError> {
+        let csum = gd_csum(b, g);
+        if csum != le32(b, 28) {
+            return Err(GdError::BadChecksum);
+        }
+        let gd = GroupDesc {
+            free_blocks: le32(b, 0),
+            free_inodes: le32(b, 4),
+            used_dirs: le32(b, 8),
+            flags: le32(b, 12),
+        };
+        let data = geo.group_blocks(g).saturating_sub(geo.meta_blocks());
+        if u64::from(gd.free_blocks) > data
+            || gd.free_inodes > geo.inodes_per_group
+            || gd.used_dirs > geo.inodes_per_group
+        {
+            return Err(GdError::BadCounter);
+        }
+        Ok(gd)
+    }
+
+    /// Encodes descriptor `g`.
+    pub fn encode(&self, b: &mut [u8; GROUP_DESC_SIZE], g: u32) {
+        b.fill(0);
+        put32(b, 0, self.free_blocks);
+        put32(b, 4, self.free_inodes);
+        put32(b, 8, self.used_dirs);
+        put32(b, 12, self.flags);
+        let csum = gd_csum(b, g);
+        put32(b, 28, csum);
+    }
+
+    /// Block of the descriptor table and byte offset in it for group `g`.
+    pub fn location(g: u32) -> (u64, usize) {
+        (
+            1 + u64::from(g / GROUP_DESCS_PER_BLOCK),
+            (g % GROUP_DESCS_PER_BLOCK) as usize * GROUP_DESC_SIZE,
+        )
+    }
+}
+
+/// The group number is part of the checksum, so a descriptor written to
+/// the wrong slot does not verify.
+fn gd_csum(b: &[u8; GROUP_DESC_SIZE], g: u32) -> u32 {
+    !crc32c_update(crc32c_update(!0, &g.to_le_bytes()), &b[..28])
+}
+
+/// File types in the inode mode (the `S_IFMT` bits).
+pub mod mode {
+    /// Mask of the type bits.
+    pub const S_IFMT: u16 = 0o170000;
+    /// Socket.
+    pub const S_IFSOCK: u16 = 0o140000;
+    /// Symbolic link.
+    pub const S_IFLNK: u16 = 0o120000;
+    /// Regular file.
+    pub const S_IFREG: u16 = 0o100000;
+    /// Block device.
+    pub const S_IFBLK: u16 = 0o060000;
+    /// Directory.
+    pub const S_IFDIR: u16 = 0o040000;
+    /// Character device.
+    pub const S_IFCHR: u16 = 0o020000;
+    /// FIFO.
+    pub const S_IFIFO: u16 = 0o010000;
+
+    /// Whether the type bits of `m` are one of the above.
+    pub fn valid_type(m: u16) -> bool {
+        matches!(
+            m & S_IFMT,
+            S_IFSOCK | S_IFLNK | S_IFREG | S_IFBLK | S_IFDIR | S_IFCHR | S_IFIFO
+        )
+    }
+}
+
+/// Inode flags kept on disk. The values are the `FS_*_FL` values of
+/// `FS_IOC_GETFLAGS`, so the ioctl maps them one to one.
+pub mod iflags {
+    /// Synchronous updates.
+    pub const SYNC: u32 = 0x0000_0008;
+    /// Immutable file.
+    pub const IMMUTABLE: u32 = 0x0000_0010;
+    /// Writes may only append.
+    pub const APPEND: u32 = 0x0000_0020;
+    /// Do not dump.
+    pub const NODUMP: u32 = 0x0000_0040;
+    /// Do not update atime.
+    pub const NOATIME: u32 = 0x0000_0080;
+    /// Synchronous directory updates.
+    pub const DIRSYNC: u32 = 0x0001_0000;
+    /// DAX requested for this file (or inherited by new files in this
+    /// directory).
+    pub const DAX: u32 = 0x0200_0000;
+    /// Every flag this version stores.
+    pub const KNOWN: u32 = SYNC | IMMUTABLE | APPEND | NODUMP | NOATIME | DIRSYNC | DAX;
+    /// Flags a new inode inherits from its directory.
+    pub const INHERITED: u32 = SYNC | NODUMP | NOATIME | DIRSYNC | DAX;
+}
+
+/// Number of block-map root pointers in an inode.
+pub const MAP_ROOTS: usize = 5;
+/// Pointers per map block (one 4 KiB block of 64-bit block numbers). One
+/// leaf therefore maps exactly one 2 MiB-aligned range of the file.
+pub const MAP_FANOUT: u64 = 512;
+/// Highest map height.
+pub const MAX_MAP_HEIGHT: u8 = 4;
+/// Largest file, in blocks: what a map of [`MAX_MAP_HEIGHT`] addresses
+/// (5 * 2^36 blocks, 1.25 PiB).
+pub const MAX_FILE_BLOCKS: u64 = MAP_ROOTS as u64 * (1 << 36);
+/// Longest symlink target stored inline in the inode (in the map roots).
+pub const INLINE_SYMLINK_MAX: usize = MAP_ROOTS * 8;
+/// Longest symlink target.
+pub const SYMLINK_MAX: usize = BLOCK_SIZE as usize - 1;
+
+/// Blocks a map of height `h` can address (`MAP_ROOTS * 512^h`).
+pub fn map_capacity(h: u8) -> u64 {
+    let mut cap = MAP_ROOTS as u64;
+    for _ in 0..h {
+        cap = cap.saturating_mul(MAP_FANOUT);
+    }
+    cap
+}
+
+/// Smallest map height that addresses file block `lblk`.
+pub fn map_height_for(lblk: u64) -> u8 {
+    let mut h = 0;
+    while h < MAX_MAP_HEIGHT && lblk >= map_capacity(h) {
+        h += 1;
+    }
+    h
+}
+
+/// The path from an inode's roots to file block `lblk` in a map of height
+/// `h`: the root index, then one index per map level (the last one in the
+/// leaf). Returns `None` if `lblk` is beyond the map's capacity.
+pub fn map_path(lblk: u64, h: u8) -> Option<(usize, [usize; MAX_MAP_HEIGHT as usize])> {
+    if h > MAX_MAP_HEIGHT || lblk >= map_capacity(h) {
+        return None;
+    }
+    let mut idx = [0usize; MAX_MAP_HEIGHT as usize];
+    let mut rest = lblk;
+    // Fill from the leaf upwards: idx[h-1] is the index in the leaf.
+    for level in (0..h as usize).rev() {
+        idx[level] = (rest % MAP_FANOUT) as usize;
+        rest /= MAP_FANOUT;
+    }
+    Some((rest as usize, idx))
+}
+
+/// Flags in the inode's `iflags2` byte.
+pub mod iflags2 {
+    /// The map roots hold inline data (a short symlink target).
+    pub const INLINE: u8 = 1 << 0;
+    /// Every bit this version knows.
+    pub const KNOWN: u8 = INLINE;
+}
+
+/// One decoded copy of an inode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Inode {
+    /// Type and permission bits.
+    pub mode: u16,
+    /// Height of the block map (0: the roots point at data blocks).
+    pub height: u8,
+    /// [`iflags2`] bits.
+    pub iflags2: u8,
+    /// Hard links.
+    pub links: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// [`iflags`] bits.
+    pub flags: u32,
+    /// Generation number, for file handles.
+    pub generation: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Blocks allocated to the file, data and map blocks.
+    pub blocks: u64,
+    /// Access time, seconds.
+    pub atime: i64,
+    /// Modification time, seconds.
+    pub mtime: i64,
+    /// Change time, seconds.
+    pub ctime: i64,
+    /// Access time, nanoseconds.
+    pub atime_ns: u32,
+    /// Modification time, nanoseconds.
+    pub mtime_ns: u32,
+    /// Change time, nanoseconds.
+    pub ctime_ns: u32,
+    /// Next inode on the orphan list, or 0.
+    pub next_orphan: u32,
+    /// Block-map roots; device number in `roots[0]` for device nodes;
+    /// the target of a short symlink when [`iflags2::INLINE`] is set.
+    pub roots: [u64; MAP_ROOTS],
+    /// Sequence number of this copy; the newer valid copy wins.
+    pub seq: u32,
+}
+
+/// Why an inode was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InodeError {
+    /// Neither copy has a valid checksum (and the slot is not all zero).
+    BadChecksum,
+    /// A field is out of range.
+    BadField(&'static str),
+}
+
+impl fmt::Display for InodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InodeError::BadChecksum => f.write_str("no copy of the inode has a valid checksum"),
+            InodeError::BadField(what) => write!(f, "invalid inode field: {what}"),
+        }
+    }
+}
+
+/// What an inode slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// Never used or freed: all 256 bytes are zero.
+    Free,
+    /// An inode, decoded from copy `copy` (0 or 1).
+    Used {
+        /// The inode.
+        inode: Inode,
+        /// Which copy it came from; the next write goes to the other one.
+        copy: usize,
+    },
+}
+
+fn newer(a: u32, b: u32) -> bool {
+    // Serial number arithmetic: a is newer if it is less than 2^31 ahead.
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+impl Inode {
+    /// Decodes inode slot `ino` (256 bytes): picks the newest copy with a
+    /// valid checksum and validates its fields.
+    pub fn decode_slot(b: &[u8; INODE_SIZE], ino: u32) -> Result<Slot, InodeError> {
+        if b.iter().all(|&x| x == 0) {
+            return Ok(Slot::Free);
+        }
+        let mut best: Option<(Inode, usize)> = None;
+        for copy in 0..2 {
+            let mut c = [0u8; INODE_COPY_SIZE];
+            c.copy_from_slice(&b[copy * INODE_COPY_SIZE..(copy + 1) * INODE_COPY_SIZE]);
+            if let Some(i) = Inode::decode_copy(&c, ino) {
+                best = match best {
+                    Some((cur, cc)) if !newer(i.seq, cur.seq) => Some((cur, cc)),
+                    _ => Some((i, copy)),
+                };
+            }
+        }
+        let (inode, copy) = best.ok_or(InodeError::BadChecksum)?;
+        inode.validate()?;
+        Ok(Slot::Used { inode, copy })
+    }
+
+    fn decode_copy(c: &[u8; INODE_COPY_SIZE], ino: u32) -> Option<Inode> {
+        if inode_csum(c, ino) != le32(c, 124) {
+            return None;
+        }
+        let mut roots = [0u64; MAP_ROOTS];
+        for (i, r) in roots.iter_mut().enumerate() {
+            *r = le64(c, 80 + 8 * i);
+        }
+        Some(Inode {
+            mode: le16(c, 0),
+            height: c[2],
+            iflags2: c[3],
+            links: le32(c, 4),
+            uid: le32(c, 8),
+            gid: le32(c, 12),
+            flags: le32(c, 16),
+            generation: le32(c, 20),
+            size: le64(c, 24),
+            blocks: le64(c, 32),
+            atime: le64(c, 40) as i64,
+            mtime: le64(c, 48) as i64,
+            ctime: le64(c, 56) as i64,
+            atime_ns: le32(c, 64),
+            mtime_ns: le32(c, 68),
+            ctime_ns: le32(c, 72),
+            next_orphan: le32(c, 76),
+            roots,
+            seq: le32(c, 120),
+        })
+    }
+
+    /// Checks the fields that do not depend on other structures.
+    pub fn validate(&self) -> Result<(), InodeError> {
+        let bad = |what| Err(InodeError::BadField(what));
+        if !mode::valid_type(self.mode) {
+            return bad("file type");
+        }
+        if self.height > MAX_MAP_HEIGHT {
+            return bad("map height");
+        }
+        if self.iflags2 & !iflags2::KNOWN != 0 {
+            return bad("unknown iflags2 bits");
+        }
+        if self.flags & !iflags::KNOWN != 0 {
+            return bad("unknown flags");
+        }
+        if self.size > MAX_FILE_BLOCKS << BLOCK_SHIFT {
+            return bad("size");
+        }
+        if self.atime_ns >= 1_000_000_000
+            || self.mtime_ns >= 1_000_000_000
+            || self.ctime_ns >= 1_000_000_000
+        {
+            return bad("nanoseconds");
+        }
+        if self.iflags2 & iflags2::INLINE != 0 {
+            if self.mode & mode::S_IFMT != mode::S_IFLNK {
+                return bad("inline data on a non-symlink");
+            }
+            if self.size as usize > INLINE_SYMLINK_MAX || self.height != 0 {
+                return bad("inline symlink size");
+            }
+        }
+        if self.mode & mode::S_IFMT == mode::S_IFLNK && self.size as usize > SYMLINK_MAX {
+            return bad("symlink size");
+        }
+        if self.mode & mode::S_IFMT == mode::S_IFDIR && self.size % u64::from(BLOCK_SIZE) != 0 {
+            return bad("directory size not a multiple of the block size");
+        }
+        Ok(())
+    }
+
+    /// Encodes this inode as copy `copy` (0 or 1) of slot `ino`, leaving
+    /// the other copy in `b` untouched.
+    pub fn encode_copy(&self, b: &mut [u8; INODE_SIZE], copy: usize, ino: u32) {
+        let mut c = [0u8; INODE_COPY_SIZE];
+        put16(&mut c, 0, self.mode);
+        c[2] = self.height;
+        c[3] = self.iflags2;
+        put32(&mut c, 4, self.links);
+        put32(&mut c, 8, self.uid);
+        put32(&mut c, 12, self.gid);
+        put32(&mut c, 16, self.flags);
+        put32(&mut c, 20, self.generation);
+        put64(&mut c, 24, self.size);
+        put64(&mut c, 32, self.blocks);
+        put64(&mut c, 40, self.atime as u64);
+        put64(&mut c, 48, self.mtime as u64);
+        put64(&mut c, 56, self.ctime as u64);
+        put32(&mut c, 64, self.atime_ns);
+        put32(&mut c, 68, self.mtime_ns);
+        put32(&mut c, 72, self.ctime_ns);
+        put32(&mut c, 76, self.next_orphan);
+        for (i, r) in self.roots.iter().enumerate() {
+            put64(&mut c, 80 + 8 * i, *r);
+        }
+        put32(&mut c, 120, self.seq);
+        let csum = inode_csum(&c, ino);
+        put32(&mut c, 124, csum);
+        let copy = copy & 1;
+        b[copy * INODE_COPY_SIZE..(copy + 1) * INODE_COPY_SIZE].copy_from_slice(&c);
+    }
+
+    /// The inline symlink target stored in the roots.
+    pub fn inline_data(&self) -> [u8; INLINE_SYMLINK_MAX] {
+        let mut d = [0u8; INLINE_SYMLINK_MAX];
+        for (i, r) in self.roots.iter().enumerate() {
+            d[8 * i..8 * i + 8].copy_from_slice(&r.to_le_bytes());
+        }
+        d
+    }
+
+    /// Stores `data` (at most [`INLINE_SYMLINK_MAX`] bytes, zero-padded)
+    /// in the roots.
+    pub fn set_inline_data(&mut self, data: &[u8]) {
+        let mut d = [0u8; INLINE_SYMLINK_MAX];
+        let n = data.len().min(INLINE_SYMLINK_MAX);
+        d[..n].copy_from_slice(&data[..n]);
+        for (i, r) in self.roots.iter_mut().enumerate() {
+            *r = le64(&d, 8 * i);
+        }
+    }
+}
+
+/// The inode number is part of the checksum, so an inode copied to the
+/// wrong slot does not verify.
+fn inode_csum(c: &[u8; INODE_COPY_SIZE], ino: u32) -> u32 {
+    !crc32c_update(crc32c_update(!0, &ino.to_le_bytes()), &c[..124])
+}
+
+/// Directory entries live in 32-byte slots, 128 per block. An entry is a
+/// head slot followed by `nslots - 1` continuation slots for the rest of
+/// its name; it never crosses a block. Slot 0 of block 0 is always the
+/// ".." entry; "." is not stored.
+pub mod dirent {
+    /// Bytes per slot.
+    pub const SLOT_SIZE: usize = 32;
+    /// Slots per block.
+    pub const SLOTS_PER_BLOCK: usize = super::BLOCK_SIZE as usize / SLOT_SIZE;
+    /// Name bytes held by the head slot.
+    pub const HEAD_NAME: usize = 20;
+    /// Longest name.
+    pub const NAME_MAX: usize = 255;
+    /// Most slots one entry uses.
+    pub const MAX_SLOTS: usize = slots_for(NAME_MAX);
+
+    /// `d_type` values (as in `readdir`).
+    pub const DT_UNKNOWN: u8 = 0;
+    /// FIFO.
+    pub const DT_FIFO: u8 = 1;
+    /// Character device.
+    pub const DT_CHR: u8 = 2;
+    /// Directory.
+    pub const DT_DIR: u8 = 4;
+    /// Block device.
+    pub const DT_BLK: u8 = 6;
+    /// Regular file.
+    pub const DT_REG: u8 = 8;
+    /// Symbolic link.
+    pub const DT_LNK: u8 = 10;
+    /// Socket.
+    pub const DT_SOCK: u8 = 12;
+
+    /// Slots needed for a name of `len` bytes.
+    pub const fn slots_for(len: usize) -> usize {
+        if len <= HEAD_NAME {
+            1
+        } else {
+            1 + (len - HEAD_NAME).div_ceil(SLOT_SIZE)
+        }
+    }
+
+    /// The `d_type` for an inode mode.
+    pub fn dtype(mode: u16) -> u8 {
+        (u32::from(mode & super::mode::S_IFMT) >> 12) as u8
+    }
+}
+
+/// A decoded directory entry (its name stays in the block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dirent {
+    /// Inode number.
+    pub ino: u32,
+    /// `d_type`.
+    pub dtype: u8,
+    /// Slot of the head within the block.
+    pub slot: usize,
+    /// Slots the entry occupies.
+    pub nslots: usize,
+    /// Length of the name.
+    pub name_len: usize,
+}
+
+/// What a directory slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirSlot {
+    /// A free slot (inode 0).
+    Free,
+    /// The head of a valid entry.
+    Entry(Dirent),
+    /// A head slot whose checksum or fields are bad.
+    Corrupt,
+}
+
+impl Dirent {
+    /// Decodes the slot `slot` of directory block `blk`. Continuation
+    /// slots must be skipped by the caller (using `nslots` of the head).
+    pub fn decode(blk: &[u8], slot: usize) -> DirSlot {
+        use dirent::{slots_for, SLOTS_PER_BLOCK, SLOT_SIZE};
+        if blk.len() != BLOCK_SIZE as usize || slot >= SLOTS_PER_BLOCK {
+            return DirSlot::Corrupt;
+        }
+        let off = slot * SLOT_SIZE;
+        let h = &blk[off..off + SLOT_SIZE];
+        let ino = le32(h, 0);
+        if ino == 0 {
+            return DirSlot::Free;
+        }
+        let name_len = h[4] as usize;
+        let nslots = h[6] as usize;
+        if name_len == 0
+            || nslots != slots_for(name_len)
+            || slot + nslots > SLOTS_PER_BLOCK
+            || h[7] != 0
+        {
+            return DirSlot::Corrupt;
+        }
+        let name = &blk[off + 12..off + 12 + name_len];
+        if dirent_csum(&h[..8], name) != le32(h, 8) || name.contains(&0) || name.contains(&b'/') {
+            return DirSlot::Corrupt;
+        }
+        DirSlot::Entry(Dirent {
+            ino,
+            dtype: h[5],
+            slot,
+            nslots,
+            name_len,
+        })
+    }
+
+    /// The entry's name within its block.
+    pub fn name<'a>(&self, blk: &'a [u8]) -> &'a [u8] {
+        let off = self.slot * dirent::SLOT_SIZE + 12;
+        &blk[off..off + self.name_len]
+    }
+
+    /// Writes an entry at `slot` of `blk`. The caller has checked that
+    /// `name` is 1..=255 bytes without NUL or '/', and that the slots are
+    /// free and inside the block.
+    pub fn encode(blk: &mut [u8], slot: usize, ino: u32, dtype: u8, name: &[u8]) {
+        let nslots = dirent::slots_for(name.len());
+        let off = slot * dirent::SLOT_SIZE;
+        let area = &mut blk[off..off + nslots * dirent::SLOT_SIZE];
+        area.fill(0);
+        area[12..12 + name.len()].copy_from_slice(name);
+        put32(area, 0, ino);
+        area[4] = name.len() as u8;
+        area[5] = dtype;
+        area[6] = nslots as u8;
+        let csum = dirent_csum(&area[..8], name);
+        put32(area, 8, csum);
+    }
+
+    /// Frees the entry at `slot` (and its continuation slots).
+    pub fn clear(blk: &mut [u8], slot: usize, nslots: usize) {
+        let off = slot * dirent::SLOT_SIZE;
+        blk[off..off + nslots * dirent::SLOT_SIZE].fill(0);
+    }
+}
+
+fn dirent_csum(head: &[u8], name: &[u8]) -> u32 {
+    !crc32c_update(crc32c_update(!0, head), name)
+}
+
+/// Tests bit `bit` of a little-endian bitmap block.
+pub fn test_bit(bitmap: &[u8], bit: u32) -> bool {
+    bitmap
+        .get((bit / 8) as usize)
+        .is_some_and(|b| b & (1 << (bit % 8)) != 0)
+}
+
+/// Sets or clears bit `bit` of a bitmap block; out-of-range bits are
+/// ignored.
+pub fn set_bit(bitmap: &mut [u8], bit: u32, on: bool) {
+    if let Some(b) = bitmap.get_mut((bit / 8) as usize) {
+        if on {
+            *b |= 1 << (bit % 8);
+        } else {
+            *b &= !(1 << (bit % 8));
+        }
     }
 }
 
@@ -410,9 +1289,13 @@ const CRC32C_TABLE: [u32; 256] = {
 
 /// CRC-32C (Castagnoli), as used for every checksum in the format.
 pub fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
+    !crc32c_update(!0, data)
+}
+
+/// Continues a CRC-32C over `data` from the raw (uninverted) state `crc`.
+pub fn crc32c_update(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
         crc = CRC32C_TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
     }
-    !crc
+    crc
 }
