@@ -3,7 +3,7 @@
 //! that switches live inodes safely.
 //!
 //! This is the crate root of `r2dax.ko`. The layout follows fs/ext2: one
-//! VFS role per file (`super.rs`, later `inode.rs`, `dir.rs`, ...), on top
+//! VFS role per file (`super.rs`, `inode.rs`, `dir.rs`, ...), on top
 //! of the FFI layer in `vfs/`, which holds every `unsafe` block.
 
 use kernel::prelude::*;
@@ -15,8 +15,10 @@ mod vfs;
 #[allow(dead_code, unreachable_pub)]
 mod ondisk;
 
+mod dir;
+mod inode;
 #[path = "super.rs"]
-mod sb;
+mod super_;
 
 module! {
     type: R2daxModule,
@@ -28,10 +30,10 @@ module! {
 }
 
 /// The filesystem type, in static memory as lockdep requires.
-static R2DAX_FS_TYPE: vfs::fs::FsType<sb::R2dax> = vfs::fs::FsType::new();
+static R2DAX_FS_TYPE: vfs::fs::FsType<super_::R2dax> = vfs::fs::FsType::new();
 
 struct R2daxModule {
-    _fs: vfs::fs::Registration<sb::R2dax>,
+    _fs: vfs::fs::Registration<super_::R2dax>,
 }
 
 impl kernel::Module for R2daxModule {

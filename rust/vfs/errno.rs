@@ -13,3 +13,8 @@ fn errno(e: u32) -> Error {
 pub(crate) fn euclean() -> Error {
     errno(raw::EUCLEAN)
 }
+
+/// `ENAMETOOLONG`: a name is longer than the filesystem allows.
+pub(crate) fn enametoolong() -> Error {
+    errno(raw::ENAMETOOLONG)
+}

@@ -1,27 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Filesystem types: registration with the VFS and the mount path.
+//! Filesystem types: the [`FileSystem`] trait, the `file_system_type`, and
+//! its registration together with the inode cache.
 //!
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h)
 //!
-//! A filesystem implements [`FileSystem`]; [`FsType::new`] builds the
-//! `struct file_system_type` for it in a `static` (it embeds lockdep class
-//! keys, which lockdep only accepts in static memory), and [`Registration`]
-//! registers it for as long as the module is loaded.
-//!
-//! Mounting uses the `fs_context` API: `init_fs_context` installs
-//! [`Tables::CONTEXT_OPS`], whose `get_tree` calls `get_tree_bdev`, which
-//! opens the block device, finds or allocates the superblock and calls
-//! [`FileSystem::fill_super`] then [`FileSystem::init_root`].
+//! [`FsType::new`] builds the `struct file_system_type` for `T` in a
+//! `static` (it embeds lockdep class keys, which lockdep only accepts in
+//! static memory). [`Registration`] creates the inode cache and registers
+//! the type for as long as the module is loaded. The C callbacks are in
+//! [`super::ops`].
 
+use super::inode::{INode, InodeWithData};
+use super::ops::Tables;
 use super::raw;
 use super::sb::{New, Root, SuperBlock};
 use core::ffi::c_int;
 use core::marker::PhantomData;
-use kernel::error::{from_result, to_result};
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::error::code::ENOMEM;
+use kernel::error::to_result;
+use kernel::init::PinInit;
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::types::Opaque;
+use kernel::types::{ARef, Opaque};
 use kernel::ThisModule;
 
 /// A filesystem type.
@@ -31,6 +33,12 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 
     /// Per-superblock data, owned by the superblock (`s_fs_info`).
     type Info: Send + Sync;
+
+    /// Per-inode data, kept beside each `struct inode`.
+    type InodeData: Send + Sync;
+
+    /// Initialises the per-inode data of a newly allocated inode.
+    fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
 
     /// Reads and validates the on-disk superblock of a new mount.
     fn fill_super(sb: &SuperBlock<Self, New>) -> Result<Self::Info>;
@@ -43,6 +51,16 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
 
     /// Reports space and inode usage for `statfs(2)`.
     fn statfs(sb: &SuperBlock<Self>) -> Result<Stat>;
+
+    /// Looks `name` up in directory `dir`: `None` if it does not exist.
+    fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>>;
+
+    /// Emits the entries of `dir` from the emitter's position on.
+    fn readdir(dir: &INode<Self>, emitter: &mut DirEmitter<'_>) -> Result;
+
+    /// Maps the file range starting at byte `pos` (at most `len` bytes) of
+    /// a regular file or symlink to the device (`->iomap_begin`).
+    fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping>;
 }
 
 /// Filesystem statistics, in blocks of the superblock's block size.
@@ -67,26 +85,94 @@ pub(crate) struct Stat {
     pub(crate) fsid: u64,
 }
 
-/// A `struct file_system_type` for `T`, meant to live in a `static`.
+/// Where a file range lives, as `->iomap_begin` reports it.
+pub(crate) struct Mapping {
+    /// File offset of the start of the mapping, bytes.
+    pub(crate) offset: u64,
+    /// Length of the mapping, bytes.
+    pub(crate) length: u64,
+    /// What is there.
+    pub(crate) kind: MapKind,
+}
+
+/// What a [`Mapping`] covers.
+pub(crate) enum MapKind {
+    /// Nothing allocated: reads see zeros.
+    Hole,
+    /// Allocated, at this byte address on the device.
+    Mapped(u64),
+}
+
+/// Hands directory entries to `readdir(2)` (a `struct dir_context`).
 ///
 /// # Invariants
 ///
-/// The wrapped structure is fully initialised with `T`'s name and
-/// callbacks; after [`Registration::register`] only the VFS changes it.
-#[repr(transparent)]
-pub(crate) struct FsType<T: FileSystem>(Opaque<raw::file_system_type>, PhantomData<T>);
+/// `file` and `ctx` are the arguments of an `->iterate_shared` call in
+/// progress.
+pub(crate) struct DirEmitter<'a> {
+    pub(super) file: *mut raw::file,
+    pub(super) ctx: *mut raw::dir_context,
+    pub(super) _p: PhantomData<&'a ()>,
+}
 
-// SAFETY: The structure is only written before registration (by
-// `Registration::register`, which runs once in module init) and afterwards
-// only by the VFS under its own locks (`file_systems_lock`, `sb_lock`).
+impl DirEmitter<'_> {
+    /// The position to continue from.
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: `ctx` is valid during the call (type invariant).
+        unsafe { (*self.ctx).pos }
+    }
+
+    /// Sets the position (of the next entry to emit, or the end).
+    pub(crate) fn set_pos(&mut self, pos: i64) {
+        // SAFETY: As above; the VFS holds the directory lock shared and owns
+        // `ctx` exclusively for this call.
+        unsafe { (*self.ctx).pos = pos };
+    }
+
+    /// Emits "." and ".." if the position is before them; moves the
+    /// position to 2. Returns false if the caller's buffer is full.
+    pub(crate) fn emit_dots(&mut self) -> bool {
+        // SAFETY: `file` and `ctx` are valid during the call.
+        unsafe { raw::r2dax_dir_emit_dots(self.file, self.ctx) }
+    }
+
+    /// Emits one entry at the current position. Returns false if the
+    /// caller's buffer is full (the entry was not taken).
+    pub(crate) fn emit(&mut self, name: &[u8], ino: u64, dtype: u8) -> bool {
+        let Ok(len) = i32::try_from(name.len()) else {
+            return false;
+        };
+        // SAFETY: `ctx` is valid; `name` is readable for `len` bytes.
+        unsafe { raw::r2dax_dir_emit(self.ctx, name.as_ptr().cast(), len, ino, u32::from(dtype)) }
+    }
+}
+
+/// A `struct file_system_type` for `T` and its inode cache, meant to live
+/// in a `static`.
+///
+/// # Invariants
+///
+/// `fs` is fully initialised with `T`'s name and callbacks; after
+/// [`Registration::register`] only the VFS changes it. `cache` is the inode
+/// cache of `T` while registered.
+#[repr(C)]
+pub(crate) struct FsType<T: FileSystem> {
+    fs: Opaque<raw::file_system_type>,
+    cache: AtomicPtr<raw::kmem_cache>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: `fs` is only written before registration (by `register`, once, in
+// module init) and afterwards only by the VFS under its own locks; `cache`
+// is atomic.
 unsafe impl<T: FileSystem> Sync for FsType<T> {}
 
 impl<T: FileSystem> FsType<T> {
     /// The file system type of `T`; place it in a `static`.
     pub(crate) const fn new() -> Self {
         // INVARIANT: every field the VFS reads is set below or zero.
-        Self(
-            Opaque::new(raw::file_system_type {
+        Self {
+            fs: Opaque::new(raw::file_system_type {
                 name: T::NAME.as_char_ptr(),
                 fs_flags: raw::FS_REQUIRES_DEV as c_int,
                 init_fs_context: Some(Tables::<T>::init_fs_context),
@@ -96,8 +182,21 @@ impl<T: FileSystem> FsType<T> {
                 // (which lockdep initialises on registration).
                 ..unsafe { core::mem::zeroed() }
             }),
-            PhantomData,
-        )
+            cache: AtomicPtr::new(core::ptr::null_mut()),
+            _p: PhantomData,
+        }
+    }
+
+    /// The inode cache of the type of superblock `sb`.
+    ///
+    /// # Safety
+    ///
+    /// `sb` must be a live superblock of type `T`.
+    pub(super) unsafe fn cache_of(sb: *mut raw::super_block) -> *mut raw::kmem_cache {
+        // SAFETY: `s_type` of a superblock of `T` is `&FsType<T>.fs`, the
+        // first field of the `repr(C)` struct.
+        let this = unsafe { &*(*sb).s_type.cast::<Self>() };
+        this.cache.load(Ordering::Acquire)
     }
 }
 
@@ -107,15 +206,37 @@ pub(crate) struct Registration<T: FileSystem> {
 }
 
 impl<T: FileSystem> Registration<T> {
-    /// Registers `fs`, owned by `module`.
+    /// Creates the inode cache and registers `fs`, owned by `module`.
     pub(crate) fn register(fs: &'static FsType<T>, module: &'static ThisModule) -> Result<Self> {
-        let ptr = fs.0.get();
+        let size = u32::try_from(core::mem::size_of::<InodeWithData<T>>()).map_err(|_| ENOMEM)?;
+        let align = u32::try_from(core::mem::align_of::<InodeWithData<T>>()).map_err(|_| ENOMEM)?;
+        // SAFETY: The name is a static C string; the constructor matches
+        // the object type of the cache.
+        let cache = unsafe {
+            raw::r2dax_kmem_cache_create(
+                kernel::c_str!("r2dax_inode_cache").as_char_ptr(),
+                size,
+                align,
+                Some(Tables::<T>::inode_init_once),
+            )
+        };
+        if cache.is_null() {
+            return Err(ENOMEM);
+        }
+        fs.cache.store(cache, Ordering::Release);
+        let ptr = fs.fs.get();
         // SAFETY: `ptr` is valid (it is in a static) and not yet registered,
-        // so nothing else accesses it; `register_filesystem` makes it visible.
-        to_result(unsafe {
+        // so nothing else accesses it; `register_filesystem` publishes it.
+        let res = to_result(unsafe {
             (*ptr).owner = module.as_ptr();
             raw::register_filesystem(ptr)
-        })?;
+        });
+        if let Err(e) = res {
+            fs.cache.store(core::ptr::null_mut(), Ordering::Release);
+            // SAFETY: No inode was ever allocated from the new cache.
+            unsafe { raw::kmem_cache_destroy(cache) };
+            return Err(e);
+        }
         Ok(Self { fs })
     }
 }
@@ -124,134 +245,13 @@ impl<T: FileSystem> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: `self.fs` was registered by `register`. Unregistering while
         // mounted is impossible: every superblock holds a module reference.
-        unsafe { raw::unregister_filesystem(self.fs.0.get()) };
-    }
-}
-
-/// The C operation tables and callbacks for `T`.
-pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
-
-impl<T: FileSystem> Tables<T> {
-    const CONTEXT_OPS: raw::fs_context_operations = raw::fs_context_operations {
-        get_tree: Some(Self::get_tree),
-        reconfigure: Some(Self::reconfigure),
-        free: None,
-        dup: None,
-        parse_param: None,
-        parse_monolithic: None,
-    };
-
-    const SUPER_OPS: raw::super_operations = raw::super_operations {
-        statfs: Some(Self::statfs),
-        // SAFETY: All-zero means "no callback" for every other member.
-        ..unsafe { core::mem::zeroed() }
-    };
-
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid, exclusively owned `fc`.
-    unsafe extern "C" fn init_fs_context(fc: *mut kernel::bindings::fs_context) -> c_int {
-        let fc = fc.cast::<raw::fs_context>();
-        // SAFETY: `fc` is valid per the function contract, and the kernel's
-        // opaque `fs_context` is the same C object as the local definition.
-        // `CONTEXT_OPS` is promoted to a `'static`.
-        unsafe { (*fc).ops = &Self::CONTEXT_OPS };
-        0
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS with a valid `fc` whose `ops` we installed.
-    unsafe extern "C" fn get_tree(fc: *mut raw::fs_context) -> c_int {
-        // SAFETY: `fc` is valid per the function contract; `fill_super` has
-        // the signature `get_tree_bdev` expects.
-        unsafe { raw::get_tree_bdev(fc, Some(Self::fill_super)) }
-    }
-
-    /// # Safety
-    ///
-    /// Called by `get_tree_bdev` with a new, locked superblock whose block
-    /// device is open and whose `s_fs_info` is null.
-    unsafe extern "C" fn fill_super(sb: *mut raw::super_block, _fc: *mut raw::fs_context) -> c_int {
-        from_result(|| {
-            // SAFETY: The superblock is valid and new per the contract.
-            let new = unsafe { SuperBlock::<T, New>::from_raw(sb) };
-            new.init_common(&Self::SUPER_OPS);
-            let info = KBox::new(T::fill_super(new)?, GFP_KERNEL)?;
-            // SAFETY: `s_fs_info` is null and ours to set; `kill_sb` frees it
-            // whether or not the rest of the mount succeeds.
-            unsafe { (*sb).s_fs_info = KBox::into_raw(info).cast() };
-            // SAFETY: `s_fs_info` now holds a `T::Info`, so the superblock is
-            // ready in the sense of `SuperBlock<T, Ready>`.
-            let ready = unsafe { SuperBlock::<T>::from_raw(sb) };
-            let root = T::init_root(ready)?;
-            // SAFETY: `s_root` is null on a new superblock; the root dentry's
-            // reference moves to the superblock.
-            unsafe { (*sb).s_root = root.into_raw() };
-            Ok(0)
-        })
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS for a remount of a superblock of this type.
-    unsafe extern "C" fn reconfigure(fc: *mut raw::fs_context) -> c_int {
-        from_result(|| {
-            // SAFETY: On reconfiguration `fc->root` is a valid dentry of the
-            // mounted superblock, which is fully set up (ready).
-            let (sb, flags) = unsafe {
-                let sb = (*(*fc).root).d_sb;
-                (SuperBlock::<T>::from_raw(sb), (*fc).sb_flags)
-            };
-            T::reconfigure(sb, u64::from(flags) & raw::SB_RDONLY as u64 != 0)?;
-            Ok(0)
-        })
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS with a dentry of a mounted superblock of ours and a
-    /// writable `kstatfs`.
-    unsafe extern "C" fn statfs(
-        dentry: *mut raw::dentry,
-        buf: *mut kernel::bindings::kstatfs,
-    ) -> c_int {
-        let buf = buf.cast::<raw::kstatfs>();
-        from_result(|| {
-            // SAFETY: The dentry is valid and its superblock fully mounted.
-            let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
-            let st = T::statfs(sb)?;
-            // SAFETY: `buf` is valid for writes per the function contract.
-            unsafe {
-                (*buf).f_type = st.magic as _;
-                (*buf).f_bsize = st.block_size as _;
-                (*buf).f_frsize = st.block_size as _;
-                (*buf).f_blocks = st.blocks;
-                (*buf).f_bfree = st.free_blocks;
-                (*buf).f_bavail = st.avail_blocks;
-                (*buf).f_files = st.files;
-                (*buf).f_ffree = st.free_files;
-                (*buf).f_namelen = st.name_len as _;
-                (*buf).f_fsid.val = [st.fsid as i32, (st.fsid >> 32) as i32];
-            }
-            Ok(0)
-        })
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS once for every superblock of this type that is torn
-    /// down, whether or not `fill_super` succeeded.
-    unsafe extern "C" fn kill_sb(sb: *mut raw::super_block) {
-        // SAFETY: `sb` is a block-device superblock of ours.
-        unsafe { raw::kill_block_super(sb) };
-        // SAFETY: `s_fs_info` is null or the `KBox<T::Info>` stored by
-        // `fill_super`; nothing uses it after `kill_block_super`.
+        unsafe { raw::unregister_filesystem(self.fs.fs.get()) };
+        let cache = self.fs.cache.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: No superblock is left, so no inode either once the RCU
+        // callbacks that free them (`free_inode`) have run.
         unsafe {
-            let info = (*sb).s_fs_info.cast::<T::Info>();
-            if !info.is_null() {
-                drop(KBox::from_raw(info));
-            }
+            raw::rcu_barrier();
+            raw::kmem_cache_destroy(cache);
         }
     }
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C helpers for r2dax: static inline functions and macros of the kernel
- * headers that Rust cannot call directly. Each is a one-line forwarder;
- * the Rust side sees them through the module's own bindgen run
+ * headers that Rust cannot call directly, and stores into anonymous unions
+ * whose bindgen names are not stable. Each is a one-line forwarder; the
+ * Rust side sees them through the module's own bindgen run
  * (rust/vfs/bindings_generated.rs) as raw::r2dax_<name>.
  */
 #ifndef R2DAX_HELPERS_H
@@ -10,11 +11,42 @@
 
 #include <linux/types.h>
 
+struct address_space_operations;
 struct block_device;
 struct buffer_head;
+struct dir_context;
+struct file;
+struct file_operations;
+struct inode;
+struct inode_operations;
+struct kmem_cache;
 struct super_block;
 
 struct buffer_head *r2dax_sb_bread(struct super_block *sb, sector_t block);
 loff_t r2dax_bdev_nr_bytes(struct block_device *bdev);
+
+struct kmem_cache *r2dax_kmem_cache_create(const char *name, unsigned int size,
+					   unsigned int align,
+					   void (*ctor)(void *));
+void *r2dax_alloc_inode_sb(struct super_block *sb, struct kmem_cache *cache);
+
+void r2dax_inode_set_ops(struct inode *inode, const struct inode_operations *iop,
+			 const struct file_operations *fop,
+			 const struct address_space_operations *aops);
+void r2dax_inode_set_link(struct inode *inode, char *link);
+void r2dax_inode_set_ids(struct inode *inode, u32 uid, u32 gid);
+u32 r2dax_inode_uid(const struct inode *inode);
+u32 r2dax_inode_gid(const struct inode *inode);
+void r2dax_inode_set_size(struct inode *inode, loff_t size);
+loff_t r2dax_inode_size(const struct inode *inode);
+void r2dax_inode_set_times(struct inode *inode, s64 a, u32 a_ns, s64 m, u32 m_ns,
+			   s64 c, u32 c_ns);
+
+bool r2dax_dir_emit_dots(struct file *file, struct dir_context *ctx);
+bool r2dax_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino,
+		    unsigned int type);
+struct inode *r2dax_file_inode(struct file *file);
+struct dentry;
+const unsigned char *r2dax_dentry_name(const struct dentry *dentry, u32 *len);
 
 #endif /* R2DAX_HELPERS_H */

@@ -3,9 +3,9 @@
 //!
 //! The 6.12 kernel crate has no filesystem abstractions, so r2dax carries
 //! its own, in the spirit of Wedson Almeida Filho's VFS series: a
-//! [`fs::FileSystem`] trait from which `const` C operation tables are built,
-//! and thin wrappers ([`sb::SuperBlock`], [`buffer::Buffer`]) that state
-//! their invariants.
+//! [`fs::FileSystem`] trait from which `const` C operation tables are built
+//! ([`ops`]), and thin wrappers ([`sb::SuperBlock`], [`inode::INode`],
+//! [`buffer::Buffer`]) that state their invariants.
 //!
 //! Every `unsafe` block of the module lives under this directory and has a
 //! `// SAFETY:` comment. The filesystem code above it is safe Rust.
@@ -13,6 +13,8 @@
 pub(crate) mod buffer;
 pub(crate) mod errno;
 pub(crate) mod fs;
+pub(crate) mod inode;
+pub(crate) mod ops;
 pub(crate) mod print;
 pub(crate) mod raw;
 pub(crate) mod sb;

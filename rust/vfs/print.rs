@@ -14,6 +14,8 @@ use kernel::str::CStr;
 pub(crate) enum Level {
     /// `KERN_ERR`
     Err,
+    /// `KERN_WARNING`
+    Warn,
     /// `KERN_INFO`
     Info,
 }
@@ -23,6 +25,7 @@ pub(crate) fn log(level: Level, id: &CStr, args: fmt::Arguments<'_>) {
     // KERN_SOH "<level>", then the device id and the Rust message.
     let format: &[u8] = match level {
         Level::Err => b"\x013r2dax (%s): %pA\n\0",
+        Level::Warn => b"\x014r2dax (%s): %pA\n\0",
         Level::Info => b"\x016r2dax (%s): %pA\n\0",
     };
     // SAFETY: `format` is NUL-terminated and consumes exactly one C string
@@ -45,6 +48,13 @@ macro_rules! sb_err {
     };
 }
 
+/// Logs a warning for a superblock.
+macro_rules! sb_warn {
+    ($sb:expr, $($arg:tt)*) => {
+        $crate::vfs::print::log($crate::vfs::print::Level::Warn, $sb.id(), format_args!($($arg)*))
+    };
+}
+
 /// Logs an informational message for a superblock.
 macro_rules! sb_info {
     ($sb:expr, $($arg:tt)*) => {
@@ -52,4 +62,4 @@ macro_rules! sb_info {
     };
 }
 
-pub(crate) use {sb_err, sb_info};
+pub(crate) use {sb_err, sb_info, sb_warn};

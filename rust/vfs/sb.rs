@@ -5,13 +5,14 @@
 
 use super::buffer::Buffer;
 use super::fs::FileSystem;
+use super::inode::INode;
 use super::raw;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::code::{EINVAL, EIO, ENOMEM};
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::types::Opaque;
+use kernel::types::{ARef, Opaque};
 
 /// Type state of a superblock that is still being filled (no `s_fs_info`).
 pub(crate) struct New;
@@ -44,7 +45,7 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         unsafe { &*sb.cast::<Self>() }
     }
 
-    fn as_raw(&self) -> *mut raw::super_block {
+    pub(super) fn as_raw(&self) -> *mut raw::super_block {
         self.0.get()
     }
 
@@ -80,7 +81,6 @@ impl<T: FileSystem> SuperBlock<T, New> {
             let sb = self.as_raw();
             (*sb).s_op = ops;
             (*sb).s_time_gran = 1;
-            (*sb).s_maxbytes = raw::MAX_LFS_FILESIZE;
         }
     }
 
@@ -100,6 +100,13 @@ impl<T: FileSystem> SuperBlock<T, New> {
         unsafe { (*self.as_raw()).s_magic = magic as _ };
     }
 
+    /// Sets the largest file size (`s_maxbytes`).
+    pub(crate) fn set_max_bytes(&self, max: u64) {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        // SAFETY: The superblock is new and exclusively ours.
+        unsafe { (*self.as_raw()).s_maxbytes = max };
+    }
+
     /// Forces the mount read-only.
     pub(crate) fn force_read_only(&self) {
         // SAFETY: The superblock is new and exclusively ours.
@@ -115,27 +122,13 @@ impl<T: FileSystem> SuperBlock<T> {
         unsafe { &*(*self.as_raw()).s_fs_info.cast::<T::Info>() }
     }
 
-    /// Creates a root dentry for an empty, read-only directory served by
-    /// the VFS's `simple_*` library operations.
-    pub(crate) fn empty_root_dir(&self, ino: u64, mode: u16) -> Result<Root> {
-        // SAFETY: The superblock is live; `new_inode` returns a new inode
-        // (or null) that we exclusively own until `d_make_root` takes it.
-        unsafe {
-            let inode = raw::new_inode(self.as_raw());
-            if inode.is_null() {
-                return Err(ENOMEM);
-            }
-            (*inode).i_ino = ino as _;
-            (*inode).i_mode = raw::S_IFDIR as u16 | (mode & 0o7777);
-            (*inode).i_op = &raw::simple_dir_inode_operations;
-            (*inode).__bindgen_anon_3.i_fop = &raw::simple_dir_operations;
-            raw::set_nlink(inode, 2);
-            raw::simple_inode_init_ts(inode);
-            // `d_make_root` consumes the inode reference, also on failure.
-            NonNull::new(raw::d_make_root(inode))
-                .map(Root)
-                .ok_or(ENOMEM)
-        }
+    /// Makes the root dentry from the root directory's inode.
+    pub(crate) fn root(&self, inode: ARef<INode<T>>) -> Result<Root> {
+        let ptr = ARef::into_raw(inode).as_ptr().cast::<raw::inode>();
+        // SAFETY: `d_make_root` consumes the inode reference, also when it
+        // fails (returning null).
+        let d = unsafe { raw::d_make_root(ptr) };
+        NonNull::new(d).map(Root).ok_or(ENOMEM)
     }
 }
 

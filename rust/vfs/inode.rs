@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Inodes, with the filesystem's per-inode data beside `struct inode`.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+//!
+//! Every inode of filesystem `T` is the `inode` field of an
+//! [`InodeWithData<T>`] allocated from `T`'s inode cache (see
+//! `fs::Tables::alloc_inode`). [`INode<T>`] is a reference to such an inode;
+//! [`NewInode<T>`] is one that `iget_locked` just created (`I_NEW`), which
+//! the filesystem fills in before [`NewInode::finish`] publishes it.
+
+use super::fs::FileSystem;
+use super::ops::Tables;
+use super::raw;
+use super::sb::SuperBlock;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use kernel::error::code::{EINVAL, ENOMEM};
+use kernel::prelude::*;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+/// The allocation unit of the inode cache.
+///
+/// # Invariants
+///
+/// `data` is initialised from the time `alloc_inode` returns until
+/// `free_inode` drops it, which covers every moment the VFS can hand the
+/// `inode` to r2dax.
+#[repr(C)]
+pub(crate) struct InodeWithData<T: FileSystem> {
+    pub(super) data: core::mem::MaybeUninit<T::InodeData>,
+    /// NUL-terminated target of an inline symlink; `i_link` points here.
+    /// Written only while the inode is `I_NEW`.
+    pub(super) link: Opaque<[u8; INLINE_LINK_MAX + 1]>,
+    pub(super) inode: Opaque<raw::inode>,
+}
+
+/// Longest inline symlink target the layer can hold.
+pub(crate) const INLINE_LINK_MAX: usize = 63;
+
+/// A referenced inode of filesystem `T`.
+///
+/// # Invariants
+///
+/// The wrapped inode is the `inode` field of an [`InodeWithData<T>`] whose
+/// data is initialised, and its reference count is positive while a
+/// reference to this object exists.
+#[repr(transparent)]
+pub(crate) struct INode<T: FileSystem>(Opaque<raw::inode>, PhantomData<T>);
+
+// SAFETY: The inode's reference count is atomic (ihold/iput), so references
+// may be taken and dropped from any thread.
+unsafe impl<T: FileSystem> AlwaysRefCounted for INode<T> {
+    fn inc_ref(&self) {
+        // SAFETY: By the type invariant the count is positive.
+        unsafe { raw::ihold(self.0.get()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller owns one reference, given up here.
+        unsafe { raw::iput(obj.as_ptr().cast()) };
+    }
+}
+
+// SAFETY: Inode fields r2dax reads are stable or read with the VFS's own
+// accessors (i_size_read), and `T::InodeData` is `Send + Sync`.
+unsafe impl<T: FileSystem> Send for INode<T> {}
+// SAFETY: As above.
+unsafe impl<T: FileSystem> Sync for INode<T> {}
+
+impl<T: FileSystem> INode<T> {
+    /// Wraps a raw inode of filesystem `T`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a live inode of `T` (from `T`'s inode cache, data
+    /// initialised) that outlives `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut raw::inode) -> &'a Self {
+        // SAFETY: `Self` is transparent over the C struct; validity is the
+        // caller's promise.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    pub(super) fn as_raw(&self) -> *mut raw::inode {
+        self.0.get()
+    }
+
+    /// The inode number.
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: `i_ino` is set before the inode is published and never
+        // changes afterwards.
+        unsafe { (*self.as_raw()).i_ino as u64 }
+    }
+
+    /// The file size (`i_size_read`).
+    pub(crate) fn size(&self) -> u64 {
+        // SAFETY: The inode is live; i_size_read handles concurrent writers.
+        let s = unsafe { raw::r2dax_inode_size(self.as_raw()) };
+        u64::try_from(s).unwrap_or(0)
+    }
+
+    /// The mode (type and permission bits).
+    pub(crate) fn mode(&self) -> u16 {
+        // SAFETY: Reading a field of a live inode; the type bits never
+        // change and permission changes are atomic stores of a u16.
+        unsafe { (*self.as_raw()).i_mode }
+    }
+
+    /// The superblock.
+    pub(crate) fn sb(&self) -> &SuperBlock<T> {
+        // SAFETY: An inode of `T` belongs to a fully set up superblock of
+        // `T` that outlives it.
+        unsafe { SuperBlock::from_raw((*self.as_raw()).i_sb) }
+    }
+
+    /// The filesystem's data for this inode.
+    pub(crate) fn data(&self) -> &T::InodeData {
+        let outer = self
+            .as_raw()
+            .cast::<u8>()
+            .wrapping_sub(core::mem::offset_of!(InodeWithData<T>, inode));
+        // SAFETY: By the type invariant the inode is embedded in an
+        // `InodeWithData<T>` whose data is initialised for as long as the
+        // inode is live.
+        unsafe { (*outer.cast::<InodeWithData<T>>()).data.assume_init_ref() }
+    }
+}
+
+/// What kind of inode a [`NewInode`] becomes; decides its operations.
+pub(crate) enum Kind<'a> {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    Reg,
+    /// A symlink whose target is read through the page cache.
+    Symlink,
+    /// A symlink whose target (at most [`INLINE_LINK_MAX`] bytes) is kept
+    /// in memory with the inode.
+    InlineSymlink(&'a [u8]),
+    /// A device node, FIFO or socket with this encoded device number.
+    Special(u32),
+}
+
+/// Attributes of a new inode, as read from disk.
+pub(crate) struct Attrs {
+    /// Type and permission bits.
+    pub(crate) mode: u16,
+    /// Hard links.
+    pub(crate) nlink: u32,
+    /// Owner.
+    pub(crate) uid: u32,
+    /// Group.
+    pub(crate) gid: u32,
+    /// Size in bytes.
+    pub(crate) size: u64,
+    /// Allocated 4 KiB blocks.
+    pub(crate) blocks: u64,
+    /// Generation.
+    pub(crate) generation: u32,
+    /// Access time (seconds, nanoseconds).
+    pub(crate) atime: (i64, u32),
+    /// Modification time.
+    pub(crate) mtime: (i64, u32),
+    /// Change time.
+    pub(crate) ctime: (i64, u32),
+}
+
+/// An inode in state `I_NEW`, locked and invisible to others until
+/// [`NewInode::finish`]; dropped unfinished, it is discarded (`iget_failed`).
+///
+/// # Invariants
+///
+/// `self.0` is an `I_NEW` inode of `T` on which this object holds the
+/// reference `iget_locked` returned.
+pub(crate) struct NewInode<T: FileSystem>(NonNull<raw::inode>, PhantomData<T>);
+
+/// Result of [`SuperBlock::iget`].
+pub(crate) enum Iget<T: FileSystem> {
+    /// The inode was in the cache.
+    Cached(ARef<INode<T>>),
+    /// The inode is new and must be filled in.
+    New(NewInode<T>),
+}
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// Finds inode `ino` in the inode cache or creates it (`iget_locked`).
+    pub(crate) fn iget(&self, ino: u64) -> Result<Iget<T>> {
+        // SAFETY: The superblock is live.
+        let ptr = unsafe { raw::iget_locked(self.as_raw(), ino as _) };
+        let ptr = NonNull::new(ptr).ok_or(ENOMEM)?;
+        // SAFETY: `iget_locked` returned a referenced inode of this
+        // superblock; `i_state` is stable for an I_NEW inode we hold.
+        let is_new = unsafe { (*ptr.as_ptr()).i_state } & raw::I_NEW != 0;
+        if is_new {
+            // INVARIANT: the inode is I_NEW and we own its reference.
+            Ok(Iget::New(NewInode(ptr, PhantomData)))
+        } else {
+            // SAFETY: A cached, referenced inode of `T`; the reference
+            // moves into the `ARef`.
+            Ok(Iget::Cached(unsafe { ARef::from_raw(ptr.cast()) }))
+        }
+    }
+}
+
+impl<T: FileSystem> NewInode<T> {
+    /// The filesystem's data of the new inode.
+    pub(crate) fn data(&self) -> &T::InodeData {
+        // SAFETY: The inode is live and of `T` by the type invariant.
+        unsafe { INode::<T>::from_raw(self.0.as_ptr()) }.data()
+    }
+
+    fn outer(&self) -> *mut InodeWithData<T> {
+        self.0
+            .as_ptr()
+            .cast::<u8>()
+            .wrapping_sub(core::mem::offset_of!(InodeWithData<T>, inode))
+            .cast()
+    }
+
+    /// Fills in the attributes and operations and publishes the inode.
+    pub(crate) fn finish(self, attrs: &Attrs, kind: Kind<'_>) -> Result<ARef<INode<T>>> {
+        let inode = self.0.as_ptr();
+        if let Kind::InlineSymlink(target) = kind {
+            if target.len() > INLINE_LINK_MAX || target.contains(&0) {
+                return Err(EINVAL);
+            }
+            // SAFETY: The inode is I_NEW and embedded in an
+            // `InodeWithData<T>` (type invariant); nobody else reads `link`
+            // before `unlock_new_inode`.
+            unsafe {
+                let link = (*self.outer()).link.get().cast::<u8>();
+                core::ptr::copy_nonoverlapping(target.as_ptr(), link, target.len());
+                *link.add(target.len()) = 0;
+            }
+        }
+        // SAFETY: The inode is I_NEW, so nobody else looks at it; the
+        // operation tables are 'static; an inline symlink's `i_link` points
+        // into `InodeWithData::link`, which lives as long as the inode.
+        unsafe {
+            (*inode).i_mode = attrs.mode;
+            raw::set_nlink(inode, attrs.nlink);
+            raw::r2dax_inode_set_ids(inode, attrs.uid, attrs.gid);
+            raw::r2dax_inode_set_size(inode, attrs.size as _);
+            (*inode).i_blocks = (attrs.blocks << 3) as _;
+            (*inode).i_generation = attrs.generation;
+            raw::r2dax_inode_set_times(
+                inode,
+                attrs.atime.0,
+                attrs.atime.1,
+                attrs.mtime.0,
+                attrs.mtime.1,
+                attrs.ctime.0,
+                attrs.ctime.1,
+            );
+            match kind {
+                Kind::Dir => raw::r2dax_inode_set_ops(
+                    inode,
+                    &Tables::<T>::DIR_IOPS,
+                    &Tables::<T>::DIR_FOPS,
+                    core::ptr::null(),
+                ),
+                Kind::Reg => raw::r2dax_inode_set_ops(
+                    inode,
+                    &Tables::<T>::FILE_IOPS,
+                    &Tables::<T>::FILE_FOPS,
+                    &Tables::<T>::FILE_AOPS,
+                ),
+                Kind::Symlink => {
+                    raw::inode_nohighmem(inode);
+                    raw::r2dax_inode_set_ops(
+                        inode,
+                        &Tables::<T>::SYMLINK_IOPS,
+                        core::ptr::null(),
+                        &Tables::<T>::FILE_AOPS,
+                    );
+                }
+                Kind::InlineSymlink(_) => {
+                    raw::r2dax_inode_set_link(inode, (*self.outer()).link.get().cast());
+                    raw::r2dax_inode_set_ops(
+                        inode,
+                        core::ptr::addr_of!(raw::simple_symlink_inode_operations),
+                        core::ptr::null(),
+                        core::ptr::null(),
+                    );
+                }
+                Kind::Special(dev) => {
+                    raw::r2dax_inode_set_ops(
+                        inode,
+                        &Tables::<T>::FILE_IOPS,
+                        core::ptr::null(),
+                        core::ptr::null(),
+                    );
+                    raw::init_special_inode(inode, attrs.mode, new_decode_dev(dev));
+                }
+            }
+            raw::unlock_new_inode(inode);
+        }
+        let ptr = self.0;
+        core::mem::forget(self);
+        // SAFETY: The reference from `iget_locked` moves into the `ARef`.
+        Ok(unsafe { ARef::from_raw(ptr.cast()) })
+    }
+}
+
+impl<T: FileSystem> Drop for NewInode<T> {
+    fn drop(&mut self) {
+        // SAFETY: An unfinished I_NEW inode we hold: `iget_failed` marks it
+        // bad, unlocks it and drops our reference.
+        unsafe { raw::iget_failed(self.0.as_ptr()) };
+    }
+}
+
+/// `new_decode_dev` of include/linux/kdev_t.h: the on-disk (and stat)
+/// encoding of a device number to the kernel's `dev_t`.
+fn new_decode_dev(dev: u32) -> raw::dev_t {
+    let major = (dev & 0xfff00) >> 8;
+    let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+    (major << 20) | minor
+}

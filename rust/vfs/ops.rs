@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The C operation tables of a [`FileSystem`] and the callbacks in them.
+//!
+//! Each table is a `const` built from `T`; taking its address promotes it to
+//! a `'static`. Each callback converts its raw arguments into the layer's
+//! types (stating why that is valid), calls the trait method, and turns
+//! the `Result` back into the C convention.
+
+use super::fs::{DirEmitter, FileSystem, FsType, MapKind};
+use super::inode::{INode, InodeWithData};
+use super::raw;
+use super::sb::{New, SuperBlock};
+use core::ffi::{c_int, c_uint, c_void};
+use core::marker::PhantomData;
+use kernel::error::from_result;
+use kernel::init::PinInit;
+use kernel::prelude::*;
+use kernel::types::ARef;
+
+/// The C operation tables and callbacks for `T`.
+pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
+
+/// `ERR_PTR`: an errno encoded in a pointer.
+fn err_ptr<U>(e: Error) -> *mut U {
+    e.to_errno() as isize as *mut U
+}
+
+impl<T: FileSystem> Tables<T> {
+    const CONTEXT_OPS: raw::fs_context_operations = raw::fs_context_operations {
+        get_tree: Some(Self::get_tree),
+        reconfigure: Some(Self::reconfigure),
+        free: None,
+        dup: None,
+        parse_param: None,
+        parse_monolithic: None,
+    };
+
+    const SUPER_OPS: raw::super_operations = raw::super_operations {
+        alloc_inode: Some(Self::alloc_inode),
+        free_inode: Some(Self::free_inode),
+        statfs: Some(Self::statfs),
+        // SAFETY: All-zero means "no callback" for every other member.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const DIR_IOPS: raw::inode_operations = raw::inode_operations {
+        lookup: Some(Self::lookup),
+        // SAFETY: As above.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const DIR_FOPS: raw::file_operations = raw::file_operations {
+        llseek: Some(raw::generic_file_llseek),
+        read: Some(raw::generic_read_dir),
+        iterate_shared: Some(Self::iterate_shared),
+        // SAFETY: As above.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const FILE_IOPS: raw::inode_operations = raw::inode_operations {
+        // SAFETY: As above (getattr and permission use the VFS defaults).
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const FILE_FOPS: raw::file_operations = raw::file_operations {
+        llseek: Some(raw::generic_file_llseek),
+        read_iter: Some(raw::generic_file_read_iter),
+        mmap: Some(raw::generic_file_readonly_mmap),
+        open: Some(raw::generic_file_open),
+        splice_read: Some(raw::filemap_splice_read),
+        // SAFETY: As above.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const FILE_AOPS: raw::address_space_operations = raw::address_space_operations {
+        read_folio: Some(Self::read_folio),
+        readahead: Some(Self::readahead),
+        invalidate_folio: Some(raw::iomap_invalidate_folio),
+        release_folio: Some(raw::iomap_release_folio),
+        is_partially_uptodate: Some(raw::iomap_is_partially_uptodate),
+        // SAFETY: As above.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const SYMLINK_IOPS: raw::inode_operations = raw::inode_operations {
+        get_link: Some(raw::page_get_link),
+        // SAFETY: As above.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    const IOMAP_OPS: raw::iomap_ops = raw::iomap_ops {
+        iomap_begin: Some(Self::iomap_begin),
+        iomap_end: None,
+    };
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid, exclusively owned `fc`.
+    pub(super) unsafe extern "C" fn init_fs_context(
+        fc: *mut kernel::bindings::fs_context,
+    ) -> c_int {
+        let fc = fc.cast::<raw::fs_context>();
+        // SAFETY: `fc` is valid per the function contract, and the kernel's
+        // opaque `fs_context` is the same C object as the local definition.
+        // `CONTEXT_OPS` is promoted to a `'static`.
+        unsafe { (*fc).ops = &Self::CONTEXT_OPS };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid `fc` whose `ops` we installed.
+    unsafe extern "C" fn get_tree(fc: *mut raw::fs_context) -> c_int {
+        // SAFETY: `fc` is valid per the function contract; `fill_super` has
+        // the signature `get_tree_bdev` expects.
+        unsafe { raw::get_tree_bdev(fc, Some(Self::fill_super)) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `get_tree_bdev` with a new, locked superblock whose block
+    /// device is open and whose `s_fs_info` is null.
+    unsafe extern "C" fn fill_super(sb: *mut raw::super_block, _fc: *mut raw::fs_context) -> c_int {
+        from_result(|| {
+            // SAFETY: The superblock is valid and new per the contract.
+            let new = unsafe { SuperBlock::<T, New>::from_raw(sb) };
+            new.init_common(&Self::SUPER_OPS);
+            let info = KBox::new(T::fill_super(new)?, GFP_KERNEL)?;
+            // SAFETY: `s_fs_info` is null and ours to set; `kill_sb` frees it
+            // whether or not the rest of the mount succeeds.
+            unsafe { (*sb).s_fs_info = KBox::into_raw(info).cast() };
+            // SAFETY: `s_fs_info` now holds a `T::Info`, so the superblock is
+            // ready in the sense of `SuperBlock<T, Ready>`.
+            let ready = unsafe { SuperBlock::<T>::from_raw(sb) };
+            let root = T::init_root(ready)?;
+            // SAFETY: `s_root` is null on a new superblock; the root dentry's
+            // reference moves to the superblock.
+            unsafe { (*sb).s_root = root.into_raw() };
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for a remount of a superblock of this type.
+    unsafe extern "C" fn reconfigure(fc: *mut raw::fs_context) -> c_int {
+        from_result(|| {
+            // SAFETY: On reconfiguration `fc->root` is a valid dentry of the
+            // mounted superblock, which is fully set up (ready).
+            let (sb, flags) = unsafe {
+                let sb = (*(*fc).root).d_sb;
+                (SuperBlock::<T>::from_raw(sb), (*fc).sb_flags)
+            };
+            T::reconfigure(sb, u64::from(flags) & raw::SB_RDONLY as u64 != 0)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a dentry of a mounted superblock of ours and a
+    /// writable `kstatfs`.
+    unsafe extern "C" fn statfs(
+        dentry: *mut raw::dentry,
+        buf: *mut kernel::bindings::kstatfs,
+    ) -> c_int {
+        let buf = buf.cast::<raw::kstatfs>();
+        from_result(|| {
+            // SAFETY: The dentry is valid and its superblock fully mounted.
+            let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
+            let st = T::statfs(sb)?;
+            // SAFETY: `buf` is valid for writes per the function contract,
+            // and the kernel's opaque `kstatfs` is the local definition.
+            unsafe {
+                (*buf).f_type = st.magic as _;
+                (*buf).f_bsize = st.block_size as _;
+                (*buf).f_frsize = st.block_size as _;
+                (*buf).f_blocks = st.blocks;
+                (*buf).f_bfree = st.free_blocks;
+                (*buf).f_bavail = st.avail_blocks;
+                (*buf).f_files = st.files;
+                (*buf).f_ffree = st.free_files;
+                (*buf).f_namelen = st.name_len as _;
+                (*buf).f_fsid.val = [st.fsid as i32, (st.fsid >> 32) as i32];
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS once for every superblock of this type that is torn
+    /// down, whether or not `fill_super` succeeded.
+    pub(super) unsafe extern "C" fn kill_sb(sb: *mut raw::super_block) {
+        // SAFETY: `sb` is a block-device superblock of ours.
+        unsafe { raw::kill_block_super(sb) };
+        // SAFETY: `s_fs_info` is null or the `KBox<T::Info>` stored by
+        // `fill_super`; nothing uses it after `kill_block_super`, which
+        // evicted every inode.
+        unsafe {
+            let info = (*sb).s_fs_info.cast::<T::Info>();
+            if !info.is_null() {
+                drop(KBox::from_raw(info));
+            }
+        }
+    }
+
+    /// Slab constructor of the inode cache: runs once per object.
+    ///
+    /// # Safety
+    ///
+    /// Called by the slab allocator with an object of the cache.
+    pub(super) unsafe extern "C" fn inode_init_once(obj: *mut c_void) {
+        let outer = obj.cast::<InodeWithData<T>>();
+        // SAFETY: `obj` is an object of our cache, so an `InodeWithData<T>`.
+        unsafe { raw::inode_init_once((*outer).inode.get()) };
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a live superblock of ours.
+    unsafe extern "C" fn alloc_inode(sb: *mut raw::super_block) -> *mut raw::inode {
+        // SAFETY: `sb` is a live superblock of `T`.
+        let cache = unsafe { FsType::<T>::cache_of(sb) };
+        // SAFETY: The cache's objects are `InodeWithData<T>`.
+        let outer = unsafe { raw::r2dax_alloc_inode_sb(sb, cache) }.cast::<InodeWithData<T>>();
+        if outer.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: `outer` is a fresh object of ours; its data slot is
+        // uninitialised and stays in place (slab objects do not move).
+        unsafe {
+            let slot = core::ptr::addr_of_mut!((*outer).data).cast::<T::InodeData>();
+            if T::init_inode_data().__pinned_init(slot).is_err() {
+                raw::kmem_cache_free(cache, outer.cast());
+                return core::ptr::null_mut();
+            }
+            // INVARIANT: the data is initialised until `free_inode`.
+            (*outer).inode.get()
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (from an RCU callback) for an inode that
+    /// `alloc_inode` returned, once nothing references it any more.
+    unsafe extern "C" fn free_inode(inode: *mut raw::inode) {
+        // SAFETY: The inode is embedded in an `InodeWithData<T>` of the cache
+        // of its superblock; its data is initialised and dropped only here.
+        unsafe {
+            let outer = inode
+                .cast::<u8>()
+                .sub(core::mem::offset_of!(InodeWithData<T>, inode))
+                .cast::<InodeWithData<T>>();
+            core::ptr::drop_in_place(core::ptr::addr_of_mut!((*outer).data).cast::<T::InodeData>());
+            raw::kmem_cache_free(FsType::<T>::cache_of((*inode).i_sb), outer.cast());
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a directory of ours (locked shared) and a
+    /// negative, hashed-or-not dentry in it.
+    unsafe extern "C" fn lookup(
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        _flags: c_uint,
+    ) -> *mut raw::dentry {
+        // SAFETY: `dir` is a live inode of ours; the dentry's name is stable
+        // while the VFS holds the directory lock.
+        let (dir, name) = unsafe {
+            let mut len = 0u32;
+            let p = raw::r2dax_dentry_name(dentry, &mut len);
+            (
+                INode::<T>::from_raw(dir),
+                core::slice::from_raw_parts(p, len as usize),
+            )
+        };
+        let inode = match T::lookup(dir, name) {
+            Ok(Some(i)) => ARef::into_raw(i).as_ptr().cast::<raw::inode>(),
+            Ok(None) => core::ptr::null_mut(),
+            Err(e) => return err_ptr(e),
+        };
+        // SAFETY: `d_splice_alias` takes over the inode reference (or null
+        // for a negative entry).
+        unsafe { raw::d_splice_alias(inode, dentry) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for an open directory of ours with the directory
+    /// lock held shared.
+    unsafe extern "C" fn iterate_shared(file: *mut raw::file, ctx: *mut raw::dir_context) -> c_int {
+        from_result(|| {
+            // SAFETY: An open file of ours has a live inode of ours.
+            let dir = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+            // INVARIANT: `file` and `ctx` are this call's arguments.
+            let mut emitter = DirEmitter {
+                file,
+                ctx,
+                _p: PhantomData,
+            };
+            T::readdir(dir, &mut emitter)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by iomap for an inode of ours with a valid `iomap` to fill.
+    unsafe extern "C" fn iomap_begin(
+        inode: *mut raw::inode,
+        pos: raw::loff_t,
+        length: raw::loff_t,
+        flags: c_uint,
+        iomap: *mut raw::iomap,
+        _srcmap: *mut raw::iomap,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: iomap passes a live inode of ours.
+            let i = unsafe { INode::<T>::from_raw(inode) };
+            let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
+            let len = u64::try_from(length).map_err(|_| EINVAL)?;
+            let m = T::iomap_begin(i, pos, len, flags)?;
+            // SAFETY: `iomap` is valid for writes; the block device of a
+            // mounted superblock is live.
+            unsafe {
+                (*iomap).offset = m.offset as _;
+                (*iomap).length = m.length;
+                (*iomap).flags = 0;
+                (*iomap).bdev = (*(*inode).i_sb).s_bdev;
+                match m.kind {
+                    MapKind::Hole => {
+                        (*iomap).type_ = raw::IOMAP_HOLE as u16;
+                        (*iomap).addr = raw::IOMAP_NULL_ADDR as u64;
+                    }
+                    MapKind::Mapped(addr) => {
+                        (*iomap).type_ = raw::IOMAP_MAPPED as u16;
+                        (*iomap).addr = addr;
+                    }
+                }
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the page cache with a locked folio of one of our files.
+    unsafe extern "C" fn read_folio(_file: *mut raw::file, folio: *mut raw::folio) -> c_int {
+        // SAFETY: Forwarded as is; `IOMAP_OPS` is promoted to a `'static`.
+        unsafe { raw::iomap_read_folio(folio, &Self::IOMAP_OPS) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the page cache with a readahead control of one of our files.
+    unsafe extern "C" fn readahead(rac: *mut raw::readahead_control) {
+        // SAFETY: Forwarded as is; `IOMAP_OPS` is promoted to a `'static`.
+        unsafe { raw::iomap_readahead(rac, &Self::IOMAP_OPS) }
+    }
+}
