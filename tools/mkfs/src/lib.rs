@@ -3,12 +3,12 @@
 //!
 //! The library holds everything; `src/main.rs` is the command.
 
+mod build;
+
 use r2dax_disk::{Device, BS};
 use r2dax_format::{
-    dirent, groups_for, mode, set_bit, Dirent, Geometry, GroupDesc, Inode, Superblock, UuidFmt,
-    BLOCKS_PER_GROUP, BLOCK_SIZE, DEFAULT_BYTES_PER_INODE, FIRST_INO, GROUP_DESC_SIZE,
-    INODES_PER_BLOCK, INODE_SIZE, LABEL_LEN, LOST_FOUND_INO, MAX_GROUPS, MIN_BLOCKS, ROOT_INO,
-    SUPERBLOCK_SIZE,
+    groups_for, Geometry, Superblock, UuidFmt, BLOCKS_PER_GROUP, BLOCK_SIZE,
+    DEFAULT_BYTES_PER_INODE, FIRST_INO, INODES_PER_BLOCK, LABEL_LEN, MAX_GROUPS, MIN_BLOCKS,
 };
 use std::fs::File;
 use std::io::{self, Read};
@@ -25,6 +25,9 @@ device has; it takes the suffixes K, M, G and T (powers of 1024).
 Options:
   -L LABEL   volume label (at most 32 bytes)
   -N INODES  number of inodes (default: one per 16 KiB)
+  -d DIR     copy the tree under DIR into the new filesystem (regular
+             files, directories, symlinks, device nodes, FIFOs, hard
+             links; all-zero blocks become holes)
   -U UUID    filesystem UUID (default: random)
   -f         overwrite an existing filesystem signature
   -n         dry run: print what would be made, write nothing
@@ -55,6 +58,8 @@ pub struct Args {
     pub size: Option<u64>,
     /// See USAGE.
     pub inodes: Option<u64>,
+    /// See USAGE (`-d`).
+    pub source: Option<String>,
 }
 
 /// What the command line asks for.
@@ -115,6 +120,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(argv: I) -> Result<Cli, String
                 args.label = [0; LABEL_LEN];
                 args.label[..l.len()].copy_from_slice(l.as_bytes());
             }
+            "-d" => args.source = Some(it.next().ok_or("-d needs a directory")?),
             "-N" => {
                 let n = it.next().ok_or("-N needs a number")?;
                 args.inodes = Some(
@@ -195,33 +201,6 @@ fn layout(bytes: u64, inodes: Option<u64>) -> Result<(u64, u32), String> {
     Ok((blocks, ipg))
 }
 
-/// Builds a directory block holding ".." and the given entries.
-fn dir_block(parent: u32, entries: &[(u32, u8, &[u8])]) -> Vec<u8> {
-    let mut b = vec![0u8; BS];
-    Dirent::encode(&mut b, 0, parent, dirent::DT_DIR, b"..");
-    let mut slot = 1;
-    for &(ino, dt, name) in entries {
-        Dirent::encode(&mut b, slot, ino, dt, name);
-        slot += dirent::slots_for(name.len());
-    }
-    b
-}
-
-fn new_dir_inode(perm: u16, links: u32, block: u64, now: i64) -> Inode {
-    Inode {
-        mode: mode::S_IFDIR | perm,
-        links,
-        size: BLOCK_SIZE as u64,
-        blocks: 1,
-        atime: now,
-        mtime: now,
-        ctime: now,
-        roots: [block, 0, 0, 0, 0],
-        seq: 1,
-        ..Inode::default()
-    }
-}
-
 /// Makes the filesystem described by `args`.
 pub fn run(args: &Args) -> Result<(), String> {
     let dev = Device::open(&args.device, !args.dry_run)?;
@@ -284,97 +263,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     // leave an old superblock in front of half-written new metadata.
     dev.write_blocks(0, &vec![0u8; BS])?;
     dev.sync()?;
-
-    // The root directory and lost+found take the first two data blocks
-    // of group 0.
-    let root_blk = geo.group_start(0) + geo.meta_blocks();
-    let lf_blk = root_blk + 1;
-    let mut total_free_blocks = 0u64;
-    let mut total_free_inodes = 0u64;
-    let mut gdt = vec![0u8; geo.gdt_blocks() as usize * BS];
-    let itable = vec![0u8; geo.itable_blocks() as usize * BS];
-    for g in 0..geo.group_count {
-        let gblocks = geo.group_blocks(g);
-        let mut bbm = vec![0u8; BS];
-        // Group metadata, and the bits past the end of a short last group.
-        for bit in 0..geo.meta_blocks() as u32 {
-            set_bit(&mut bbm, bit, true);
-        }
-        for bit in gblocks as u32..BLOCKS_PER_GROUP {
-            set_bit(&mut bbm, bit, true);
-        }
-        let mut ibm = vec![0u8; BS];
-        for bit in ipg..BLOCKS_PER_GROUP {
-            set_bit(&mut ibm, bit, true);
-        }
-        let mut used_dirs = 0;
-        let mut used_blocks = 0;
-        let mut used_inodes = 0;
-        if g == 0 {
-            for blk in [root_blk, lf_blk] {
-                set_bit(&mut bbm, (blk - geo.group_start(0)) as u32, true);
-            }
-            used_blocks = 2;
-            // Inodes 1..FIRST_INO-1 are reserved (root and lost+found
-            // among them).
-            for bit in 0..FIRST_INO - 1 {
-                set_bit(&mut ibm, bit, true);
-            }
-            used_inodes = FIRST_INO - 1;
-            used_dirs = 2;
-        }
-        let gd = GroupDesc {
-            free_blocks: (gblocks - geo.meta_blocks() - used_blocks) as u32,
-            free_inodes: ipg - used_inodes,
-            used_dirs,
-            flags: 0,
-        };
-        total_free_blocks += u64::from(gd.free_blocks);
-        total_free_inodes += u64::from(gd.free_inodes);
-        let (gblk, goff) = GroupDesc::location(g);
-        let at = (gblk - 1) as usize * BS + goff;
-        let mut d = [0u8; GROUP_DESC_SIZE];
-        gd.encode(&mut d, g);
-        gdt[at..at + GROUP_DESC_SIZE].copy_from_slice(&d);
-        dev.write_blocks(geo.block_bitmap(g), &bbm)?;
-        dev.write_blocks(geo.inode_bitmap(g), &ibm)?;
-        dev.write_blocks(geo.inode_table(g), &itable)?;
-    }
-    dev.write_blocks(1, &gdt)?;
-
-    // Root (links: ".", its own "..", lost+found's "..") and lost+found.
-    let now_s = now as i64;
-    let root = new_dir_inode(0o755, 3, root_blk, now_s);
-    let lf = new_dir_inode(0o700, 2, lf_blk, now_s);
-    dev.write_blocks(
-        root_blk,
-        &dir_block(ROOT_INO, &[(LOST_FOUND_INO, dirent::DT_DIR, b"lost+found")]),
-    )?;
-    dev.write_blocks(lf_blk, &dir_block(ROOT_INO, &[]))?;
-    let (iblk, _) = geo.inode_location(ROOT_INO).ok_or("no root inode slot")?;
-    let mut iblock = dev.read_block(iblk)?;
-    for (ino, inode) in [(ROOT_INO, root), (LOST_FOUND_INO, lf)] {
-        let (blk, off) = geo.inode_location(ino).ok_or("no inode slot")?;
-        if blk != iblk {
-            return Err("internal error: root and lost+found in different blocks".into());
-        }
-        let mut slot = [0u8; INODE_SIZE];
-        inode.encode_copy(&mut slot, 0, ino);
-        iblock[off..off + INODE_SIZE].copy_from_slice(&slot);
-    }
-    dev.write_blocks(iblk, &iblock)?;
-    dev.sync()?;
-
-    // Last, the superblock makes it all a filesystem.
-    sb.free_blocks = total_free_blocks;
-    sb.free_inodes = total_free_inodes;
-    let mut sbbuf = [0u8; SUPERBLOCK_SIZE];
-    sb.encode(&mut sbbuf);
-    let mut b0 = vec![0u8; BS];
-    b0[..SUPERBLOCK_SIZE].copy_from_slice(&sbbuf);
-    dev.write_blocks(0, &b0)?;
-    dev.sync()?;
-    Ok(())
+    let mut b = build::Builder::new(&dev, geo, now as i64);
+    build::populate(&mut b, args.source.as_deref().map(std::path::Path::new))
+        .map_err(|e| format!("{devname}: {e}"))?;
+    b.finish(&mut sb)
 }
 
 #[cfg(test)]
