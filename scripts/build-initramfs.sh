@@ -14,7 +14,9 @@ HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr"
 
 [ -f "$top/r2dax.ko" ] || die "r2dax.ko missing (run make)"
 tools=$top/tools/target/release
-[ -x "$tools/mkfs-r2dax" ] || die "host tools missing (run make tools)"
+for t in mkfs-r2dax fsck-r2dax dump-r2dax r2dax-corrupt; do
+	[ -x "$tools/$t" ] || die "host tool $t missing (run make tools)"
+done
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/r2dax-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
@@ -52,10 +54,11 @@ done
 
 # r2dax: module, tools (installed under their mkfs.TYPE names), tests.
 cp "$top/r2dax.ko" "$root/r2dax/"
-for t in mkfs fsck; do
+for t in mkfs fsck dump; do
 	cp "$tools/$t-r2dax" "$root/usr/sbin/$t.r2dax"
 	copy_libs "$tools/$t-r2dax"
 done
+cp "$tools/r2dax-corrupt" "$root/usr/bin/r2dax-corrupt"
 cp -R "$top/tools/testing" "$root/r2dax/testing"
 cp "$top/scripts/guest/init" "$root/init"
 cp "$top/scripts/guest/demo.sh" "$root/r2dax/demo.sh"

@@ -323,6 +323,35 @@ impl Checker<'_> {
         self.fs.dev.write_blocks(blk, &b)
     }
 
+    /// Clears directories whose blocks cannot be read as a directory (no
+    /// blocks, a hole), so that pass 2 treats entries naming them as
+    /// dangling and pass 3 reconnects their children.
+    fn clear_unreadable_dirs(&mut self) -> Result<(), String> {
+        let dirs: Vec<u32> = self
+            .inodes
+            .iter()
+            .filter(|(_, i)| i.inode.mode & mode::S_IFMT == mode::S_IFDIR)
+            .map(|(&n, _)| n)
+            .collect();
+        for d in dirs {
+            let dinode = self.inodes[&d].inode;
+            let why = if dinode.size == 0 {
+                Some("it has no blocks".to_string())
+            } else {
+                self.fs.dir_entries(&dinode).err()
+            };
+            if let Some(why) = why {
+                if self.problem(
+                    format!("directory {d} is unreadable ({why}); clearing it"),
+                    true,
+                ) {
+                    self.free_inode(d)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn pass2(&mut self) -> Result<(), String> {
         let dirs: Vec<u32> = self
             .inodes
@@ -371,9 +400,15 @@ impl Checker<'_> {
                         if let Some(p) = self.inodes.get_mut(&ent.ino) {
                             p.subdirs += 1;
                         } else {
+                            // Rewritten by pass 3 (reconnection) or pass 4
+                            // (the parent that names this directory).
                             self.problem(
-                                format!("directory {d}: '..' points to free inode {}", ent.ino),
-                                false,
+                                format!(
+                                    "directory {d}: '..' points to free inode {}; \
+                                     it will name the real parent",
+                                    ent.ino
+                                ),
+                                true,
                             );
                         }
                     }
@@ -494,38 +529,27 @@ impl Checker<'_> {
             self.sb.orphan_head = 0;
             self.sb_dirty = true;
         }
-        // Reachability from the root.
-        let mut seen = BTreeSet::new();
-        let mut queue = VecDeque::from([ROOT_INO]);
-        while let Some(d) = queue.pop_front() {
-            if !seen.insert(d) {
-                continue;
-            }
-            let Some(info) = self.inodes.get(&d) else {
-                continue;
+        // Reachability from the root. Reconnect only the top of each
+        // detached subtree: what it names becomes reachable through it.
+        let mut seen = self.reachable_from(ROOT_INO, &BTreeSet::new());
+        loop {
+            let detached: Vec<u32> = self
+                .inodes
+                .keys()
+                .copied()
+                .filter(|i| !seen.contains(i) && !orphans.contains(i))
+                .collect();
+            // Prefer an inode no detached directory names (a subtree top);
+            // in a cycle of detached directories, take any.
+            let Some(&ino) = detached
+                .iter()
+                .find(|&&i| self.inodes[&i].entries == 0)
+                .or(detached.first())
+            else {
+                break;
             };
-            if info.inode.mode & mode::S_IFMT != mode::S_IFDIR {
-                continue;
-            }
-            if let Ok(ents) = self.fs.dir_entries(&info.inode) {
-                for (lblk, s, _) in ents {
-                    if let DirSlot::Entry(e) = s {
-                        if !(lblk == 0 && e.slot == 0) && self.inodes.contains_key(&e.ino) {
-                            queue.push_back(e.ino);
-                        }
-                    }
-                }
-            }
-        }
-        let unattached: Vec<u32> = self
-            .inodes
-            .keys()
-            .copied()
-            .filter(|i| !seen.contains(i) && !orphans.contains(i))
-            .collect();
-        for ino in unattached {
             let links = self.inodes[&ino].inode.links;
-            if links == 0 {
+            if links == 0 && self.inodes[&ino].entries == 0 {
                 if self.problem(
                     format!("inode {ino} has no links and no name; freeing it"),
                     true,
@@ -545,8 +569,40 @@ impl Checker<'_> {
             ) {
                 self.reconnect(ino, LOST_FOUND_INO, &format!("#{ino}"))?;
             }
+            // Whether fixed or only reported, it and what it names are
+            // dealt with.
+            seen.extend(self.reachable_from(ino, &seen));
+            seen.insert(ino);
         }
         Ok(())
+    }
+
+    /// Inodes reachable from `start` through directory entries, not going
+    /// into `skip`.
+    fn reachable_from(&self, start: u32, skip: &BTreeSet<u32>) -> BTreeSet<u32> {
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(d) = queue.pop_front() {
+            if skip.contains(&d) || !seen.insert(d) {
+                continue;
+            }
+            let Some(info) = self.inodes.get(&d) else {
+                continue;
+            };
+            if info.inode.mode & mode::S_IFMT != mode::S_IFDIR {
+                continue;
+            }
+            if let Ok(ents) = self.fs.dir_entries(&info.inode) {
+                for (lblk, s, _) in ents {
+                    if let DirSlot::Entry(e) = s {
+                        if !(lblk == 0 && e.slot == 0) && self.inodes.contains_key(&e.ino) {
+                            queue.push_back(e.ino);
+                        }
+                    }
+                }
+            }
+        }
+        seen
     }
 
     fn write_sb(&self, sb: &r2dax_format::Superblock) -> Result<(), String> {
@@ -814,6 +870,7 @@ pub fn check(fs: &Fs, repair: bool) -> Result<Report, String> {
     // Blocks before the first group (superblock, descriptors) are not in
     // any bitmap; no pointer may name them (Geometry::is_data_block).
     c.pass1()?;
+    c.clear_unreadable_dirs()?;
     c.pass2()?;
     c.pass3()?;
     c.pass4()?;

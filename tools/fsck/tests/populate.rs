@@ -17,7 +17,9 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 fn read_file(fs: &Fs, inode: &Inode) -> Vec<u8> {
@@ -38,7 +40,9 @@ fn read_file(fs: &Fs, inode: &Inode) -> Vec<u8> {
 fn lookup(fs: &Fs, path: &str) -> (u32, Inode) {
     let mut ino = ROOT_INO;
     for comp in path.split('/').filter(|c| !c.is_empty()) {
-        let Slot::Used { inode: dir, .. } = fs.inode(ino).unwrap() else { panic!() };
+        let Slot::Used { inode: dir, .. } = fs.inode(ino).unwrap() else {
+            panic!()
+        };
         let ents = fs.dir_entries(&dir).unwrap();
         ino = ents
             .iter()
@@ -107,7 +111,12 @@ fn copied_tree_reads_back() {
     }
     let (_, sp) = lookup(&fs, "d/e/sparse");
     assert_eq!(read_file(&fs, &sp), sparse);
-    assert_eq!(sp.blocks < 5, true, "sparse file allocated {} blocks", sp.blocks);
+    assert_eq!(
+        sp.blocks < 5,
+        true,
+        "sparse file allocated {} blocks",
+        sp.blocks
+    );
     let (small_ino, small_i) = lookup(&fs, "small");
     assert_eq!(lookup(&fs, "d/small-link").0, small_ino);
     assert_eq!(small_i.links, 2);
@@ -121,8 +130,14 @@ fn copied_tree_reads_back() {
     assert_eq!(lookup(&fs, "fifo").1.mode & mode::S_IFMT, mode::S_IFIFO);
     assert_eq!(lookup(&fs, "empty").1.size, 0);
     let (_, many) = lookup(&fs, "many");
-    assert!(many.size >= 3 * BS as u64, "300 long names need several blocks");
-    assert_eq!(read_file(&fs, &lookup(&fs, &format!("many/{:0>40}", 299)).1), b"299");
+    assert!(
+        many.size >= 3 * BS as u64,
+        "300 long names need several blocks"
+    );
+    assert_eq!(
+        read_file(&fs, &lookup(&fs, &format!("many/{:0>40}", 299)).1),
+        b"299"
+    );
     assert_eq!(
         lookup(&fs, "d").1.mtime,
         fs::metadata(src.join("d")).unwrap().mtime()

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+//! dump.r2dax: print r2dax on-disk structures, for debugging and tests.
+
+use r2dax_disk::Fs;
+use r2dax_format::{iflags2, map_capacity, mode, DirSlot, Inode, Slot, UuidFmt, ROOT_INO};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+Usage: dump.r2dax DEVICE COMMAND
+
+Commands:
+  sb             the superblock
+  groups         the group descriptors
+  inode INO      inode INO (decoded copy, map roots)
+  dir INO        the entries of directory INO
+  map INO        file block -> device block for every mapped block of INO
+  locate PATH    the inode number of PATH (from the root), and where its
+                 inode slot lives: ino, block, byte offset on the device
+  -h, --help     show this help
+
+Works on an unmounted device or image; reads only.
+Exit status: 0 success, 1 error, 2 usage error.
+";
+
+fn inode(fs: &Fs, ino: u32) -> Result<Inode, String> {
+    match fs.inode(ino)? {
+        Slot::Used { inode, .. } => Ok(inode),
+        Slot::Free => Err(format!("inode {ino} is free")),
+    }
+}
+
+fn locate(fs: &Fs, path: &str) -> Result<u32, String> {
+    let mut ino = ROOT_INO;
+    for comp in path.split('/').filter(|c| !c.is_empty()) {
+        let dir = inode(fs, ino)?;
+        ino = fs
+            .dir_entries(&dir)?
+            .into_iter()
+            .find_map(|(_, s, n)| match s {
+                DirSlot::Entry(e) if n == comp.as_bytes() => Some(e.ino),
+                _ => None,
+            })
+            .ok_or_else(|| format!("{comp}: not found"))?;
+    }
+    Ok(ino)
+}
+
+fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
+    let fs = Fs::open(dev, false)?;
+    let num = || -> Result<u32, String> {
+        arg.and_then(|a| a.parse().ok())
+            .ok_or_else(|| format!("{cmd} needs an inode number"))
+    };
+    match cmd {
+        "sb" => {
+            let sb = &fs.sb;
+            println!("version: {}.{}", sb.version_major, sb.version_minor);
+            println!("uuid: {}", UuidFmt(&sb.uuid));
+            println!("label: {}", sb.label_str().unwrap_or("?"));
+            println!("blocks: {}", sb.blocks_count);
+            println!("groups: {}", sb.group_count);
+            println!("inodes_per_group: {}", sb.inodes_per_group);
+            println!("free_blocks: {}", sb.free_blocks);
+            println!("free_inodes: {}", sb.free_inodes);
+            println!("state: {:#x}", sb.state);
+            println!("orphan_head: {}", sb.orphan_head);
+            println!("mount_count: {}", sb.mount_count);
+        }
+        "groups" => {
+            for g in 0..fs.geo.group_count {
+                match fs.group_desc(g)? {
+                    Ok(gd) => println!(
+                        "group {g}: start {} free_blocks {} free_inodes {} dirs {}",
+                        fs.geo.group_start(g),
+                        gd.free_blocks,
+                        gd.free_inodes,
+                        gd.used_dirs
+                    ),
+                    Err(e) => println!("group {g}: corrupt ({e:?})"),
+                }
+            }
+        }
+        "inode" => {
+            let ino = num()?;
+            let i = inode(&fs, ino)?;
+            println!("inode: {ino}");
+            println!("mode: {:o}", i.mode);
+            println!("links: {}", i.links);
+            println!("uid: {} gid: {}", i.uid, i.gid);
+            println!("size: {}", i.size);
+            println!("blocks: {}", i.blocks);
+            println!("flags: {:#x}", i.flags);
+            println!("height: {}", i.height);
+            println!("seq: {}", i.seq);
+            println!("mtime: {}.{:09}", i.mtime, i.mtime_ns);
+            if i.iflags2 & iflags2::INLINE != 0 {
+                let d = i.inline_data();
+                println!(
+                    "inline: {}",
+                    String::from_utf8_lossy(&d[..(i.size as usize).min(d.len())])
+                );
+            } else {
+                println!("roots: {}", i.roots.map(|r| r.to_string()).join(" "));
+            }
+        }
+        "dir" => {
+            let ino = num()?;
+            let d = inode(&fs, ino)?;
+            if d.mode & mode::S_IFMT != mode::S_IFDIR {
+                return Err(format!("inode {ino} is not a directory"));
+            }
+            for (blk, s, name) in fs.dir_entries(&d)? {
+                match s {
+                    DirSlot::Entry(e) => println!(
+                        "{blk}:{} {} type {} {}",
+                        e.slot,
+                        e.ino,
+                        e.dtype,
+                        String::from_utf8_lossy(&name)
+                    ),
+                    _ => println!("{blk}: corrupt entry"),
+                }
+            }
+        }
+        "map" => {
+            let ino = num()?;
+            let i = inode(&fs, ino)?;
+            let nblocks = i.size.div_ceil(4096).min(map_capacity(i.height));
+            for lblk in 0..nblocks {
+                let p = fs.map(&i, lblk)?;
+                if p != 0 {
+                    println!("{lblk} {p}");
+                }
+            }
+        }
+        "locate" => {
+            let path = arg.ok_or("locate needs a path")?;
+            let ino = locate(&fs, path)?;
+            let (blk, off) = fs.geo.inode_location(ino).ok_or("bad inode number")?;
+            println!("{ino} {blk} {}", blk * 4096 + off as u64);
+        }
+        _ => return Err(format!("unknown command '{cmd}'")),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.len() < 2 || args.len() > 3 {
+        eprint!("dump.r2dax: wrong number of arguments\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    match run(&args[0], &args[1], args.get(2).map(String::as_str)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dump.r2dax: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
