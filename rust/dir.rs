@@ -1,109 +1,302 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Directories: reading entries, lookup and readdir (the role of
-//! fs/ext2/dir.c).
+//! Directories: entries, lookup, readdir, and changing entries (the role
+//! of fs/ext2/dir.c).
 //!
-//! Directory blocks are read through the block device's buffer cache at
-//! the device block [`map_extent`] gives. A `readdir` position is 0 for
-//! ".", 1 for "..", and `2 + block * 128 + slot` for the entry whose head
-//! is at that slot; entries never move, so positions stay stable.
+//! Directory blocks are read and written through the block device's buffer
+//! cache at the device block [`map_extent`] gives. A `readdir` position is
+//! 0 for ".", 1 for "..", and `2 + block * 128 + slot` for the entry whose
+//! head is at that slot; entries never move, so positions stay stable.
+//!
+//! Locking: the VFS holds the directory's `i_rwsem` exclusively for every
+//! change and at least shared for lookup and readdir; the contents of a
+//! block are only touched inside the buffer lock (`with_data*`).
+//! Every change is written synchronously before the caller goes on (the
+//! ordering rules of ondisk.rst).
 
-use crate::inode::{iget, map_extent};
+use crate::alloc;
+use crate::inode::{iget, map_extent, map_insert, write_inode};
 use crate::ondisk::{dirent, DirSlot, Dirent, BLOCK_SIZE};
 use crate::super_::R2dax;
+use crate::vfs::buffer::Buffer;
 use crate::vfs::errno::{enametoolong, euclean};
 use crate::vfs::fs::DirEmitter;
 use crate::vfs::inode::INode;
 use crate::vfs::print::sb_err;
+use kernel::alloc::KVVec;
+use kernel::error::code::{EIO, ENOENT};
 use kernel::prelude::*;
 use kernel::types::ARef;
 
 const SLOTS: u64 = dirent::SLOTS_PER_BLOCK as u64;
 
-/// Calls `f(block_index, slot, entry, block_data)` for each entry of `dir`
-/// from block `from` on, except ".."; stops early when `f` returns false.
-fn for_each_entry(
-    dir: &INode<R2dax>,
-    from: u64,
-    mut f: impl FnMut(u64, usize, &Dirent, &[u8]) -> bool,
-) -> Result {
+/// Number of blocks of `dir`.
+fn nblocks(dir: &INode<R2dax>) -> u64 {
+    dir.size() / u64::from(BLOCK_SIZE)
+}
+
+/// The buffer of block `b` of `dir`.
+fn dir_block(dir: &INode<R2dax>, b: u64) -> Result<Buffer> {
     let sb = dir.sb();
-    let nblocks = dir.size() / u64::from(BLOCK_SIZE);
-    for b in from..nblocks {
-        let (pblk, _) = map_extent(dir, b, 1)?;
-        let Some(pblk) = pblk else {
+    match map_extent(dir, b, 1)?.0 {
+        Some(p) => sb.bread(p),
+        None => {
             sb_err!(sb, "directory {} has a hole at block {}", dir.ino(), b);
-            return Err(euclean());
-        };
-        let bh = sb.bread(pblk)?;
-        let data = bh.data();
-        let mut slot = 0;
-        while slot < dirent::SLOTS_PER_BLOCK {
-            match Dirent::decode(data, slot) {
-                DirSlot::Entry(d) => {
-                    let is_dotdot = b == 0 && slot == 0;
-                    if !is_dotdot && !f(b, slot, &d, data) {
-                        return Ok(());
-                    }
-                    slot += d.nslots;
-                }
-                DirSlot::Free => slot += 1,
-                DirSlot::Corrupt => {
-                    sb_err!(
-                        sb,
-                        "directory {} block {} slot {}: corrupt entry",
-                        dir.ino(),
-                        b,
-                        slot
-                    );
-                    return Err(euclean());
-                }
-            }
+            Err(euclean())
         }
     }
-    Ok(())
+}
+
+fn corrupt(dir: &INode<R2dax>, b: u64, slot: usize) -> Error {
+    sb_err!(
+        dir.sb(),
+        "directory {} block {} slot {}: corrupt entry",
+        dir.ino(),
+        b,
+        slot
+    );
+    euclean()
+}
+
+/// Walks the entries of one block (".." skipped): `f(slot, entry, data)`
+/// returns true to stop. Returns the slot it stopped at, or `Err` on a
+/// corrupt entry (its slot in the error position).
+fn scan_block(
+    data: &[u8],
+    skip_dotdot: bool,
+    mut f: impl FnMut(usize, &Dirent, &[u8]) -> bool,
+) -> core::result::Result<Option<usize>, usize> {
+    let mut slot = 0;
+    while slot < dirent::SLOTS_PER_BLOCK {
+        match Dirent::decode(data, slot) {
+            DirSlot::Entry(d) => {
+                if !(skip_dotdot && slot == 0) && f(slot, &d, data) {
+                    return Ok(Some(slot));
+                }
+                slot += d.nslots;
+            }
+            DirSlot::Free => slot += 1,
+            DirSlot::Corrupt => return Err(slot),
+        }
+    }
+    Ok(None)
+}
+
+/// Where an entry is: block index, slot, and the entry.
+struct Found {
+    block: u64,
+    slot: usize,
+    ent: Dirent,
 }
 
 /// Finds `name` in `dir`.
-pub(crate) fn lookup(dir: &INode<R2dax>, name: &[u8]) -> Result<Option<ARef<INode<R2dax>>>> {
+fn find(dir: &INode<R2dax>, name: &[u8]) -> Result<Option<Found>> {
     if name.len() > dirent::NAME_MAX {
         return Err(enametoolong());
     }
-    let mut found = None;
-    for_each_entry(dir, 0, |_, _, d, data| {
-        if d.name(data) == name {
-            found = Some(d.ino);
-            return false;
+    for b in 0..nblocks(dir) {
+        let bh = dir_block(dir, b)?;
+        let mut ent = None;
+        let r = bh.with_data(|data| {
+            scan_block(data, b == 0, |_, d, data| {
+                let hit = d.name(data) == name;
+                if hit {
+                    ent = Some(*d);
+                }
+                hit
+            })
+        });
+        match r {
+            Ok(Some(slot)) => {
+                return Ok(ent.map(|ent| Found {
+                    block: b,
+                    slot,
+                    ent,
+                }))
+            }
+            Ok(None) => {}
+            Err(slot) => return Err(corrupt(dir, b, slot)),
         }
-        true
-    })?;
-    match found {
-        Some(ino) => Ok(Some(iget(dir.sb(), u64::from(ino))?)),
+    }
+    Ok(None)
+}
+
+/// Finds `name` in `dir` and gets its inode.
+pub(crate) fn lookup(dir: &INode<R2dax>, name: &[u8]) -> Result<Option<ARef<INode<R2dax>>>> {
+    match find(dir, name)? {
+        Some(f) => Ok(Some(iget(dir.sb(), u64::from(f.ent.ino))?)),
         None => Ok(None),
     }
 }
 
-/// Emits the entries of `dir` from the emitter's position on.
+/// Emits the entries of `dir` from the emitter's position on. Each block is
+/// copied out under its lock first: emitting copies to user memory, which
+/// may fault, and no buffer lock may be held across that.
 pub(crate) fn readdir(dir: &INode<R2dax>, em: &mut DirEmitter<'_>) -> Result {
     if !em.emit_dots() {
         return Ok(());
     }
-    let nblocks = dir.size() / u64::from(BLOCK_SIZE);
+    let n = nblocks(dir);
     let start = u64::try_from(em.pos() - 2).unwrap_or(0);
-    let mut full = false;
-    for_each_entry(dir, start / SLOTS, |b, slot, d, data| {
-        let pos = 2 + b * SLOTS + slot as u64;
-        if pos < start + 2 {
-            return true;
+    let mut copy = KVVec::from_elem(0u8, BLOCK_SIZE as usize, GFP_KERNEL)?;
+    for b in start / SLOTS..n {
+        let bh = dir_block(dir, b)?;
+        bh.with_data(|d| {
+            if let Some(src) = d.get(..BLOCK_SIZE as usize) {
+                copy.copy_from_slice(src);
+            }
+        });
+        drop(bh);
+        let mut full = false;
+        let r = scan_block(&copy, b == 0, |slot, d, data| {
+            let pos = 2 + b * SLOTS + slot as u64;
+            if pos < start + 2 {
+                return false;
+            }
+            em.set_pos(pos as i64);
+            if !em.emit(d.name(data), u64::from(d.ino), d.dtype) {
+                full = true;
+            }
+            full
+        });
+        if let Err(slot) = r {
+            return Err(corrupt(dir, b, slot));
         }
-        em.set_pos(pos as i64);
-        if !em.emit(d.name(data), u64::from(d.ino), d.dtype) {
-            full = true;
-            return false;
+        if full {
+            return Ok(());
         }
-        true
-    })?;
-    if !full {
-        em.set_pos((2 + nblocks * SLOTS) as i64);
     }
+    em.set_pos((2 + n * SLOTS) as i64);
     Ok(())
+}
+
+/// Whether `dir` has no entries besides "..".
+pub(crate) fn is_empty(dir: &INode<R2dax>) -> Result<bool> {
+    for b in 0..nblocks(dir) {
+        let bh = dir_block(dir, b)?;
+        match bh.with_data(|d| scan_block(d, b == 0, |_, _, _| true)) {
+            Ok(Some(_)) => return Ok(false),
+            Ok(None) => {}
+            Err(slot) => return Err(corrupt(dir, b, slot)),
+        }
+    }
+    Ok(true)
+}
+
+/// Finds `need` free slots in a row in a block, not overlapping entries.
+fn free_run(data: &[u8], need: usize) -> core::result::Result<Option<usize>, usize> {
+    let mut slot = 0;
+    let mut run = 0;
+    while slot < dirent::SLOTS_PER_BLOCK {
+        match Dirent::decode(data, slot) {
+            DirSlot::Entry(d) => {
+                slot += d.nslots;
+                run = 0;
+                continue;
+            }
+            DirSlot::Free => run += 1,
+            DirSlot::Corrupt => return Err(slot),
+        }
+        slot += 1;
+        if run == need {
+            return Ok(Some(slot - need));
+        }
+    }
+    Ok(None)
+}
+
+/// Adds `name` -> `ino` to `dir` (the VFS has checked that `name` is not
+/// there). The entry is on the media when this returns: in a free run of an
+/// existing block, or in a new block that is written before the directory
+/// points at it.
+pub(crate) fn add_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) -> Result {
+    if name.is_empty() || name.len() > dirent::NAME_MAX {
+        return Err(enametoolong());
+    }
+    let need = dirent::slots_for(name.len());
+    let n = nblocks(dir);
+    for b in 0..n {
+        let bh = dir_block(dir, b)?;
+        let placed = bh.with_data_mut(|d| match free_run(d, need) {
+            Ok(Some(slot)) => {
+                Dirent::encode(d, slot, ino, dtype, name);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(slot) => Err(slot),
+        });
+        match placed {
+            Ok(true) => {
+                bh.sync()?;
+                return touch(dir);
+            }
+            Ok(false) => {}
+            Err(slot) => return Err(corrupt(dir, b, slot)),
+        }
+    }
+    // A new block, written with the entry before the map points at it.
+    let sb = dir.sb();
+    let goal = group_of(dir);
+    let (pblk, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
+    let bh = sb.getblk_zeroed(pblk)?;
+    bh.with_data_mut(|d| Dirent::encode(d, 0, ino, dtype, name));
+    bh.sync()?;
+    let mut st = dir.data().state.lock();
+    st.disk.blocks += 1;
+    map_insert(sb, goal, &mut st, n, pblk)?;
+    dir.set_blocks(st.disk.blocks);
+    drop(st);
+    dir.set_size((n + 1) * u64::from(BLOCK_SIZE));
+    touch(dir)
+}
+
+/// The group holding `inode` (allocation goal for its blocks).
+pub(crate) fn group_of(inode: &INode<R2dax>) -> u32 {
+    let geo = &inode.sb().info().geo;
+    u32::try_from(inode.ino())
+        .ok()
+        .and_then(|i| geo.ino_group(i))
+        .map_or(0, |g| g.0)
+}
+
+/// Updates a changed directory's times and writes its inode.
+fn touch(dir: &INode<R2dax>) -> Result {
+    dir.touch_mtime();
+    write_inode(dir)
+}
+
+/// Removes `name` from `dir`; returns the inode number it named.
+pub(crate) fn remove_entry(dir: &INode<R2dax>, name: &[u8]) -> Result<u32> {
+    let f = find(dir, name)?.ok_or(ENOENT)?;
+    let bh = dir_block(dir, f.block)?;
+    bh.with_data_mut(|d| Dirent::clear(d, f.slot, f.ent.nslots));
+    bh.sync()?;
+    touch(dir)?;
+    Ok(f.ent.ino)
+}
+
+/// Points the existing entry `name` in `dir` at `ino` (same name, same
+/// slots: one rewrite of the entry).
+pub(crate) fn replace_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) -> Result {
+    let f = find(dir, name)?.ok_or(ENOENT)?;
+    let bh = dir_block(dir, f.block)?;
+    bh.with_data_mut(|d| Dirent::encode(d, f.slot, ino, dtype, name));
+    bh.sync()?;
+    touch(dir)
+}
+
+/// Rewrites the ".." entry of directory `dir` to name `parent`.
+pub(crate) fn set_dotdot(dir: &INode<R2dax>, parent: u32) -> Result {
+    let bh = dir_block(dir, 0)?;
+    let ok = bh.with_data_mut(|d| {
+        let ok = matches!(Dirent::decode(d, 0), DirSlot::Entry(e) if e.name(d) == b"..");
+        if ok {
+            Dirent::encode(d, 0, parent, dirent::DT_DIR, b"..");
+        }
+        ok
+    });
+    if !ok {
+        return Err(corrupt(dir, 0, 0));
+    }
+    bh.sync()?;
+    write_inode(dir).map_err(|_| EIO)
 }

@@ -6,16 +6,19 @@
 //! block, for every I/O path (page cache through iomap today; O_DIRECT and
 //! DAX later reuse it unchanged).
 
+use crate::alloc;
 use crate::ondisk::{
-    iflags2, map_path, mode, Inode, Slot, BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE, MAP_FANOUT,
+    iflags2, map_height_for, map_path, mode, Inode, Slot, BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE,
+    MAP_FANOUT,
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::euclean;
 use crate::vfs::fs::{MapKind, Mapping};
-use crate::vfs::inode::{Attrs, INode, Iget, Kind};
+use crate::vfs::inode::{Attrs, INode, Iget, Kind, NewInode};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
-use kernel::error::code::{EIO, ENOMEM};
+use kernel::alloc::KVVec;
+use kernel::error::code::{EFBIG, EIO, ENOMEM};
 use kernel::init::PinInit;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -25,8 +28,11 @@ use kernel::types::ARef;
 /// The in-memory state of an inode that the VFS inode does not hold.
 #[derive(Default)]
 pub(crate) struct State {
-    /// The inode as last read from disk.
+    /// The inode as last read from or written to disk.
     pub(crate) disk: Inode,
+    /// Which of the two on-disk copies `disk` is in; the next write goes
+    /// to the other one.
+    pub(crate) copy: usize,
 }
 
 /// r2dax's per-inode data.
@@ -70,10 +76,14 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
     let ino32 = ino as u32;
     let bh = sb.bread(blk)?;
     let mut slot = [0u8; INODE_SIZE];
-    slot.copy_from_slice(bh.data().get(off..off + INODE_SIZE).ok_or(EIO)?);
+    bh.with_data(|d| {
+        d.get(off..off + INODE_SIZE)
+            .map(|s| slot.copy_from_slice(s))
+            .ok_or(EIO)
+    })?;
     drop(bh);
-    let disk = match Inode::decode_slot(&slot, ino32) {
-        Ok(Slot::Used { inode, .. }) => inode,
+    let (disk, copy) = match Inode::decode_slot(&slot, ino32) {
+        Ok(Slot::Used { inode, copy }) => (inode, copy),
         Ok(Slot::Free) => {
             sb_err!(sb, "inode {} is referenced but free", ino);
             return Err(euclean());
@@ -116,7 +126,7 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
         mode::S_IFLNK => Kind::Symlink,
         _ => Kind::Special(disk.roots[0] as u32),
     };
-    *new.data().state.lock() = State { disk };
+    *new.data().state.lock() = State { disk, copy };
     new.finish(&attrs, kind)
 }
 
@@ -157,7 +167,7 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
                 return Err(bad("map block", blk));
             }
             let bh = sb.bread(blk)?;
-            blk = read_ptr(bh.data(), idx)?;
+            blk = bh.with_data(|d| read_ptr(d, idx))?;
         }
         if blk != 0 && !geo.is_data_block(blk) {
             return Err(bad("map block", blk));
@@ -165,44 +175,44 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
         (false, Some(blk))
     };
     let idx = if height == 0 { root } else { path[height - 1] };
-    let ptr_at = |data: Option<&[u8]>, i: usize| -> Result<u64> {
-        match data {
-            None => Ok(disk.roots.get(i).copied().unwrap_or(0)),
-            Some(d) => read_ptr(d, i),
-        }
-    };
-    let count_limit = if ptrs_from_roots {
+    let limit = if ptrs_from_roots {
         disk.roots.len()
     } else {
         MAP_FANOUT as usize
-    };
-    let bh = match leaf {
-        Some(b) if b != 0 => Some(sb.bread(b)?),
-        _ => None,
     };
     if leaf == Some(0) {
         // The whole leaf is a hole.
         let run = (MAP_FANOUT as usize - idx) as u64;
         return Ok((None, run.min(max).max(1)));
     }
-    let data = bh.as_ref().map(|b| b.data());
-    let first = ptr_at(data, idx)?;
-    if first != 0 && !geo.is_data_block(first) {
-        return Err(bad("block", first));
-    }
-    let mut n = 1u64;
-    while n < max && idx + (n as usize) < count_limit {
-        let p = ptr_at(data, idx + n as usize)?;
-        let continues = if first == 0 {
-            p == 0
-        } else {
-            p == first + n && geo.is_data_block(p)
-        };
-        if !continues {
-            break;
+    // Scan the pointers from `idx` on: the roots, or the leaf block.
+    let scan = |ptrs: &dyn Fn(usize) -> Result<u64>| -> Result<(u64, u64)> {
+        let first = ptrs(idx)?;
+        if first != 0 && !geo.is_data_block(first) {
+            return Err(bad("block", first));
         }
-        n += 1;
-    }
+        let mut n = 1u64;
+        while n < max && idx + (n as usize) < limit {
+            let p = ptrs(idx + n as usize)?;
+            let continues = if first == 0 {
+                p == 0
+            } else {
+                p == first + n && geo.is_data_block(p)
+            };
+            if !continues {
+                break;
+            }
+            n += 1;
+        }
+        Ok((first, n))
+    };
+    let (first, n) = match leaf {
+        Some(b) => {
+            let bh = sb.bread(b)?;
+            bh.with_data(|d| scan(&|i| read_ptr(d, i)))?
+        }
+        None => scan(&|i| Ok(disk.roots.get(i).copied().unwrap_or(0)))?,
+    };
     drop(state);
     Ok(((first != 0).then_some(first), n))
 }
@@ -236,4 +246,245 @@ pub(crate) fn iomap_begin(
             None => MapKind::Hole,
         },
     })
+}
+
+/// Writes `st.disk` as inode `ino` into the copy not holding the current
+/// state, synchronously, then makes it current (see the "two copies" rule
+/// in ondisk.rst: a torn write leaves the previous copy intact).
+fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
+    let geo = &sb.info().geo;
+    let ino32 = u32::try_from(ino).map_err(|_| EIO)?;
+    let (blk, off) = geo.inode_location(ino32).ok_or(EIO)?;
+    st.disk.seq = st.disk.seq.wrapping_add(1);
+    let copy = st.copy ^ 1;
+    let bh = sb.bread(blk)?;
+    bh.with_data_mut(|d| {
+        let area = d.get_mut(off..off + INODE_SIZE).ok_or(EIO)?;
+        let mut slot = [0u8; INODE_SIZE];
+        slot.copy_from_slice(area);
+        st.disk.encode_copy(&mut slot, copy, ino32);
+        area.copy_from_slice(&slot);
+        Ok::<(), Error>(())
+    })?;
+    bh.sync()?;
+    st.copy = copy;
+    Ok(())
+}
+
+/// Copies the VFS inode's attributes into `st.disk`.
+fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
+    let a = inode.attrs();
+    let d = &mut st.disk;
+    d.mode = a.mode;
+    d.links = a.nlink;
+    d.uid = a.uid;
+    d.gid = a.gid;
+    d.size = a.size;
+    d.generation = a.generation;
+    (d.atime, d.atime_ns) = a.atime;
+    (d.mtime, d.mtime_ns) = a.mtime;
+    (d.ctime, d.ctime_ns) = a.ctime;
+}
+
+/// `->write_inode`, and the ordering point the namespace operations use:
+/// the inode is on the media when this returns.
+pub(crate) fn write_inode(inode: &INode<R2dax>) -> Result {
+    let mut st = inode.data().state.lock();
+    sync_attrs(inode, &mut st);
+    write_disk(inode.sb(), inode.ino(), &mut st)
+}
+
+/// Sets up and writes the on-disk inode of a newly created inode.
+pub(crate) fn init_new(new: &NewInode<R2dax>, mut disk: Inode) -> Result<crate::vfs::inode::Attrs> {
+    let inode = new.inode();
+    let mut attrs = inode.attrs();
+    attrs.nlink = disk.links;
+    attrs.size = disk.size;
+    attrs.blocks = disk.blocks;
+    disk.mode = attrs.mode;
+    disk.uid = attrs.uid;
+    disk.gid = attrs.gid;
+    (disk.atime, disk.atime_ns) = attrs.atime;
+    (disk.mtime, disk.mtime_ns) = attrs.mtime;
+    (disk.ctime, disk.ctime_ns) = attrs.ctime;
+    let mut st = inode.data().state.lock();
+    // Copy 1 is "current", so the first write fills copy 0.
+    *st = State { disk, copy: 1 };
+    write_disk(inode.sb(), inode.ino(), &mut st)?;
+    Ok(attrs)
+}
+
+/// Reads pointer `idx` of map block `blk`.
+fn map_read(sb: &SuperBlock<R2dax>, blk: u64, idx: usize) -> Result<u64> {
+    if !sb.info().geo.is_data_block(blk) {
+        sb_err!(sb, "map block {} is outside the data area", blk);
+        return Err(euclean());
+    }
+    sb.bread(blk)?.with_data(|d| read_ptr(d, idx))
+}
+
+/// Writes pointer `idx` of map block `blk`, synchronously.
+fn map_write(sb: &SuperBlock<R2dax>, blk: u64, idx: usize, val: u64) -> Result {
+    let bh = sb.bread(blk)?;
+    bh.with_data_mut(|d| {
+        d.get_mut(idx * 8..idx * 8 + 8)
+            .map(|p| p.copy_from_slice(&val.to_le_bytes()))
+            .ok_or(EIO)
+    })?;
+    bh.sync()
+}
+
+/// A new zeroed map block near group `goal`.
+fn new_map_block(sb: &SuperBlock<R2dax>, goal: u32, st: &mut State) -> Result<u64> {
+    let (b, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
+    st.disk.blocks += 1;
+    Ok(b)
+}
+
+/// Points file block `lblk` at device block `pblk` (already written),
+/// growing the map as needed. Map blocks are written before anything
+/// points at them; the roots change in `st` only, and the caller writes
+/// the inode afterwards.
+pub(crate) fn map_insert(
+    sb: &SuperBlock<R2dax>,
+    goal: u32,
+    st: &mut State,
+    lblk: u64,
+    pblk: u64,
+) -> Result {
+    let needed = map_height_for(lblk);
+    while st.disk.height < needed {
+        // The roots move into a new map block, which root 0 points to.
+        let b = new_map_block(sb, goal, st)?;
+        let roots = st.disk.roots;
+        let bh = sb.bread(b)?;
+        bh.with_data_mut(|d| {
+            for (i, r) in roots.iter().enumerate() {
+                d[i * 8..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+            }
+        });
+        bh.sync()?;
+        st.disk.roots = [b, 0, 0, 0, 0];
+        st.disk.height += 1;
+    }
+    let (root, path) = map_path(lblk, st.disk.height).ok_or(EFBIG)?;
+    let h = st.disk.height as usize;
+    if h == 0 {
+        st.disk.roots[root] = pblk;
+        return Ok(());
+    }
+    let mut node = st.disk.roots[root];
+    if node == 0 {
+        node = new_map_block(sb, goal, st)?;
+        st.disk.roots[root] = node;
+    }
+    for &idx in path.iter().take(h - 1) {
+        let mut child = map_read(sb, node, idx)?;
+        if child == 0 {
+            child = new_map_block(sb, goal, st)?;
+            map_write(sb, node, idx, child)?;
+        }
+        node = child;
+    }
+    map_write(sb, node, path[h - 1], pblk)
+}
+
+/// Every block `st.disk` owns, map blocks included, sorted.
+fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
+    let mut out = KVVec::new();
+    if st.disk.iflags2 & iflags2::INLINE != 0 || !has_map(st.disk.mode) {
+        return Ok(out);
+    }
+    // (block, depth) pairs still to visit; depth 0 means a data block.
+    let mut todo: KVVec<(u64, u8)> = KVVec::new();
+    for &r in st.disk.roots.iter().filter(|&&r| r != 0) {
+        todo.push((r, st.disk.height), GFP_KERNEL)?;
+    }
+    let mut next = 0;
+    while next < todo.len() {
+        let (b, depth) = todo[next];
+        next += 1;
+        if !sb.info().geo.is_data_block(b) {
+            sb_err!(sb, "block {} is outside the data area", b);
+            return Err(euclean());
+        }
+        out.push(b, GFP_KERNEL)?;
+        if depth > 0 {
+            let bh = sb.bread(b)?;
+            let mut ptrs = KVVec::with_capacity(MAP_FANOUT as usize, GFP_KERNEL)?;
+            bh.with_data(|d| {
+                for i in 0..MAP_FANOUT as usize {
+                    let p = read_ptr(d, i).unwrap_or(0);
+                    if p != 0 {
+                        // Cannot fail: capacity reserved above.
+                        let _ = ptrs.push(p, GFP_NOWAIT);
+                    }
+                }
+            });
+            for p in ptrs.iter() {
+                todo.push((*p, depth - 1), GFP_KERNEL)?;
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Frees sorted `blocks`, a contiguous run at a time.
+fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
+    let geo = &sb.info().geo;
+    let mut i = 0;
+    while i < blocks.len() {
+        let start = blocks[i];
+        let group = geo.block_group(start).map(|g| g.0);
+        let mut n = 1;
+        while i + n < blocks.len()
+            && blocks[i + n] == start + n as u64
+            && geo.block_group(blocks[i + n]).map(|g| g.0) == group
+        {
+            n += 1;
+        }
+        alloc::free_blocks(sb, start, n as u64)?;
+        i += n;
+    }
+    Ok(())
+}
+
+/// Whether inodes of this mode have a block map.
+fn has_map(m: u16) -> bool {
+    matches!(
+        m & mode::S_IFMT,
+        mode::S_IFREG | mode::S_IFDIR | mode::S_IFLNK
+    )
+}
+
+/// `->evict_inode`: an inode without links is freed on disk: its slot is
+/// cleared first (so nothing points at its blocks any more), then its
+/// blocks and its inode number are freed.
+pub(crate) fn evict(inode: &INode<R2dax>) {
+    let sb = inode.sb();
+    if inode.nlink() != 0 || inode.is_bad() || sb.read_only() {
+        return;
+    }
+    let res = (|| -> Result {
+        let st = inode.data().state.lock();
+        let blocks = owned_blocks(sb, &st)?;
+        let is_dir = is_dir(st.disk.mode);
+        drop(st);
+        let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
+        let (blk, off) = sb.info().geo.inode_location(ino).ok_or(EIO)?;
+        let bh = sb.bread(blk)?;
+        bh.with_data_mut(|d| d.get_mut(off..off + INODE_SIZE).map(|s| s.fill(0)));
+        bh.sync()?;
+        free_sorted(sb, &blocks)?;
+        alloc::free_inode(sb, ino, is_dir)
+    })();
+    if let Err(e) = res {
+        sb_err!(
+            sb,
+            "freeing inode {} failed ({:?}); fsck.r2dax will reclaim it",
+            inode.ino(),
+            e
+        );
+    }
 }

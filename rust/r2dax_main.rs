@@ -15,8 +15,10 @@ mod vfs;
 #[allow(dead_code, unreachable_pub)]
 mod ondisk;
 
+mod alloc;
 mod dir;
 mod inode;
+mod namei;
 #[path = "super.rs"]
 mod super_;
 

@@ -6,30 +6,120 @@ use crate::inode::{iget, RInode};
 use crate::ondisk::{
     state, ErrorClass, Geometry, GroupDesc, SbError, Superblock, BLOCK_SHIFT, BLOCK_SIZE,
     GROUP_DESCS_PER_BLOCK, GROUP_DESC_SIZE, MAGIC, MAX_FILE_BLOCKS, ROOT_INO, SUPERBLOCK_OFFSET,
+    SUPERBLOCK_SIZE,
 };
+use crate::vfs::errno::eopnotsupp;
 use crate::vfs::errno::euclean;
 use crate::vfs::fs::{DirEmitter, FileSystem, Mapping, Stat};
-use crate::vfs::inode::INode;
+use crate::vfs::inode::{INode, Idmap, NewInode};
 use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::{New, Root, SuperBlock};
 use kernel::alloc::KVVec;
 use kernel::error::code::{EINVAL, EIO, ENOTDIR, EROFS};
 use kernel::init::PinInit;
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::str::CStr;
+use kernel::sync::Mutex;
 use kernel::types::ARef;
 
 /// The r2dax filesystem type.
 pub(crate) struct R2dax;
 
 /// Per-mount state.
+///
+/// Lock order (outermost first): the VFS's `i_rwsem` (and rename locks),
+/// an inode's `RInode::state`, `alloc`, `disk`; buffer locks are leaves.
+#[pin_data]
 pub(crate) struct SbInfo {
-    /// The validated on-disk superblock as read at mount time.
-    pub(crate) disk: Superblock,
-    /// Where everything is.
+    /// Where everything is (immutable).
     pub(crate) geo: Geometry,
-    /// The group descriptors, validated at mount.
+    /// The on-disk superblock as r2dax will write it next.
+    #[pin]
+    pub(crate) disk: Mutex<Superblock>,
+    /// Group counters and the bitmaps' read-modify-write (see alloc.rs).
+    #[pin]
+    pub(crate) alloc: Mutex<AllocState>,
+}
+
+/// Allocator state, under [`SbInfo::alloc`].
+pub(crate) struct AllocState {
+    /// The group descriptors (counters are exact in memory).
     pub(crate) groups: KVVec<GroupDesc>,
+    /// Whether `groups` changed since they were last written.
+    pub(crate) dirty: bool,
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    u64::try_from(crate::vfs::time::real_seconds()).unwrap_or(0)
+}
+
+/// Writes the superblock (block 0) synchronously.
+fn write_sb(sb: &SuperBlock<R2dax>, disk: &mut Superblock) -> Result {
+    disk.write_time = now();
+    let mut buf = [0u8; SUPERBLOCK_SIZE];
+    disk.encode(&mut buf);
+    let bh = sb.bread(0)?;
+    bh.with_data_mut(|d| {
+        d.get_mut(..SUPERBLOCK_SIZE)
+            .map(|dst| dst.copy_from_slice(&buf))
+            .ok_or(EIO)
+    })?;
+    bh.sync()
+}
+
+/// Writes the group descriptors (if changed) and the superblock with the
+/// current free counts; `clean` clears the dirty state (unmount, remount
+/// read-only).
+fn write_state(sb: &SuperBlock<R2dax>, clean: bool) -> Result {
+    let info = sb.info();
+    let geo = info.geo;
+    let (free_blocks, free_inodes) = {
+        let mut alloc = info.alloc.lock();
+        if alloc.dirty {
+            for blk in 0..geo.gdt_blocks() {
+                let bh = sb.bread(1 + u64::from(blk))?;
+                bh.with_data_mut(|d| {
+                    for i in 0..GROUP_DESCS_PER_BLOCK {
+                        let g = blk * GROUP_DESCS_PER_BLOCK + i;
+                        let Some(gd) = alloc.groups.get(g as usize) else {
+                            break;
+                        };
+                        let off = i as usize * GROUP_DESC_SIZE;
+                        let mut e = [0u8; GROUP_DESC_SIZE];
+                        gd.encode(&mut e, g);
+                        if let Some(dst) = d.get_mut(off..off + GROUP_DESC_SIZE) {
+                            dst.copy_from_slice(&e);
+                        }
+                    }
+                });
+                bh.sync()?;
+            }
+            alloc.dirty = false;
+        }
+        (
+            alloc.groups.iter().map(|g| u64::from(g.free_blocks)).sum(),
+            alloc.groups.iter().map(|g| u64::from(g.free_inodes)).sum(),
+        )
+    };
+    let mut disk = info.disk.lock();
+    disk.free_blocks = free_blocks;
+    disk.free_inodes = free_inodes;
+    if clean {
+        disk.state &= !state::DIRTY;
+    }
+    write_sb(sb, &mut disk)
+}
+
+/// Marks the filesystem in use read-write on the media (mount, remount
+/// read-write): an unclean unmount then shows as `state::DIRTY`.
+fn mark_dirty_on_disk(sb: &SuperBlock<R2dax>) -> Result {
+    let mut disk = sb.info().disk.lock();
+    disk.state |= state::DIRTY;
+    disk.mount_count = disk.mount_count.wrapping_add(1);
+    disk.mount_time = now();
+    write_sb(sb, &mut disk)
 }
 
 /// Maps a superblock decoding error to the errno the mount returns.
@@ -46,7 +136,6 @@ fn read_groups(sb: &SuperBlock<R2dax, New>, geo: &Geometry) -> Result<KVVec<Grou
     let mut groups = KVVec::with_capacity(count, GFP_KERNEL)?;
     for blk in 0..geo.gdt_blocks() {
         let bh = sb.bread(1 + u64::from(blk))?;
-        let data = bh.data();
         for i in 0..GROUP_DESCS_PER_BLOCK {
             let g = blk * GROUP_DESCS_PER_BLOCK + i;
             if g >= geo.group_count {
@@ -54,7 +143,11 @@ fn read_groups(sb: &SuperBlock<R2dax, New>, geo: &Geometry) -> Result<KVVec<Grou
             }
             let off = i as usize * GROUP_DESC_SIZE;
             let mut d = [0u8; GROUP_DESC_SIZE];
-            d.copy_from_slice(data.get(off..off + GROUP_DESC_SIZE).ok_or(EIO)?);
+            bh.with_data(|data| {
+                data.get(off..off + GROUP_DESC_SIZE)
+                    .map(|s| d.copy_from_slice(s))
+                    .ok_or(EIO)
+            })?;
             let gd = GroupDesc::decode(&d, g, geo).map_err(|e| {
                 sb_err!(sb, "group descriptor {} is corrupt ({:?})", g, e);
                 euclean()
@@ -74,7 +167,7 @@ impl FileSystem for R2dax {
         RInode::new()
     }
 
-    fn fill_super(sb: &SuperBlock<Self, New>) -> Result<SbInfo> {
+    fn fill_super(sb: &SuperBlock<Self, New>) -> Result<impl PinInit<SbInfo, Error>> {
         if let Err(e) = sb.set_blocksize(BLOCK_SIZE) {
             sb_err!(sb, "device cannot use {} byte blocks", BLOCK_SIZE);
             return Err(e);
@@ -83,7 +176,7 @@ impl FileSystem for R2dax {
         let bh = sb.bread(block).inspect_err(|_| {
             sb_err!(sb, "can't read the superblock (block {})", block);
         })?;
-        let disk = Superblock::decode(bh.data()).map_err(|e| {
+        let disk = bh.with_data(Superblock::decode).map_err(|e| {
             sb_err!(sb, "{}", e);
             sb_errno(&e)
         })?;
@@ -100,19 +193,33 @@ impl FileSystem for R2dax {
                 "was not cleanly unmounted, running fsck.r2dax is recommended"
             );
         }
+        if disk.orphan_head != 0 && !sb.read_only() {
+            sb_warn!(
+                sb,
+                "orphan list is not empty: mounting read-only, run fsck.r2dax"
+            );
+            sb.force_read_only();
+        }
         sb.set_magic(MAGIC);
         sb.set_max_bytes(MAX_FILE_BLOCKS << BLOCK_SHIFT);
-        // This build reads the filesystem but does not write it yet.
-        sb.force_read_only();
         sb_info!(
             sb,
-            "mounted format {}.{}, {} blocks of {} bytes, read-only (this build does not write yet)",
+            "mounted format {}.{}, {} blocks of {} bytes, {}",
             disk.version_major,
             disk.version_minor,
             disk.blocks_count,
-            disk.block_size
+            disk.block_size,
+            if sb.read_only() {
+                "read-only"
+            } else {
+                "read-write"
+            }
         );
-        Ok(SbInfo { disk, geo, groups })
+        Ok(try_pin_init!(SbInfo {
+            geo,
+            disk <- new_mutex!(disk, "r2dax_sb_disk"),
+            alloc <- new_mutex!(AllocState { groups, dirty: false }, "r2dax_alloc"),
+        }? Error))
     }
 
     fn init_root(sb: &SuperBlock<Self>) -> Result<Root> {
@@ -121,29 +228,116 @@ impl FileSystem for R2dax {
             sb_err!(sb, "the root inode is not a directory");
             return Err(euclean());
         }
+        if !sb.read_only() {
+            mark_dirty_on_disk(sb)?;
+        }
         sb.root(root)
     }
 
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool) -> Result {
-        if !new_read_only {
-            sb_err!(sb, "can't remount read-write: this build is read-only");
-            return Err(EROFS);
+        match (sb.read_only(), new_read_only) {
+            (true, false) => {
+                if sb.info().disk.lock().orphan_head != 0 {
+                    sb_err!(
+                        sb,
+                        "orphan list is not empty: run fsck.r2dax before mounting read-write"
+                    );
+                    return Err(EROFS);
+                }
+                mark_dirty_on_disk(sb)
+            }
+            // The VFS has synced and checked for writers already.
+            (false, true) => write_state(sb, true),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    fn write_inode(inode: &INode<Self>, _sync: bool) -> Result {
+        // Every inode write is synchronous (write-through metadata).
+        crate::inode::write_inode(inode)
+    }
+
+    fn evict_inode(inode: &INode<Self>) {
+        crate::inode::evict(inode)
+    }
+
+    fn sync_fs(sb: &SuperBlock<Self>, _wait: bool) -> Result {
+        if sb.read_only() {
+            return Ok(());
+        }
+        write_state(sb, false)
+    }
+
+    fn put_super(sb: &SuperBlock<Self>) {
+        if !sb.read_only() {
+            if let Err(e) = write_state(sb, true) {
+                sb_err!(sb, "writing the superblock at unmount failed ({:?})", e);
+            }
+        }
+    }
+
+    fn setattr_size(_inode: &INode<Self>, _size: u64) -> Result {
+        // Changing a file's size needs the data write path (zeroing the
+        // tail of the last block); it comes with it.
+        Err(eopnotsupp())
+    }
+
+    fn create(
+        idmap: &Idmap,
+        dir: &INode<Self>,
+        name: &[u8],
+        mode: u16,
+        rdev: u32,
+        target: Option<&[u8]>,
+    ) -> Result<NewInode<Self>> {
+        crate::namei::create(idmap, dir, name, mode, rdev, target)
+    }
+
+    fn link(inode: &INode<Self>, dir: &INode<Self>, name: &[u8]) -> Result {
+        crate::namei::link(inode, dir, name)
+    }
+
+    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+        crate::namei::unlink(dir, name, inode)
+    }
+
+    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+        crate::namei::rmdir(dir, name, inode)
+    }
+
+    fn rename(
+        old_dir: &INode<Self>,
+        old_name: &[u8],
+        old: &INode<Self>,
+        new_dir: &INode<Self>,
+        new_name: &[u8],
+        new: Option<&INode<Self>>,
+        flags: u32,
+    ) -> Result {
+        crate::namei::rename(old_dir, old_name, old, new_dir, new_name, new, flags)
     }
 
     fn statfs(sb: &SuperBlock<Self>) -> Result<Stat> {
         let info = sb.info();
+        let (uuid, blocks) = {
+            let d = info.disk.lock();
+            (d.uuid, d.blocks_count)
+        };
         let mut fsid = [0u8; 8];
-        for (i, b) in info.disk.uuid.iter().enumerate() {
+        for (i, b) in uuid.iter().enumerate() {
             fsid[i % 8] ^= b;
         }
-        let free_blocks = info.groups.iter().map(|g| u64::from(g.free_blocks)).sum();
-        let free_files = info.groups.iter().map(|g| u64::from(g.free_inodes)).sum();
+        let (free_blocks, free_files) = {
+            let a = info.alloc.lock();
+            (
+                a.groups.iter().map(|g| u64::from(g.free_blocks)).sum(),
+                a.groups.iter().map(|g| u64::from(g.free_inodes)).sum(),
+            )
+        };
         Ok(Stat {
             magic: MAGIC,
             block_size: BLOCK_SIZE,
-            blocks: info.disk.blocks_count,
+            blocks,
             free_blocks,
             avail_blocks: free_blocks,
             files: info.geo.inodes_count(),

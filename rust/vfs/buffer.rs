@@ -1,44 +1,87 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Buffer heads: block-sized reads of the filesystem's block device.
+//! Buffer heads: block-sized access to the filesystem's block device.
 //!
 //! C header: [`include/linux/buffer_head.h`](srctree/include/linux/buffer_head.h)
+//!
+//! The contents of a buffer are shared by everyone who holds it. They are
+//! only reachable inside [`Buffer::with_data`] and [`Buffer::with_data_mut`],
+//! which hold the buffer lock (`lock_buffer`, which the kernel's own
+//! writeback also takes) for the duration, so no Rust reference ever
+//! aliases a concurrent write. The closures must not touch another buffer
+//! (the buffer lock is a bit lock outside lockdep's view; nesting could
+//! deadlock) and must not fault on user memory.
 
 use super::raw;
 use core::ptr::NonNull;
+use kernel::error::code::EIO;
+use kernel::prelude::*;
 
 /// A reference to an up-to-date buffer head of the block device.
 ///
 /// # Invariants
 ///
 /// `self.0` points to a buffer head on which this object holds one
-/// reference (from `__bread_gfp`), whose `b_data` maps `b_size` readable
-/// bytes that stay mapped until the reference is dropped.
+/// reference, whose `b_data` maps `b_size` bytes that stay mapped until
+/// the reference is dropped, and which is up to date.
 pub(crate) struct Buffer(NonNull<raw::buffer_head>);
 
 impl Buffer {
-    /// Wraps a buffer head returned by `sb_bread`.
+    /// Wraps a buffer head returned by `sb_bread` or `sb_getblk`.
     ///
     /// # Safety
     ///
     /// `bh` must be null or an up-to-date buffer head whose reference the
     /// caller transfers to the returned object.
-    pub(super) unsafe fn from_bread(bh: *mut raw::buffer_head) -> Option<Self> {
-        // INVARIANT: `sb_bread` returns a referenced, up-to-date buffer or null.
+    pub(super) unsafe fn from_raw(bh: *mut raw::buffer_head) -> Option<Self> {
+        // INVARIANT: the caller's promise.
         NonNull::new(bh).map(Buffer)
     }
 
-    /// The contents of the block.
-    ///
-    /// The block cache may be written by others at the same time; r2dax only
-    /// reads buffers that it alone modifies (under its own locks), so the
-    /// contents are stable while it looks at them.
-    pub(crate) fn data(&self) -> &[u8] {
-        // SAFETY: By the type invariant the buffer head is referenced and
-        // maps `b_size` bytes at `b_data` for as long as `self` lives.
+    /// Runs `f` on the block's contents, with the buffer locked.
+    pub(crate) fn with_data<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let bh = self.0.as_ptr();
+        // SAFETY: By the type invariant the buffer is referenced and maps
+        // `b_size` bytes. Every writer of the contents (r2dax through
+        // `with_data_mut`, the block layer while it reads) holds the buffer
+        // lock, which we hold while the slice lives.
         unsafe {
-            let bh = self.0.as_ptr();
-            core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size)
+            raw::r2dax_lock_buffer(bh);
+            let r = f(core::slice::from_raw_parts(
+                (*bh).b_data.cast::<u8>(),
+                (*bh).b_size,
+            ));
+            raw::r2dax_unlock_buffer(bh);
+            r
         }
+    }
+
+    /// Runs `f` on the block's contents for writing, with the buffer locked,
+    /// and marks it dirty. [`Buffer::sync`] then writes it out.
+    pub(crate) fn with_data_mut<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let bh = self.0.as_ptr();
+        // SAFETY: As in `with_data`; holding the buffer lock makes this the
+        // only reference to the contents.
+        unsafe {
+            raw::r2dax_lock_buffer(bh);
+            let r = f(core::slice::from_raw_parts_mut(
+                (*bh).b_data.cast::<u8>(),
+                (*bh).b_size,
+            ));
+            raw::r2dax_unlock_buffer(bh);
+            raw::mark_buffer_dirty(bh);
+            r
+        }
+    }
+
+    /// Writes the buffer to the device and waits for it (the ordering point
+    /// of the crash-consistency rules).
+    pub(crate) fn sync(&self) -> Result {
+        // SAFETY: The buffer is referenced; `sync_dirty_buffer` locks it.
+        let err = unsafe { raw::sync_dirty_buffer(self.0.as_ptr()) };
+        if err != 0 {
+            return Err(EIO);
+        }
+        Ok(())
     }
 }
 

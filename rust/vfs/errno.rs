@@ -18,3 +18,13 @@ pub(crate) fn euclean() -> Error {
 pub(crate) fn enametoolong() -> Error {
     errno(raw::ENAMETOOLONG)
 }
+
+/// `EOPNOTSUPP`: operation not supported.
+pub(crate) fn eopnotsupp() -> Error {
+    errno(raw::EOPNOTSUPP)
+}
+
+/// `ENOTEMPTY`: a directory is not empty.
+pub(crate) fn enotempty() -> Error {
+    errno(raw::ENOTEMPTY)
+}

@@ -11,7 +11,7 @@
 //! the type for as long as the module is loaded. The C callbacks are in
 //! [`super::ops`].
 
-use super::inode::{INode, InodeWithData};
+use super::inode::{INode, Idmap, InodeWithData, NewInode};
 use super::ops::Tables;
 use super::raw;
 use super::sb::{New, Root, SuperBlock};
@@ -40,8 +40,10 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Initialises the per-inode data of a newly allocated inode.
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
 
-    /// Reads and validates the on-disk superblock of a new mount.
-    fn fill_super(sb: &SuperBlock<Self, New>) -> Result<Self::Info>;
+    /// Reads and validates the on-disk superblock of a new mount; returns
+    /// the initialiser of the per-superblock data (which may hold locks,
+    /// so it is initialised in place).
+    fn fill_super(sb: &SuperBlock<Self, New>) -> Result<impl PinInit<Self::Info, Error>>;
 
     /// Builds the root dentry once [`FileSystem::fill_super`] succeeded.
     fn init_root(sb: &SuperBlock<Self>) -> Result<Root>;
@@ -61,6 +63,56 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Maps the file range starting at byte `pos` (at most `len` bytes) of
     /// a regular file or symlink to the device (`->iomap_begin`).
     fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping>;
+
+    /// Writes the inode back (`sync`: wait until it is on the media).
+    fn write_inode(inode: &INode<Self>, sync: bool) -> Result;
+
+    /// The inode leaves memory: free it on disk if it has no links left.
+    /// Called after its page cache is gone and before `clear_inode`.
+    fn evict_inode(inode: &INode<Self>);
+
+    /// Writes the superblock state back (`sync_fs`).
+    fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
+
+    /// The last step of unmounting (`put_super`).
+    fn put_super(sb: &SuperBlock<Self>);
+
+    /// Changes the size of a regular file (`truncate`).
+    fn setattr_size(inode: &INode<Self>, size: u64) -> Result;
+
+    /// Creates `name` in `dir`: a file, directory, device node, FIFO or
+    /// socket by `mode` (`rdev` for devices), or a symlink to `target`.
+    /// Returns the new inode, still `I_NEW`; the layer publishes it with
+    /// the dentry.
+    fn create(
+        idmap: &Idmap,
+        dir: &INode<Self>,
+        name: &[u8],
+        mode: u16,
+        rdev: u32,
+        target: Option<&[u8]>,
+    ) -> Result<NewInode<Self>>;
+
+    /// Adds the name `name` in `dir` for `inode` (a hard link).
+    fn link(inode: &INode<Self>, dir: &INode<Self>, name: &[u8]) -> Result;
+
+    /// Removes the name `name` of `inode` from `dir`.
+    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
+
+    /// Removes the empty directory `inode`, named `name` in `dir`.
+    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
+
+    /// Renames (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
+    #[allow(clippy::too_many_arguments)]
+    fn rename(
+        old_dir: &INode<Self>,
+        old_name: &[u8],
+        old: &INode<Self>,
+        new_dir: &INode<Self>,
+        new_name: &[u8],
+        new: Option<&INode<Self>>,
+        flags: u32,
+    ) -> Result;
 }
 
 /// Filesystem statistics, in blocks of the superblock's block size.

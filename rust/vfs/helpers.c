@@ -103,3 +103,83 @@ const unsigned char *r2dax_dentry_name(const struct dentry *dentry, u32 *len)
 	*len = dentry->d_name.len;
 	return dentry->d_name.name;
 }
+
+struct buffer_head *r2dax_sb_getblk_zeroed(struct super_block *sb, sector_t block)
+{
+	struct buffer_head *bh = sb_getblk(sb, block);
+
+	if (!bh)
+		return NULL;
+	lock_buffer(bh);
+	memset(bh->b_data, 0, bh->b_size);
+	set_buffer_uptodate(bh);
+	unlock_buffer(bh);
+	return bh;
+}
+
+void r2dax_lock_buffer(struct buffer_head *bh)
+{
+	lock_buffer(bh);
+}
+
+void r2dax_unlock_buffer(struct buffer_head *bh)
+{
+	unlock_buffer(bh);
+}
+
+void r2dax_mark_inode_dirty(struct inode *inode)
+{
+	mark_inode_dirty(inode);
+}
+
+u32 r2dax_inode_nlink(const struct inode *inode)
+{
+	return inode->i_nlink;
+}
+
+/* t[0..3] = atime, mtime, ctime seconds; ns[0..3] the nanoseconds. */
+void r2dax_inode_get_times(const struct inode *inode, s64 *t, u32 *ns)
+{
+	struct timespec64 a = inode_get_atime(inode);
+	struct timespec64 m = inode_get_mtime(inode);
+	struct timespec64 c = inode_get_ctime(inode);
+
+	t[0] = a.tv_sec; ns[0] = a.tv_nsec;
+	t[1] = m.tv_sec; ns[1] = m.tv_nsec;
+	t[2] = c.tv_sec; ns[2] = c.tv_nsec;
+}
+
+/* Sets mtime and ctime to now (for directory changes). */
+u64 r2dax_current_time(struct inode *inode)
+{
+	struct timespec64 now = inode_set_ctime_current(inode);
+
+	inode_set_mtime_to_ts(inode, now);
+	return now.tv_sec;
+}
+
+bool r2dax_is_bad_inode(struct inode *inode)
+{
+	return is_bad_inode(inode);
+}
+
+/*
+ * setattr for attributes that need no help from the filesystem (mode,
+ * owner, times): checks permissions, applies them, marks the inode dirty.
+ * Reports whether a size change was asked for instead of applying it.
+ */
+int r2dax_setattr_simple(struct mnt_idmap *idmap, struct dentry *dentry,
+			 struct iattr *attr, bool *size_change)
+{
+	struct inode *inode = d_inode(dentry);
+	int err = setattr_prepare(idmap, dentry, attr);
+
+	if (err)
+		return err;
+	*size_change = (attr->ia_valid & ATTR_SIZE) && attr->ia_size != i_size_read(inode);
+	if (*size_change)
+		return 0;
+	setattr_copy(idmap, inode, attr);
+	mark_inode_dirty(inode);
+	return 0;
+}

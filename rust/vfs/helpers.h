@@ -23,6 +23,18 @@ struct kmem_cache;
 struct super_block;
 
 struct buffer_head *r2dax_sb_bread(struct super_block *sb, sector_t block);
+struct buffer_head *r2dax_sb_getblk_zeroed(struct super_block *sb, sector_t block);
+void r2dax_lock_buffer(struct buffer_head *bh);
+void r2dax_unlock_buffer(struct buffer_head *bh);
+void r2dax_mark_inode_dirty(struct inode *inode);
+u32 r2dax_inode_nlink(const struct inode *inode);
+void r2dax_inode_get_times(const struct inode *inode, s64 *t, u32 *ns);
+u64 r2dax_current_time(struct inode *inode);
+bool r2dax_is_bad_inode(struct inode *inode);
+struct mnt_idmap;
+struct iattr;
+int r2dax_setattr_simple(struct mnt_idmap *idmap, struct dentry *dentry,
+			 struct iattr *attr, bool *size_change);
 loff_t r2dax_bdev_nr_bytes(struct block_device *bdev);
 
 struct kmem_cache *r2dax_kmem_cache_create(const char *name, unsigned int size,

@@ -106,6 +106,83 @@ impl<T: FileSystem> INode<T> {
         unsafe { (*self.as_raw()).i_mode }
     }
 
+    /// The attributes the VFS keeps (`blocks` is left 0: the filesystem
+    /// keeps its own count).
+    pub(crate) fn attrs(&self) -> Attrs {
+        let inode = self.as_raw();
+        let mut t = [0i64; 3];
+        let mut ns = [0u32; 3];
+        // SAFETY: The inode is live; the helpers read its fields with the
+        // VFS's accessors.
+        unsafe {
+            raw::r2dax_inode_get_times(inode, t.as_mut_ptr(), ns.as_mut_ptr());
+            Attrs {
+                mode: (*inode).i_mode,
+                nlink: raw::r2dax_inode_nlink(inode),
+                uid: raw::r2dax_inode_uid(inode),
+                gid: raw::r2dax_inode_gid(inode),
+                size: u64::try_from(raw::r2dax_inode_size(inode)).unwrap_or(0),
+                blocks: 0,
+                generation: (*inode).i_generation,
+                atime: (t[0], ns[0]),
+                mtime: (t[1], ns[1]),
+                ctime: (t[2], ns[2]),
+            }
+        }
+    }
+
+    /// The link count.
+    pub(crate) fn nlink(&self) -> u32 {
+        // SAFETY: Reading a field of a live inode.
+        unsafe { raw::r2dax_inode_nlink(self.as_raw()) }
+    }
+
+    /// Adds a link (the caller holds the inode lock).
+    pub(crate) fn inc_nlink(&self) {
+        // SAFETY: The inode is live; the VFS serializes link changes by the
+        // inode lock, which the caller holds.
+        unsafe { raw::inc_nlink(self.as_raw()) };
+    }
+
+    /// Drops a link (the caller holds the inode lock).
+    pub(crate) fn drop_nlink(&self) {
+        // SAFETY: As in `inc_nlink`.
+        unsafe { raw::drop_nlink(self.as_raw()) };
+    }
+
+    /// Sets the size (the caller holds the inode lock).
+    pub(crate) fn set_size(&self, size: u64) {
+        // SAFETY: The inode is live; i_size_write needs the inode lock,
+        // which the caller holds.
+        unsafe { raw::r2dax_inode_set_size(self.as_raw(), size as _) };
+    }
+
+    /// Sets the number of 4 KiB blocks reported by stat.
+    pub(crate) fn set_blocks(&self, blocks: u64) {
+        // SAFETY: `i_blocks` is protected by `i_lock` in the VFS, but the
+        // VFS itself only writes it through the filesystem; r2dax writes it
+        // under its own per-inode lock.
+        unsafe { (*self.as_raw()).i_blocks = (blocks << 3) as _ };
+    }
+
+    /// Sets mtime and ctime to now (a directory that changed).
+    pub(crate) fn touch_mtime(&self) {
+        // SAFETY: The inode is live and the caller holds its lock.
+        unsafe { raw::r2dax_current_time(self.as_raw()) };
+    }
+
+    /// Sets ctime to now (an inode whose links changed).
+    pub(crate) fn touch_ctime(&self) {
+        // SAFETY: As in `touch_mtime`.
+        unsafe { raw::inode_set_ctime_current(self.as_raw()) };
+    }
+
+    /// Whether the VFS marked the inode bad (after a failed read).
+    pub(crate) fn is_bad(&self) -> bool {
+        // SAFETY: The inode is live.
+        unsafe { raw::r2dax_is_bad_inode(self.as_raw()) }
+    }
+
     /// The superblock.
     pub(crate) fn sb(&self) -> &SuperBlock<T> {
         // SAFETY: An inode of `T` belongs to a fully set up superblock of
@@ -219,6 +296,31 @@ impl<T: FileSystem> NewInode<T> {
 
     /// Fills in the attributes and operations and publishes the inode.
     pub(crate) fn finish(self, attrs: &Attrs, kind: Kind<'_>) -> Result<ARef<INode<T>>> {
+        self.fill(attrs, kind)?;
+        // SAFETY: The inode is filled in; unlocking publishes it.
+        unsafe { raw::unlock_new_inode(self.0.as_ptr()) };
+        Ok(self.into_aref())
+    }
+
+    /// The inode as a reference (still `I_NEW`).
+    pub(crate) fn inode(&self) -> &INode<T> {
+        // SAFETY: The inode is live and of `T` by the type invariant.
+        unsafe { INode::<T>::from_raw(self.0.as_ptr()) }
+    }
+
+    pub(super) fn into_aref(self) -> ARef<INode<T>> {
+        let ptr = self.0;
+        core::mem::forget(self);
+        // SAFETY: Our reference moves into the `ARef`.
+        unsafe { ARef::from_raw(ptr.cast()) }
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut raw::inode {
+        self.0.as_ptr()
+    }
+
+    /// Fills in the attributes and the operations for `kind`.
+    pub(crate) fn fill(&self, attrs: &Attrs, kind: Kind<'_>) -> Result {
         let inode = self.0.as_ptr();
         if let Kind::InlineSymlink(target) = kind {
             if target.len() > INLINE_LINK_MAX || target.contains(&0) {
@@ -293,14 +395,44 @@ impl<T: FileSystem> NewInode<T> {
                     raw::init_special_inode(inode, attrs.mode, new_decode_dev(dev));
                 }
             }
-            raw::unlock_new_inode(inode);
         }
-        let ptr = self.0;
-        core::mem::forget(self);
-        // SAFETY: The reference from `iget_locked` moves into the `ARef`.
-        Ok(unsafe { ARef::from_raw(ptr.cast()) })
+        Ok(())
     }
 }
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// A new in-memory inode with number `ino` for a file being created in
+    /// `dir` with `mode`: owner and group from the caller (`inode_init_owner`
+    /// with the mount's `idmap`), times now, hashed and `I_NEW`.
+    pub(crate) fn new_inode(
+        &self,
+        idmap: &Idmap,
+        dir: &INode<T>,
+        ino: u64,
+        mode: u16,
+    ) -> Result<NewInode<T>> {
+        // SAFETY: The superblock is live.
+        let inode = unsafe { raw::new_inode(self.as_raw()) };
+        let inode = NonNull::new(inode).ok_or(ENOMEM)?;
+        // SAFETY: `new_inode` returned an unhashed inode only we know; the
+        // idmap comes from the VFS call in progress.
+        unsafe {
+            (*inode.as_ptr()).i_ino = ino as _;
+            raw::inode_init_owner(idmap.0, inode.as_ptr(), dir.as_raw(), mode);
+            raw::simple_inode_init_ts(inode.as_ptr());
+            if raw::insert_inode_locked(inode.as_ptr()) != 0 {
+                // The number is in use in the cache: the bitmap lied.
+                raw::iput(inode.as_ptr());
+                return Err(super::errno::euclean());
+            }
+        }
+        // INVARIANT: the inode is hashed, I_NEW, and we hold its reference.
+        Ok(NewInode(inode, PhantomData))
+    }
+}
+
+/// The `struct mnt_idmap` of the VFS call in progress.
+pub(crate) struct Idmap(pub(super) *mut raw::mnt_idmap);
 
 impl<T: FileSystem> Drop for NewInode<T> {
     fn drop(&mut self) {

@@ -18,3 +18,4 @@ pub(crate) mod ops;
 pub(crate) mod print;
 pub(crate) mod raw;
 pub(crate) mod sb;
+pub(crate) mod time;

@@ -7,7 +7,7 @@
 //! the `Result` back into the C convention.
 
 use super::fs::{DirEmitter, FileSystem, FsType, MapKind};
-use super::inode::{INode, InodeWithData};
+use super::inode::{INode, Idmap, InodeWithData};
 use super::raw;
 use super::sb::{New, SuperBlock};
 use core::ffi::{c_int, c_uint, c_void};
@@ -19,6 +19,28 @@ use kernel::types::ARef;
 
 /// The C operation tables and callbacks for `T`.
 pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
+
+/// The name of a dentry.
+///
+/// # Safety
+///
+/// `d` must be a dentry whose name is stable for `'a` (the VFS holds the
+/// parent directory's lock during the operations that use this).
+unsafe fn dname<'a>(d: *mut raw::dentry) -> &'a [u8] {
+    let mut len = 0u32;
+    // SAFETY: Per the function contract.
+    unsafe {
+        let p = raw::r2dax_dentry_name(d, &mut len);
+        core::slice::from_raw_parts(p, len as usize)
+    }
+}
+
+/// `new_encode_dev` of include/linux/kdev_t.h.
+fn new_encode_dev(dev: raw::dev_t) -> u32 {
+    let major = dev >> 20;
+    let minor = dev & 0xfffff;
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
 
 /// `ERR_PTR`: an errno encoded in a pointer.
 fn err_ptr<U>(e: Error) -> *mut U {
@@ -38,6 +60,10 @@ impl<T: FileSystem> Tables<T> {
     const SUPER_OPS: raw::super_operations = raw::super_operations {
         alloc_inode: Some(Self::alloc_inode),
         free_inode: Some(Self::free_inode),
+        write_inode: Some(Self::write_inode),
+        evict_inode: Some(Self::evict_inode),
+        put_super: Some(Self::put_super),
+        sync_fs: Some(Self::sync_fs),
         statfs: Some(Self::statfs),
         // SAFETY: All-zero means "no callback" for every other member.
         ..unsafe { core::mem::zeroed() }
@@ -45,6 +71,15 @@ impl<T: FileSystem> Tables<T> {
 
     pub(super) const DIR_IOPS: raw::inode_operations = raw::inode_operations {
         lookup: Some(Self::lookup),
+        create: Some(Self::create),
+        mkdir: Some(Self::mkdir),
+        mknod: Some(Self::mknod),
+        symlink: Some(Self::symlink),
+        link: Some(Self::link),
+        unlink: Some(Self::unlink),
+        rmdir: Some(Self::rmdir),
+        rename: Some(Self::rename),
+        setattr: Some(Self::setattr),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -58,6 +93,7 @@ impl<T: FileSystem> Tables<T> {
     };
 
     pub(super) const FILE_IOPS: raw::inode_operations = raw::inode_operations {
+        setattr: Some(Self::setattr),
         // SAFETY: As above (getattr and permission use the VFS defaults).
         ..unsafe { core::mem::zeroed() }
     };
@@ -84,6 +120,7 @@ impl<T: FileSystem> Tables<T> {
 
     pub(super) const SYMLINK_IOPS: raw::inode_operations = raw::inode_operations {
         get_link: Some(raw::page_get_link),
+        setattr: Some(Self::setattr),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -125,10 +162,14 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: The superblock is valid and new per the contract.
             let new = unsafe { SuperBlock::<T, New>::from_raw(sb) };
             new.init_common(&Self::SUPER_OPS);
-            let info = KBox::new(T::fill_super(new)?, GFP_KERNEL)?;
+            let info = KBox::pin_init(T::fill_super(new)?, GFP_KERNEL)?;
             // SAFETY: `s_fs_info` is null and ours to set; `kill_sb` frees it
-            // whether or not the rest of the mount succeeds.
-            unsafe { (*sb).s_fs_info = KBox::into_raw(info).cast() };
+            // (in place, so it stays pinned) whether or not the rest of the
+            // mount succeeds.
+            unsafe {
+                let info = core::pin::Pin::into_inner_unchecked(info);
+                (*sb).s_fs_info = KBox::into_raw(info).cast();
+            }
             // SAFETY: `s_fs_info` now holds a `T::Info`, so the superblock is
             // ready in the sense of `SuperBlock<T, Ready>`.
             let ready = unsafe { SuperBlock::<T>::from_raw(sb) };
@@ -203,6 +244,264 @@ impl<T: FileSystem> Tables<T> {
                 drop(KBox::from_raw(info));
             }
         }
+    }
+
+    /// Creates through `T::create` and publishes the inode with `dentry`.
+    ///
+    /// # Safety
+    ///
+    /// Called from a VFS create-type operation: `dir` is a locked directory
+    /// of ours, `dentry` a negative dentry in it, `idmap` the mount's.
+    unsafe fn create_common(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: u16,
+        rdev: u32,
+        target: Option<&[u8]>,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the function contract.
+            let (dir, name) = unsafe { (INode::<T>::from_raw(dir), dname(dentry)) };
+            let new = T::create(&Idmap(idmap), dir, name, mode, rdev, target)?;
+            // SAFETY: `d_instantiate_new` unlocks the new inode and takes
+            // over our reference to it.
+            unsafe { raw::d_instantiate_new(dentry, new.as_ptr()) };
+            core::mem::forget(new);
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`.
+    unsafe extern "C" fn create(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: raw::umode_t,
+        _excl: bool,
+    ) -> c_int {
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, 0, None) }
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`.
+    unsafe extern "C" fn mkdir(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: raw::umode_t,
+    ) -> c_int {
+        let mode = (mode & 0o7777) | raw::S_IFDIR as u16;
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, 0, None) }
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`.
+    unsafe extern "C" fn mknod(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: raw::umode_t,
+        dev: raw::dev_t,
+    ) -> c_int {
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, new_encode_dev(dev), None) }
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`; `target` is a NUL-terminated string.
+    unsafe extern "C" fn symlink(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        target: *const u8,
+    ) -> c_int {
+        // SAFETY: The VFS passes a NUL-terminated target that lives for the
+        // call.
+        let t = unsafe { kernel::str::CStr::from_char_ptr(target) };
+        let mode = raw::S_IFLNK as u16 | 0o777;
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, 0, Some(t.as_bytes())) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with both directories and the inode locked.
+    unsafe extern "C" fn link(
+        old: *mut raw::dentry,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract: `old` is positive, of ours.
+            let inode_ptr = unsafe { (*old).d_inode };
+            // SAFETY: As above.
+            let (inode, dir, name) = unsafe {
+                (
+                    INode::<T>::from_raw(inode_ptr),
+                    INode::<T>::from_raw(dir),
+                    dname(dentry),
+                )
+            };
+            T::link(inode, dir, name)?;
+            // SAFETY: The new dentry gets its own reference to the inode.
+            unsafe {
+                raw::ihold(inode_ptr);
+                raw::d_instantiate(dentry, inode_ptr);
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with `dir` and the victim locked.
+    unsafe extern "C" fn unlink(dir: *mut raw::inode, dentry: *mut raw::dentry) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract; the dentry is positive.
+            let (dir, inode, name) = unsafe {
+                (
+                    INode::<T>::from_raw(dir),
+                    INode::<T>::from_raw((*dentry).d_inode),
+                    dname(dentry),
+                )
+            };
+            T::unlink(dir, name, inode)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with `dir` and the victim locked.
+    unsafe extern "C" fn rmdir(dir: *mut raw::inode, dentry: *mut raw::dentry) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract; the dentry is positive.
+            let (dir, inode, name) = unsafe {
+                (
+                    INode::<T>::from_raw(dir),
+                    INode::<T>::from_raw((*dentry).d_inode),
+                    dname(dentry),
+                )
+            };
+            T::rmdir(dir, name, inode)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with the rename locks held (`lock_rename` and the
+    /// inodes involved).
+    unsafe extern "C" fn rename(
+        _idmap: *mut raw::mnt_idmap,
+        old_dir: *mut raw::inode,
+        old_dentry: *mut raw::dentry,
+        new_dir: *mut raw::inode,
+        new_dentry: *mut raw::dentry,
+        flags: c_uint,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract: the old dentry is positive; the new
+            // one may be negative.
+            let (od, on, o, nd, nn, n) = unsafe {
+                let n = (*new_dentry).d_inode;
+                (
+                    INode::<T>::from_raw(old_dir),
+                    dname(old_dentry),
+                    INode::<T>::from_raw((*old_dentry).d_inode),
+                    INode::<T>::from_raw(new_dir),
+                    dname(new_dentry),
+                    (!n.is_null()).then(|| INode::<T>::from_raw(n)),
+                )
+            };
+            T::rename(od, on, o, nd, nn, n, flags)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with the inode locked.
+    unsafe extern "C" fn setattr(
+        idmap: *mut raw::mnt_idmap,
+        dentry: *mut raw::dentry,
+        attr: *mut raw::iattr,
+    ) -> c_int {
+        from_result(|| {
+            let mut size_change = false;
+            // SAFETY: Per the contract; the helper checks permissions and
+            // applies everything but a size change.
+            kernel::error::to_result(unsafe {
+                raw::r2dax_setattr_simple(idmap, dentry, attr, &mut size_change)
+            })?;
+            if size_change {
+                // SAFETY: The dentry is positive and of ours; `attr` is valid.
+                let (inode, size) =
+                    unsafe { (INode::<T>::from_raw((*dentry).d_inode), (*attr).ia_size) };
+                T::setattr_size(inode, u64::try_from(size).map_err(|_| EINVAL)?)?;
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by writeback for a dirty inode of ours.
+    unsafe extern "C" fn write_inode(
+        inode: *mut raw::inode,
+        wbc: *mut raw::writeback_control,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract.
+            let (inode, sync) = unsafe {
+                (
+                    INode::<T>::from_raw(inode),
+                    (*wbc).sync_mode == raw::writeback_sync_modes_WB_SYNC_ALL,
+                )
+            };
+            T::write_inode(inode, sync)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS when an inode of ours leaves memory.
+    unsafe extern "C" fn evict_inode(inode: *mut raw::inode) {
+        // SAFETY: Per the contract; the page cache goes first, and
+        // `clear_inode` ends the inode's life in the filesystem.
+        unsafe {
+            raw::truncate_inode_pages_final(core::ptr::addr_of_mut!((*inode).i_data));
+            T::evict_inode(INode::<T>::from_raw(inode));
+            raw::clear_inode(inode);
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for a mounted superblock of ours.
+    unsafe extern "C" fn sync_fs(sb: *mut raw::super_block, wait: c_int) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract.
+            T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }, wait != 0)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by `generic_shutdown_super` once every inode is gone.
+    unsafe extern "C" fn put_super(sb: *mut raw::super_block) {
+        // SAFETY: Per the contract; `s_fs_info` is still set.
+        T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
     }
 
     /// Slab constructor of the inode cache: runs once per object.

@@ -68,7 +68,23 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         // SAFETY: The superblock is live and its block size is set.
         let bh = unsafe { raw::r2dax_sb_bread(self.as_raw(), block) };
         // SAFETY: `sb_bread` returns null or a referenced up-to-date buffer.
-        unsafe { Buffer::from_bread(bh) }.ok_or(EIO)
+        unsafe { Buffer::from_raw(bh) }.ok_or(EIO)
+    }
+
+    /// A buffer for block `block` whose old contents do not matter: zeroed
+    /// in memory and marked up to date without reading the device.
+    pub(crate) fn getblk_zeroed(&self, block: u64) -> Result<Buffer> {
+        // SAFETY: The superblock is live and its block size is set.
+        let bh = unsafe { raw::r2dax_sb_getblk_zeroed(self.as_raw(), block) };
+        // SAFETY: The helper returns null or a referenced up-to-date buffer.
+        unsafe { Buffer::from_raw(bh) }.ok_or(ENOMEM)
+    }
+
+    /// Whether the superblock is mounted read-only.
+    pub(crate) fn read_only(&self) -> bool {
+        // SAFETY: Reading the flags word of a live superblock.
+        let flags = unsafe { (*self.as_raw()).s_flags };
+        flags & raw::SB_RDONLY != 0
     }
 }
 

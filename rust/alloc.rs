@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Block and inode allocation (the role of fs/ext2/balloc.c and ialloc.c).
+//!
+//! Crash-consistency rules (Documentation/filesystems/r2dax/ondisk.rst):
+//! a bit is set and its bitmap block written (synchronously) before any
+//! structure that uses the block or inode is written; a bit is cleared only
+//! after the last pointer or entry naming it is gone. A crash in between
+//! leaks, which fsck repairs. New blocks are zeroed on the device before
+//! anything can point at them, so no stale data is ever visible.
+//!
+//! Locking: [`SbInfo::alloc`] serializes the read-modify-write of bitmap
+//! blocks and the group counters. It nests inside a per-inode `state` lock
+//! and outside buffer locks.
+
+use crate::ondisk::{test_bit, BLOCKS_PER_GROUP, FIRST_INO, PMD_BLOCKS};
+use crate::super_::{R2dax, SbInfo};
+use crate::vfs::errno::euclean;
+use crate::vfs::print::sb_err;
+use crate::vfs::sb::SuperBlock;
+use kernel::error::code::ENOSPC;
+use kernel::prelude::*;
+
+/// Finds the first clear bit in `bits` at or after `from`, below `limit`.
+fn find_clear(bits: &[u8], from: u32, limit: u32) -> Option<u32> {
+    (from..limit).find(|&b| !test_bit(bits, b))
+}
+
+/// Finds `n` clear bits in a row in `bits` starting at a multiple of
+/// `align` at or after `from`, below `limit`.
+fn find_clear_run(bits: &[u8], from: u32, limit: u32, n: u32, align: u32) -> Option<u32> {
+    let mut start = from.div_ceil(align) * align;
+    while start + n <= limit {
+        match (start..start + n).find(|&b| test_bit(bits, b)) {
+            None => return Some(start),
+            Some(used) => start = (used + 1).div_ceil(align) * align,
+        }
+    }
+    None
+}
+
+fn set_bits(bits: &mut [u8], start: u32, n: u32, on: bool) {
+    for b in start..start + n {
+        crate::ondisk::set_bit(bits, b, on);
+    }
+}
+
+/// Allocates up to `want` contiguous blocks, at least one, preferring group
+/// `goal_group`, 2 MiB-aligned runs when `aligned` (and `want` >= 512).
+/// Returns (first block, count). The blocks are zeroed on the device.
+pub(crate) fn alloc_blocks(
+    sb: &SuperBlock<R2dax>,
+    goal_group: u32,
+    want: u64,
+    aligned: bool,
+) -> Result<(u64, u64)> {
+    let info: &SbInfo = sb.info();
+    let geo = info.geo;
+    let want = want.clamp(1, u64::from(BLOCKS_PER_GROUP)) as u32;
+    let mut alloc = info.alloc.lock();
+    let groups = geo.group_count;
+    // Two rounds: first a full run (aligned if asked), then whatever
+    // contiguous piece the first group with free space has.
+    for round in 0..2 {
+        for k in 0..groups {
+            let g = (goal_group + k) % groups;
+            if alloc.groups[g as usize].free_blocks == 0 {
+                continue;
+            }
+            let gblocks = geo.group_blocks(g) as u32;
+            let meta = geo.meta_blocks() as u32;
+            let bh = sb.bread(geo.block_bitmap(g))?;
+            let found = bh.with_data_mut(|bits| {
+                let hit = if round == 0 {
+                    let align = if aligned && want >= PMD_BLOCKS as u32 {
+                        PMD_BLOCKS as u32
+                    } else {
+                        1
+                    };
+                    // Group starts are 2 MiB-aligned on the device, so an
+                    // aligned bit is an aligned block.
+                    find_clear_run(bits, meta, gblocks, want, align).map(|s| (s, want))
+                } else {
+                    find_clear(bits, meta, gblocks).map(|s| {
+                        let mut n = 1;
+                        while n < want && s + n < gblocks && !test_bit(bits, s + n) {
+                            n += 1;
+                        }
+                        (s, n)
+                    })
+                };
+                if let Some((s, n)) = hit {
+                    set_bits(bits, s, n, true);
+                }
+                hit
+            });
+            let Some((start, n)) = found else { continue };
+            bh.sync()?;
+            let gd = &mut alloc.groups[g as usize];
+            gd.free_blocks = gd.free_blocks.saturating_sub(n);
+            alloc.dirty = true;
+            drop(alloc);
+            let first = geo.group_start(g) + u64::from(start);
+            // No stale data: zero the blocks on the device before anything
+            // points at them (and drop any cached contents).
+            for b in first..first + u64::from(n) {
+                let z = sb.getblk_zeroed(b)?;
+                z.with_data_mut(|_| ());
+                z.sync()?;
+            }
+            return Ok((first, u64::from(n)));
+        }
+    }
+    Err(ENOSPC)
+}
+
+/// Frees `n` blocks from `first` (all in one group). The caller has already
+/// removed (and written) every pointer to them.
+pub(crate) fn free_blocks(sb: &SuperBlock<R2dax>, first: u64, n: u64) -> Result {
+    let info = sb.info();
+    let geo = info.geo;
+    let Some((g, bit)) = geo.block_group(first) else {
+        sb_err!(sb, "freeing block {} outside the filesystem", first);
+        return Err(euclean());
+    };
+    if !geo.is_data_block(first) || !geo.is_data_block(first + n - 1) {
+        sb_err!(sb, "freeing metadata block {}", first);
+        return Err(euclean());
+    }
+    let mut alloc = info.alloc.lock();
+    let bh = sb.bread(geo.block_bitmap(g))?;
+    let n32 = n as u32;
+    let was_free = bh.with_data_mut(|bits| {
+        let was_free = (bit..bit + n32).any(|b| !test_bit(bits, b));
+        set_bits(bits, bit, n32, false);
+        was_free
+    });
+    bh.sync()?;
+    if was_free {
+        sb_err!(sb, "freeing free blocks {}..{}", first, first + n);
+    }
+    let gd = &mut alloc.groups[g as usize];
+    gd.free_blocks = (gd.free_blocks + n32).min(BLOCKS_PER_GROUP);
+    alloc.dirty = true;
+    Ok(())
+}
+
+/// Allocates an inode number, preferring group `goal_group`.
+pub(crate) fn alloc_inode(sb: &SuperBlock<R2dax>, goal_group: u32, dir: bool) -> Result<u32> {
+    let info = sb.info();
+    let geo = info.geo;
+    let mut alloc = info.alloc.lock();
+    for k in 0..geo.group_count {
+        let g = (goal_group + k) % geo.group_count;
+        if alloc.groups[g as usize].free_inodes == 0 {
+            continue;
+        }
+        let bh = sb.bread(geo.inode_bitmap(g))?;
+        let first = if g == 0 { FIRST_INO - 1 } else { 0 };
+        let found = bh.with_data_mut(|bits| {
+            let hit = find_clear(bits, first, geo.inodes_per_group);
+            if let Some(b) = hit {
+                crate::ondisk::set_bit(bits, b, true);
+            }
+            hit
+        });
+        let Some(bit) = found else { continue };
+        bh.sync()?;
+        let gd = &mut alloc.groups[g as usize];
+        gd.free_inodes = gd.free_inodes.saturating_sub(1);
+        if dir {
+            gd.used_dirs += 1;
+        }
+        alloc.dirty = true;
+        return Ok(g * geo.inodes_per_group + bit + 1);
+    }
+    Err(ENOSPC)
+}
+
+/// Frees inode `ino`, whose slot the caller has already cleared.
+pub(crate) fn free_inode(sb: &SuperBlock<R2dax>, ino: u32, dir: bool) -> Result {
+    let info = sb.info();
+    let geo = info.geo;
+    let Some((g, bit)) = geo.ino_group(ino) else {
+        sb_err!(sb, "freeing inode {} out of range", ino);
+        return Err(euclean());
+    };
+    let mut alloc = info.alloc.lock();
+    let bh = sb.bread(geo.inode_bitmap(g))?;
+    bh.with_data_mut(|bits| crate::ondisk::set_bit(bits, bit, false));
+    bh.sync()?;
+    let gd = &mut alloc.groups[g as usize];
+    gd.free_inodes = (gd.free_inodes + 1).min(geo.inodes_per_group);
+    if dir {
+        gd.used_dirs = gd.used_dirs.saturating_sub(1);
+    }
+    alloc.dirty = true;
+    Ok(())
+}

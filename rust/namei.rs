@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Namespace operations: create, mkdir, mknod, symlink, link, unlink,
+//! rmdir, rename (the role of fs/ext2/namei.c).
+//!
+//! Each operation writes in the order of the crash-consistency rules of
+//! Documentation/filesystems/r2dax/ondisk.rst, every step synchronously, so
+//! a crash between two steps leaves only what fsck repairs (a leaked inode
+//! or block, a link count one too high, a second name after a rename):
+//!
+//! - create: inode bit, (directory or symlink block), inode, entry, parent;
+//! - link: link count up, then the entry;
+//! - unlink/rmdir: entry, then link count down (the last drop frees the
+//!   inode at eviction: slot cleared, then blocks and bit freed);
+//! - rename: new entry first, then the old one removed.
+//!
+//! Locking: the VFS holds the parent directories' `i_rwsem` (and, for
+//! rename, `s_vfs_rename_mutex` and the inodes involved); see
+//! Documentation/filesystems/r2dax/design.rst for the full order.
+
+use crate::alloc;
+use crate::dir::{self, add_entry, group_of, remove_entry, replace_entry, set_dotdot};
+use crate::inode::{init_new, is_dir, write_inode};
+use crate::ondisk::{dirent, iflags, iflags2, mode, Inode, BLOCK_SIZE, SYMLINK_MAX};
+use crate::super_::R2dax;
+use crate::vfs::errno::{enametoolong, enotempty};
+use crate::vfs::inode::{INode, Idmap, Kind, NewInode};
+use kernel::error::code::{EINVAL, EMLINK};
+use kernel::prelude::*;
+
+/// Most links an inode may have.
+const LINK_MAX: u32 = 65000;
+
+/// `RENAME_NOREPLACE` and `RENAME_EXCHANGE` of include/uapi/linux/fs.h.
+const RENAME_NOREPLACE: u32 = 1 << 0;
+const RENAME_EXCHANGE: u32 = 1 << 1;
+
+fn ino32(i: &INode<R2dax>) -> u32 {
+    i.ino() as u32
+}
+
+/// Creates an inode of `mode` named `name` in `dir`.
+pub(crate) fn create(
+    idmap: &Idmap,
+    dir: &INode<R2dax>,
+    name: &[u8],
+    mode: u16,
+    rdev: u32,
+    target: Option<&[u8]>,
+) -> Result<NewInode<R2dax>> {
+    if name.len() > dirent::NAME_MAX {
+        return Err(enametoolong());
+    }
+    let kind = mode & mode::S_IFMT;
+    if !mode::valid_type(mode) {
+        return Err(EINVAL);
+    }
+    let new_dir = kind == mode::S_IFDIR;
+    if new_dir && dir.nlink() >= LINK_MAX {
+        return Err(EMLINK);
+    }
+    if let Some(t) = target {
+        if t.is_empty() || t.len() > SYMLINK_MAX {
+            return Err(enametoolong());
+        }
+    }
+    let sb = dir.sb();
+    let goal = group_of(dir);
+    let ino = alloc::alloc_inode(sb, goal, new_dir)?;
+    let new = match sb.new_inode(idmap, dir, u64::from(ino), mode) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = alloc::free_inode(sb, ino, new_dir);
+            return Err(e);
+        }
+    };
+    // From here on a failure drops `new` (iget_failed) and leaves the
+    // allocated bit and blocks to fsck, as a crash would.
+    let parent_flags = dir.data().state.lock().disk.flags;
+    let mut disk = Inode {
+        links: if new_dir { 2 } else { 1 },
+        flags: parent_flags & iflags::INHERITED,
+        ..Inode::default()
+    };
+    let mut inline = [0u8; crate::ondisk::INLINE_SYMLINK_MAX];
+    if new_dir {
+        // The directory's first block, with "..", is written before the
+        // inode that points at it.
+        let (b, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
+        let bh = sb.getblk_zeroed(b)?;
+        bh.with_data_mut(|d| {
+            crate::ondisk::Dirent::encode(d, 0, ino32(dir), dirent::DT_DIR, b"..")
+        });
+        bh.sync()?;
+        disk.roots[0] = b;
+        disk.blocks = 1;
+        disk.size = u64::from(BLOCK_SIZE);
+    } else if let Some(t) = target {
+        disk.size = t.len() as u64;
+        if t.len() <= inline.len() {
+            disk.iflags2 = iflags2::INLINE;
+            disk.set_inline_data(t);
+            inline[..t.len()].copy_from_slice(t);
+        } else {
+            let (b, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
+            let bh = sb.getblk_zeroed(b)?;
+            bh.with_data_mut(|d| {
+                if let Some(dst) = d.get_mut(..t.len()) {
+                    dst.copy_from_slice(t);
+                }
+            });
+            bh.sync()?;
+            disk.roots[0] = b;
+            disk.blocks = 1;
+        }
+    } else if matches!(kind, mode::S_IFCHR | mode::S_IFBLK) {
+        disk.roots[0] = u64::from(rdev);
+    }
+    let attrs = init_new(&new, disk)?;
+    let kind_ops = match kind {
+        mode::S_IFDIR => Kind::Dir,
+        mode::S_IFREG => Kind::Reg,
+        mode::S_IFLNK if disk.iflags2 & iflags2::INLINE != 0 => {
+            Kind::InlineSymlink(&inline[..t_len(target)])
+        }
+        mode::S_IFLNK => Kind::Symlink,
+        _ => Kind::Special(rdev),
+    };
+    new.fill(&attrs, kind_ops)?;
+    add_entry(dir, name, ino, dirent::dtype(mode))?;
+    if new_dir {
+        dir.inc_nlink();
+        write_inode(dir)?;
+    }
+    Ok(new)
+}
+
+fn t_len(t: Option<&[u8]>) -> usize {
+    t.map_or(0, |t| t.len())
+}
+
+/// Adds the name `name` in `dir` for `inode`.
+pub(crate) fn link(inode: &INode<R2dax>, dir: &INode<R2dax>, name: &[u8]) -> Result {
+    if inode.nlink() >= LINK_MAX {
+        return Err(EMLINK);
+    }
+    inode.inc_nlink();
+    inode.touch_ctime();
+    write_inode(inode)?;
+    if let Err(e) = add_entry(dir, name, ino32(inode), dirent::dtype(inode.mode())) {
+        inode.drop_nlink();
+        let _ = write_inode(inode);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Removes `name` of `inode` from `dir`.
+pub(crate) fn unlink(dir: &INode<R2dax>, name: &[u8], inode: &INode<R2dax>) -> Result {
+    remove_entry(dir, name)?;
+    inode.drop_nlink();
+    inode.touch_ctime();
+    write_inode(inode)
+}
+
+/// Removes the empty directory `inode`.
+pub(crate) fn rmdir(dir: &INode<R2dax>, name: &[u8], inode: &INode<R2dax>) -> Result {
+    if !dir::is_empty(inode)? {
+        return Err(enotempty());
+    }
+    remove_entry(dir, name)?;
+    // Its entry and its "." go; the parent loses the victim's "..".
+    inode.drop_nlink();
+    inode.drop_nlink();
+    inode.touch_ctime();
+    write_inode(inode)?;
+    dir.drop_nlink();
+    write_inode(dir)
+}
+
+/// Renames `old_name` in `old_dir` to `new_name` in `new_dir`.
+pub(crate) fn rename(
+    old_dir: &INode<R2dax>,
+    old_name: &[u8],
+    old: &INode<R2dax>,
+    new_dir: &INode<R2dax>,
+    new_name: &[u8],
+    new: Option<&INode<R2dax>>,
+    flags: u32,
+) -> Result {
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 {
+        return Err(EINVAL);
+    }
+    let old_is_dir = is_dir(old.mode());
+    let moved_dir = old_dir.ino() != new_dir.ino();
+    if flags & RENAME_EXCHANGE != 0 {
+        let new = new.ok_or(EINVAL)?;
+        let new_is_dir = is_dir(new.mode());
+        // Both names are rewritten in place; a crash between leaves both
+        // names on one inode, which fsck resolves.
+        replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
+        replace_entry(old_dir, old_name, ino32(new), dirent::dtype(new.mode()))?;
+        if moved_dir && old_is_dir != new_is_dir {
+            let (gains, loses) = if old_is_dir {
+                (new_dir, old_dir)
+            } else {
+                (old_dir, new_dir)
+            };
+            gains.inc_nlink();
+            write_inode(gains)?;
+            loses.drop_nlink();
+            write_inode(loses)?;
+        }
+        if moved_dir && old_is_dir {
+            set_dotdot(old, ino32(new_dir))?;
+        }
+        if moved_dir && new_is_dir {
+            set_dotdot(new, ino32(old_dir))?;
+        }
+        old.touch_ctime();
+        write_inode(old)?;
+        new.touch_ctime();
+        return write_inode(new);
+    }
+    if let Some(victim) = new {
+        if is_dir(victim.mode()) && !dir::is_empty(victim)? {
+            return Err(enotempty());
+        }
+        // The new name now names `old` (one rewrite), then the old name goes.
+        replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
+        remove_entry(old_dir, old_name)?;
+        if is_dir(victim.mode()) {
+            victim.drop_nlink();
+            victim.drop_nlink();
+            if !moved_dir || !old_is_dir {
+                new_dir.drop_nlink();
+            }
+        } else {
+            victim.drop_nlink();
+        }
+        victim.touch_ctime();
+        write_inode(victim)?;
+        if old_is_dir && moved_dir {
+            old_dir.drop_nlink();
+            write_inode(old_dir)?;
+            set_dotdot(old, ino32(new_dir))?;
+        }
+        write_inode(new_dir)?;
+    } else {
+        if old_is_dir && moved_dir && new_dir.nlink() >= LINK_MAX {
+            return Err(EMLINK);
+        }
+        add_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
+        remove_entry(old_dir, old_name)?;
+        if old_is_dir && moved_dir {
+            new_dir.inc_nlink();
+            write_inode(new_dir)?;
+            old_dir.drop_nlink();
+            write_inode(old_dir)?;
+            set_dotdot(old, ino32(new_dir))?;
+        }
+    }
+    old.touch_ctime();
+    write_inode(old)
+}
