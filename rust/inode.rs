@@ -8,17 +8,17 @@
 
 use crate::alloc;
 use crate::ondisk::{
-    iflags2, map_height_for, map_path, mode, Inode, Slot, BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE,
-    MAP_FANOUT,
+    iflags2, map_capacity, map_height_for, map_path, mode, Inode, Slot, BLOCK_SHIFT, BLOCK_SIZE,
+    INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, PMD_BLOCKS,
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::euclean;
-use crate::vfs::fs::{MapKind, Mapping};
+use crate::vfs::fs::{MapKind, Mapping, IOMAP_WRITE};
 use crate::vfs::inode::{Attrs, INode, Iget, Kind, NewInode};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
 use kernel::alloc::KVVec;
-use kernel::error::code::{EFBIG, EIO, ENOMEM};
+use kernel::error::code::{EFBIG, EINVAL, EIO};
 use kernel::init::PinInit;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -224,28 +224,51 @@ fn read_ptr(block: &[u8], idx: usize) -> Result<u64> {
     Ok(u64::from_le_bytes(a))
 }
 
-/// `->iomap_begin`: the mapping of the file range at `pos`.
-pub(crate) fn iomap_begin(
-    inode: &INode<R2dax>,
-    pos: u64,
-    len: u64,
-    _flags: u32,
-) -> Result<Mapping> {
+/// `->iomap_begin`: the mapping of the file range at `pos`. For writes
+/// (`IOMAP_WRITE`), a hole at `pos` is filled first: up to the rest of the
+/// requested range (within one leaf) is allocated in one run, 2 MiB-aligned
+/// when it covers a whole aligned leaf range, zeroed on the device by the
+/// allocator, and published in the map and the inode before the mapping is
+/// returned as new.
+pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) -> Result<Mapping> {
     let lblk = pos >> BLOCK_SHIFT;
-    let end = pos.checked_add(len).ok_or(ENOMEM)?;
+    let end = pos.checked_add(len).ok_or(EFBIG)?;
     let want = end
         .div_ceil(u64::from(BLOCK_SIZE))
         .saturating_sub(lblk)
         .max(1);
     let (pblk, n) = map_extent(inode, lblk, want)?;
-    Ok(Mapping {
+    let mapping = |p: Option<u64>, n: u64, new: bool| Mapping {
         offset: lblk << BLOCK_SHIFT,
         length: n << BLOCK_SHIFT,
-        kind: match pblk {
+        kind: match p {
             Some(p) => MapKind::Mapped(p << BLOCK_SHIFT),
             None => MapKind::Hole,
         },
-    })
+        new,
+    };
+    if pblk.is_some() || flags & IOMAP_WRITE == 0 {
+        return Ok(mapping(pblk, n, false));
+    }
+    if lblk + n > MAX_FILE_BLOCKS {
+        return Err(EFBIG);
+    }
+    // Fill the hole run [lblk, lblk + n).
+    let sb = inode.sb();
+    let goal = crate::dir::group_of(inode);
+    let aligned = lblk % PMD_BLOCKS == 0 && n >= PMD_BLOCKS;
+    let (first, got) = alloc::alloc_blocks(sb, goal, n, aligned)?;
+    let mut st = inode.data().state.lock();
+    st.disk.blocks += got;
+    if let Err(e) = map_insert_run(sb, goal, &mut st, lblk, first, got) {
+        drop(st);
+        let _ = alloc::free_blocks(sb, first, got);
+        return Err(e);
+    }
+    inode.set_blocks(st.disk.blocks);
+    sync_attrs(inode, &mut st);
+    write_disk(sb, inode.ino(), &mut st)?;
+    Ok(mapping(Some(first), got, true))
 }
 
 /// Writes `st.disk` as inode `ino` into the copy not holding the current
@@ -353,6 +376,10 @@ pub(crate) fn map_insert(
     pblk: u64,
 ) -> Result {
     let needed = map_height_for(lblk);
+    if st.disk.height < needed && st.disk.roots.iter().all(|&r| r == 0) {
+        // An empty map grows for free.
+        st.disk.height = needed;
+    }
     while st.disk.height < needed {
         // The roots move into a new map block, which root 0 points to.
         let b = new_map_block(sb, goal, st)?;
@@ -387,6 +414,174 @@ pub(crate) fn map_insert(
         node = child;
     }
     map_write(sb, node, path[h - 1], pblk)
+}
+
+/// Points file blocks `lblk..lblk + n` at device blocks `pblk..pblk + n`
+/// (already zeroed or written). A run that stays in one leaf costs one
+/// leaf write.
+pub(crate) fn map_insert_run(
+    sb: &SuperBlock<R2dax>,
+    goal: u32,
+    st: &mut State,
+    lblk: u64,
+    pblk: u64,
+    n: u64,
+) -> Result {
+    let mut done = 0;
+    while done < n {
+        let l = lblk + done;
+        // Make sure the path to `l` exists (this writes its pointer).
+        map_insert(sb, goal, st, l, pblk + done)?;
+        done += 1;
+        let h = st.disk.height as usize;
+        if h == 0 {
+            continue;
+        }
+        // The rest of this leaf in one write.
+        let (root, path) = map_path(l, st.disk.height).ok_or(EFBIG)?;
+        let idx = path[h - 1];
+        let k = (n - done).min(MAP_FANOUT - 1 - idx as u64);
+        if k == 0 {
+            continue;
+        }
+        let mut node = st.disk.roots[root];
+        for &i in path.iter().take(h - 1) {
+            node = map_read(sb, node, i)?;
+        }
+        let bh = sb.bread(node)?;
+        let first = pblk + done;
+        bh.with_data_mut(|d| {
+            for j in 0..k as usize {
+                let at = (idx + 1 + j) * 8;
+                if let Some(p) = d.get_mut(at..at + 8) {
+                    p.copy_from_slice(&(first + j as u64).to_le_bytes());
+                }
+            }
+        });
+        bh.sync()?;
+        done += k;
+    }
+    Ok(())
+}
+
+/// Clears every pointer of the map at or beyond file block `from` and
+/// returns the blocks they owned (data and map blocks that became empty),
+/// sorted. Map blocks are rewritten synchronously; the roots change in `st`
+/// and the caller writes the inode before freeing the returned blocks.
+fn map_truncate(sb: &SuperBlock<R2dax>, st: &mut State, from: u64) -> Result<KVVec<u64>> {
+    let mut freed = KVVec::new();
+    if st.disk.iflags2 & iflags2::INLINE != 0 || !has_map(st.disk.mode) {
+        return Ok(freed);
+    }
+    let h = st.disk.height;
+    // Blocks one root covers.
+    let span = map_capacity(h) / MAP_ROOTS as u64;
+    for r in 0..MAP_ROOTS {
+        let p = st.disk.roots[r];
+        let base = r as u64 * span;
+        if p == 0 || base + span <= from {
+            continue;
+        }
+        if truncate_node(sb, p, h, base, from, &mut freed)? {
+            st.disk.roots[r] = 0;
+        }
+    }
+    if st.disk.roots.iter().all(|&r| r == 0) {
+        st.disk.height = 0;
+    }
+    freed.sort_unstable();
+    Ok(freed)
+}
+
+/// Truncates the subtree of `blk` (depth `depth`, covering file blocks from
+/// `base`) at `from`. Returns whether `blk` itself is to be freed (its
+/// whole range is cut); it is then in `freed`.
+fn truncate_node(
+    sb: &SuperBlock<R2dax>,
+    blk: u64,
+    depth: u8,
+    base: u64,
+    from: u64,
+    freed: &mut KVVec<u64>,
+) -> Result<bool> {
+    if !sb.info().geo.is_data_block(blk) {
+        sb_err!(sb, "block {} is outside the data area", blk);
+        return Err(euclean());
+    }
+    if depth == 0 {
+        if base >= from {
+            freed.push(blk, GFP_KERNEL)?;
+            return Ok(true);
+        }
+        return Ok(false);
+    }
+    let child_span = map_capacity(depth - 1) / MAP_ROOTS as u64;
+    let mut ptrs = KVVec::from_elem(0u64, MAP_FANOUT as usize, GFP_KERNEL)?;
+    sb.bread(blk)?.with_data(|d| {
+        for (i, p) in ptrs.iter_mut().enumerate() {
+            *p = read_ptr(d, i).unwrap_or(0);
+        }
+    });
+    let mut changed = false;
+    for i in 0..MAP_FANOUT as usize {
+        let p = ptrs[i];
+        let cbase = base + i as u64 * child_span;
+        if p == 0 || cbase + child_span <= from {
+            continue;
+        }
+        if truncate_node(sb, p, depth - 1, cbase, from, freed)? {
+            ptrs[i] = 0;
+            changed = true;
+        }
+    }
+    if base >= from && ptrs.iter().all(|&p| p == 0) {
+        freed.push(blk, GFP_KERNEL)?;
+        return Ok(true);
+    }
+    if changed {
+        let bh = sb.bread(blk)?;
+        bh.with_data_mut(|d| {
+            for (i, p) in ptrs.iter().enumerate() {
+                if let Some(dst) = d.get_mut(i * 8..i * 8 + 8) {
+                    dst.copy_from_slice(&p.to_le_bytes());
+                }
+            }
+        });
+        bh.sync()?;
+    }
+    Ok(false)
+}
+
+/// Changes the size of a regular file. Shrinking zeroes the tail of the
+/// new last block (through the page cache, so no stale bytes come back if
+/// the file grows again), drops the page cache beyond, clears the map
+/// pointers and writes the inode, and only then frees the blocks.
+pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
+    if !matches!(inode.mode() & mode::S_IFMT, mode::S_IFREG) {
+        return Err(EINVAL);
+    }
+    if size > MAX_FILE_BLOCKS << BLOCK_SHIFT {
+        return Err(EFBIG);
+    }
+    let sb = inode.sb();
+    let old = inode.size();
+    if size < old {
+        inode.zero_tail(size)?;
+    }
+    inode.truncate_setsize(size);
+    inode.touch_mtime();
+    let mut st = inode.data().state.lock();
+    let freed = if size < old {
+        map_truncate(sb, &mut st, size.div_ceil(u64::from(BLOCK_SIZE)))?
+    } else {
+        KVVec::new()
+    };
+    st.disk.blocks = st.disk.blocks.saturating_sub(freed.len() as u64);
+    inode.set_blocks(st.disk.blocks);
+    sync_attrs(inode, &mut st);
+    write_disk(sb, inode.ino(), &mut st)?;
+    drop(st);
+    free_sorted(sb, &freed)
 }
 
 /// Every block `st.disk` owns, map blocks included, sorted.

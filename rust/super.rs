@@ -8,7 +8,6 @@ use crate::ondisk::{
     GROUP_DESCS_PER_BLOCK, GROUP_DESC_SIZE, MAGIC, MAX_FILE_BLOCKS, ROOT_INO, SUPERBLOCK_OFFSET,
     SUPERBLOCK_SIZE,
 };
-use crate::vfs::errno::eopnotsupp;
 use crate::vfs::errno::euclean;
 use crate::vfs::fs::{DirEmitter, FileSystem, Mapping, Stat};
 use crate::vfs::inode::{INode, Idmap, NewInode};
@@ -276,10 +275,14 @@ impl FileSystem for R2dax {
         }
     }
 
-    fn setattr_size(_inode: &INode<Self>, _size: u64) -> Result {
-        // Changing a file's size needs the data write path (zeroing the
-        // tail of the last block); it comes with it.
-        Err(eopnotsupp())
+    fn setattr_size(inode: &INode<Self>, size: u64) -> Result {
+        crate::inode::set_size(inode, size)
+    }
+
+    fn fsync(inode: &INode<Self>, _datasync: bool) -> Result {
+        // Metadata is written through; the data was written back by the
+        // layer. What remains is the inode (size, times).
+        crate::inode::write_inode(inode)
     }
 
     fn create(

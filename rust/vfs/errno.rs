@@ -19,11 +19,6 @@ pub(crate) fn enametoolong() -> Error {
     errno(raw::ENAMETOOLONG)
 }
 
-/// `EOPNOTSUPP`: operation not supported.
-pub(crate) fn eopnotsupp() -> Error {
-    errno(raw::EOPNOTSUPP)
-}
-
 /// `ENOTEMPTY`: a directory is not empty.
 pub(crate) fn enotempty() -> Error {
     errno(raw::ENOTEMPTY)

@@ -77,8 +77,13 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// The last step of unmounting (`put_super`).
     fn put_super(sb: &SuperBlock<Self>);
 
-    /// Changes the size of a regular file (`truncate`).
+    /// Changes the size of a regular file (`truncate`). Called with the
+    /// inode lock held; the layer holds the invalidate lock exclusively
+    /// around it, so no page fault runs meanwhile.
     fn setattr_size(inode: &INode<Self>, size: u64) -> Result;
+
+    /// Makes the inode durable after its data was written back (`fsync`).
+    fn fsync(inode: &INode<Self>, datasync: bool) -> Result;
 
     /// Creates `name` in `dir`: a file, directory, device node, FIFO or
     /// socket by `mode` (`rdev` for devices), or a symlink to `target`.
@@ -145,7 +150,13 @@ pub(crate) struct Mapping {
     pub(crate) length: u64,
     /// What is there.
     pub(crate) kind: MapKind,
+    /// The blocks were allocated (and zeroed) for this request
+    /// (`IOMAP_F_NEW`): nothing needs to be read from them.
+    pub(crate) new: bool,
 }
+
+/// `->iomap_begin` flag: the caller will write (allocate holes).
+pub(crate) const IOMAP_WRITE: u32 = raw::IOMAP_WRITE;
 
 /// What a [`Mapping`] covers.
 pub(crate) enum MapKind {

@@ -7,6 +7,8 @@
 #include <linux/buffer_head.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
 
 #include "helpers.h"
 
@@ -182,4 +184,70 @@ int r2dax_setattr_simple(struct mnt_idmap *idmap, struct dentry *dentry,
 	setattr_copy(idmap, inode, attr);
 	mark_inode_dirty(inode);
 	return 0;
+}
+
+void r2dax_inode_lock(struct inode *inode)
+{
+	inode_lock(inode);
+}
+
+void r2dax_inode_unlock(struct inode *inode)
+{
+	inode_unlock(inode);
+}
+
+ssize_t r2dax_generic_write_sync(struct kiocb *iocb, ssize_t count)
+{
+	return generic_write_sync(iocb, count);
+}
+
+struct file *r2dax_iocb_file(struct kiocb *iocb)
+{
+	return iocb->ki_filp;
+}
+
+void r2dax_file_accessed(struct file *file)
+{
+	file_accessed(file);
+}
+
+void r2dax_vma_set_ops(struct vm_area_struct *vma,
+		       const struct vm_operations_struct *ops)
+{
+	vma->vm_ops = ops;
+}
+
+struct inode *r2dax_vma_inode(struct vm_area_struct *vma)
+{
+	return file_inode(vma->vm_file);
+}
+
+void r2dax_invalidate_lock(struct inode *inode)
+{
+	filemap_invalidate_lock(inode->i_mapping);
+}
+
+void r2dax_invalidate_unlock(struct inode *inode)
+{
+	filemap_invalidate_unlock(inode->i_mapping);
+}
+
+void r2dax_invalidate_lock_shared(struct inode *inode)
+{
+	filemap_invalidate_lock_shared(inode->i_mapping);
+}
+
+void r2dax_invalidate_unlock_shared(struct inode *inode)
+{
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+}
+
+void r2dax_sb_start_pagefault(struct super_block *sb)
+{
+	sb_start_pagefault(sb);
+}
+
+void r2dax_sb_end_pagefault(struct super_block *sb)
+{
+	sb_end_pagefault(sb);
 }

@@ -61,4 +61,24 @@ struct inode *r2dax_file_inode(struct file *file);
 struct dentry;
 const unsigned char *r2dax_dentry_name(const struct dentry *dentry, u32 *len);
 
+struct kiocb;
+struct iov_iter;
+struct vm_area_struct;
+struct vm_operations_struct;
+struct address_space;
+void r2dax_inode_lock(struct inode *inode);
+void r2dax_inode_unlock(struct inode *inode);
+ssize_t r2dax_generic_write_sync(struct kiocb *iocb, ssize_t count);
+struct file *r2dax_iocb_file(struct kiocb *iocb);
+void r2dax_file_accessed(struct file *file);
+void r2dax_vma_set_ops(struct vm_area_struct *vma,
+		       const struct vm_operations_struct *ops);
+struct inode *r2dax_vma_inode(struct vm_area_struct *vma);
+void r2dax_invalidate_lock(struct inode *inode);
+void r2dax_invalidate_unlock(struct inode *inode);
+void r2dax_invalidate_lock_shared(struct inode *inode);
+void r2dax_invalidate_unlock_shared(struct inode *inode);
+void r2dax_sb_start_pagefault(struct super_block *sb);
+void r2dax_sb_end_pagefault(struct super_block *sb);
+
 #endif /* R2DAX_HELPERS_H */

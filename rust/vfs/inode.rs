@@ -183,6 +183,31 @@ impl<T: FileSystem> INode<T> {
         unsafe { raw::r2dax_is_bad_inode(self.as_raw()) }
     }
 
+    /// Sets the size and drops the page cache beyond it
+    /// (`truncate_setsize`); the caller holds the inode and invalidate
+    /// locks.
+    pub(crate) fn truncate_setsize(&self, size: u64) {
+        // SAFETY: The inode is live; the caller holds the locks the
+        // function needs.
+        unsafe { raw::truncate_setsize(self.as_raw(), size as _) };
+    }
+
+    /// Zeroes the part of the block holding `pos` beyond `pos`, through
+    /// the page cache (`iomap_truncate_page`).
+    pub(crate) fn zero_tail(&self, pos: u64) -> Result {
+        let mut did_zero = false;
+        // SAFETY: The inode is live and locked by the caller; the ops are
+        // 'static.
+        kernel::error::to_result(unsafe {
+            raw::iomap_truncate_page(
+                self.as_raw(),
+                pos as _,
+                &mut did_zero,
+                &Tables::<T>::IOMAP_OPS,
+            )
+        })
+    }
+
     /// The superblock.
     pub(crate) fn sb(&self) -> &SuperBlock<T> {
         // SAFETY: An inode of `T` belongs to a fully set up superblock of

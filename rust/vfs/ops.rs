@@ -101,7 +101,9 @@ impl<T: FileSystem> Tables<T> {
     pub(super) const FILE_FOPS: raw::file_operations = raw::file_operations {
         llseek: Some(raw::generic_file_llseek),
         read_iter: Some(raw::generic_file_read_iter),
-        mmap: Some(raw::generic_file_readonly_mmap),
+        write_iter: Some(Self::write_iter),
+        fsync: Some(Self::fsync),
+        mmap: Some(Self::mmap),
         open: Some(raw::generic_file_open),
         splice_read: Some(raw::filemap_splice_read),
         // SAFETY: As above.
@@ -111,6 +113,8 @@ impl<T: FileSystem> Tables<T> {
     pub(super) const FILE_AOPS: raw::address_space_operations = raw::address_space_operations {
         read_folio: Some(Self::read_folio),
         readahead: Some(Self::readahead),
+        writepages: Some(Self::writepages),
+        dirty_folio: Some(raw::iomap_dirty_folio),
         invalidate_folio: Some(raw::iomap_invalidate_folio),
         release_folio: Some(raw::iomap_release_folio),
         is_partially_uptodate: Some(raw::iomap_is_partially_uptodate),
@@ -125,9 +129,24 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::zeroed() }
     };
 
-    const IOMAP_OPS: raw::iomap_ops = raw::iomap_ops {
+    pub(super) const IOMAP_OPS: raw::iomap_ops = raw::iomap_ops {
         iomap_begin: Some(Self::iomap_begin),
         iomap_end: None,
+    };
+
+    const WRITEBACK_OPS: raw::iomap_writeback_ops = raw::iomap_writeback_ops {
+        map_blocks: Some(Self::map_blocks),
+        prepare_ioend: None,
+        discard_folio: None,
+    };
+
+    /// Page-cache mappings of regular files.
+    const VM_OPS: raw::vm_operations_struct = raw::vm_operations_struct {
+        fault: Some(raw::filemap_fault),
+        map_pages: Some(raw::filemap_map_pages),
+        page_mkwrite: Some(Self::page_mkwrite),
+        // SAFETY: All-zero means "no callback" for every other member.
+        ..unsafe { core::mem::zeroed() }
     };
 
     /// # Safety
@@ -446,7 +465,22 @@ impl<T: FileSystem> Tables<T> {
                 // SAFETY: The dentry is positive and of ours; `attr` is valid.
                 let (inode, size) =
                     unsafe { (INode::<T>::from_raw((*dentry).d_inode), (*attr).ia_size) };
-                T::setattr_size(inode, u64::try_from(size).map_err(|_| EINVAL)?)?;
+                let size = u64::try_from(size).map_err(|_| EINVAL)?;
+                // SAFETY: The inode is live; the invalidate lock keeps page
+                // faults out while blocks go away.
+                unsafe { raw::r2dax_invalidate_lock(inode.as_raw()) };
+                let r = T::setattr_size(inode, size);
+                // SAFETY: Taken above.
+                unsafe { raw::r2dax_invalidate_unlock(inode.as_raw()) };
+                r?;
+                // The other attributes of the same call (e.g. mtime).
+                let mut dummy = false;
+                // SAFETY: As above; the size now matches, so the helper
+                // applies the rest.
+                kernel::error::to_result(unsafe {
+                    (*attr).ia_valid &= !raw::ATTR_SIZE;
+                    raw::r2dax_setattr_simple(idmap, dentry, attr, &mut dummy)
+                })?;
             }
             Ok(0)
         })
@@ -502,6 +536,146 @@ impl<T: FileSystem> Tables<T> {
     unsafe extern "C" fn put_super(sb: *mut raw::super_block) {
         // SAFETY: Per the contract; `s_fs_info` is still set.
         T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for a `write(2)` on an open regular file of ours.
+    unsafe extern "C" fn write_iter(iocb: *mut raw::kiocb, from: *mut raw::iov_iter) -> isize {
+        // SAFETY: Per the contract; the steps are those of every iomap
+        // buffered write (ext2, xfs): checks, privileges and times under
+        // the inode lock, then the copy, then O_SYNC handling.
+        unsafe {
+            let file = raw::r2dax_iocb_file(iocb);
+            let inode = raw::r2dax_file_inode(file);
+            raw::r2dax_inode_lock(inode);
+            let mut ret = raw::generic_write_checks(iocb, from);
+            if ret > 0 {
+                let err = raw::file_remove_privs(file);
+                let err = if err == 0 {
+                    raw::file_update_time(file)
+                } else {
+                    err
+                };
+                ret = if err != 0 {
+                    err as isize
+                } else {
+                    raw::iomap_file_buffered_write(
+                        iocb,
+                        from,
+                        &Self::IOMAP_OPS,
+                        core::ptr::null_mut(),
+                    )
+                };
+            }
+            raw::r2dax_inode_unlock(inode);
+            if ret > 0 {
+                ret = raw::r2dax_generic_write_sync(iocb, ret);
+            }
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `fsync(2)` on an open file of ours.
+    unsafe extern "C" fn fsync(
+        file: *mut raw::file,
+        start: raw::loff_t,
+        end: raw::loff_t,
+        datasync: c_int,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract: data first, then the inode.
+            let inode = unsafe {
+                kernel::error::to_result(raw::file_write_and_wait_range(file, start, end))?;
+                INode::<T>::from_raw(raw::r2dax_file_inode(file))
+            };
+            T::fsync(inode, datasync != 0)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `mmap(2)` of an open regular file of ours.
+    unsafe extern "C" fn mmap(file: *mut raw::file, vma: *mut raw::vm_area_struct) -> c_int {
+        // SAFETY: Per the contract; `VM_OPS` is promoted to a `'static`.
+        unsafe {
+            raw::r2dax_file_accessed(file);
+            raw::r2dax_vma_set_ops(vma, &Self::VM_OPS);
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the MM for a write fault on a shared mapping of ours.
+    unsafe extern "C" fn page_mkwrite(vmf: *mut raw::vm_fault) -> raw::vm_fault_t {
+        // SAFETY: Per the contract; the VMA's file is one of ours. The
+        // invalidate lock (shared) keeps truncate out while the fault
+        // allocates; freeze protection as every filesystem's mkwrite.
+        unsafe {
+            let inode = raw::r2dax_vma_inode((*vmf).__bindgen_anon_1.vma);
+            let sb = (*inode).i_sb;
+            raw::r2dax_sb_start_pagefault(sb);
+            raw::file_update_time((*(*vmf).__bindgen_anon_1.vma).vm_file);
+            raw::r2dax_invalidate_lock_shared(inode);
+            let ret = raw::iomap_page_mkwrite(vmf, &Self::IOMAP_OPS);
+            raw::r2dax_invalidate_unlock_shared(inode);
+            raw::r2dax_sb_end_pagefault(sb);
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by writeback for a mapping of ours.
+    unsafe extern "C" fn writepages(
+        mapping: *mut raw::address_space,
+        wbc: *mut raw::writeback_control,
+    ) -> c_int {
+        // SAFETY: A zeroed context is the initial state iomap expects;
+        // `WRITEBACK_OPS` is promoted to a `'static`.
+        unsafe {
+            let mut wpc: raw::iomap_writepage_ctx = core::mem::zeroed();
+            raw::iomap_writepages(mapping, wbc, &mut wpc, &Self::WRITEBACK_OPS)
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `iomap_writepages` with the context it was given.
+    unsafe extern "C" fn map_blocks(
+        wpc: *mut raw::iomap_writepage_ctx,
+        inode: *mut raw::inode,
+        offset: raw::loff_t,
+        _len: c_uint,
+    ) -> c_int {
+        // SAFETY: Per the contract.
+        unsafe {
+            let m = &(*wpc).iomap;
+            if m.type_ == raw::IOMAP_MAPPED as u16
+                && offset >= m.offset
+                && (offset as u64) < m.offset as u64 + m.length
+            {
+                return 0;
+            }
+            let r = Self::iomap_begin(
+                inode,
+                offset,
+                1 << 30,
+                0,
+                core::ptr::addr_of_mut!((*wpc).iomap),
+                core::ptr::null_mut(),
+            );
+            if r == 0 && (*wpc).iomap.type_ != raw::IOMAP_MAPPED as u16 {
+                // Blocks are allocated when data is written (or a page is
+                // made writable), so a dirty page over a hole is a bug.
+                return EIO.to_errno();
+            }
+            r
+        }
     }
 
     /// Slab constructor of the inode cache: runs once per object.
@@ -637,6 +811,9 @@ impl<T: FileSystem> Tables<T> {
                         (*iomap).type_ = raw::IOMAP_MAPPED as u16;
                         (*iomap).addr = addr;
                     }
+                }
+                if m.new {
+                    (*iomap).flags |= raw::IOMAP_F_NEW as u16;
                 }
             }
             Ok(0)
