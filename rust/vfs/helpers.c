@@ -9,6 +9,7 @@
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/uio.h>
 
 #include "helpers.h"
 
@@ -250,4 +251,29 @@ void r2dax_sb_start_pagefault(struct super_block *sb)
 void r2dax_sb_end_pagefault(struct super_block *sb)
 {
 	sb_end_pagefault(sb);
+}
+
+void r2dax_inode_lock_shared(struct inode *inode)
+{
+	inode_lock_shared(inode);
+}
+
+void r2dax_inode_unlock_shared(struct inode *inode)
+{
+	inode_unlock_shared(inode);
+}
+
+loff_t r2dax_iocb_pos(struct kiocb *iocb)
+{
+	return iocb->ki_pos;
+}
+
+int r2dax_iocb_flags(struct kiocb *iocb)
+{
+	return iocb->ki_flags;
+}
+
+size_t r2dax_iov_iter_count(const struct iov_iter *i)
+{
+	return iov_iter_count(i);
 }

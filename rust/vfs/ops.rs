@@ -99,12 +99,12 @@ impl<T: FileSystem> Tables<T> {
     };
 
     pub(super) const FILE_FOPS: raw::file_operations = raw::file_operations {
-        llseek: Some(raw::generic_file_llseek),
-        read_iter: Some(raw::generic_file_read_iter),
+        llseek: Some(Self::llseek),
+        read_iter: Some(Self::read_iter),
         write_iter: Some(Self::write_iter),
         fsync: Some(Self::fsync),
         mmap: Some(Self::mmap),
-        open: Some(raw::generic_file_open),
+        open: Some(Self::open),
         splice_read: Some(raw::filemap_splice_read),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
@@ -540,6 +540,77 @@ impl<T: FileSystem> Tables<T> {
 
     /// # Safety
     ///
+    /// Called by the VFS when a regular file of ours is opened.
+    unsafe extern "C" fn open(inode: *mut raw::inode, file: *mut raw::file) -> c_int {
+        // SAFETY: Per the contract; O_DIRECT goes through iomap_dio_rw.
+        unsafe {
+            (*file).f_mode |= raw::FMODE_CAN_ODIRECT;
+            raw::generic_file_open(inode, file)
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `read(2)` on an open regular file of ours.
+    unsafe extern "C" fn read_iter(iocb: *mut raw::kiocb, to: *mut raw::iov_iter) -> isize {
+        // SAFETY: Per the contract. O_DIRECT reads hold the inode lock
+        // shared, which excludes truncate and writes (as ext4 and xfs).
+        unsafe {
+            if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT == 0 {
+                return raw::generic_file_read_iter(iocb, to);
+            }
+            let file = raw::r2dax_iocb_file(iocb);
+            let inode = raw::r2dax_file_inode(file);
+            raw::r2dax_inode_lock_shared(inode);
+            let ret = raw::iomap_dio_rw(
+                iocb,
+                to,
+                &Self::IOMAP_OPS,
+                core::ptr::null(),
+                0,
+                core::ptr::null_mut(),
+                0,
+            );
+            raw::r2dax_inode_unlock_shared(inode);
+            raw::r2dax_file_accessed(file);
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `lseek(2)` on an open regular file of ours.
+    unsafe extern "C" fn llseek(
+        file: *mut raw::file,
+        offset: raw::loff_t,
+        whence: c_int,
+    ) -> raw::loff_t {
+        // SAFETY: Per the contract; SEEK_HOLE and SEEK_DATA walk the map
+        // through iomap under the inode lock (shared).
+        unsafe {
+            let inode = raw::r2dax_file_inode(file);
+            let pos = match whence as u32 {
+                raw::SEEK_HOLE | raw::SEEK_DATA => {
+                    raw::r2dax_inode_lock_shared(inode);
+                    let p = if whence as u32 == raw::SEEK_HOLE {
+                        raw::iomap_seek_hole(inode, offset, &Self::IOMAP_OPS)
+                    } else {
+                        raw::iomap_seek_data(inode, offset, &Self::IOMAP_OPS)
+                    };
+                    raw::r2dax_inode_unlock_shared(inode);
+                    p
+                }
+                _ => return raw::generic_file_llseek(file, offset, whence),
+            };
+            if pos < 0 {
+                return pos;
+            }
+            raw::vfs_setpos(file, pos, (*(*inode).i_sb).s_maxbytes)
+        }
+    }
+
+    /// # Safety
+    ///
     /// Called by the VFS for a `write(2)` on an open regular file of ours.
     unsafe extern "C" fn write_iter(iocb: *mut raw::kiocb, from: *mut raw::iov_iter) -> isize {
         // SAFETY: Per the contract; the steps are those of every iomap
@@ -559,6 +630,8 @@ impl<T: FileSystem> Tables<T> {
                 };
                 ret = if err != 0 {
                     err as isize
+                } else if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT != 0 {
+                    Self::direct_write(iocb, from, inode)
                 } else {
                     raw::iomap_file_buffered_write(
                         iocb,
@@ -571,6 +644,58 @@ impl<T: FileSystem> Tables<T> {
             raw::r2dax_inode_unlock(inode);
             if ret > 0 {
                 ret = raw::r2dax_generic_write_sync(iocb, ret);
+            }
+            ret
+        }
+    }
+
+    /// An O_DIRECT write, with the inode locked. Blocks are allocated
+    /// (zeroed) in `iomap_begin`; a write that extends the file waits for
+    /// its I/O, then the new size is set and the inode written, so the size
+    /// never covers data that is not on the media.
+    ///
+    /// # Safety
+    ///
+    /// Called from `write_iter` with its arguments and the inode locked.
+    unsafe fn direct_write(
+        iocb: *mut raw::kiocb,
+        from: *mut raw::iov_iter,
+        inode: *mut raw::inode,
+    ) -> isize {
+        // SAFETY: Per the function contract.
+        unsafe {
+            let pos = raw::r2dax_iocb_pos(iocb);
+            let count = raw::r2dax_iov_iter_count(from) as raw::loff_t;
+            let extending = pos + count > raw::r2dax_inode_size(inode);
+            let flags = if extending {
+                raw::IOMAP_DIO_FORCE_WAIT
+            } else {
+                0
+            };
+            let ret = raw::iomap_dio_rw(
+                iocb,
+                from,
+                &Self::IOMAP_OPS,
+                core::ptr::null(),
+                flags,
+                core::ptr::null_mut(),
+                0,
+            );
+            if ret > 0 && pos + ret as raw::loff_t > raw::r2dax_inode_size(inode) {
+                raw::r2dax_inode_set_size(inode, pos + ret as raw::loff_t);
+                if let Err(e) = T::write_inode(INode::<T>::from_raw(inode), true) {
+                    return e.to_errno() as isize;
+                }
+            }
+            if ret == -(raw::ENOTBLK as isize) {
+                // The page cache could not be invalidated: the buffered
+                // path does the write instead, as other iomap filesystems.
+                return raw::iomap_file_buffered_write(
+                    iocb,
+                    from,
+                    &Self::IOMAP_OPS,
+                    core::ptr::null_mut(),
+                );
             }
             ret
         }
