@@ -8,11 +8,11 @@
 
 use crate::alloc;
 use crate::ondisk::{
-    iflags2, map_capacity, map_height_for, map_path, mode, Inode, Slot, BLOCK_SHIFT, BLOCK_SIZE,
-    INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, PMD_BLOCKS,
+    iflags, iflags2, map_capacity, map_height_for, map_path, mode, Inode, Slot, BLOCK_SHIFT,
+    BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, PMD_BLOCKS,
 };
 use crate::super_::R2dax;
-use crate::vfs::errno::euclean;
+use crate::vfs::errno::{eopnotsupp, euclean};
 use crate::vfs::fs::{MapKind, Mapping, IOMAP_WRITE};
 use crate::vfs::inode::{Attrs, INode, Iget, Kind, NewInode};
 use crate::vfs::print::sb_err;
@@ -127,6 +127,7 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
         _ => Kind::Special(disk.roots[0] as u32),
     };
     *new.data().state.lock() = State { disk, copy };
+    new.inode().apply_flags(disk.flags);
     new.finish(&attrs, kind)
 }
 
@@ -582,6 +583,23 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
     write_disk(sb, inode.ino(), &mut st)?;
     drop(st);
     free_sorted(sb, &freed)
+}
+
+/// Sets the inode's stored flags (chattr). Flags r2dax does not keep, and
+/// `FS_IOC_FSSETXATTR` fields without a flag equivalent (extent size,
+/// project id), are refused with `EOPNOTSUPP`, as ext4 does. The DAX flag
+/// is stored (and inherited by new files in a directory); what it does is
+/// the DAX issue's.
+pub(crate) fn set_flags(inode: &INode<R2dax>, flags: u32, fsx_only: bool) -> Result {
+    if fsx_only || flags & !iflags::KNOWN != 0 {
+        return Err(eopnotsupp());
+    }
+    let mut st = inode.data().state.lock();
+    st.disk.flags = flags;
+    inode.apply_flags(flags);
+    inode.touch_ctime();
+    sync_attrs(inode, &mut st);
+    write_disk(inode.sb(), inode.ino(), &mut st)
 }
 
 /// Every block `st.disk` owns, map blocks included, sorted.

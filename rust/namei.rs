@@ -75,10 +75,18 @@ pub(crate) fn create(
     };
     // From here on a failure drops `new` (iget_failed) and leaves the
     // allocated bit and blocks to fsck, as a crash would.
-    let parent_flags = dir.data().state.lock().disk.flags;
+    // Inherited flags, masked by type as ext4 does: only directories keep
+    // DIRSYNC, special files only NODUMP and NOATIME.
+    let mut flags = dir.data().state.lock().disk.flags & iflags::INHERITED;
+    if !new_dir {
+        flags &= !iflags::DIRSYNC;
+    }
+    if !matches!(kind, mode::S_IFREG | mode::S_IFDIR) {
+        flags &= iflags::NODUMP | iflags::NOATIME;
+    }
     let mut disk = Inode {
         links: if new_dir { 2 } else { 1 },
-        flags: parent_flags & iflags::INHERITED,
+        flags,
         ..Inode::default()
     };
     let mut inline = [0u8; crate::ondisk::INLINE_SYMLINK_MAX];
@@ -116,6 +124,7 @@ pub(crate) fn create(
         disk.roots[0] = u64::from(rdev);
     }
     let attrs = init_new(&new, disk)?;
+    new.inode().apply_flags(disk.flags);
     let kind_ops = match kind {
         mode::S_IFDIR => Kind::Dir,
         mode::S_IFREG => Kind::Reg,

@@ -4,7 +4,7 @@
 //!
 //! This is the crate root of `r2dax.ko`. The layout follows fs/ext2: one
 //! VFS role per file (`super.rs`, `inode.rs`, `dir.rs`, ...), on top
-//! of the FFI layer in `vfs/`, which holds every `unsafe` block.
+//! of the FFI layer in `vfs/`, the only code here that is not safe Rust.
 
 use kernel::prelude::*;
 

@@ -279,6 +279,14 @@ impl FileSystem for R2dax {
         crate::inode::set_size(inode, size)
     }
 
+    fn get_flags(inode: &INode<Self>) -> u32 {
+        inode.data().state.lock().disk.flags
+    }
+
+    fn set_flags(inode: &INode<Self>, flags: u32, fsx_only: bool) -> Result {
+        crate::inode::set_flags(inode, flags, fsx_only)
+    }
+
     fn fsync(inode: &INode<Self>, _datasync: bool) -> Result {
         // Metadata is written through; the data was written back by the
         // layer. What remains is the inode (size, times).

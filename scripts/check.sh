@@ -9,6 +9,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$top/out"
 passed=0 failed=0 skipped=0
 start=$(date +%s)
+# Whether a subset of guest tests was asked for (the positional
+# parameters are reused below).
+subset=$#
 
 echo "=== host: cargo test (tools)"
 log=$top/out/cargo-test.log
@@ -40,6 +43,23 @@ if [ -n "$line" ]; then
 else
 	echo "guest suite did not report results"
 	failed=$((failed + 1))
+fi
+
+# The power-cut test needs two boots of its own; it runs with the full
+# suite (not with a subset of tests).
+if [ "$subset" -eq 0 ]; then
+	echo "=== guest: power-cut test"
+	crc=0
+	"$top/scripts/crash-test.sh" || crc=$?
+	line=$(tr -d '\r' <"$top/out/crash-check/results.log" 2>/dev/null |
+		grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
+	if [ "$crc" = 0 ] && [ -n "$line" ]; then
+		set -- $line
+		passed=$((passed + $1)); failed=$((failed + $3))
+	else
+		echo "power-cut test FAILED (see out/crash/ and out/crash-*/)"
+		failed=$((failed + 1))
+	fi
 fi
 
 echo "make check took $(( $(date +%s) - start ))s"

@@ -10,6 +10,10 @@
 # and, live, to stdout. A watchdog (R2DAX_GUEST_TIMEOUT seconds) kills a
 # hung guest and reports it as a failure with the log tails. The exit
 # status is the guest job's, or 1 if the guest died before reporting one.
+#
+# Power cut: with R2DAX_CUT_PATTERN and R2DAX_CUT_COUNT set, the guest is
+# killed (SIGKILL, no shutdown) as soon as its output has that many lines
+# matching the pattern; the run then exits 0 ("cut as planned").
 set -eu
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,10 +78,27 @@ timeout -k 10 "$limit" qemu-system-x86_64 -machine pc,nvdimm=on -accel tcg -smp 
 qpid=$!
 tail -n +1 -f --pid=$qpid "$results" | tr -d '\r' &
 tpid=$!
+cut=""
+if [ -n "${R2DAX_CUT_PATTERN:-}" ]; then
+	while kill -0 $qpid 2>/dev/null; do
+		if [ "$(grep -c "$R2DAX_CUT_PATTERN" "$results")" -ge "${R2DAX_CUT_COUNT:-1}" ]; then
+			# The timeout wrapper's child is qemu: kill both, hard.
+			pkill -KILL -P $qpid 2>/dev/null
+			kill -KILL $qpid 2>/dev/null
+			cut=yes
+			break
+		fi
+		sleep 0.2
+	done
+fi
 rc=0
 wait $qpid || rc=$?
 wait $tpid 2>/dev/null || true
 elapsed=$(( $(date +%s) - start ))
+if [ -n "$cut" ]; then
+	say "power cut: guest killed after ${elapsed}s ($R2DAX_CUT_COUNT lines matching '$R2DAX_CUT_PATTERN')"
+	exit 0
+fi
 
 status=$(tr -d '\r' <"$results" | sed -n 's/^R2DAX-EXIT \([0-9]*\)$/\1/p' | tail -n 1)
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then

@@ -11,6 +11,7 @@
 #include <linux/fs_parser.h>
 #include <linux/iomap.h>
 #include <linux/statfs.h>
+#include <linux/fileattr.h>
 
 #include "helpers.h"
 

@@ -23,3 +23,8 @@ pub(crate) fn enametoolong() -> Error {
 pub(crate) fn enotempty() -> Error {
     errno(raw::ENOTEMPTY)
 }
+
+/// `EOPNOTSUPP`: operation not supported.
+pub(crate) fn eopnotsupp() -> Error {
+    errno(raw::EOPNOTSUPP)
+}

@@ -85,6 +85,14 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Makes the inode durable after its data was written back (`fsync`).
     fn fsync(inode: &INode<Self>, datasync: bool) -> Result;
 
+    /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`).
+    fn get_flags(inode: &INode<Self>) -> u32;
+
+    /// Sets the inode's `FS_*_FL` flags. The VFS has checked ownership and
+    /// `CAP_LINUX_IMMUTABLE`; `fsx_only` says the request came through
+    /// `FS_IOC_FSSETXATTR` with fields that have no `FS_*_FL` equivalent.
+    fn set_flags(inode: &INode<Self>, flags: u32, fsx_only: bool) -> Result;
+
     /// Creates `name` in `dir`: a file, directory, device node, FIFO or
     /// socket by `mode` (`rdev` for devices), or a symlink to `target`.
     /// Returns the new inode, still `I_NEW`; the layer publishes it with

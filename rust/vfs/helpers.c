@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/uio.h>
+#include <linux/fileattr.h>
 
 #include "helpers.h"
 
@@ -276,4 +277,9 @@ int r2dax_iocb_flags(struct kiocb *iocb)
 size_t r2dax_iov_iter_count(const struct iov_iter *i)
 {
 	return iov_iter_count(i);
+}
+
+bool r2dax_fileattr_has_fsx(const struct fileattr *fa)
+{
+	return fileattr_has_fsx(fa);
 }

@@ -86,4 +86,7 @@ void r2dax_invalidate_unlock_shared(struct inode *inode);
 void r2dax_sb_start_pagefault(struct super_block *sb);
 void r2dax_sb_end_pagefault(struct super_block *sb);
 
+struct fileattr;
+bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
+
 #endif /* R2DAX_HELPERS_H */

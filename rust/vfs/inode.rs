@@ -165,6 +165,29 @@ impl<T: FileSystem> INode<T> {
         unsafe { (*self.as_raw()).i_blocks = (blocks << 3) as _ };
     }
 
+    /// Sets the VFS flags (`S_IMMUTABLE`, `S_APPEND`, `S_SYNC`, `S_NOATIME`,
+    /// `S_DIRSYNC`) that correspond to the `FS_*_FL` flags in `fs_flags`.
+    pub(crate) fn apply_flags(&self, fs_flags: u32) {
+        let map = [
+            (raw::FS_SYNC_FL, raw::S_SYNC),
+            (raw::FS_IMMUTABLE_FL, raw::S_IMMUTABLE),
+            (raw::FS_APPEND_FL, raw::S_APPEND),
+            (raw::FS_NOATIME_FL, raw::S_NOATIME),
+            (raw::FS_DIRSYNC_FL, raw::S_DIRSYNC),
+        ];
+        let mut set = 0;
+        let mut mask = 0;
+        for (fs, s) in map {
+            mask |= s;
+            if fs_flags & fs != 0 {
+                set |= s;
+            }
+        }
+        // SAFETY: The inode is live; `inode_set_flags` updates `i_flags`
+        // atomically for the bits in `mask`.
+        unsafe { raw::inode_set_flags(self.as_raw(), set, mask) };
+    }
+
     /// Sets mtime and ctime to now (a directory that changed).
     pub(crate) fn touch_mtime(&self) {
         // SAFETY: The inode is live and the caller holds its lock.

@@ -80,6 +80,8 @@ impl<T: FileSystem> Tables<T> {
         rmdir: Some(Self::rmdir),
         rename: Some(Self::rename),
         setattr: Some(Self::setattr),
+        fileattr_get: Some(Self::fileattr_get),
+        fileattr_set: Some(Self::fileattr_set),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -88,12 +90,16 @@ impl<T: FileSystem> Tables<T> {
         llseek: Some(raw::generic_file_llseek),
         read: Some(raw::generic_read_dir),
         iterate_shared: Some(Self::iterate_shared),
+        // Directory changes are written synchronously as they happen.
+        fsync: Some(raw::noop_fsync),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
 
     pub(super) const FILE_IOPS: raw::inode_operations = raw::inode_operations {
         setattr: Some(Self::setattr),
+        fileattr_get: Some(Self::fileattr_get),
+        fileattr_set: Some(Self::fileattr_set),
         // SAFETY: As above (getattr and permission use the VFS defaults).
         ..unsafe { core::mem::zeroed() }
     };
@@ -482,6 +488,47 @@ impl<T: FileSystem> Tables<T> {
                     raw::r2dax_setattr_simple(idmap, dentry, attr, &mut dummy)
                 })?;
             }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`) with a
+    /// positive dentry of ours.
+    unsafe extern "C" fn fileattr_get(
+        dentry: *mut raw::dentry,
+        fa: *mut kernel::bindings::fileattr,
+    ) -> c_int {
+        // SAFETY: Per the contract; the kernel's opaque `fileattr` is the
+        // local definition.
+        unsafe {
+            let inode = INode::<T>::from_raw((*dentry).d_inode);
+            raw::fileattr_fill_flags(fa.cast(), T::get_flags(inode));
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`FS_IOC_SETFLAGS`, `FS_IOC_FSSETXATTR`) with the
+    /// inode locked, after its permission checks.
+    unsafe extern "C" fn fileattr_set(
+        _idmap: *mut raw::mnt_idmap,
+        dentry: *mut raw::dentry,
+        fa: *mut kernel::bindings::fileattr,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract.
+            let (inode, flags, fsx_only) = unsafe {
+                let fa = fa.cast::<raw::fileattr>();
+                (
+                    INode::<T>::from_raw((*dentry).d_inode),
+                    (*fa).flags,
+                    raw::r2dax_fileattr_has_fsx(fa),
+                )
+            };
+            T::set_flags(inode, flags, fsx_only)?;
             Ok(0)
         })
     }
