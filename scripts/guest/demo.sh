@@ -46,6 +46,18 @@ kmsg
 expect_fail "mkfs.r2dax -f $dev   # refuses a mounted device"
 run "umount $mnt"
 
+step "a real filesystem: a tree copied in, files written and read, remount, fsck"
+run "mkdir -p /tmp/tree/docs && echo 'hello, pmem' >/tmp/tree/docs/readme && ln -s docs/readme /tmp/tree/link"
+run "mkfs.r2dax -q -f -d /tmp/tree $dev && mount -t r2dax $dev $mnt && ls -l $mnt | tail -n +2"
+run "cat $mnt/link"
+run "dd if=/dev/urandom of=/tmp/blob bs=1M count=8 2>/dev/null && cp /tmp/blob $mnt/blob && mkdir $mnt/new && mv $mnt/blob $mnt/new/"
+run "chattr +i $mnt/docs/readme && lsattr $mnt/docs/readme && (echo x >>$mnt/docs/readme) 2>&1; chattr -i $mnt/docs/readme"
+run "df -h $mnt | tail -n 1"
+run "umount $mnt && fsck.r2dax -n $dev"
+run "mount -t r2dax $dev $mnt && cmp /tmp/blob $mnt/new/blob && echo '8 MiB file intact after remount'"
+run "umount $mnt"
+kmsg
+
 step "a corrupt superblock is refused with EUCLEAN"
 run "printf '\\001' | dd of=$dev bs=1 seek=100 conv=notrunc 2>/dev/null"
 expect_fail "mount -t r2dax $dev $mnt"
