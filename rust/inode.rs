@@ -275,7 +275,7 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
 /// Writes `st.disk` as inode `ino` into the copy not holding the current
 /// state, synchronously, then makes it current (see the "two copies" rule
 /// in ondisk.rst: a torn write leaves the previous copy intact).
-fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
+pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
     let geo = &sb.info().geo;
     let ino32 = u32::try_from(ino).map_err(|_| EIO)?;
     let (blk, off) = geo.inode_location(ino32).ok_or(EIO)?;
@@ -296,7 +296,7 @@ fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
 }
 
 /// Copies the VFS inode's attributes into `st.disk`.
-fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
+pub(crate) fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
     let a = inode.attrs();
     let d = &mut st.disk;
     d.mode = a.mode;
@@ -470,6 +470,19 @@ pub(crate) fn map_insert_run(
 /// sorted. Map blocks are rewritten synchronously; the roots change in `st`
 /// and the caller writes the inode before freeing the returned blocks.
 fn map_truncate(sb: &SuperBlock<R2dax>, st: &mut State, from: u64) -> Result<KVVec<u64>> {
+    map_punch(sb, st, from, u64::MAX)
+}
+
+/// Clears every pointer of the map for file blocks in `from..to` and
+/// returns the blocks they owned (data blocks, and map blocks whose whole
+/// range was cut), sorted. As [`map_truncate`], map blocks are rewritten
+/// synchronously and the caller writes the inode before freeing.
+pub(crate) fn map_punch(
+    sb: &SuperBlock<R2dax>,
+    st: &mut State,
+    from: u64,
+    to: u64,
+) -> Result<KVVec<u64>> {
     let mut freed = KVVec::new();
     if st.disk.iflags2 & iflags2::INLINE != 0 || !has_map(st.disk.mode) {
         return Ok(freed);
@@ -480,10 +493,10 @@ fn map_truncate(sb: &SuperBlock<R2dax>, st: &mut State, from: u64) -> Result<KVV
     for r in 0..MAP_ROOTS {
         let p = st.disk.roots[r];
         let base = r as u64 * span;
-        if p == 0 || base + span <= from {
+        if p == 0 || base + span <= from || base >= to {
             continue;
         }
-        if truncate_node(sb, p, h, base, from, &mut freed)? {
+        if truncate_node(sb, p, h, base, span, from, to, &mut freed)? {
             st.disk.roots[r] = 0;
         }
     }
@@ -494,23 +507,27 @@ fn map_truncate(sb: &SuperBlock<R2dax>, st: &mut State, from: u64) -> Result<KVV
     Ok(freed)
 }
 
-/// Truncates the subtree of `blk` (depth `depth`, covering file blocks from
-/// `base`) at `from`. Returns whether `blk` itself is to be freed (its
-/// whole range is cut); it is then in `freed`.
+/// Cuts file blocks `from..to` out of the subtree of `blk` (depth `depth`,
+/// covering the `span` file blocks from `base`). Returns whether `blk`
+/// itself is to be freed (its whole range is cut); it is then in `freed`.
+#[allow(clippy::too_many_arguments)]
 fn truncate_node(
     sb: &SuperBlock<R2dax>,
     blk: u64,
     depth: u8,
     base: u64,
+    span: u64,
     from: u64,
+    to: u64,
     freed: &mut KVVec<u64>,
 ) -> Result<bool> {
+    let whole = base >= from && base.saturating_add(span) <= to;
     if !sb.info().geo.is_data_block(blk) {
         sb_err!(sb, "block {} is outside the data area", blk);
         return Err(euclean());
     }
     if depth == 0 {
-        if base >= from {
+        if whole {
             freed.push(blk, GFP_KERNEL)?;
             return Ok(true);
         }
@@ -527,15 +544,15 @@ fn truncate_node(
     for i in 0..MAP_FANOUT as usize {
         let p = ptrs[i];
         let cbase = base + i as u64 * child_span;
-        if p == 0 || cbase + child_span <= from {
+        if p == 0 || cbase + child_span <= from || cbase >= to {
             continue;
         }
-        if truncate_node(sb, p, depth - 1, cbase, from, freed)? {
+        if truncate_node(sb, p, depth - 1, cbase, child_span, from, to, freed)? {
             ptrs[i] = 0;
             changed = true;
         }
     }
-    if base >= from && ptrs.iter().all(|&p| p == 0) {
+    if whole && ptrs.iter().all(|&p| p == 0) {
         freed.push(blk, GFP_KERNEL)?;
         return Ok(true);
     }
@@ -644,7 +661,7 @@ fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
 }
 
 /// Frees sorted `blocks`, a contiguous run at a time.
-fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
+pub(crate) fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
     let geo = &sb.info().geo;
     let mut i = 0;
     while i < blocks.len() {

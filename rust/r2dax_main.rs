@@ -17,6 +17,7 @@ mod ondisk;
 
 mod alloc;
 mod dir;
+mod file;
 mod inode;
 mod namei;
 #[path = "super.rs"]

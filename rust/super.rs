@@ -279,6 +279,10 @@ impl FileSystem for R2dax {
         crate::inode::set_size(inode, size)
     }
 
+    fn fallocate(inode: &INode<Self>, mode: u32, offset: u64, len: u64) -> Result {
+        crate::file::fallocate(inode, mode, offset, len)
+    }
+
     fn get_flags(inode: &INode<Self>) -> u32 {
         inode.data().state.lock().disk.flags
     }

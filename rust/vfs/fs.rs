@@ -85,6 +85,10 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Makes the inode durable after its data was written back (`fsync`).
     fn fsync(inode: &INode<Self>, datasync: bool) -> Result;
 
+    /// `fallocate(2)` on a regular file, with the inode lock and the
+    /// invalidate lock held exclusively and direct I/O drained.
+    fn fallocate(inode: &INode<Self>, mode: u32, offset: u64, len: u64) -> Result;
+
     /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`).
     fn get_flags(inode: &INode<Self>) -> u32;
 

@@ -231,6 +231,30 @@ impl<T: FileSystem> INode<T> {
         })
     }
 
+    /// Zeroes `len` bytes at `pos` through the page cache
+    /// (`iomap_zero_range`); holes stay holes.
+    pub(crate) fn zero_range(&self, pos: u64, len: u64) -> Result {
+        let mut did_zero = false;
+        // SAFETY: The inode is live and locked by the caller; the ops are
+        // 'static.
+        kernel::error::to_result(unsafe {
+            raw::iomap_zero_range(
+                self.as_raw(),
+                pos as _,
+                len as _,
+                &mut did_zero,
+                &Tables::<T>::IOMAP_OPS,
+            )
+        })
+    }
+
+    /// Drops the page cache of the byte range `start..=end`; the caller
+    /// holds the inode and invalidate locks.
+    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
+        // SAFETY: The inode is live and locked by the caller.
+        unsafe { raw::truncate_pagecache_range(self.as_raw(), start as _, end as _) };
+    }
+
     /// The superblock.
     pub(crate) fn sb(&self) -> &SuperBlock<T> {
         // SAFETY: An inode of `T` belongs to a fully set up superblock of

@@ -109,6 +109,7 @@ impl<T: FileSystem> Tables<T> {
         read_iter: Some(Self::read_iter),
         write_iter: Some(Self::write_iter),
         fsync: Some(Self::fsync),
+        fallocate: Some(Self::fallocate),
         mmap: Some(Self::mmap),
         open: Some(Self::open),
         splice_read: Some(raw::filemap_splice_read),
@@ -583,6 +584,38 @@ impl<T: FileSystem> Tables<T> {
     unsafe extern "C" fn put_super(sb: *mut raw::super_block) {
         // SAFETY: Per the contract; `s_fs_info` is still set.
         T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `fallocate(2)` on an open regular file of ours
+    /// (the VFS has checked the mode bits, the range and write access).
+    unsafe extern "C" fn fallocate(
+        file: *mut raw::file,
+        mode: c_int,
+        offset: raw::loff_t,
+        len: raw::loff_t,
+    ) -> isize {
+        // SAFETY: Per the contract. The inode lock excludes writes and
+        // truncate; the invalidate lock (exclusive) excludes page faults
+        // while blocks go away; `inode_dio_wait` drains direct I/O.
+        unsafe {
+            let inode = raw::r2dax_file_inode(file);
+            raw::r2dax_inode_lock(inode);
+            raw::inode_dio_wait(inode);
+            raw::r2dax_invalidate_lock(inode);
+            let r = match (u64::try_from(offset), u64::try_from(len)) {
+                (Ok(o), Ok(l)) => T::fallocate(INode::<T>::from_raw(inode), mode as u32, o, l),
+                _ => Err(EINVAL),
+            };
+            let r = r.and_then(|()| kernel::error::to_result(raw::file_modified(file)));
+            raw::r2dax_invalidate_unlock(inode);
+            raw::r2dax_inode_unlock(inode);
+            match r {
+                Ok(()) => 0,
+                Err(e) => e.to_errno() as isize,
+            }
+        }
     }
 
     /// # Safety

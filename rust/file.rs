@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Regular-file operations beyond read and write: fallocate (the role of
+//! fs/ext2/file.c). Read, write, mmap and fsync are the layer's iomap glue
+//! (`vfs/ops.rs`) over [`crate::inode::iomap_begin`].
+
+use crate::inode::{free_sorted, iomap_begin, map_punch, sync_attrs, write_disk};
+use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
+use crate::super_::R2dax;
+use crate::vfs::errno::eopnotsupp;
+use crate::vfs::fs::IOMAP_WRITE;
+use crate::vfs::inode::INode;
+use kernel::error::code::{EFBIG, EINVAL, ENODEV};
+use kernel::prelude::*;
+
+const KEEP_SIZE: u32 = 0x01;
+const PUNCH_HOLE: u32 = 0x02;
+const ZERO_RANGE: u32 = 0x10;
+
+const BS: u64 = BLOCK_SIZE as u64;
+
+/// Allocates every hole in `start..end` (blocks come zeroed from the
+/// allocator, so preallocated space reads as zeros).
+fn preallocate(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
+    let mut pos = start;
+    while pos < end {
+        let m = iomap_begin(inode, pos, end - pos, IOMAP_WRITE)?;
+        pos = m.offset + m.length;
+    }
+    Ok(())
+}
+
+/// Frees the whole blocks inside `start..end` and zeroes the partial
+/// blocks at its edges (through the page cache).
+fn punch(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
+    let size = inode.size();
+    let first_full = start.div_ceil(BS);
+    let last_full = end / BS; // exclusive
+                              // Partial edges, only inside the file.
+    let head_end = (first_full * BS).min(end).min(size);
+    if start < head_end {
+        inode.zero_range(start, head_end - start)?;
+    }
+    let tail_start = (last_full * BS).max(start);
+    if tail_start < end.min(size) && last_full >= first_full {
+        inode.zero_range(tail_start, end.min(size) - tail_start)?;
+    }
+    if first_full >= last_full {
+        return Ok(());
+    }
+    inode.truncate_pagecache_range(first_full * BS, last_full * BS - 1);
+    let sb = inode.sb();
+    let mut st = inode.data().state.lock();
+    let freed = map_punch(sb, &mut st, first_full, last_full)?;
+    st.disk.blocks = st.disk.blocks.saturating_sub(freed.len() as u64);
+    inode.set_blocks(st.disk.blocks);
+    sync_attrs(inode, &mut st);
+    write_disk(sb, inode.ino(), &mut st)?;
+    drop(st);
+    free_sorted(sb, &freed)
+}
+
+/// `fallocate(2)`: default (allocate, extend the size), `KEEP_SIZE`,
+/// `PUNCH_HOLE | KEEP_SIZE`, and `ZERO_RANGE` (with or without
+/// `KEEP_SIZE`). Other modes are refused with `EOPNOTSUPP`.
+pub(crate) fn fallocate(inode: &INode<R2dax>, fmode: u32, offset: u64, len: u64) -> Result {
+    if inode.mode() & mode::S_IFMT != mode::S_IFREG {
+        return Err(ENODEV);
+    }
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    let end = offset.checked_add(len).ok_or(EFBIG)?;
+    if end.div_ceil(BS) > MAX_FILE_BLOCKS {
+        return Err(EFBIG);
+    }
+    let keep = fmode & KEEP_SIZE != 0;
+    match fmode & !KEEP_SIZE {
+        0 => preallocate(inode, offset, end)?,
+        PUNCH_HOLE if keep => return punch(inode, offset, end),
+        ZERO_RANGE => {
+            punch(inode, offset, end)?;
+            // The whole blocks come back zeroed; partial ones were zeroed
+            // in place by the punch.
+            preallocate(inode, offset, end)?;
+        }
+        _ => return Err(eopnotsupp()),
+    }
+    if !keep && end > inode.size() {
+        inode.set_size(end);
+    }
+    inode.touch_mtime();
+    crate::inode::write_inode(inode)
+}
