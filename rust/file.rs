@@ -3,7 +3,7 @@
 //! fs/ext2/file.c). Read, write, mmap and fsync are the layer's iomap glue
 //! (`vfs/ops.rs`) over [`crate::inode::iomap_begin`].
 
-use crate::inode::{free_sorted, iomap_begin, map_punch, sync_attrs, write_disk};
+use crate::inode::{iomap_begin, release_blocks};
 use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
@@ -48,15 +48,7 @@ fn punch(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
         return Ok(());
     }
     inode.truncate_pagecache_range(first_full * BS, last_full * BS - 1);
-    let sb = inode.sb();
-    let mut st = inode.data().state.lock();
-    let freed = map_punch(sb, &mut st, first_full, last_full)?;
-    st.disk.blocks = st.disk.blocks.saturating_sub(freed.len() as u64);
-    inode.set_blocks(st.disk.blocks);
-    sync_attrs(inode, &mut st);
-    write_disk(sb, inode.ino(), &mut st)?;
-    drop(st);
-    free_sorted(sb, &freed)
+    release_blocks(inode, first_full, last_full)
 }
 
 /// `fallocate(2)`: default (allocate, extend the size), `KEEP_SIZE`,

@@ -275,7 +275,7 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
 /// Writes `st.disk` as inode `ino` into the copy not holding the current
 /// state, synchronously, then makes it current (see the "two copies" rule
 /// in ondisk.rst: a torn write leaves the previous copy intact).
-pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
+fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
     let geo = &sb.info().geo;
     let ino32 = u32::try_from(ino).map_err(|_| EIO)?;
     let (blk, off) = geo.inode_location(ino32).ok_or(EIO)?;
@@ -296,7 +296,7 @@ pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Re
 }
 
 /// Copies the VFS inode's attributes into `st.disk`.
-pub(crate) fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
+fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
     let a = inode.attrs();
     let d = &mut st.disk;
     d.mode = a.mode;
@@ -465,24 +465,11 @@ pub(crate) fn map_insert_run(
     Ok(())
 }
 
-/// Clears every pointer of the map at or beyond file block `from` and
-/// returns the blocks they owned (data and map blocks that became empty),
-/// sorted. Map blocks are rewritten synchronously; the roots change in `st`
-/// and the caller writes the inode before freeing the returned blocks.
-fn map_truncate(sb: &SuperBlock<R2dax>, st: &mut State, from: u64) -> Result<KVVec<u64>> {
-    map_punch(sb, st, from, u64::MAX)
-}
-
 /// Clears every pointer of the map for file blocks in `from..to` and
 /// returns the blocks they owned (data blocks, and map blocks whose whole
-/// range was cut), sorted. As [`map_truncate`], map blocks are rewritten
-/// synchronously and the caller writes the inode before freeing.
-pub(crate) fn map_punch(
-    sb: &SuperBlock<R2dax>,
-    st: &mut State,
-    from: u64,
-    to: u64,
-) -> Result<KVVec<u64>> {
+/// range was cut), sorted. Map blocks are rewritten synchronously; the
+/// roots change in `st`, and the caller writes the inode before freeing.
+fn map_punch(sb: &SuperBlock<R2dax>, st: &mut State, from: u64, to: u64) -> Result<KVVec<u64>> {
     let mut freed = KVVec::new();
     if st.disk.iflags2 & iflags2::INLINE != 0 || !has_map(st.disk.mode) {
         return Ok(freed);
@@ -581,19 +568,27 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
     if size > MAX_FILE_BLOCKS << BLOCK_SHIFT {
         return Err(EFBIG);
     }
-    let sb = inode.sb();
     let old = inode.size();
     if size < old {
         inode.zero_tail(size)?;
     }
     inode.truncate_setsize(size);
     inode.touch_mtime();
-    let mut st = inode.data().state.lock();
-    let freed = if size < old {
-        map_truncate(sb, &mut st, size.div_ceil(u64::from(BLOCK_SIZE)))?
+    if size < old {
+        release_blocks(inode, size.div_ceil(u64::from(BLOCK_SIZE)), u64::MAX)
     } else {
-        KVVec::new()
-    };
+        write_inode(inode)
+    }
+}
+
+/// Removes file blocks `from..to` from `inode`, in the order of the crash
+/// rules: the map pointers are cleared (map blocks written), the inode is
+/// written, and only then are the blocks freed in the bitmaps. The caller
+/// has dropped the page cache of the range.
+pub(crate) fn release_blocks(inode: &INode<R2dax>, from: u64, to: u64) -> Result {
+    let sb = inode.sb();
+    let mut st = inode.data().state.lock();
+    let freed = map_punch(sb, &mut st, from, to)?;
     st.disk.blocks = st.disk.blocks.saturating_sub(freed.len() as u64);
     inode.set_blocks(st.disk.blocks);
     sync_attrs(inode, &mut st);
@@ -661,7 +656,7 @@ fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
 }
 
 /// Frees sorted `blocks`, a contiguous run at a time.
-pub(crate) fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
+fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
     let geo = &sb.info().geo;
     let mut i = 0;
     while i < blocks.len() {

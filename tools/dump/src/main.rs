@@ -2,7 +2,7 @@
 //! dump.r2dax: print r2dax on-disk structures, for debugging and tests.
 
 use r2dax_disk::Fs;
-use r2dax_format::{iflags2, map_capacity, mode, DirSlot, Inode, Slot, UuidFmt, ROOT_INO};
+use r2dax_format::{iflags2, map_capacity, mode, DirSlot, Inode, Slot, UuidFmt};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -27,22 +27,6 @@ fn inode(fs: &Fs, ino: u32) -> Result<Inode, String> {
         Slot::Used { inode, .. } => Ok(inode),
         Slot::Free => Err(format!("inode {ino} is free")),
     }
-}
-
-fn locate(fs: &Fs, path: &str) -> Result<u32, String> {
-    let mut ino = ROOT_INO;
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
-        let dir = inode(fs, ino)?;
-        ino = fs
-            .dir_entries(&dir)?
-            .into_iter()
-            .find_map(|(_, s, n)| match s {
-                DirSlot::Entry(e) if n == comp.as_bytes() => Some(e.ino),
-                _ => None,
-            })
-            .ok_or_else(|| format!("{comp}: not found"))?;
-    }
-    Ok(ino)
 }
 
 fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
@@ -135,7 +119,7 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
         }
         "locate" => {
             let path = arg.ok_or("locate needs a path")?;
-            let ino = locate(&fs, path)?;
+            let ino = fs.locate(path)?;
             let (blk, off) = fs.geo.inode_location(ino).ok_or("bad inode number")?;
             println!("{ino} {blk} {}", blk * 4096 + off as u64);
         }

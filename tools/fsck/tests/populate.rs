@@ -4,7 +4,7 @@
 //! the kernel implements).
 
 use r2dax_disk::{Fs, BS};
-use r2dax_format::{iflags2, mode, DirSlot, Inode, Slot, PMD_BLOCKS, ROOT_INO};
+use r2dax_format::{iflags2, mode, Inode, Slot, PMD_BLOCKS};
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::PathBuf;
@@ -38,20 +38,7 @@ fn read_file(fs: &Fs, inode: &Inode) -> Vec<u8> {
 }
 
 fn lookup(fs: &Fs, path: &str) -> (u32, Inode) {
-    let mut ino = ROOT_INO;
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
-        let Slot::Used { inode: dir, .. } = fs.inode(ino).unwrap() else {
-            panic!()
-        };
-        let ents = fs.dir_entries(&dir).unwrap();
-        ino = ents
-            .iter()
-            .find_map(|(_, s, n)| match s {
-                DirSlot::Entry(e) if n == comp.as_bytes() => Some(e.ino),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{comp} not found in {path}"));
-    }
+    let ino = fs.locate(path).unwrap();
     match fs.inode(ino).unwrap() {
         Slot::Used { inode, .. } => (ino, inode),
         Slot::Free => panic!("{path}: free inode"),

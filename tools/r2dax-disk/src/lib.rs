@@ -208,6 +208,26 @@ impl Fs {
         Ok(out)
     }
 
+    /// The inode number of `path` (components separated by '/', from the
+    /// root).
+    pub fn locate(&self, path: &str) -> Result<u32, String> {
+        let mut ino = r2dax_format::ROOT_INO;
+        for comp in path.split('/').filter(|c| !c.is_empty()) {
+            let Slot::Used { inode: dir, .. } = self.inode(ino)? else {
+                return Err(format!("inode {ino} is free"));
+            };
+            ino = self
+                .dir_entries(&dir)?
+                .into_iter()
+                .find_map(|(_, s, n)| match s {
+                    DirSlot::Entry(e) if n == comp.as_bytes() => Some(e.ino),
+                    _ => None,
+                })
+                .ok_or_else(|| format!("{comp}: not found"))?;
+        }
+        Ok(ino)
+    }
+
     /// The entries of directory `inode`: (block index, decoded slot, name).
     pub fn dir_entries(&self, inode: &Inode) -> Result<Vec<(u64, DirSlot, Vec<u8>)>, String> {
         let mut out = Vec::new();

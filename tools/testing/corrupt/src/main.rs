@@ -5,7 +5,7 @@
 //! tests; not installed for users.
 
 use r2dax_disk::Fs;
-use r2dax_format::{DirSlot, Dirent, Inode, Slot, GROUP_DESC_SIZE, INODE_SIZE, ROOT_INO};
+use r2dax_format::{DirSlot, Dirent, Inode, Slot, GROUP_DESC_SIZE, INODE_SIZE};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -24,24 +24,6 @@ WHAT (PATH names the file or directory, from the root):
   dirent-ino       point the first entry of directory PATH at inode 4294967295
   dirent-csum      flip a byte of the name of the first entry of directory PATH
 ";
-
-fn locate(fs: &Fs, path: &str) -> Result<u32, String> {
-    let mut ino = ROOT_INO;
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
-        let Slot::Used { inode: dir, .. } = fs.inode(ino)? else {
-            return Err(format!("inode {ino} is free"));
-        };
-        ino = fs
-            .dir_entries(&dir)?
-            .into_iter()
-            .find_map(|(_, s, n)| match s {
-                DirSlot::Entry(e) if n == comp.as_bytes() => Some(e.ino),
-                _ => None,
-            })
-            .ok_or_else(|| format!("{comp}: not found"))?;
-    }
-    Ok(ino)
-}
 
 fn edit_inode(fs: &Fs, ino: u32, f: impl FnOnce(&mut Inode)) -> Result<(), String> {
     let (blk, off) = fs.geo.inode_location(ino).ok_or("bad inode")?;
@@ -79,7 +61,7 @@ fn first_entry_block(fs: &Fs, ino: u32) -> Result<(u64, usize), String> {
 
 fn run(dev: &str, what: &str, path: &str) -> Result<(), String> {
     let fs = Fs::open(dev, true)?;
-    let ino = locate(&fs, path)?;
+    let ino = fs.locate(path)?;
     match what {
         "gd-csum" => {
             let mut b = fs.dev.read_block(1)?;
