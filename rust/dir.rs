@@ -23,7 +23,7 @@ use crate::vfs::fs::DirEmitter;
 use crate::vfs::inode::INode;
 use crate::vfs::print::sb_err;
 use kernel::alloc::KVVec;
-use kernel::error::code::{EIO, ENOENT};
+use kernel::error::code::ENOENT;
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -284,7 +284,9 @@ pub(crate) fn replace_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8
     touch(dir)
 }
 
-/// Rewrites the ".." entry of directory `dir` to name `parent`.
+/// Rewrites the ".." entry of directory `dir` to name `parent`. The
+/// caller writes `dir`'s inode afterwards (its ctime changes with the
+/// move).
 pub(crate) fn set_dotdot(dir: &INode<R2dax>, parent: u32) -> Result {
     let bh = dir_block(dir, 0)?;
     let ok = bh.with_data_mut(|d| {
@@ -297,6 +299,5 @@ pub(crate) fn set_dotdot(dir: &INode<R2dax>, parent: u32) -> Result {
     if !ok {
         return Err(corrupt(dir, 0, 0));
     }
-    bh.sync()?;
-    write_inode(dir).map_err(|_| EIO)
+    bh.sync()
 }

@@ -8,8 +8,8 @@
 
 use crate::alloc;
 use crate::ondisk::{
-    iflags, iflags2, map_capacity, map_height_for, map_path, mode, Inode, Slot, BLOCK_SHIFT,
-    BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, PMD_BLOCKS,
+    iflags, iflags2, map_capacity, map_height_for, map_path, map_ptr, mode, Inode, Slot,
+    BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, PMD_BLOCKS,
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
@@ -219,10 +219,7 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
 }
 
 fn read_ptr(block: &[u8], idx: usize) -> Result<u64> {
-    let b = block.get(idx * 8..idx * 8 + 8).ok_or(EIO)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Ok(u64::from_le_bytes(a))
+    map_ptr(block, idx).ok_or(EIO)
 }
 
 /// `->iomap_begin`: the mapping of the file range at `pos`. For writes
@@ -295,19 +292,25 @@ fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
     Ok(())
 }
 
+/// Copies the attributes the VFS owns for every inode (mode, owner,
+/// times) from `a` into `d`.
+fn copy_owned_attrs(d: &mut Inode, a: &Attrs) {
+    d.mode = a.mode;
+    d.uid = a.uid;
+    d.gid = a.gid;
+    (d.atime, d.atime_ns) = a.atime;
+    (d.mtime, d.mtime_ns) = a.mtime;
+    (d.ctime, d.ctime_ns) = a.ctime;
+}
+
 /// Copies the VFS inode's attributes into `st.disk`.
 fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
     let a = inode.attrs();
     let d = &mut st.disk;
-    d.mode = a.mode;
+    copy_owned_attrs(d, &a);
     d.links = a.nlink;
-    d.uid = a.uid;
-    d.gid = a.gid;
     d.size = a.size;
     d.generation = a.generation;
-    (d.atime, d.atime_ns) = a.atime;
-    (d.mtime, d.mtime_ns) = a.mtime;
-    (d.ctime, d.ctime_ns) = a.ctime;
 }
 
 /// `->write_inode`, and the ordering point the namespace operations use:
@@ -319,18 +322,13 @@ pub(crate) fn write_inode(inode: &INode<R2dax>) -> Result {
 }
 
 /// Sets up and writes the on-disk inode of a newly created inode.
-pub(crate) fn init_new(new: &NewInode<R2dax>, mut disk: Inode) -> Result<crate::vfs::inode::Attrs> {
+pub(crate) fn init_new(new: &NewInode<R2dax>, mut disk: Inode) -> Result<Attrs> {
     let inode = new.inode();
     let mut attrs = inode.attrs();
     attrs.nlink = disk.links;
     attrs.size = disk.size;
     attrs.blocks = disk.blocks;
-    disk.mode = attrs.mode;
-    disk.uid = attrs.uid;
-    disk.gid = attrs.gid;
-    (disk.atime, disk.atime_ns) = attrs.atime;
-    (disk.mtime, disk.mtime_ns) = attrs.mtime;
-    (disk.ctime, disk.ctime_ns) = attrs.ctime;
+    copy_owned_attrs(&mut disk, &attrs);
     let mut st = inode.data().state.lock();
     // Copy 1 is "current", so the first write fills copy 0.
     *st = State { disk, copy: 1 };
@@ -471,7 +469,7 @@ pub(crate) fn map_insert_run(
 /// roots change in `st`, and the caller writes the inode before freeing.
 fn map_punch(sb: &SuperBlock<R2dax>, st: &mut State, from: u64, to: u64) -> Result<KVVec<u64>> {
     let mut freed = KVVec::new();
-    if st.disk.iflags2 & iflags2::INLINE != 0 || !has_map(st.disk.mode) {
+    if st.disk.iflags2 & iflags2::INLINE != 0 || !mode::has_map(st.disk.mode) {
         return Ok(freed);
     }
     let h = st.disk.height;
@@ -617,7 +615,7 @@ pub(crate) fn set_flags(inode: &INode<R2dax>, flags: u32, fsx_only: bool) -> Res
 /// Every block `st.disk` owns, map blocks included, sorted.
 fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
     let mut out = KVVec::new();
-    if st.disk.iflags2 & iflags2::INLINE != 0 || !has_map(st.disk.mode) {
+    if st.disk.iflags2 & iflags2::INLINE != 0 || !mode::has_map(st.disk.mode) {
         return Ok(out);
     }
     // (block, depth) pairs still to visit; depth 0 means a data block.
@@ -673,14 +671,6 @@ fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
         i += n;
     }
     Ok(())
-}
-
-/// Whether inodes of this mode have a block map.
-fn has_map(m: u16) -> bool {
-    matches!(
-        m & mode::S_IFMT,
-        mode::S_IFREG | mode::S_IFDIR | mode::S_IFLNK
-    )
 }
 
 /// `->evict_inode`: an inode without links is freed on disk: its slot is

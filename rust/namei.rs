@@ -89,7 +89,6 @@ pub(crate) fn create(
         flags,
         ..Inode::default()
     };
-    let mut inline = [0u8; crate::ondisk::INLINE_SYMLINK_MAX];
     if new_dir {
         // The directory's first block, with "..", is written before the
         // inode that points at it.
@@ -104,10 +103,9 @@ pub(crate) fn create(
         disk.size = u64::from(BLOCK_SIZE);
     } else if let Some(t) = target {
         disk.size = t.len() as u64;
-        if t.len() <= inline.len() {
+        if t.len() <= crate::ondisk::INLINE_SYMLINK_MAX {
             disk.iflags2 = iflags2::INLINE;
             disk.set_inline_data(t);
-            inline[..t.len()].copy_from_slice(t);
         } else {
             let (b, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
             let bh = sb.getblk_zeroed(b)?;
@@ -129,7 +127,7 @@ pub(crate) fn create(
         mode::S_IFDIR => Kind::Dir,
         mode::S_IFREG => Kind::Reg,
         mode::S_IFLNK if disk.iflags2 & iflags2::INLINE != 0 => {
-            Kind::InlineSymlink(&inline[..t_len(target)])
+            Kind::InlineSymlink(target.unwrap_or_default())
         }
         mode::S_IFLNK => Kind::Symlink,
         _ => Kind::Special(rdev),
@@ -141,10 +139,6 @@ pub(crate) fn create(
         write_inode(dir)?;
     }
     Ok(new)
-}
-
-fn t_len(t: Option<&[u8]>) -> usize {
-    t.map_or(0, |t| t.len())
 }
 
 /// Adds the name `name` in `dir` for `inode`.

@@ -18,10 +18,10 @@
 //! counts, bitmaps and counters rewritten. Everything else is reported as
 //! left unfixed.
 
-use r2dax_disk::{has_map, Fs, BS};
+use r2dax_disk::{Fs, BS};
 use r2dax_format::{
-    dirent, iflags2, mode, set_bit, state, test_bit, DirSlot, Dirent, GroupDesc, Inode, Slot,
-    Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE,
+    dirent, iflags2, map_ptr, mode, set_bit, state, test_bit, DirSlot, Dirent, GroupDesc, Inode,
+    Slot, Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE,
     LOST_FOUND_INO, MAP_FANOUT, ROOT_INO, SUPERBLOCK_SIZE,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
@@ -131,7 +131,7 @@ impl Checker<'_> {
     /// Pass 1 for one inode: claims its map and data blocks, zeroing bad
     /// pointers when repairing. Returns the number of blocks it owns.
     fn walk_map(&mut self, ino: u32, inode: &mut Inode, copy: &mut usize) -> Result<u64, String> {
-        if inode.iflags2 & iflags2::INLINE != 0 || !has_map(inode.mode) {
+        if inode.iflags2 & iflags2::INLINE != 0 || !mode::has_map(inode.mode) {
             return Ok(0);
         }
         let mut count = 0;
@@ -185,9 +185,7 @@ impl Checker<'_> {
         let mut count = 0;
         let mut changed = false;
         for i in 0..MAP_FANOUT as usize {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&b[i * 8..i * 8 + 8]);
-            let p = u64::from_le_bytes(a);
+            let p = map_ptr(&b, i).unwrap_or(0);
             if p == 0 {
                 continue;
             }
@@ -316,6 +314,21 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// Reports a bad entry of `dir` as a fixable problem and, when
+    /// repairing, clears it.
+    fn drop_entry(
+        &mut self,
+        msg: String,
+        dir: &Inode,
+        lblk: u64,
+        ent: &Dirent,
+    ) -> Result<(), String> {
+        if self.problem(msg, true) {
+            self.clear_dir_slot(dir, lblk, ent.slot, ent.nslots)?;
+        }
+        Ok(())
+    }
+
     fn clear_dir_slot(&self, dir: &Inode, lblk: u64, slot: usize, n: usize) -> Result<(), String> {
         let blk = self.fs.map(dir, lblk)?;
         let mut b = self.fs.dev.read_block(blk)?;
@@ -415,41 +428,47 @@ impl Checker<'_> {
                     continue;
                 }
                 if name == b".." || name == b"." {
-                    if self.problem(format!("directory {d}: stray '{shown}' entry"), true) {
-                        self.clear_dir_slot(&dinode, lblk, ent.slot, ent.nslots)?;
-                    }
+                    self.drop_entry(
+                        format!("directory {d}: stray '{shown}' entry"),
+                        &dinode,
+                        lblk,
+                        &ent,
+                    )?;
                     continue;
                 }
                 let Some(child) = self.inodes.get(&ent.ino) else {
-                    if self.problem(
+                    self.drop_entry(
                         format!(
                             "directory {d}: entry '{shown}' points to free or invalid inode {}",
                             ent.ino
                         ),
-                        true,
-                    ) {
-                        self.clear_dir_slot(&dinode, lblk, ent.slot, ent.nslots)?;
-                    }
+                        &dinode,
+                        lblk,
+                        &ent,
+                    )?;
                     continue;
                 };
                 if !names.insert(name.clone()) {
-                    if self.problem(format!("directory {d}: duplicate entry '{shown}'"), true) {
-                        self.clear_dir_slot(&dinode, lblk, ent.slot, ent.nslots)?;
-                    }
+                    self.drop_entry(
+                        format!("directory {d}: duplicate entry '{shown}'"),
+                        &dinode,
+                        lblk,
+                        &ent,
+                    )?;
                     continue;
                 }
                 let cmode = child.inode.mode;
                 let is_dir = cmode & mode::S_IFMT == mode::S_IFDIR;
                 if is_dir && child.parent.is_some() {
-                    if self.problem(
+                    self.drop_entry(
                         format!(
                             "directory {d}: '{shown}' is a second link to directory {}",
                             ent.ino
                         ),
-                        true,
-                    ) {
-                        self.clear_dir_slot(&dinode, lblk, ent.slot, ent.nslots)?;
-                    }
+                        &dinode,
+                        lblk,
+                        &ent,
+                    )?;
                     continue;
                 }
                 if ent.dtype != dirent::dtype(cmode) {

@@ -4,8 +4,8 @@
 //! format that validates everything it returns.
 
 use r2dax_format::{
-    dirent, map_path, DirSlot, Dirent, Geometry, GroupDesc, Inode, Slot, Superblock, BLOCK_SIZE,
-    GROUP_DESC_SIZE, INODE_SIZE, MAP_FANOUT,
+    dirent, map_path, map_ptr, DirSlot, Dirent, Geometry, GroupDesc, Inode, Slot, Superblock,
+    BLOCK_SIZE, GROUP_DESC_SIZE, INODE_SIZE, MAP_FANOUT,
 };
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
@@ -97,15 +97,6 @@ impl Device {
     }
 }
 
-/// Whether inodes of this mode have a block map (device nodes, FIFOs and
-/// sockets keep other things in the roots, or nothing).
-pub fn has_map(m: u16) -> bool {
-    matches!(
-        m & r2dax_format::mode::S_IFMT,
-        r2dax_format::mode::S_IFREG | r2dax_format::mode::S_IFDIR | r2dax_format::mode::S_IFLNK
-    )
-}
-
 /// A filesystem opened for reading: the validated superblock and geometry.
 pub struct Fs {
     /// The device.
@@ -169,9 +160,7 @@ impl Fs {
                 return Err(format!("map block {blk} is outside the data area"));
             }
             let b = self.dev.read_block(blk)?;
-            let mut p = [0u8; 8];
-            p.copy_from_slice(&b[idx * 8..idx * 8 + 8]);
-            blk = u64::from_le_bytes(p);
+            blk = map_ptr(&b, idx).ok_or("short map block")?;
         }
         if blk != 0 && !self.geo.is_data_block(blk) {
             return Err(format!("data block {blk} is outside the data area"));
@@ -192,14 +181,14 @@ impl Fs {
             }
             let b = fs.dev.read_block(blk)?;
             for i in 0..MAP_FANOUT as usize {
-                let mut p = [0u8; 8];
-                p.copy_from_slice(&b[i * 8..i * 8 + 8]);
-                walk(fs, u64::from_le_bytes(p), depth - 1, out)?;
+                walk(fs, map_ptr(&b, i).unwrap_or(0), depth - 1, out)?;
             }
             Ok(())
         }
         let mut out = Vec::new();
-        if inode.iflags2 & r2dax_format::iflags2::INLINE != 0 || !has_map(inode.mode) {
+        if inode.iflags2 & r2dax_format::iflags2::INLINE != 0
+            || !r2dax_format::mode::has_map(inode.mode)
+        {
             return Ok(out);
         }
         for &r in &inode.roots {

@@ -764,6 +764,12 @@ pub mod mode {
     /// FIFO.
     pub const S_IFIFO: u16 = 0o010000;
 
+    /// Whether inodes of mode `m` have a block map (device nodes, FIFOs and
+    /// sockets keep a device number, or nothing, in the roots).
+    pub fn has_map(m: u16) -> bool {
+        matches!(m & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK)
+    }
+
     /// Whether the type bits of `m` are one of the above.
     pub fn valid_type(m: u16) -> bool {
         matches!(
@@ -811,6 +817,14 @@ pub const MAX_FILE_BLOCKS: u64 = MAP_ROOTS as u64 * (1 << 36);
 pub const INLINE_SYMLINK_MAX: usize = MAP_ROOTS * 8;
 /// Longest symlink target.
 pub const SYMLINK_MAX: usize = BLOCK_SIZE as usize - 1;
+
+/// Pointer `idx` of a map block (`None` if `block` is too short).
+pub fn map_ptr(block: &[u8], idx: usize) -> Option<u64> {
+    let b = block.get(idx.checked_mul(8)?..idx.checked_mul(8)? + 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Some(u64::from_le_bytes(a))
+}
 
 /// Blocks a map of height `h` can address (`MAP_ROOTS * 512^h`).
 pub fn map_capacity(h: u8) -> u64 {

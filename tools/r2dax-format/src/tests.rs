@@ -458,3 +458,15 @@ fn random_metadata_never_panics() {
         let _ = map_path(next(), (next() % 6) as u8);
     }
 }
+
+#[test]
+fn map_pointers_and_types() {
+    let mut b = vec![0u8; 4096];
+    b[8..16].copy_from_slice(&0x1234u64.to_le_bytes());
+    assert_eq!(map_ptr(&b, 1), Some(0x1234));
+    assert_eq!(map_ptr(&b, 511), Some(0));
+    assert_eq!(map_ptr(&b, 512), None);
+    assert_eq!(map_ptr(&b, usize::MAX), None);
+    assert!(mode::has_map(mode::S_IFLNK | 0o777));
+    assert!(!mode::has_map(mode::S_IFCHR | 0o600));
+}
