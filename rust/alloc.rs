@@ -12,11 +12,13 @@
 //! blocks and the group counters. It nests inside a per-inode `state` lock
 //! and outside buffer locks.
 
-use crate::ondisk::{test_bit, BLOCKS_PER_GROUP, FIRST_INO, PMD_BLOCKS};
+use crate::inode::{is_dir, read_slot};
+use crate::ondisk::{test_bit, Slot, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, PMD_BLOCKS};
 use crate::super_::{R2dax, SbInfo};
 use crate::vfs::errno::euclean;
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
+use kernel::alloc::KVVec;
 use kernel::error::code::ENOSPC;
 use kernel::prelude::*;
 
@@ -101,12 +103,10 @@ pub(crate) fn alloc_blocks(
             drop(alloc);
             let first = geo.group_start(g) + u64::from(start);
             // No stale data: zero the blocks on the device before anything
-            // points at them (and drop any cached contents).
-            for b in first..first + u64::from(n) {
-                let z = sb.getblk_zeroed(b)?;
-                z.with_data_mut(|_| ());
-                z.sync()?;
-            }
+            // points at them. Metadata callers then fill them through the
+            // buffer cache (getblk_zeroed), which overwrites any cached
+            // copy; data goes to the device through iomap.
+            sb.zero_blocks(first, u64::from(n))?;
             return Ok((first, u64::from(n)));
         }
     }
@@ -195,4 +195,50 @@ pub(crate) fn free_inode(sb: &SuperBlock<R2dax>, ino: u32, dir: bool) -> Result 
     }
     alloc.dirty = true;
     Ok(())
+}
+
+/// Recomputes every group's counters after an unclean shutdown: free blocks
+/// and free inodes from the bitmaps (which are written through, so exact),
+/// directories from the used inodes (unreadable slots are fsck's business).
+/// The counters themselves are only written at sync and unmount, so a crash
+/// leaves them stale. Returns whether any changed.
+pub(crate) fn recount(sb: &SuperBlock<R2dax>) -> Result<bool> {
+    let geo = sb.info().geo;
+    let ipg = geo.inodes_per_group;
+    let mut changed = false;
+    let mut ibits = KVVec::from_elem(0u8, BLOCK_SIZE as usize, GFP_KERNEL)?;
+    for g in 0..geo.group_count {
+        let gblocks = geo.group_blocks(g) as u32;
+        let bh = sb.bread(geo.block_bitmap(g))?;
+        let free_blocks = bh.with_data(|bits| (0..gblocks).filter(|&b| !test_bit(bits, b)).count());
+        let bh = sb.bread(geo.inode_bitmap(g))?;
+        bh.with_data(|bits| {
+            let n = bits.len().min(ibits.len());
+            ibits[..n].copy_from_slice(&bits[..n]);
+        });
+        drop(bh);
+        let mut free_inodes = 0u32;
+        let mut dirs = 0u32;
+        for bit in 0..ipg {
+            if !test_bit(&ibits, bit) {
+                free_inodes += 1;
+                continue;
+            }
+            let ino = u64::from(g) * u64::from(ipg) + u64::from(bit) + 1;
+            if let Ok(Slot::Used { inode, .. }) = read_slot(sb, ino)? {
+                if is_dir(inode.mode) {
+                    dirs += 1;
+                }
+            }
+        }
+        let mut alloc = sb.info().alloc.lock();
+        let gd = &mut alloc.groups[g as usize];
+        let want = (free_blocks as u32, free_inodes, dirs);
+        if (gd.free_blocks, gd.free_inodes, gd.used_dirs) != want {
+            (gd.free_blocks, gd.free_inodes, gd.used_dirs) = want;
+            alloc.dirty = true;
+            changed = true;
+        }
+    }
+    Ok(changed)
 }

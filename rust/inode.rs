@@ -62,18 +62,20 @@ pub(crate) fn is_dir(m: u16) -> bool {
     m & mode::S_IFMT == mode::S_IFDIR
 }
 
-/// Gets inode `ino` from the inode cache or reads it from disk.
-pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>>> {
+/// Reads and decodes the slot of inode `ino` (`EUCLEAN` if the number is
+/// out of range, the decoding error as the inner result).
+pub(crate) fn read_slot(
+    sb: &SuperBlock<R2dax>,
+    ino: u64,
+) -> Result<core::result::Result<Slot, crate::ondisk::InodeError>> {
     let geo = &sb.info().geo;
-    let Some((blk, off)) = u32::try_from(ino).ok().and_then(|i| geo.inode_location(i)) else {
+    let Some((ino32, (blk, off))) = u32::try_from(ino)
+        .ok()
+        .and_then(|i| Some((i, geo.inode_location(i)?)))
+    else {
         sb_err!(sb, "inode number {} is out of range", ino);
         return Err(euclean());
     };
-    let new = match sb.iget(ino)? {
-        Iget::Cached(inode) => return Ok(inode),
-        Iget::New(new) => new,
-    };
-    let ino32 = ino as u32;
     let bh = sb.bread(blk)?;
     let mut slot = [0u8; INODE_SIZE];
     bh.with_data(|d| {
@@ -81,18 +83,36 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
             .map(|s| slot.copy_from_slice(s))
             .ok_or(EIO)
     })?;
-    drop(bh);
-    let (disk, copy) = match Inode::decode_slot(&slot, ino32) {
-        Ok(Slot::Used { inode, copy }) => (inode, copy),
+    Ok(Inode::decode_slot(&slot, ino32))
+}
+
+/// Reads and validates the on-disk inode `ino`, which must be in use.
+pub(crate) fn read_disk(sb: &SuperBlock<R2dax>, ino: u64) -> Result<State> {
+    match read_slot(sb, ino)? {
+        Ok(Slot::Used { inode, copy }) => Ok(State { disk: inode, copy }),
         Ok(Slot::Free) => {
             sb_err!(sb, "inode {} is referenced but free", ino);
-            return Err(euclean());
+            Err(euclean())
         }
         Err(e) => {
             sb_err!(sb, "inode {}: {}", ino, e);
-            return Err(euclean());
+            Err(euclean())
         }
+    }
+}
+
+/// Gets inode `ino` from the inode cache or reads it from disk.
+pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>>> {
+    let geo = &sb.info().geo;
+    if !u32::try_from(ino).is_ok_and(|i| geo.valid_ino(i)) {
+        sb_err!(sb, "inode number {} is out of range", ino);
+        return Err(euclean());
+    }
+    let new = match sb.iget(ino)? {
+        Iget::Cached(inode) => return Ok(inode),
+        Iget::New(new) => new,
     };
+    let State { disk, copy } = read_disk(sb, ino)?;
     if disk.links == 0 {
         sb_err!(sb, "inode {} is referenced but has no links", ino);
         return Err(euclean());
@@ -272,7 +292,7 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
 /// Writes `st.disk` as inode `ino` into the copy not holding the current
 /// state, synchronously, then makes it current (see the "two copies" rule
 /// in ondisk.rst: a torn write leaves the previous copy intact).
-fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
+pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
     let geo = &sb.info().geo;
     let ino32 = u32::try_from(ino).map_err(|_| EIO)?;
     let (blk, off) = geo.inode_location(ino32).ok_or(EIO)?;
@@ -304,7 +324,7 @@ fn copy_owned_attrs(d: &mut Inode, a: &Attrs) {
 }
 
 /// Copies the VFS inode's attributes into `st.disk`.
-fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
+pub(crate) fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
     let a = inode.attrs();
     let d = &mut st.disk;
     copy_owned_attrs(d, &a);
@@ -673,26 +693,40 @@ fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
     Ok(())
 }
 
-/// `->evict_inode`: an inode without links is freed on disk: its slot is
-/// cleared first (so nothing points at its blocks any more), then its
-/// blocks and its inode number are freed.
+/// Frees on-disk inode `ino` (whose image is `st`) and everything it owns:
+/// its slot is cleared first, so nothing points at its blocks any more,
+/// then its blocks and its inode number are freed. A crash in between
+/// leaks what fsck reclaims.
+pub(crate) fn free_on_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &State) -> Result {
+    let blocks = owned_blocks(sb, st)?;
+    let is_dir = is_dir(st.disk.mode);
+    let ino = u32::try_from(ino).map_err(|_| EIO)?;
+    let (blk, off) = sb.info().geo.inode_location(ino).ok_or(EIO)?;
+    let bh = sb.bread(blk)?;
+    bh.with_data_mut(|d| d.get_mut(off..off + INODE_SIZE).map(|s| s.fill(0)));
+    bh.sync()?;
+    free_sorted(sb, &blocks)?;
+    alloc::free_inode(sb, ino, is_dir)
+}
+
+/// `->evict_inode`: an inode without links leaves the orphan list and is
+/// freed on disk ([`free_on_disk`]).
 pub(crate) fn evict(inode: &INode<R2dax>) {
     let sb = inode.sb();
     if inode.nlink() != 0 || inode.is_bad() || sb.read_only() {
         return;
     }
     let res = (|| -> Result {
-        let st = inode.data().state.lock();
-        let blocks = owned_blocks(sb, &st)?;
-        let is_dir = is_dir(st.disk.mode);
-        drop(st);
-        let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
-        let (blk, off) = sb.info().geo.inode_location(ino).ok_or(EIO)?;
-        let bh = sb.bread(blk)?;
-        bh.with_data_mut(|d| d.get_mut(off..off + INODE_SIZE).map(|s| s.fill(0)));
-        bh.sync()?;
-        free_sorted(sb, &blocks)?;
-        alloc::free_inode(sb, ino, is_dir)
+        crate::orphan::remove(inode)?;
+        // No one else can reach the inode now: copy its image out.
+        let st = {
+            let st = inode.data().state.lock();
+            State {
+                disk: st.disk,
+                copy: st.copy,
+            }
+        };
+        free_on_disk(sb, inode.ino(), &st)
     })();
     if let Err(e) = res {
         sb_err!(

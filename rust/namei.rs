@@ -9,8 +9,9 @@
 //!
 //! - create: inode bit, (directory or symlink block), inode, entry, parent;
 //! - link: link count up, then the entry;
-//! - unlink/rmdir: entry, then link count down (the last drop frees the
-//!   inode at eviction: slot cleared, then blocks and bit freed);
+//! - unlink/rmdir: entry, then link count down; the last drop puts the
+//!   inode on the orphan list (orphan.rs), and eviction takes it off and
+//!   frees it (slot cleared, then blocks and bit freed);
 //! - rename: new entry first, then the old one removed.
 //!
 //! Locking: the VFS holds the parent directories' `i_rwsem` (and, for
@@ -21,6 +22,7 @@ use crate::alloc;
 use crate::dir::{self, add_entry, group_of, remove_entry, replace_entry, set_dotdot};
 use crate::inode::{init_new, is_dir, write_inode};
 use crate::ondisk::{dirent, iflags, iflags2, mode, Inode, BLOCK_SIZE, SYMLINK_MAX};
+use crate::orphan::write_unlinked;
 use crate::super_::R2dax;
 use crate::vfs::errno::{enametoolong, enotempty};
 use crate::vfs::inode::{INode, Idmap, Kind, NewInode};
@@ -162,7 +164,7 @@ pub(crate) fn unlink(dir: &INode<R2dax>, name: &[u8], inode: &INode<R2dax>) -> R
     remove_entry(dir, name)?;
     inode.drop_nlink();
     inode.touch_ctime();
-    write_inode(inode)
+    write_unlinked(inode)
 }
 
 /// Removes the empty directory `inode`.
@@ -175,7 +177,7 @@ pub(crate) fn rmdir(dir: &INode<R2dax>, name: &[u8], inode: &INode<R2dax>) -> Re
     inode.drop_nlink();
     inode.drop_nlink();
     inode.touch_ctime();
-    write_inode(inode)?;
+    write_unlinked(inode)?;
     dir.drop_nlink();
     write_inode(dir)
 }
@@ -241,7 +243,7 @@ pub(crate) fn rename(
             victim.drop_nlink();
         }
         victim.touch_ctime();
-        write_inode(victim)?;
+        write_unlinked(victim)?;
         if old_is_dir && moved_dir {
             old_dir.drop_nlink();
             write_inode(old_dir)?;

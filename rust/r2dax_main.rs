@@ -20,6 +20,7 @@ mod dir;
 mod file;
 mod inode;
 mod namei;
+mod orphan;
 #[path = "super.rs"]
 mod super_;
 

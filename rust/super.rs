@@ -14,7 +14,7 @@ use crate::vfs::inode::{INode, Idmap, NewInode};
 use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::{New, Root, SuperBlock};
 use kernel::alloc::KVVec;
-use kernel::error::code::{EINVAL, EIO, ENOTDIR, EROFS};
+use kernel::error::code::{EINVAL, EIO, ENOTDIR};
 use kernel::init::PinInit;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -55,7 +55,7 @@ fn now() -> u64 {
 }
 
 /// Writes the superblock (block 0) synchronously.
-fn write_sb(sb: &SuperBlock<R2dax>, disk: &mut Superblock) -> Result {
+pub(crate) fn write_sb(sb: &SuperBlock<R2dax>, disk: &mut Superblock) -> Result {
     disk.write_time = now();
     let mut buf = [0u8; SUPERBLOCK_SIZE];
     disk.encode(&mut buf);
@@ -192,12 +192,11 @@ impl FileSystem for R2dax {
                 "was not cleanly unmounted, running fsck.r2dax is recommended"
             );
         }
-        if disk.orphan_head != 0 && !sb.read_only() {
-            sb_warn!(
+        if disk.orphan_head != 0 && sb.read_only() {
+            sb_info!(
                 sb,
-                "orphan list is not empty: mounting read-only, run fsck.r2dax"
+                "orphan inodes stay allocated until a read-write mount frees them"
             );
-            sb.force_read_only();
         }
         sb.set_magic(MAGIC);
         sb.set_max_bytes(MAX_FILE_BLOCKS << BLOCK_SHIFT);
@@ -227,8 +226,12 @@ impl FileSystem for R2dax {
             sb_err!(sb, "the root inode is not a directory");
             return Err(euclean());
         }
+        if sb.info().disk.lock().state & state::DIRTY != 0 && crate::alloc::recount(sb)? {
+            sb_info!(sb, "free space counters recomputed from the bitmaps");
+        }
         if !sb.read_only() {
             mark_dirty_on_disk(sb)?;
+            crate::orphan::recover(sb)?;
         }
         sb.root(root)
     }
@@ -236,14 +239,8 @@ impl FileSystem for R2dax {
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool) -> Result {
         match (sb.read_only(), new_read_only) {
             (true, false) => {
-                if sb.info().disk.lock().orphan_head != 0 {
-                    sb_err!(
-                        sb,
-                        "orphan list is not empty: run fsck.r2dax before mounting read-write"
-                    );
-                    return Err(EROFS);
-                }
-                mark_dirty_on_disk(sb)
+                mark_dirty_on_disk(sb)?;
+                crate::orphan::recover(sb)
             }
             // The VFS has synced and checked for writers already.
             (false, true) => write_state(sb, true),

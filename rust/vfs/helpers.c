@@ -121,6 +121,23 @@ struct buffer_head *r2dax_sb_getblk_zeroed(struct super_block *sb, sector_t bloc
 	return bh;
 }
 
+int r2dax_sb_zeroout(struct super_block *sb, sector_t block, sector_t count)
+{
+	unsigned int shift = sb->s_blocksize_bits - SECTOR_SHIFT;
+	loff_t start = (loff_t)block << sb->s_blocksize_bits;
+	int err;
+
+	err = blkdev_issue_zeroout(sb->s_bdev, block << shift, count << shift,
+				   GFP_NOFS, BLKDEV_ZERO_NOUNMAP);
+	if (err)
+		return err;
+	/* Drop clean cached copies so the device's page cache is not stale. */
+	invalidate_mapping_pages(sb->s_bdev->bd_mapping, start >> PAGE_SHIFT,
+				 (start + ((loff_t)count << sb->s_blocksize_bits) - 1) >>
+					 PAGE_SHIFT);
+	return 0;
+}
+
 void r2dax_lock_buffer(struct buffer_head *bh)
 {
 	lock_buffer(bh);

@@ -24,6 +24,7 @@ struct super_block;
 
 struct buffer_head *r2dax_sb_bread(struct super_block *sb, sector_t block);
 struct buffer_head *r2dax_sb_getblk_zeroed(struct super_block *sb, sector_t block);
+int r2dax_sb_zeroout(struct super_block *sb, sector_t block, sector_t count);
 void r2dax_lock_buffer(struct buffer_head *bh);
 void r2dax_unlock_buffer(struct buffer_head *bh);
 void r2dax_mark_inode_dirty(struct inode *inode);

@@ -15,6 +15,7 @@ pub(crate) mod errno;
 pub(crate) mod fs;
 pub(crate) mod inode;
 pub(crate) mod ops;
+pub(crate) mod orphan;
 pub(crate) mod print;
 pub(crate) mod raw;
 pub(crate) mod sb;

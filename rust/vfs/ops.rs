@@ -9,7 +9,7 @@
 use super::fs::{DirEmitter, FileSystem, FsType, MapKind};
 use super::inode::{INode, Idmap, InodeWithData};
 use super::raw;
-use super::sb::{New, SuperBlock};
+use super::sb::{New, SbData, SuperBlock};
 use core::ffi::{c_int, c_uint, c_void};
 use core::marker::PhantomData;
 use kernel::error::from_result;
@@ -188,7 +188,7 @@ impl<T: FileSystem> Tables<T> {
             // SAFETY: The superblock is valid and new per the contract.
             let new = unsafe { SuperBlock::<T, New>::from_raw(sb) };
             new.init_common(&Self::SUPER_OPS);
-            let info = KBox::pin_init(T::fill_super(new)?, GFP_KERNEL)?;
+            let info = KBox::pin_init(SbData::<T>::new(T::fill_super(new)?), GFP_KERNEL)?;
             // SAFETY: `s_fs_info` is null and ours to set; `kill_sb` frees it
             // (in place, so it stays pinned) whether or not the rest of the
             // mount succeeds.
@@ -196,7 +196,7 @@ impl<T: FileSystem> Tables<T> {
                 let info = core::pin::Pin::into_inner_unchecked(info);
                 (*sb).s_fs_info = KBox::into_raw(info).cast();
             }
-            // SAFETY: `s_fs_info` now holds a `T::Info`, so the superblock is
+            // SAFETY: `s_fs_info` now holds an `SbData<T>`, so the superblock is
             // ready in the sense of `SuperBlock<T, Ready>`.
             let ready = unsafe { SuperBlock::<T>::from_raw(sb) };
             let root = T::init_root(ready)?;
@@ -261,11 +261,11 @@ impl<T: FileSystem> Tables<T> {
     pub(super) unsafe extern "C" fn kill_sb(sb: *mut raw::super_block) {
         // SAFETY: `sb` is a block-device superblock of ours.
         unsafe { raw::kill_block_super(sb) };
-        // SAFETY: `s_fs_info` is null or the `KBox<T::Info>` stored by
+        // SAFETY: `s_fs_info` is null or the `KBox<SbData<T>>` stored by
         // `fill_super`; nothing uses it after `kill_block_super`, which
         // evicted every inode.
         unsafe {
-            let info = (*sb).s_fs_info.cast::<T::Info>();
+            let info = (*sb).s_fs_info.cast::<SbData<T>>();
             if !info.is_null() {
                 drop(KBox::from_raw(info));
             }
@@ -559,10 +559,19 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the VFS when an inode of ours leaves memory.
     unsafe extern "C" fn evict_inode(inode: *mut raw::inode) {
         // SAFETY: Per the contract; the page cache goes first, and
-        // `clear_inode` ends the inode's life in the filesystem.
+        // `clear_inode` ends the inode's life in the filesystem. The inode
+        // leaves the orphan list before that (the list's invariant).
         unsafe {
             raw::truncate_inode_pages_final(core::ptr::addr_of_mut!((*inode).i_data));
-            T::evict_inode(INode::<T>::from_raw(inode));
+            let i = INode::<T>::from_raw(inode);
+            T::evict_inode(i);
+            if i.sb().orphans().forget(inode) {
+                crate::vfs::print::sb_err!(
+                    i.sb(),
+                    "inode {} left on the orphan list at eviction",
+                    i.ino()
+                );
+            }
             raw::clear_inode(inode);
         }
     }

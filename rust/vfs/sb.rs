@@ -6,10 +6,12 @@
 use super::buffer::Buffer;
 use super::fs::FileSystem;
 use super::inode::INode;
+use super::orphan::Orphans;
 use super::raw;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::code::{EINVAL, EIO, ENOMEM};
+use kernel::init::PinInit;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::{ARef, Opaque};
@@ -19,13 +21,34 @@ pub(crate) struct New;
 /// Type state of a superblock whose `s_fs_info` holds a `T::Info`.
 pub(crate) struct Ready;
 
+/// What `s_fs_info` points to: the layer's per-superblock state and the
+/// filesystem's `T::Info`.
+#[pin_data]
+pub(super) struct SbData<T: FileSystem> {
+    /// Inodes on the filesystem's orphan list.
+    #[pin]
+    pub(super) orphans: Orphans<T>,
+    #[pin]
+    pub(super) info: T::Info,
+}
+
+impl<T: FileSystem> SbData<T> {
+    pub(super) fn new(info: impl PinInit<T::Info, Error>) -> impl PinInit<Self, Error> {
+        try_pin_init!(SbData::<T> {
+            orphans <- Orphans::new(),
+            info <- info,
+        }? Error)
+    }
+}
+
 /// A superblock of filesystem `T`.
 ///
 /// # Invariants
 ///
 /// The wrapped `super_block` belongs to filesystem type `T` and is alive
 /// for the lifetime of the reference. In state [`Ready`], `s_fs_info`
-/// points to a valid `T::Info` that lives as long as the superblock.
+/// points to a valid, pinned `SbData<T>` that lives as long as the
+/// superblock.
 #[repr(transparent)]
 pub(crate) struct SuperBlock<T: FileSystem, S = Ready>(
     Opaque<raw::super_block>,
@@ -38,7 +61,7 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     /// # Safety
     ///
     /// `sb` must be a live superblock of type `T` that outlives `'a` and,
-    /// for `S = Ready`, have its `s_fs_info` set to a `T::Info`.
+    /// for `S = Ready`, have its `s_fs_info` set to an `SbData<T>`.
     pub(super) unsafe fn from_raw<'a>(sb: *mut raw::super_block) -> &'a Self {
         // SAFETY: `Self` is `repr(transparent)` over the C struct, and the
         // caller guarantees validity for `'a`.
@@ -78,6 +101,16 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         let bh = unsafe { raw::r2dax_sb_getblk_zeroed(self.as_raw(), block) };
         // SAFETY: The helper returns null or a referenced up-to-date buffer.
         unsafe { Buffer::from_raw(bh) }.ok_or(ENOMEM)
+    }
+
+    /// Writes zeros to `count` blocks from `block` on the device itself
+    /// (not through the buffer cache) and waits for it; then drops clean
+    /// cached copies of those blocks from the device's page cache.
+    pub(crate) fn zero_blocks(&self, block: u64, count: u64) -> Result {
+        // SAFETY: The superblock is live, its block device open and its
+        // block size set.
+        let err = unsafe { raw::r2dax_sb_zeroout(self.as_raw(), block, count) };
+        kernel::error::to_result(err)
     }
 
     /// Whether the superblock is mounted read-only.
@@ -122,20 +155,23 @@ impl<T: FileSystem> SuperBlock<T, New> {
         // SAFETY: The superblock is new and exclusively ours.
         unsafe { (*self.as_raw()).s_maxbytes = max };
     }
-
-    /// Forces the mount read-only.
-    pub(crate) fn force_read_only(&self) {
-        // SAFETY: The superblock is new and exclusively ours.
-        unsafe { (*self.as_raw()).s_flags |= raw::SB_RDONLY };
-    }
 }
 
 impl<T: FileSystem> SuperBlock<T> {
+    fn sb_data(&self) -> &SbData<T> {
+        // SAFETY: By the type invariant (state `Ready`), `s_fs_info` points
+        // to an `SbData<T>` that lives as long as the superblock.
+        unsafe { &*(*self.as_raw()).s_fs_info.cast::<SbData<T>>() }
+    }
+
     /// The filesystem's per-superblock data.
     pub(crate) fn info(&self) -> &T::Info {
-        // SAFETY: By the type invariant (state `Ready`), `s_fs_info` points
-        // to a `T::Info` that lives as long as the superblock.
-        unsafe { &*(*self.as_raw()).s_fs_info.cast::<T::Info>() }
+        &self.sb_data().info
+    }
+
+    /// The superblock's orphan list (see [`super::orphan`]).
+    pub(crate) fn orphans(&self) -> &Orphans<T> {
+        &self.sb_data().orphans
     }
 
     /// Makes the root dentry from the root directory's inode.

@@ -76,6 +76,7 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
             println!("flags: {:#x}", i.flags);
             println!("height: {}", i.height);
             println!("seq: {}", i.seq);
+            println!("next_orphan: {}", i.next_orphan);
             println!("mtime: {}.{:09}", i.mtime, i.mtime_ns);
             if i.iflags2 & iflags2::INLINE != 0 {
                 let d = i.inline_data();

@@ -527,14 +527,27 @@ impl Checker<'_> {
         let mut o = self.sb.orphan_head;
         while o != 0 {
             let Some(info) = self.inodes.get(&o) else {
-                self.problem(format!("orphan list names free inode {o}"), false);
+                self.problem(
+                    format!("orphan list names free inode {o}; clearing the list"),
+                    true,
+                );
                 break;
             };
-            if !orphans.insert(o) {
-                self.problem("orphan list has a loop".into(), false);
+            let next = info.inode.next_orphan;
+            if info.inode.links != 0 || info.entries != 0 {
+                // Only an inode without links or names is an orphan; a
+                // linked one is kept and the list is cleared below.
+                self.problem(
+                    format!("orphan list names linked inode {o}; keeping it, clearing the list"),
+                    true,
+                );
                 break;
             }
-            o = info.inode.next_orphan;
+            if !orphans.insert(o) {
+                self.problem("orphan list has a loop; clearing the list".into(), true);
+                break;
+            }
+            o = next;
         }
         for &o in &orphans {
             if self.problem(
@@ -544,7 +557,7 @@ impl Checker<'_> {
                 self.free_inode(o)?;
             }
         }
-        if !orphans.is_empty() && self.repair {
+        if self.sb.orphan_head != 0 && self.repair {
             self.sb.orphan_head = 0;
             self.sb_dirty = true;
         }

@@ -364,6 +364,26 @@ fn lost_found_is_relinked_to_the_root() {
 }
 
 #[test]
+fn orphan_list_naming_a_linked_file_is_cleared() {
+    let (img, ..) = populated();
+    let fs = img.fs(true);
+    let ino = fs.locate("/d/big").unwrap();
+    let mut sb = fs.sb;
+    sb.orphan_head = ino;
+    rw_block(&fs, 0, |b| {
+        let mut s = [0u8; SUPERBLOCK_SIZE];
+        sb.encode(&mut s);
+        b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
+    });
+    drop(fs);
+    img.expect_repaired("orphan list names linked inode");
+    let fs = img.fs(false);
+    assert_eq!(fs.sb.orphan_head, 0);
+    assert_eq!(fs.locate("/d/big").unwrap(), ino);
+    assert!(matches!(fs.inode(ino).unwrap(), Slot::Used { .. }));
+}
+
+#[test]
 fn orphans_are_freed() {
     let (img, ..) = populated();
     let fs = img.fs(true);

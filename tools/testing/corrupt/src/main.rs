@@ -5,7 +5,9 @@
 //! tests; not installed for users.
 
 use r2dax_disk::Fs;
-use r2dax_format::{DirSlot, Dirent, Inode, Slot, GROUP_DESC_SIZE, INODE_SIZE};
+use r2dax_format::{
+    DirSlot, Dirent, Inode, Slot, Superblock, GROUP_DESC_SIZE, INODE_SIZE, SUPERBLOCK_SIZE,
+};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -23,6 +25,7 @@ WHAT (PATH names the file or directory, from the root):
   dir-hole         make directory PATH's first block a hole
   dirent-ino       point the first entry of directory PATH at inode 4294967295
   dirent-csum      flip a byte of the name of the first entry of directory PATH
+  orphan-head      put PATH's (linked) inode at the head of the orphan list
 ";
 
 fn edit_inode(fs: &Fs, ino: u32, f: impl FnOnce(&mut Inode)) -> Result<(), String> {
@@ -101,6 +104,16 @@ fn run(dev: &str, what: &str, path: &str) -> Result<(), String> {
                 b[slot * 32 + 12] ^= 0x01;
             }
             fs.dev.write_blocks(blk, &b)?;
+        }
+        "orphan-head" => {
+            let mut b = fs.dev.read_block(0)?;
+            let mut sb = Superblock::decode(&b).map_err(|e| e.to_string())?;
+            sb.orphan_head = ino;
+            let mut raw = [0u8; SUPERBLOCK_SIZE];
+            raw.copy_from_slice(&b[..SUPERBLOCK_SIZE]);
+            sb.encode(&mut raw);
+            b[..SUPERBLOCK_SIZE].copy_from_slice(&raw);
+            fs.dev.write_blocks(0, &b)?;
         }
         _ => return Err(format!("unknown corruption '{what}'")),
     }
