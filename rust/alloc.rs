@@ -17,6 +17,7 @@ use crate::ondisk::{test_bit, Slot, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, PMD
 use crate::super_::{R2dax, SbInfo};
 use crate::vfs::errno::euclean;
 use crate::vfs::print::sb_err;
+use crate::vfs::buffer::Buffer;
 use crate::vfs::sb::SuperBlock;
 use kernel::alloc::KVVec;
 use kernel::error::code::ENOSPC;
@@ -46,10 +47,37 @@ fn set_bits(bits: &mut [u8], start: u32, n: u32, on: bool) {
     }
 }
 
-/// Allocates up to `want` contiguous blocks, at least one, preferring group
-/// `goal_group`, 2 MiB-aligned runs when `aligned` (and `want` >= 512).
-/// Returns (first block, count). The blocks are zeroed on the device.
+/// Allocates up to `want` contiguous data blocks, at least one, preferring
+/// group `goal_group`, 2 MiB-aligned runs when `aligned` (and `want` >=
+/// 512). Returns (first block, count). The blocks are zeroed on the device
+/// (not through the buffer cache: file data never goes through it).
 pub(crate) fn alloc_blocks(
+    sb: &SuperBlock<R2dax>,
+    goal_group: u32,
+    want: u64,
+    aligned: bool,
+) -> Result<(u64, u64)> {
+    let (first, n) = alloc_run(sb, goal_group, want, aligned)?;
+    // No stale data: zeroed before anything points at them.
+    sb.zero_blocks(first, n)?;
+    Ok((first, n))
+}
+
+/// Allocates one metadata block (map, directory or symlink block) and
+/// returns it with its buffer, zeroed and written. Metadata is read through
+/// the buffer cache, so it must be initialised there: the device's page
+/// cache may still hold an older copy of the block from a previous use.
+pub(crate) fn alloc_meta(sb: &SuperBlock<R2dax>, goal_group: u32) -> Result<(u64, Buffer)> {
+    let (b, _) = alloc_run(sb, goal_group, 1, false)?;
+    let bh = sb.getblk_zeroed(b)?;
+    bh.with_data_mut(|_| ());
+    bh.sync()?;
+    Ok((b, bh))
+}
+
+/// Finds and marks up to `want` contiguous free blocks (see
+/// [`alloc_blocks`]); the caller initialises them.
+fn alloc_run(
     sb: &SuperBlock<R2dax>,
     goal_group: u32,
     want: u64,
@@ -102,11 +130,6 @@ pub(crate) fn alloc_blocks(
             alloc.dirty = true;
             drop(alloc);
             let first = geo.group_start(g) + u64::from(start);
-            // No stale data: zero the blocks on the device before anything
-            // points at them. Metadata callers then fill them through the
-            // buffer cache (getblk_zeroed), which overwrites any cached
-            // copy; data goes to the device through iomap.
-            sb.zero_blocks(first, u64::from(n))?;
             return Ok((first, u64::from(n)));
         }
     }

@@ -236,8 +236,7 @@ pub(crate) fn add_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) ->
     // A new block, written with the entry before the map points at it.
     let sb = dir.sb();
     let goal = group_of(dir);
-    let (pblk, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
-    let bh = sb.getblk_zeroed(pblk)?;
+    let (pblk, bh) = alloc::alloc_meta(sb, goal)?;
     bh.with_data_mut(|d| Dirent::encode(d, 0, ino, dtype, name));
     bh.sync()?;
     let mut st = dir.data().state.lock();

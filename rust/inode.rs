@@ -378,7 +378,8 @@ fn map_write(sb: &SuperBlock<R2dax>, blk: u64, idx: usize, val: u64) -> Result {
 
 /// A new zeroed map block near group `goal`.
 fn new_map_block(sb: &SuperBlock<R2dax>, goal: u32, st: &mut State) -> Result<u64> {
-    let (b, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
+    // Zeroed in the buffer cache, where map_read and map_write find it.
+    let (b, _) = alloc::alloc_meta(sb, goal)?;
     st.disk.blocks += 1;
     Ok(b)
 }

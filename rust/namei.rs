@@ -94,8 +94,7 @@ pub(crate) fn create(
     if new_dir {
         // The directory's first block, with "..", is written before the
         // inode that points at it.
-        let (b, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
-        let bh = sb.getblk_zeroed(b)?;
+        let (b, bh) = alloc::alloc_meta(sb, goal)?;
         bh.with_data_mut(|d| {
             crate::ondisk::Dirent::encode(d, 0, ino32(dir), dirent::DT_DIR, b"..")
         });
@@ -109,8 +108,7 @@ pub(crate) fn create(
             disk.iflags2 = iflags2::INLINE;
             disk.set_inline_data(t);
         } else {
-            let (b, _) = alloc::alloc_blocks(sb, goal, 1, false)?;
-            let bh = sb.getblk_zeroed(b)?;
+            let (b, bh) = alloc::alloc_meta(sb, goal)?;
             bh.with_data_mut(|d| {
                 if let Some(dst) = d.get_mut(..t.len()) {
                     dst.copy_from_slice(t);

@@ -8,13 +8,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/out
 mkdir -p "$out"
 
-# Host programs copied into the guest. Later issues add fio and stress-ng
-# here (they pull in ~100 MB of libraries, so only when a test needs them).
-HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr"
+# Host programs copied into the guest. stress-ng brings about 30 MB of
+# libraries; fio (about 80 MB) comes with the benchmarks.
+HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr stress-ng"
 
 [ -f "$top/r2dax.ko" ] || die "r2dax.ko missing (run make)"
 tools=$top/tools/target/release
-for t in mkfs-r2dax fsck-r2dax dump-r2dax r2dax-corrupt r2dax-t; do
+for t in mkfs-r2dax fsck-r2dax dump-r2dax r2dax-corrupt r2dax-t r2dax-fsx; do
 	[ -x "$tools/$t" ] || die "host tool $t missing (run make tools)"
 done
 
@@ -58,7 +58,7 @@ for t in mkfs fsck dump; do
 	cp "$tools/$t-r2dax" "$root/usr/sbin/$t.r2dax"
 	copy_libs "$tools/$t-r2dax"
 done
-for t in r2dax-corrupt r2dax-t; do
+for t in r2dax-corrupt r2dax-t r2dax-fsx; do
 	cp "$tools/$t" "$root/usr/bin/$t"
 	copy_libs "$tools/$t"
 done

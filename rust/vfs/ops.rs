@@ -17,6 +17,9 @@ use kernel::init::PinInit;
 use kernel::prelude::*;
 use kernel::types::ARef;
 
+/// `FALLOC_FL_KEEP_SIZE` of include/uapi/linux/falloc.h.
+const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
+
 /// The C operation tables and callbacks for `T`.
 pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
 
@@ -113,6 +116,7 @@ impl<T: FileSystem> Tables<T> {
         mmap: Some(Self::mmap),
         open: Some(Self::open),
         splice_read: Some(raw::filemap_splice_read),
+        splice_write: Some(raw::iter_file_splice_write),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -613,10 +617,20 @@ impl<T: FileSystem> Tables<T> {
             raw::r2dax_inode_lock(inode);
             raw::inode_dio_wait(inode);
             raw::r2dax_invalidate_lock(inode);
-            let r = match (u64::try_from(offset), u64::try_from(len)) {
+            // A size-changing mode obeys RLIMIT_FSIZE (EFBIG and SIGXFSZ),
+            // which vfs_fallocate leaves to the filesystem; the VFS has
+            // checked s_maxbytes and overflow already.
+            let grows = mode as u32 & FALLOC_FL_KEEP_SIZE == 0
+                && offset.saturating_add(len) > raw::r2dax_inode_size(inode);
+            let r = if grows {
+                kernel::error::to_result(raw::inode_newsize_ok(inode, offset + len))
+            } else {
+                Ok(())
+            };
+            let r = r.and_then(|()| match (u64::try_from(offset), u64::try_from(len)) {
                 (Ok(o), Ok(l)) => T::fallocate(INode::<T>::from_raw(inode), mode as u32, o, l),
                 _ => Err(EINVAL),
-            };
+            });
             let r = r.and_then(|()| kernel::error::to_result(raw::file_modified(file)));
             raw::r2dax_invalidate_unlock(inode);
             raw::r2dax_inode_unlock(inode);

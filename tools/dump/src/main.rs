@@ -130,6 +130,7 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    r2dax_disk::default_sigpipe();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         print!("{USAGE}");

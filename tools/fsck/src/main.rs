@@ -22,6 +22,7 @@ repaired, 4 problems left unrepaired, 8 operational error, 16 usage error.
 ";
 
 fn main() -> ExitCode {
+    r2dax_disk::default_sigpipe();
     let mut repair = false;
     let mut device = None;
     for a in std::env::args().skip(1) {

@@ -5,6 +5,7 @@ use r2dax_mkfs::{parse_args, run, Cli, USAGE};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    r2dax_disk::default_sigpipe();
     match parse_args(std::env::args().skip(1)) {
         Ok(Cli::Help) => {
             print!("{USAGE}");

@@ -245,3 +245,14 @@ impl Fs {
         Ok(out)
     }
 }
+
+/// Lets a closed pipe end the program quietly, as it does C tools
+/// (`dump.r2dax DEV map 12 | head`), instead of `println!` panicking on
+/// `EPIPE`: Rust programs start with `SIGPIPE` ignored.
+pub fn default_sigpipe() {
+    // SAFETY: Setting a signal's disposition to the default, before any
+    // thread is started; no handler is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
