@@ -15,9 +15,9 @@
 use crate::inode::{is_dir, read_slot};
 use crate::ondisk::{test_bit, Slot, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, PMD_BLOCKS};
 use crate::super_::{R2dax, SbInfo};
+use crate::vfs::buffer::Buffer;
 use crate::vfs::errno::euclean;
 use crate::vfs::print::sb_err;
-use crate::vfs::buffer::Buffer;
 use crate::vfs::sb::SuperBlock;
 use kernel::alloc::KVVec;
 use kernel::error::code::ENOSPC;

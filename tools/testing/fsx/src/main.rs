@@ -169,7 +169,11 @@ impl Worker {
             // SAFETY: As above.
             self.dfd = unsafe { libc::open(self.cpath.as_ptr(), libc::O_RDWR | libc::O_DIRECT) };
             if self.dfd < 0 {
-                return Err(format!("open O_DIRECT {}: {}", self.path.display(), errno()));
+                return Err(format!(
+                    "open O_DIRECT {}: {}",
+                    self.path.display(),
+                    errno()
+                ));
             }
         }
         Ok(())
@@ -321,7 +325,8 @@ impl Worker {
                 let mut buf = vec![0u8; len as usize];
                 self.note(format!("read {off} +{len}"));
                 // SAFETY: `buf` is valid for `len` bytes of writes.
-                let n = unsafe { libc::pread(self.fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
+                let n =
+                    unsafe { libc::pread(self.fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
                 if n < 0 {
                     return Err(format!("pread: {}", errno()));
                 }
@@ -338,7 +343,8 @@ impl Worker {
                 self.rng.fill(&mut buf);
                 self.note(format!("write {off} +{len}"));
                 // SAFETY: `buf` is valid for `len` bytes of reads.
-                let n = unsafe { libc::pwrite(self.fd, buf.as_ptr().cast(), buf.len(), off as i64) };
+                let n =
+                    unsafe { libc::pwrite(self.fd, buf.as_ptr().cast(), buf.len(), off as i64) };
                 if n as u64 != len {
                     return Err(format!("pwrite returned {n}: {}", errno()));
                 }
@@ -355,7 +361,8 @@ impl Worker {
                 self.note(format!("dio-read {off} +{len}"));
                 let b = buf.as_mut();
                 // SAFETY: `b` is valid for `len` bytes and page-aligned.
-                let n = unsafe { libc::pread(self.dfd, b.as_mut_ptr().cast(), b.len(), off as i64) };
+                let n =
+                    unsafe { libc::pread(self.dfd, b.as_mut_ptr().cast(), b.len(), off as i64) };
                 if n < 0 {
                     return Err(format!("O_DIRECT pread: {}", errno()));
                 }
@@ -517,7 +524,10 @@ impl Worker {
         }
         for op in 1..=ops {
             if stop.load(Ordering::Relaxed) {
-                return Err(format!("worker {}: stopped after another worker failed", self.id));
+                return Err(format!(
+                    "worker {}: stopped after another worker failed",
+                    self.id
+                ));
             }
             self.step(op)?;
             if op % self.opt.check_every == 0 || op == ops {
@@ -555,7 +565,8 @@ fn parse(args: &[String]) -> Result<(Options, PathBuf), String> {
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Result<u64, String> {
             let v = it.next().ok_or(format!("{name} needs a value"))?;
-            v.parse::<u64>().map_err(|_| format!("{name}: bad number '{v}'"))
+            v.parse::<u64>()
+                .map_err(|_| format!("{name}: bad number '{v}'"))
         };
         match a.as_str() {
             "-n" | "--ops" => opt.ops = num(a)?,

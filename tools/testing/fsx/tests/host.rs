@@ -37,7 +37,18 @@ fn a_wrong_model_is_caught() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_r2dax-fsx"))
-        .args(["-q", "-n", "200000", "-j", "1", "-s", "3", "-c", "10", "--no-direct"])
+        .args([
+            "-q",
+            "-n",
+            "200000",
+            "-j",
+            "1",
+            "-s",
+            "3",
+            "-c",
+            "10",
+            "--no-direct",
+        ])
         .arg(&dir)
         .stderr(std::process::Stdio::piped())
         .spawn()
