@@ -58,6 +58,12 @@ run "mount -t r2dax $dev $mnt && cmp /tmp/blob $mnt/new/blob && echo '8 MiB file
 run "umount $mnt"
 kmsg
 
+step "a file removed while open: readable until closed, on the orphan list meanwhile"
+run "mount -t r2dax $dev $mnt && df $mnt | tail -n 1 | awk '{ print \"free before:\", \$4 }'"
+run "exec 3<$mnt/new/blob; rm $mnt/new/blob; ls $mnt/new; cmp - /tmp/blob <&3 && echo 'still readable through the descriptor'; df $mnt | tail -n 1 | awk '{ print \"free while open:\", \$4 }'; exec 3<&-; df $mnt | tail -n 1 | awk '{ print \"free after close:\", \$4 }'"
+run "umount $mnt && fsck.r2dax -n $dev"
+kmsg
+
 step "a corrupt superblock is refused with EUCLEAN"
 run "printf '\\001' | dd of=$dev bs=1 seek=100 conv=notrunc 2>/dev/null"
 expect_fail "mount -t r2dax $dev $mnt"
