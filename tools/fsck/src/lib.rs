@@ -339,13 +339,16 @@ impl Checker<'_> {
     /// Clears directories whose blocks cannot be read as a directory (no
     /// blocks, a hole), so that pass 2 treats entries naming them as
     /// dangling and pass 3 reconnects their children.
-    fn clear_unreadable_dirs(&mut self) -> Result<(), String> {
-        let dirs: Vec<u32> = self
-            .inodes
+    fn dir_inos(&self) -> Vec<u32> {
+        self.inodes
             .iter()
             .filter(|(_, i)| i.inode.mode & mode::S_IFMT == mode::S_IFDIR)
             .map(|(&n, _)| n)
-            .collect();
+            .collect()
+    }
+
+    fn clear_unreadable_dirs(&mut self) -> Result<(), String> {
+        let dirs = self.dir_inos();
         for d in dirs {
             let dinode = self.inodes[&d].inode;
             let why = if dinode.size == 0 {
@@ -366,12 +369,7 @@ impl Checker<'_> {
     }
 
     fn pass2(&mut self) -> Result<(), String> {
-        let dirs: Vec<u32> = self
-            .inodes
-            .iter()
-            .filter(|(_, i)| i.inode.mode & mode::S_IFMT == mode::S_IFDIR)
-            .map(|(&n, _)| n)
-            .collect();
+        let dirs = self.dir_inos();
         for d in dirs {
             let dinode = self.inodes[&d].inode;
             if dinode.size == 0 {

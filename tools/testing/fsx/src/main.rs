@@ -276,6 +276,24 @@ impl Worker {
         self.compare(0, &buf)
     }
 
+    /// Reads `buf.len()` bytes at `off` through `fd` and checks the count
+    /// (short only at end of file) and the data against the model.
+    fn read_check(&self, fd: i32, buf: &mut [u8], off: u64, what: &str) -> Res {
+        // SAFETY: `buf` is valid for `buf.len()` bytes of writes (and
+        // page-aligned when `fd` is the O_DIRECT descriptor).
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
+        if n < 0 {
+            return Err(format!("{what}: {}", errno()));
+        }
+        let want = (self.model.len() as u64)
+            .saturating_sub(off)
+            .min(buf.len() as u64);
+        if n as u64 != want {
+            return Err(format!("{what} returned {n}, expected {want}"));
+        }
+        self.compare(off as usize, &buf[..n as usize])
+    }
+
     fn resize_model(&mut self, size: usize) {
         self.model.resize(size, 0);
     }
@@ -324,17 +342,7 @@ impl Worker {
                 let (off, len) = self.range(size + 1024, max_io, 1);
                 let mut buf = vec![0u8; len as usize];
                 self.note(format!("read {off} +{len}"));
-                // SAFETY: `buf` is valid for `len` bytes of writes.
-                let n =
-                    unsafe { libc::pread(self.fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
-                if n < 0 {
-                    return Err(format!("pread: {}", errno()));
-                }
-                let want = size.saturating_sub(off).min(len);
-                if n as u64 != want {
-                    return Err(format!("pread returned {n}, expected {want}"));
-                }
-                self.compare(off as usize, &buf[..n as usize])
+                self.read_check(self.fd, &mut buf, off, "pread")
             }
             1 => {
                 let (off, len) = self.range(max_len, max_io, 1);
@@ -359,19 +367,7 @@ impl Worker {
                 let (off, len) = self.range(size + PAGE as u64, max_io, PAGE as u64);
                 let mut buf = Aligned::new(len as usize);
                 self.note(format!("dio-read {off} +{len}"));
-                let b = buf.as_mut();
-                // SAFETY: `b` is valid for `len` bytes and page-aligned.
-                let n =
-                    unsafe { libc::pread(self.dfd, b.as_mut_ptr().cast(), b.len(), off as i64) };
-                if n < 0 {
-                    return Err(format!("O_DIRECT pread: {}", errno()));
-                }
-                let want = size.saturating_sub(off).min(len);
-                if n as u64 != want {
-                    return Err(format!("O_DIRECT pread returned {n}, expected {want}"));
-                }
-                let got = b[..n as usize].to_vec();
-                self.compare(off as usize, &got)
+                self.read_check(self.dfd, buf.as_mut(), off, "O_DIRECT pread")
             }
             3 => {
                 let (off, len) = self.range(max_len, max_io, PAGE as u64);
