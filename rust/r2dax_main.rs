@@ -16,6 +16,7 @@ mod vfs;
 mod ondisk;
 
 mod alloc;
+mod dax;
 mod dir;
 mod file;
 mod inode;

@@ -2,6 +2,7 @@
 //! Mounting: superblock and group descriptors, statfs, remount (the role of
 //! fs/ext2/super.c).
 
+use crate::dax::DaxMode;
 use crate::inode::{iget, RInode};
 use crate::ondisk::{
     state, ErrorClass, Geometry, GroupDesc, SbError, Superblock, BLOCK_SHIFT, BLOCK_SIZE,
@@ -11,6 +12,7 @@ use crate::ondisk::{
 use crate::vfs::errno::euclean;
 use crate::vfs::fs::{DirEmitter, FileSystem, Mapping, Stat};
 use crate::vfs::inode::{INode, Idmap, NewInode};
+use crate::vfs::options::{OptionWriter, ParamError, ParamValue};
 use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::{New, Root, SuperBlock};
 use kernel::alloc::KVVec;
@@ -33,12 +35,23 @@ pub(crate) struct R2dax;
 pub(crate) struct SbInfo {
     /// Where everything is (immutable).
     pub(crate) geo: Geometry,
+    /// The `dax=` mode (immutable: remount cannot change it).
+    pub(crate) dax_mode: DaxMode,
+    /// Whether the device supports DAX (immutable).
+    pub(crate) dax_capable: bool,
     /// The on-disk superblock as r2dax will write it next.
     #[pin]
     pub(crate) disk: Mutex<Superblock>,
     /// Group counters and the bitmaps' read-modify-write (see alloc.rs).
     #[pin]
     pub(crate) alloc: Mutex<AllocState>,
+}
+
+/// The options of one mount or remount request.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// `dax=` if given.
+    dax: Option<DaxMode>,
 }
 
 /// Allocator state, under [`SbInfo::alloc`].
@@ -161,12 +174,42 @@ impl FileSystem for R2dax {
     const NAME: &'static CStr = kernel::c_str!("r2dax");
     type Info = SbInfo;
     type InodeData = RInode;
+    type Options = Options;
+
+    fn parse_param(
+        opts: &mut Options,
+        key: &[u8],
+        value: ParamValue<'_>,
+    ) -> core::result::Result<(), ParamError> {
+        match (key, value) {
+            (b"dax", ParamValue::Flag) => opts.dax = Some(DaxMode::Always),
+            (b"dax", ParamValue::Str(v)) => {
+                opts.dax = Some(DaxMode::parse(v).ok_or(ParamError::BadValue)?)
+            }
+            (b"dax", ParamValue::Other) => return Err(ParamError::BadValue),
+            _ => return Err(ParamError::Unknown),
+        }
+        Ok(())
+    }
+
+    fn show_options(sb: &SuperBlock<Self>, out: &mut OptionWriter<'_>) {
+        out.push(sb.info().dax_mode.option());
+    }
 
     fn init_inode_data() -> impl PinInit<RInode, Error> {
         RInode::new()
     }
 
-    fn fill_super(sb: &SuperBlock<Self, New>) -> Result<impl PinInit<SbInfo, Error>> {
+    fn fill_super(
+        sb: &SuperBlock<Self, New>,
+        opts: &Options,
+        dax_capable: bool,
+    ) -> Result<impl PinInit<SbInfo, Error>> {
+        let dax_mode = opts.dax.unwrap_or(DaxMode::Inode);
+        if dax_mode == DaxMode::Always && !dax_capable {
+            sb_err!(sb, "dax=always: the device does not support DAX");
+            return Err(EINVAL);
+        }
         if let Err(e) = sb.set_blocksize(BLOCK_SIZE) {
             sb_err!(sb, "device cannot use {} byte blocks", BLOCK_SIZE);
             return Err(e);
@@ -202,7 +245,7 @@ impl FileSystem for R2dax {
         sb.set_max_bytes(MAX_FILE_BLOCKS << BLOCK_SHIFT);
         sb_info!(
             sb,
-            "mounted format {}.{}, {} blocks of {} bytes, {}",
+            "mounted format {}.{}, {} blocks of {} bytes, {}, {}{}",
             disk.version_major,
             disk.version_minor,
             disk.blocks_count,
@@ -211,10 +254,18 @@ impl FileSystem for R2dax {
                 "read-only"
             } else {
                 "read-write"
+            },
+            dax_mode.option(),
+            if dax_capable {
+                ""
+            } else {
+                " (no DAX on this device: every file uses the page cache)"
             }
         );
         Ok(try_pin_init!(SbInfo {
             geo,
+            dax_mode,
+            dax_capable,
             disk <- new_mutex!(disk, "r2dax_sb_disk"),
             alloc <- new_mutex!(AllocState { groups, dirty: false }, "r2dax_alloc"),
         }? Error))
@@ -236,7 +287,14 @@ impl FileSystem for R2dax {
         sb.root(root)
     }
 
-    fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool) -> Result {
+    fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool, opts: &Options) -> Result {
+        // As ext4 and xfs: the DAX mode is fixed for the life of a mount.
+        if let Some(mode) = opts.dax {
+            if mode != sb.info().dax_mode {
+                sb_err!(sb, "can't change the dax mode on remount");
+                return Err(EINVAL);
+            }
+        }
         match (sb.read_only(), new_read_only) {
             (true, false) => {
                 mark_dirty_on_disk(sb)?;

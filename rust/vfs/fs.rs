@@ -13,6 +13,7 @@
 
 use super::inode::{INode, Idmap, InodeWithData, NewInode};
 use super::ops::Tables;
+use super::options::{OptionWriter, ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, Root, SuperBlock};
 use core::ffi::c_int;
@@ -37,19 +38,40 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Per-inode data, kept beside each `struct inode`.
     type InodeData: Send + Sync;
 
+    /// The options of one mount or remount request, starting from their
+    /// `Default` (see [`super::options`]).
+    type Options: Default + Send;
+
+    /// Takes one `-o` option `key` (with its value) into `opts`.
+    fn parse_param(
+        opts: &mut Self::Options,
+        key: &[u8],
+        value: ParamValue<'_>,
+    ) -> core::result::Result<(), ParamError>;
+
+    /// Appends the superblock's options to its /proc/mounts line.
+    fn show_options(sb: &SuperBlock<Self>, out: &mut OptionWriter<'_>);
+
     /// Initialises the per-inode data of a newly allocated inode.
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
 
     /// Reads and validates the on-disk superblock of a new mount; returns
     /// the initialiser of the per-superblock data (which may hold locks,
-    /// so it is initialised in place).
-    fn fill_super(sb: &SuperBlock<Self, New>) -> Result<impl PinInit<Self::Info, Error>>;
+    /// so it is initialised in place). `dax_capable` says whether the
+    /// block device has a DAX device, which the superblock then keeps
+    /// until unmount ([`SuperBlock::dax_device`]).
+    fn fill_super(
+        sb: &SuperBlock<Self, New>,
+        opts: &Self::Options,
+        dax_capable: bool,
+    ) -> Result<impl PinInit<Self::Info, Error>>;
 
     /// Builds the root dentry once [`FileSystem::fill_super`] succeeded.
     fn init_root(sb: &SuperBlock<Self>) -> Result<Root>;
 
-    /// Checks a remount request (`new_read_only` is the requested mode).
-    fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool) -> Result;
+    /// Checks and applies a remount request (`new_read_only` is the
+    /// requested mode, `opts` the options given with it).
+    fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool, opts: &Self::Options) -> Result;
 
     /// Reports space and inode usage for `statfs(2)`.
     fn statfs(sb: &SuperBlock<Self>) -> Result<Stat>;

@@ -11,6 +11,8 @@
 #include <linux/pagemap.h>
 #include <linux/uio.h>
 #include <linux/fileattr.h>
+#include <linux/fs_context.h>
+#include <linux/seq_file.h>
 
 #include "helpers.h"
 
@@ -299,4 +301,15 @@ size_t r2dax_iov_iter_count(const struct iov_iter *i)
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa)
 {
 	return fileattr_has_fsx(fa);
+}
+
+void r2dax_seq_puts(struct seq_file *m, const char *s)
+{
+	seq_puts(m, s);
+}
+
+/* The message fs_parse() gives for a bad value, and EINVAL. */
+int r2dax_fc_bad_value(struct fs_context *fc, const char *key)
+{
+	return invalf(fc, "%s: Bad value for '%s'", fc->fs_type->name, key);
 }

@@ -87,6 +87,11 @@ void r2dax_invalidate_unlock_shared(struct inode *inode);
 void r2dax_sb_start_pagefault(struct super_block *sb);
 void r2dax_sb_end_pagefault(struct super_block *sb);
 
+struct seq_file;
+struct fs_context;
+void r2dax_seq_puts(struct seq_file *m, const char *s);
+int r2dax_fc_bad_value(struct fs_context *fc, const char *key);
+
 struct fileattr;
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
 

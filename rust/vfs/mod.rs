@@ -11,10 +11,12 @@
 //! `// SAFETY:` comment. The filesystem code above it is safe Rust.
 
 pub(crate) mod buffer;
+pub(crate) mod dax;
 pub(crate) mod errno;
 pub(crate) mod fs;
 pub(crate) mod inode;
 pub(crate) mod ops;
+pub(crate) mod options;
 pub(crate) mod orphan;
 pub(crate) mod print;
 pub(crate) mod raw;

@@ -6,8 +6,10 @@
 //! types (stating why that is valid), calls the trait method, and turns
 //! the `Result` back into the C convention.
 
+use super::dax::DaxDevice;
 use super::fs::{DirEmitter, FileSystem, FsType, MapKind};
 use super::inode::{INode, Idmap, InodeWithData};
+use super::options::{OptionWriter, ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, SbData, SuperBlock};
 use core::ffi::{c_int, c_uint, c_void};
@@ -15,7 +17,12 @@ use core::marker::PhantomData;
 use kernel::error::from_result;
 use kernel::init::PinInit;
 use kernel::prelude::*;
+use kernel::str::CStr;
 use kernel::types::ARef;
+
+/// `ENOPARAM` of include/linux/errno.h: "not a parameter of this
+/// filesystem", which makes the VFS try its own and then refuse it.
+const ENOPARAM: u32 = 519;
 
 /// `FALLOC_FL_KEEP_SIZE` of include/uapi/linux/falloc.h.
 const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
@@ -54,9 +61,9 @@ impl<T: FileSystem> Tables<T> {
     const CONTEXT_OPS: raw::fs_context_operations = raw::fs_context_operations {
         get_tree: Some(Self::get_tree),
         reconfigure: Some(Self::reconfigure),
-        free: None,
+        free: Some(Self::free_fs_context),
         dup: None,
-        parse_param: None,
+        parse_param: Some(Self::parse_param),
         parse_monolithic: None,
     };
 
@@ -68,6 +75,7 @@ impl<T: FileSystem> Tables<T> {
         put_super: Some(Self::put_super),
         sync_fs: Some(Self::sync_fs),
         statfs: Some(Self::statfs),
+        show_options: Some(Self::show_options),
         // SAFETY: All-zero means "no callback" for every other member.
         ..unsafe { core::mem::zeroed() }
     };
@@ -167,11 +175,84 @@ impl<T: FileSystem> Tables<T> {
         fc: *mut kernel::bindings::fs_context,
     ) -> c_int {
         let fc = fc.cast::<raw::fs_context>();
-        // SAFETY: `fc` is valid per the function contract, and the kernel's
-        // opaque `fs_context` is the same C object as the local definition.
-        // `CONTEXT_OPS` is promoted to a `'static`.
-        unsafe { (*fc).ops = &Self::CONTEXT_OPS };
-        0
+        from_result(|| {
+            let opts = KBox::new(T::Options::default(), GFP_KERNEL)?;
+            // SAFETY: `fc` is valid per the function contract, and the
+            // kernel's opaque `fs_context` is the same C object as the local
+            // definition. `CONTEXT_OPS` is promoted to a `'static`.
+            // `fs_private` is ours; `free_fs_context` frees it.
+            unsafe {
+                (*fc).fs_private = KBox::into_raw(opts).cast();
+                (*fc).ops = &Self::CONTEXT_OPS;
+            }
+            Ok(0)
+        })
+    }
+
+    /// The options of a context set up by `init_fs_context`.
+    ///
+    /// # Safety
+    ///
+    /// `fc` must be such a context, and the caller must be the only user
+    /// of its options for `'a` (the VFS serialises all calls on one
+    /// context: it holds `fc->uapi_mutex` or owns the context outright).
+    unsafe fn options<'a>(fc: *mut raw::fs_context) -> &'a mut T::Options {
+        // SAFETY: Per the function contract `fs_private` holds the
+        // `KBox<T::Options>` stored by `init_fs_context`.
+        unsafe { &mut *(*fc).fs_private.cast::<T::Options>() }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS once, when a context set up by `init_fs_context`
+    /// is destroyed.
+    unsafe extern "C" fn free_fs_context(fc: *mut raw::fs_context) {
+        // SAFETY: `fs_private` is the box stored by `init_fs_context` (it is
+        // never null: `init_fs_context` fails otherwise, and then the VFS
+        // does not call `free`); nothing uses it after this.
+        unsafe {
+            let opts = (*fc).fs_private.cast::<T::Options>();
+            if !opts.is_null() {
+                drop(KBox::from_raw(opts));
+                (*fc).fs_private = core::ptr::null_mut();
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `vfs_parse_fs_param` for one option of a context set up by
+    /// `init_fs_context`, with a valid parameter.
+    unsafe extern "C" fn parse_param(
+        fc: *mut raw::fs_context,
+        param: *mut raw::fs_parameter,
+    ) -> c_int {
+        // SAFETY: `param->key` is a NUL-terminated string, and a string
+        // value is NUL-terminated with its length in `size`; both live for
+        // the duration of the call.
+        let (key, value) = unsafe {
+            let key = CStr::from_char_ptr((*param).key);
+            let value = match (*param).type_() {
+                raw::fs_value_type_fs_value_is_flag => ParamValue::Flag,
+                raw::fs_value_type_fs_value_is_string => {
+                    ParamValue::Str(core::slice::from_raw_parts(
+                        (*param).__bindgen_anon_1.string.cast::<u8>(),
+                        (*param).size,
+                    ))
+                }
+                _ => ParamValue::Other,
+            };
+            (key, value)
+        };
+        // SAFETY: Per the contract; the VFS serialises parsing of one context.
+        let opts = unsafe { Self::options(fc) };
+        match T::parse_param(opts, key.as_bytes(), value) {
+            Ok(()) => 0,
+            // The VFS then handles `source` or reports the unknown option.
+            Err(ParamError::Unknown) => -(ENOPARAM as c_int),
+            // SAFETY: `fc` and the key are valid; the helper only logs.
+            Err(ParamError::BadValue) => unsafe { raw::r2dax_fc_bad_value(fc, (*param).key) },
+        }
     }
 
     /// # Safety
@@ -187,12 +268,17 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by `get_tree_bdev` with a new, locked superblock whose block
     /// device is open and whose `s_fs_info` is null.
-    unsafe extern "C" fn fill_super(sb: *mut raw::super_block, _fc: *mut raw::fs_context) -> c_int {
+    unsafe extern "C" fn fill_super(sb: *mut raw::super_block, fc: *mut raw::fs_context) -> c_int {
         from_result(|| {
             // SAFETY: The superblock is valid and new per the contract.
             let new = unsafe { SuperBlock::<T, New>::from_raw(sb) };
+            // SAFETY: `fc` is the mount's context, whose options nothing
+            // else touches during `get_tree`.
+            let opts = unsafe { Self::options(fc) };
             new.init_common(&Self::SUPER_OPS);
-            let info = KBox::pin_init(SbData::<T>::new(T::fill_super(new)?), GFP_KERNEL)?;
+            let dax = DaxDevice::of(new);
+            let info = T::fill_super(new, opts, dax.is_some())?;
+            let info = KBox::pin_init(SbData::<T>::new(info, dax), GFP_KERNEL)?;
             // SAFETY: `s_fs_info` is null and ours to set; `kill_sb` frees it
             // (in place, so it stays pinned) whether or not the rest of the
             // mount succeeds.
@@ -217,12 +303,17 @@ impl<T: FileSystem> Tables<T> {
     unsafe extern "C" fn reconfigure(fc: *mut raw::fs_context) -> c_int {
         from_result(|| {
             // SAFETY: On reconfiguration `fc->root` is a valid dentry of the
-            // mounted superblock, which is fully set up (ready).
-            let (sb, flags) = unsafe {
+            // mounted superblock, which is fully set up (ready); the
+            // context and its options are ours alone during the call.
+            let (sb, flags, opts) = unsafe {
                 let sb = (*(*fc).root).d_sb;
-                (SuperBlock::<T>::from_raw(sb), (*fc).sb_flags)
+                (
+                    SuperBlock::<T>::from_raw(sb),
+                    (*fc).sb_flags,
+                    Self::options(fc),
+                )
             };
-            T::reconfigure(sb, u64::from(flags) & raw::SB_RDONLY as u64 != 0)?;
+            T::reconfigure(sb, u64::from(flags) & raw::SB_RDONLY as u64 != 0, opts)?;
             Ok(0)
         })
     }
@@ -589,6 +680,23 @@ impl<T: FileSystem> Tables<T> {
             T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }, wait != 0)?;
             Ok(0)
         })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (under `namespace_sem`, which keeps the mount and
+    /// its superblock alive) with a `seq_file` being filled and a dentry of
+    /// a mounted superblock of ours.
+    unsafe extern "C" fn show_options(m: *mut raw::seq_file, root: *mut raw::dentry) -> c_int {
+        // SAFETY: Per the contract; the superblock is fully set up.
+        let (sb, mut out) = unsafe {
+            (
+                SuperBlock::<T>::from_raw((*root).d_sb),
+                OptionWriter::from_raw(m),
+            )
+        };
+        T::show_options(sb, &mut out);
+        0
     }
 
     /// # Safety

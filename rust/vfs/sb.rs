@@ -4,6 +4,7 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 use super::buffer::Buffer;
+use super::dax::DaxDevice;
 use super::fs::FileSystem;
 use super::inode::INode;
 use super::orphan::Orphans;
@@ -28,14 +29,20 @@ pub(super) struct SbData<T: FileSystem> {
     /// Inodes on the filesystem's orphan list.
     #[pin]
     pub(super) orphans: Orphans<T>,
+    /// The block device's DAX device, if it has one.
+    pub(super) dax: Option<DaxDevice>,
     #[pin]
     pub(super) info: T::Info,
 }
 
 impl<T: FileSystem> SbData<T> {
-    pub(super) fn new(info: impl PinInit<T::Info, Error>) -> impl PinInit<Self, Error> {
+    pub(super) fn new(
+        info: impl PinInit<T::Info, Error>,
+        dax: Option<DaxDevice>,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(SbData::<T> {
             orphans <- Orphans::new(),
+            dax,
             info <- info,
         }? Error)
     }
@@ -167,6 +174,12 @@ impl<T: FileSystem> SuperBlock<T> {
     /// The filesystem's per-superblock data.
     pub(crate) fn info(&self) -> &T::Info {
         &self.sb_data().info
+    }
+
+    /// The DAX device under the block device, if it has one.
+    #[allow(dead_code)]
+    pub(crate) fn dax_device(&self) -> Option<&DaxDevice> {
+        self.sb_data().dax.as_ref()
     }
 
     /// The superblock's orphan list (see [`super::orphan`]).
