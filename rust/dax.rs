@@ -4,6 +4,14 @@
 //!
 //! The semantics are in Documentation/filesystems/r2dax/dax.rst.
 
+use crate::ioctl::{status, DaxStatus, R2DAX_IOC_DAX_STATUS};
+use crate::ondisk::iflags;
+use crate::super_::R2dax;
+use crate::vfs::dax::SwitchError;
+use crate::vfs::inode::INode;
+use crate::vfs::sb::SuperBlock;
+use kernel::error::code::{EBUSY, ENOTTY};
+use kernel::prelude::*;
 use kernel::str::CStr;
 
 /// The `dax=` mount option.
@@ -36,4 +44,66 @@ impl DaxMode {
             Self::Inode => kernel::c_str!("dax=inode"),
         }
     }
+}
+
+/// Whether a regular file with stored flags `flags` uses DAX on `sb`
+/// (dax.rst, "Which files use DAX").
+pub(crate) fn wants_dax(sb: &SuperBlock<R2dax>, flags: u32) -> bool {
+    let info = sb.info();
+    info.dax_capable
+        && match info.dax_mode {
+            DaxMode::Always => true,
+            DaxMode::Never => false,
+            DaxMode::Inode => flags & iflags::DAX != 0,
+        }
+}
+
+/// Switches `inode` to DAX (`to_dax`) or to the page cache now, making
+/// the new flags durable with `commit` on the way; `EBUSY` if the file is
+/// mapped or its pages stay pinned, and then nothing changed.
+pub(crate) fn switch(
+    inode: &INode<R2dax>,
+    to_dax: bool,
+    commit: impl FnOnce() -> Result,
+) -> Result {
+    inode.switch_dax(to_dax, commit).map_err(|e| match e {
+        SwitchError::Mapped | SwitchError::Pinned => EBUSY,
+        SwitchError::Failed(e) => e,
+    })
+}
+
+/// The private ioctls (see `tools/r2dax-format/src/ioctl.rs`).
+pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32) -> Result<KVec<u8>> {
+    if cmd != R2DAX_IOC_DAX_STATUS {
+        return Err(ENOTTY);
+    }
+    let info = inode.sb().info();
+    let requested = inode.data().state.lock().disk.flags & iflags::DAX != 0;
+    let mappings = inode.mappings();
+    let mut flags = 0;
+    if requested {
+        flags |= status::REQUESTED;
+    }
+    if inode.is_dax() {
+        flags |= status::EFFECTIVE;
+    }
+    if info.dax_capable {
+        flags |= status::DEVICE_DAX;
+    }
+    if inode.dax_pinned() {
+        flags |= status::PINNED;
+    }
+    let st = DaxStatus {
+        version: 1,
+        flags,
+        mappings: mappings as u64,
+        mount_mode: match info.dax_mode {
+            DaxMode::Inode => 0,
+            DaxMode::Always => 1,
+            DaxMode::Never => 2,
+        },
+    };
+    let mut v = KVec::new();
+    v.extend_from_slice(&st.encode(), GFP_KERNEL)?;
+    Ok(v)
 }

@@ -138,7 +138,7 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
             }
             Kind::Dir
         }
-        mode::S_IFREG => Kind::Reg,
+        mode::S_IFREG => Kind::Reg(crate::dax::wants_dax(sb, disk.flags)),
         mode::S_IFLNK if disk.iflags2 & iflags2::INLINE != 0 => {
             // Inode::validate bounds an inline target by the roots' size.
             Kind::InlineSymlink(inline.get(..disk.size as usize).ok_or(EIO)?)
@@ -618,19 +618,31 @@ pub(crate) fn release_blocks(inode: &INode<R2dax>, from: u64, to: u64) -> Result
 
 /// Sets the inode's stored flags (chattr). Flags r2dax does not keep, and
 /// `FS_IOC_FSSETXATTR` fields without a flag equivalent (extent size,
-/// project id), are refused with `EOPNOTSUPP`, as ext4 does. The DAX flag
-/// is stored (and inherited by new files in a directory); what it does is
-/// the DAX issue's.
+/// project id), are refused with `EOPNOTSUPP`, as ext4 does.
+///
+/// On a regular file whose effective DAX mode the new flags change
+/// (`dax=inode`, a DAX device), the mode switches before this returns, or
+/// nothing changes and the call fails with `EBUSY` (mapped or pinned); see
+/// [`crate::dax`]. The VFS holds the inode lock.
 pub(crate) fn set_flags(inode: &INode<R2dax>, flags: u32, fsx_only: bool) -> Result {
     if fsx_only || flags & !iflags::KNOWN != 0 {
         return Err(eopnotsupp());
     }
-    let mut st = inode.data().state.lock();
-    st.disk.flags = flags;
-    inode.apply_flags(flags);
-    inode.touch_ctime();
-    sync_attrs(inode, &mut st);
-    write_disk(inode.sb(), inode.ino(), &mut st)
+    let commit = || {
+        let mut st = inode.data().state.lock();
+        st.disk.flags = flags;
+        inode.apply_flags(flags);
+        inode.touch_ctime();
+        sync_attrs(inode, &mut st);
+        write_disk(inode.sb(), inode.ino(), &mut st)
+    };
+    if inode.mode() & mode::S_IFMT == mode::S_IFREG {
+        let want = crate::dax::wants_dax(inode.sb(), flags);
+        if want != inode.is_dax() {
+            return crate::dax::switch(inode, want, commit);
+        }
+    }
+    commit()
 }
 
 /// Every block `st.disk` owns, map blocks included, sorted.

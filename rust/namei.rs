@@ -125,7 +125,7 @@ pub(crate) fn create(
     new.inode().apply_flags(disk.flags);
     let kind_ops = match kind {
         mode::S_IFDIR => Kind::Dir,
-        mode::S_IFREG => Kind::Reg,
+        mode::S_IFREG => Kind::Reg(crate::dax::wants_dax(sb, disk.flags)),
         mode::S_IFLNK if disk.iflags2 & iflags2::INLINE != 0 => {
             Kind::InlineSymlink(target.unwrap_or_default())
         }

@@ -15,6 +15,11 @@ mod vfs;
 #[allow(dead_code, unreachable_pub)]
 mod ondisk;
 
+/// The private ioctls' ABI, shared with the tools in the same way.
+#[path = "../tools/r2dax-format/src/ioctl.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod ioctl;
+
 mod alloc;
 mod dax;
 mod dir;

@@ -342,6 +342,10 @@ impl FileSystem for R2dax {
         inode.data().state.lock().disk.flags
     }
 
+    fn ioctl_read(inode: &INode<Self>, cmd: u32) -> Result<KVec<u8>> {
+        crate::dax::ioctl_read(inode, cmd)
+    }
+
     fn set_flags(inode: &INode<Self>, flags: u32, fsx_only: bool) -> Result {
         crate::inode::set_flags(inode, flags, fsx_only)
     }

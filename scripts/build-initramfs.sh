@@ -14,7 +14,7 @@ HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr st
 
 [ -f "$top/r2dax.ko" ] || die "r2dax.ko missing (run make)"
 tools=$top/tools/target/release
-for t in mkfs-r2dax fsck-r2dax dump-r2dax r2dax-corrupt r2dax-t r2dax-fsx; do
+for t in mkfs-r2dax fsck-r2dax dump-r2dax r2dax-corrupt r2dax-t r2dax-fsx r2daxctl r2dax-daxstorm; do
 	[ -x "$tools/$t" ] || die "host tool $t missing (run make tools)"
 done
 
@@ -58,7 +58,7 @@ for t in mkfs fsck dump; do
 	cp "$tools/$t-r2dax" "$root/usr/sbin/$t.r2dax"
 	copy_libs "$tools/$t-r2dax"
 done
-for t in r2dax-corrupt r2dax-t r2dax-fsx; do
+for t in r2dax-corrupt r2dax-t r2dax-fsx r2daxctl r2dax-daxstorm; do
 	cp "$tools/$t" "$root/usr/bin/$t"
 	copy_libs "$tools/$t"
 done

@@ -7,11 +7,23 @@
 //! `dax_device` beside it. [`DaxDevice::of`] looks it up when a superblock
 //! is filled, as ext2 does, without registering a holder (r2dax does not
 //! take memory-failure notifications).
+//!
+//! This module also holds the mechanism of a live DAX mode switch
+//! ([`INode::switch_dax`]), layout breaking ([`INode::break_layouts`]) and
+//! the per-VMA fault operations. The locking argument is in
+//! Documentation/filesystems/r2dax/dax.rst.
 
+use super::errno::eopnotsupp;
 use super::fs::FileSystem;
+use super::inode::INode;
+use super::ops::Tables;
 use super::raw;
 use super::sb::SuperBlock;
+use core::ffi::{c_int, c_uint};
 use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
+use kernel::error::code::EINVAL;
+use kernel::prelude::*;
 
 /// A reference to the DAX device of a superblock's block device.
 ///
@@ -68,5 +80,404 @@ impl Drop for DaxDevice {
         // SAFETY: By the type invariant we own one reference, taken
         // without a holder.
         unsafe { raw::fs_put_dax(self.dev.as_ptr(), core::ptr::null_mut()) };
+    }
+}
+
+/// Why a DAX mode switch did not happen.
+pub(crate) enum SwitchError {
+    /// The file has VMAs (live mappings).
+    Mapped,
+    /// Pages of the file stayed pinned (DMA, O_DIRECT) past the wait.
+    Pinned,
+    /// Writeback, the caller's commit, or a signal failed it.
+    Failed(Error),
+}
+
+/// How long a mode switch waits for pinned pages before `EBUSY`.
+pub(crate) const PIN_WAIT_MS: u32 = 100;
+
+/// A held `invalidate_lock` (exclusive), released on drop.
+struct InvalidateGuard(*mut raw::inode);
+
+impl InvalidateGuard {
+    /// # Safety
+    ///
+    /// `inode` must be live for the guard's lifetime.
+    unsafe fn lock(inode: *mut raw::inode) -> Self {
+        // SAFETY: Per the function contract.
+        unsafe { raw::r2dax_invalidate_lock(inode) };
+        Self(inode)
+    }
+}
+
+impl Drop for InvalidateGuard {
+    fn drop(&mut self) {
+        // SAFETY: Taken in `lock`, the inode is live.
+        unsafe { raw::r2dax_invalidate_unlock(self.0) };
+    }
+}
+
+impl<T: FileSystem> INode<T> {
+    /// How many VMAs map the file now (for status reports; only a caller
+    /// holding the invalidate lock exclusively may act on it).
+    pub(crate) fn mappings(&self) -> usize {
+        self.layer().mmaps.load(Ordering::Acquire)
+    }
+
+    /// Whether some DAX page of the file is referenced beyond the page
+    /// cache (pinned for DMA or O_DIRECT). For status reports.
+    pub(crate) fn dax_pinned(&self) -> bool {
+        if !self.is_dax() {
+            return false;
+        }
+        let inode = self.as_raw();
+        // SAFETY: The inode is live. `dax_layout_busy_page_range` unmaps
+        // nothing when there are no VMAs, and when there are, status is
+        // reported without touching them: only look when unmapped. The
+        // invalidate lock keeps faults and `->mmap` out meanwhile.
+        unsafe {
+            let _g = InvalidateGuard::lock(inode);
+            if self.mappings() != 0 {
+                return false;
+            }
+            !raw::dax_layout_busy_page_range(raw::r2dax_inode_mapping(inode), 0, i64::MAX).is_null()
+        }
+    }
+
+    /// Switches the file between DAX and the page cache (`to_dax`), now.
+    ///
+    /// The caller holds the inode lock (the VFS does, around
+    /// `->fileattr_set`). This takes the invalidate lock exclusively, so
+    /// with both held no read, write, truncate, fallocate, page fault or
+    /// `->mmap` of the file runs. Then:
+    ///
+    /// 1. if any VMA maps the file, it fails with [`SwitchError::Mapped`];
+    /// 2. it writes back the file's data (DAX: flushes the CPU cache of
+    ///    dirty entries; page cache: writes dirty folios);
+    /// 3. it empties the mapping: DAX entries are deleted once no DAX page
+    ///    is pinned, folios are dropped once none is referenced beyond the
+    ///    page cache; either waits at most [`PIN_WAIT_MS`] in all, then
+    ///    fails with [`SwitchError::Pinned`];
+    /// 4. it calls `commit` (which makes the new flag durable); an error
+    ///    there fails the switch with the mode unchanged;
+    /// 5. it stores `S_DAX` under the mode lock, which excludes
+    ///    `->writepages` choosing a writeback path meanwhile.
+    ///
+    /// On failure the mode is unchanged (the mapping may have lost clean
+    /// cached data, which is harmless). The full argument is in
+    /// Documentation/filesystems/r2dax/dax.rst.
+    pub(crate) fn switch_dax(
+        &self,
+        to_dax: bool,
+        commit: impl FnOnce() -> Result,
+    ) -> core::result::Result<(), SwitchError> {
+        if to_dax && self.sb().dax_device().is_none() {
+            return Err(SwitchError::Failed(EINVAL));
+        }
+        let inode = self.as_raw();
+        // SAFETY: The inode is live and the caller holds its lock; direct
+        // I/O in flight finishes before the mode changes under it.
+        unsafe { raw::inode_dio_wait(inode) };
+        // SAFETY: The inode is live for the duration of the call.
+        let _g = unsafe { InvalidateGuard::lock(inode) };
+        if self.is_dax() == to_dax {
+            return commit().map_err(SwitchError::Failed);
+        }
+        // With the invalidate lock held exclusively, `->mmap` cannot add a
+        // VMA, and `open` only runs while another VMA is counted.
+        if self.mappings() != 0 {
+            return Err(SwitchError::Mapped);
+        }
+        // SAFETY: The inode is live; its mapping is its own.
+        let mapping = unsafe { raw::r2dax_inode_mapping(inode) };
+        // SAFETY: As above.
+        kernel::error::to_result(unsafe { raw::r2dax_filemap_write_and_wait(mapping) })
+            .map_err(SwitchError::Failed)?;
+        if self.is_dax() {
+            self.wait_dax_unpinned(mapping)?;
+            // SAFETY: No VMA, no pinned page (and none can appear: pins
+            // need a VMA), no I/O; deletes every DAX entry while S_DAX is
+            // still set, as truncate expects.
+            unsafe { raw::truncate_inode_pages(mapping, 0) };
+        } else {
+            self.drop_page_cache(mapping)?;
+        }
+        commit().map_err(SwitchError::Failed)?;
+        let sem = self.layer().mode_lock.get();
+        // SAFETY: The mode lock is initialised (slab constructor). The
+        // mapping is empty and nothing can add to it while we hold both
+        // locks, so the new mode starts from nothing.
+        unsafe {
+            raw::down_write(sem);
+            let empty = raw::r2dax_mapping_empty(mapping);
+            if empty {
+                let flag = if to_dax { raw::S_DAX } else { 0 };
+                raw::inode_set_flags(inode, flag, raw::S_DAX);
+            }
+            raw::up_write(sem);
+            if !empty {
+                return Err(SwitchError::Pinned);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits (at most [`PIN_WAIT_MS`]) until no DAX page of the file is
+    /// pinned. The caller holds both locks and the file has no VMA.
+    fn wait_dax_unpinned(
+        &self,
+        mapping: *mut raw::address_space,
+    ) -> core::result::Result<(), SwitchError> {
+        // SAFETY: Converting a constant.
+        let mut left = unsafe { raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS) } as isize;
+        loop {
+            // SAFETY: The mapping is live; with no VMA nothing is unmapped.
+            let page = unsafe { raw::dax_layout_busy_page_range(mapping, 0, i64::MAX) };
+            if page.is_null() {
+                return Ok(());
+            }
+            if left <= 0 {
+                return Err(SwitchError::Pinned);
+            }
+            // SAFETY: `page` is a DAX page of the mapping; the DAX core
+            // wakes `_refcount` waiters when a pin is dropped.
+            left = unsafe { raw::r2dax_wait_page_idle(page, left) };
+        }
+    }
+
+    /// Drops every folio of the page cache (written back already). A folio
+    /// that may be pinned for DMA (O_DIRECT or io_uring from a mapping
+    /// that is gone) would lose what the DMA still writes into it, so this
+    /// waits for pins to go, at most [`PIN_WAIT_MS`] in all.
+    fn drop_page_cache(
+        &self,
+        mapping: *mut raw::address_space,
+    ) -> core::result::Result<(), SwitchError> {
+        let mut waited = 0;
+        loop {
+            // SAFETY: The mapping is live and the caller holds both locks:
+            // nothing adds folios; `invalidate_inode_pages2` removes clean
+            // folios whatever their references, and fails (EBUSY) on one
+            // that is dirty or cannot be released.
+            let done = unsafe {
+                !raw::r2dax_mapping_pinned(mapping)
+                    && raw::r2dax_invalidate_inode_pages2(mapping) == 0
+                    && raw::r2dax_mapping_empty(mapping)
+            };
+            if done {
+                return Ok(());
+            }
+            if waited >= PIN_WAIT_MS {
+                return Err(SwitchError::Pinned);
+            }
+            // SAFETY: A plain sleep.
+            unsafe { raw::msleep(1) };
+            waited += 1;
+        }
+    }
+
+    /// Waits until no DAX page in bytes `start..=end` is pinned, before
+    /// their blocks go (truncate, punch hole, zero range). The caller holds
+    /// the inode lock and the invalidate lock exclusively, so no new VMA
+    /// mapping or fault appears; `dax_layout_busy_page_range` unmaps the
+    /// range from the existing VMAs first. Interruptible (`ERESTARTSYS`);
+    /// a no-op for page-cache files.
+    pub(crate) fn break_layouts(&self, start: u64, end: u64) -> Result {
+        if !self.is_dax() {
+            return Ok(());
+        }
+        let start = i64::try_from(start).unwrap_or(i64::MAX);
+        let end = i64::try_from(end).unwrap_or(i64::MAX);
+        let inode = self.as_raw();
+        loop {
+            // SAFETY: The inode is live and the caller holds the locks the
+            // function requires.
+            let page = unsafe {
+                raw::dax_layout_busy_page_range(raw::r2dax_inode_mapping(inode), start, end)
+            };
+            if page.is_null() {
+                return Ok(());
+            }
+            // SAFETY: `page` is a DAX page of the file (see above).
+            let r = unsafe { raw::r2dax_wait_page_idle_interruptible(page) };
+            if r != 0 {
+                return Err(Error::from_errno(r as i32));
+            }
+        }
+    }
+}
+
+/// Whether the VMA of a fault is a shared mapping being written: only
+/// those allocate blocks and dirty the file (a private write fault copies
+/// the page).
+///
+/// # Safety
+///
+/// `vmf` must be a fault in progress.
+unsafe fn shared_write(vmf: *mut raw::vm_fault) -> bool {
+    // SAFETY: Per the function contract the fault and its VMA are live.
+    unsafe {
+        raw::r2dax_vmf_flags(vmf) & raw::FAULT_FLAG_WRITE != 0
+            && raw::r2dax_vma_flags(raw::r2dax_vmf_vma(vmf)) & raw::VM_SHARED as usize != 0
+    }
+}
+
+impl<T: FileSystem> Tables<T> {
+    /// VMAs of a DAX file. Installed by `->mmap` only while the file is in
+    /// DAX mode, and the mode cannot change while the VMA is counted, so
+    /// none of these handlers looks at the mode to decide what to do.
+    pub(super) const DAX_VM_OPS: raw::vm_operations_struct = raw::vm_operations_struct {
+        open: Some(Self::vm_open),
+        close: Some(Self::vm_close),
+        fault: Some(Self::dax_fault),
+        huge_fault: Some(Self::dax_huge_fault),
+        page_mkwrite: Some(Self::dax_fault),
+        pfn_mkwrite: Some(Self::dax_fault),
+        // SAFETY: All-zero means "no callback" for every other member.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `mmap(2)` of an open regular file of ours
+    /// (`mmap_lock` held for writing; the VMA is not linked anywhere yet).
+    pub(super) unsafe extern "C" fn mmap(
+        file: *mut raw::file,
+        vma: *mut raw::vm_area_struct,
+    ) -> c_int {
+        // SAFETY: Per the contract. The invalidate lock (shared) excludes a
+        // mode switch from reading the mode here to counting the VMA, so a
+        // switch either sees the count or happened before the read. The
+        // VMA's flags are left alone: a flag change would let mmap_region
+        // merge the new VMA away without `close` (see dax.rst).
+        unsafe {
+            let inode = raw::r2dax_file_inode(file);
+            let i = INode::<T>::from_raw(inode);
+            raw::r2dax_invalidate_lock_shared(inode);
+            let dax = i.is_dax();
+            let dev = i
+                .sb()
+                .dax_device()
+                .map_or(core::ptr::null_mut(), |d| d.as_raw());
+            // MAP_SYNC needs a DAX file on a synchronous DAX device.
+            if !raw::r2dax_daxdev_mapping_supported(vma, dev) {
+                raw::r2dax_invalidate_unlock_shared(inode);
+                return eopnotsupp().to_errno();
+            }
+            raw::r2dax_file_accessed(file);
+            let ops: &'static raw::vm_operations_struct = if dax {
+                &Self::DAX_VM_OPS
+            } else {
+                &Self::VM_OPS
+            };
+            raw::r2dax_vma_set_ops(vma, ops);
+            i.layer().mmaps.fetch_add(1, Ordering::AcqRel);
+            raw::r2dax_invalidate_unlock_shared(inode);
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the MM for a copy of a VMA of ours (fork, split, mremap),
+    /// while the original is still counted.
+    pub(super) unsafe extern "C" fn vm_open(vma: *mut raw::vm_area_struct) {
+        // SAFETY: Per the contract the VMA maps a live file of ours.
+        unsafe {
+            let i = INode::<T>::from_raw(raw::r2dax_vma_inode(vma));
+            i.layer().mmaps.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the MM when a VMA of ours goes, after its page tables
+    /// were zapped and the TLB flushed.
+    pub(super) unsafe extern "C" fn vm_close(vma: *mut raw::vm_area_struct) {
+        // SAFETY: Per the contract the VMA still holds its file.
+        unsafe {
+            let i = INode::<T>::from_raw(raw::r2dax_vma_inode(vma));
+            let old = i.layer().mmaps.fetch_sub(1, Ordering::AcqRel);
+            if old == 0 {
+                // Unreachable by the counting argument; never wrap.
+                i.layer().mmaps.store(0, Ordering::Release);
+                kernel::pr_err!("r2dax: inode {}: mapping count underflow\n", i.ino());
+            }
+        }
+    }
+
+    /// Checks that a fault arrived through the operations of the file's
+    /// mode (`dax`); the mode is stable while the VMA is counted. Reports
+    /// and refuses (SIGBUS) otherwise, which would be a bug in the count.
+    ///
+    /// # Safety
+    ///
+    /// `vmf` must be a fault in progress on a VMA of ours.
+    pub(super) unsafe fn check_mode(vmf: *mut raw::vm_fault, dax: bool) -> bool {
+        // SAFETY: Per the function contract.
+        let i = unsafe { INode::<T>::from_raw(raw::r2dax_vma_inode(raw::r2dax_vmf_vma(vmf))) };
+        if i.is_dax() == dax {
+            return true;
+        }
+        kernel::pr_err!(
+            "r2dax: inode {}: {} fault on a {} file (BUG)\n",
+            i.ino(),
+            if dax { "DAX" } else { "page-cache" },
+            if dax { "page-cache" } else { "DAX" }
+        );
+        false
+    }
+
+    /// The DAX fault handler for every order: PTE faults (order 0, also
+    /// `page_mkwrite` and `pfn_mkwrite`) and PMD faults.
+    ///
+    /// # Safety
+    ///
+    /// Called by the MM for a fault on a DAX VMA of ours.
+    unsafe extern "C" fn dax_huge_fault(vmf: *mut raw::vm_fault, order: c_uint) -> raw::vm_fault_t {
+        // SAFETY: Per the contract. Lock order as ext4 and xfs: mmap_lock
+        // (held by the caller) → freeze protection → invalidate lock
+        // (shared: excludes truncate, hole punching and mode switches).
+        // A MAP_SYNC fault whose metadata is not durable yet comes back
+        // with VM_FAULT_NEEDDSYNC and a pfn; `dax_finish_sync_fault` runs
+        // fsync on the range and then installs the entry.
+        unsafe {
+            if !Self::check_mode(vmf, true) {
+                return raw::VM_FAULT_SIGBUS;
+            }
+            let vma = raw::r2dax_vmf_vma(vmf);
+            let inode = raw::r2dax_vma_inode(vma);
+            let sb = (*inode).i_sb;
+            let write = shared_write(vmf);
+            if write {
+                raw::r2dax_sb_start_pagefault(sb);
+                raw::file_update_time((*vma).vm_file);
+            }
+            raw::r2dax_invalidate_lock_shared(inode);
+            let mut pfn = raw::pfn_t { val: 0 };
+            let mut ret = raw::dax_iomap_fault(
+                vmf,
+                order,
+                &mut pfn,
+                core::ptr::null_mut(),
+                &Self::IOMAP_OPS,
+            );
+            if ret & raw::vm_fault_reason_VM_FAULT_NEEDDSYNC != 0 {
+                ret = raw::dax_finish_sync_fault(vmf, order, pfn);
+            }
+            raw::r2dax_invalidate_unlock_shared(inode);
+            if write {
+                raw::r2dax_sb_end_pagefault(sb);
+            }
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As [`Self::dax_huge_fault`], for order 0.
+    unsafe extern "C" fn dax_fault(vmf: *mut raw::vm_fault) -> raw::vm_fault_t {
+        // SAFETY: Per the contract.
+        unsafe { Self::dax_huge_fault(vmf, 0) }
     }
 }

@@ -114,6 +114,11 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`).
     fn get_flags(inode: &INode<Self>) -> u32;
 
+    /// A private ioctl that returns data (`_IOR`): the bytes to copy to
+    /// user space, exactly `_IOC_SIZE(cmd)` of them. `ENOTTY` for an
+    /// unknown command.
+    fn ioctl_read(inode: &INode<Self>, cmd: u32) -> Result<KVec<u8>>;
+
     /// Sets the inode's `FS_*_FL` flags. The VFS has checked ownership and
     /// `CAP_LINUX_IMMUTABLE`; `fsx_only` says the request came through
     /// `FS_IOC_FSSETXATTR` with fields that have no `FS_*_FL` equivalent.

@@ -13,6 +13,9 @@
 #include <linux/fileattr.h>
 #include <linux/fs_context.h>
 #include <linux/seq_file.h>
+#include <linux/dax.h>
+#include <linux/wait_bit.h>
+#include <linux/jiffies.h>
 
 #include "helpers.h"
 
@@ -312,4 +315,116 @@ void r2dax_seq_puts(struct seq_file *m, const char *s)
 int r2dax_fc_bad_value(struct fs_context *fc, const char *key)
 {
 	return invalf(fc, "%s: Bad value for '%s'", fc->fs_type->name, key);
+}
+
+/* One lockdep class for every inode's DAX mode lock. */
+void r2dax_mode_lock_init(struct rw_semaphore *sem)
+{
+	init_rwsem(sem);
+}
+
+unsigned long r2dax_vma_flags(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags;
+}
+
+struct vm_area_struct *r2dax_vmf_vma(const struct vm_fault *vmf)
+{
+	return vmf->vma;
+}
+
+unsigned int r2dax_vmf_flags(const struct vm_fault *vmf)
+{
+	return vmf->flags;
+}
+
+bool r2dax_daxdev_mapping_supported(struct vm_area_struct *vma,
+				    struct dax_device *dax_dev)
+{
+	return daxdev_mapping_supported(vma, dax_dev);
+}
+
+bool r2dax_is_dax(const struct inode *inode)
+{
+	return IS_DAX(inode);
+}
+
+bool r2dax_mapping_empty(struct address_space *mapping)
+{
+	return mapping_empty(mapping);
+}
+
+bool r2dax_folio_is_zone_device(const struct folio *folio)
+{
+	return folio_is_zone_device(folio);
+}
+
+/*
+ * Waits until an fsdax page is idle (its reference count is back to 1, see
+ * __put_devmap_managed_folio_refs), at most @timeout jiffies; returns the
+ * jiffies left (0: it is still busy).
+ */
+long r2dax_wait_page_idle(struct page *page, long timeout)
+{
+	if (page_ref_count(page) == 1)
+		return timeout ? timeout : 1;
+	return wait_var_event_timeout(&page->_refcount,
+				      page_ref_count(page) == 1, timeout);
+}
+
+/* As above, without a time limit; -ERESTARTSYS on a signal. */
+long r2dax_wait_page_idle_interruptible(struct page *page)
+{
+	return wait_var_event_interruptible(&page->_refcount,
+					    page_ref_count(page) == 1);
+}
+
+unsigned long r2dax_msecs_to_jiffies(unsigned int ms)
+{
+	return msecs_to_jiffies(ms);
+}
+
+bool r2dax_inode_trylock_shared(struct inode *inode)
+{
+	return inode_trylock_shared(inode);
+}
+
+struct address_space *r2dax_inode_mapping(struct inode *inode)
+{
+	return inode->i_mapping;
+}
+
+int r2dax_filemap_write_and_wait(struct address_space *mapping)
+{
+	return filemap_write_and_wait(mapping);
+}
+
+int r2dax_invalidate_inode_pages2(struct address_space *mapping)
+{
+	return invalidate_inode_pages2(mapping);
+}
+
+/* Whether a page-cache folio of @mapping may be pinned for DMA. */
+bool r2dax_mapping_pinned(struct address_space *mapping)
+{
+	XA_STATE(xas, &mapping->i_pages, 0);
+	struct folio *folio;
+	bool pinned = false;
+
+	rcu_read_lock();
+	xas_for_each(&xas, folio, ULONG_MAX) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
+			continue;
+		if (folio_maybe_dma_pinned(folio)) {
+			pinned = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return pinned;
+}
+
+bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio)
+{
+	return noop_dirty_folio(mapping, folio);
 }

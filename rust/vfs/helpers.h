@@ -92,6 +92,30 @@ struct fs_context;
 void r2dax_seq_puts(struct seq_file *m, const char *s);
 int r2dax_fc_bad_value(struct fs_context *fc, const char *key);
 
+struct rw_semaphore;
+struct vm_fault;
+struct folio;
+struct page;
+struct dax_device;
+void r2dax_mode_lock_init(struct rw_semaphore *sem);
+unsigned long r2dax_vma_flags(const struct vm_area_struct *vma);
+struct vm_area_struct *r2dax_vmf_vma(const struct vm_fault *vmf);
+unsigned int r2dax_vmf_flags(const struct vm_fault *vmf);
+bool r2dax_daxdev_mapping_supported(struct vm_area_struct *vma,
+				    struct dax_device *dax_dev);
+bool r2dax_is_dax(const struct inode *inode);
+bool r2dax_mapping_empty(struct address_space *mapping);
+bool r2dax_folio_is_zone_device(const struct folio *folio);
+long r2dax_wait_page_idle(struct page *page, long timeout);
+long r2dax_wait_page_idle_interruptible(struct page *page);
+unsigned long r2dax_msecs_to_jiffies(unsigned int ms);
+bool r2dax_inode_trylock_shared(struct inode *inode);
+struct address_space *r2dax_inode_mapping(struct inode *inode);
+int r2dax_filemap_write_and_wait(struct address_space *mapping);
+int r2dax_invalidate_inode_pages2(struct address_space *mapping);
+bool r2dax_mapping_pinned(struct address_space *mapping);
+bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio);
+
 struct fileattr;
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
 

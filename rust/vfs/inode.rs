@@ -29,10 +29,31 @@ use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 #[repr(C)]
 pub(crate) struct InodeWithData<T: FileSystem> {
     pub(super) data: core::mem::MaybeUninit<T::InodeData>,
+    /// The layer's own per-inode state (DAX mode, see [`super::dax`]).
+    pub(super) layer: LayerInode,
     /// NUL-terminated target of an inline symlink; `i_link` points here.
     /// Written only while the inode is `I_NEW`.
     pub(super) link: Opaque<[u8; INLINE_LINK_MAX + 1]>,
     pub(super) inode: Opaque<raw::inode>,
+}
+
+/// The layer's per-inode state for DAX mode switching.
+///
+/// Lock order: `i_rwsem` → `invalidate_lock` → `mode_lock` → folio locks
+/// and the filesystem's per-inode lock.
+pub(crate) struct LayerInode {
+    /// How many VMAs map this file, counted from `->mmap` and
+    /// `vm_ops->open` to `vm_ops->close` (the argument is in
+    /// Documentation/filesystems/r2dax/dax.rst, "Counting mappings").
+    /// Incremented by `->mmap` under `invalidate_lock` (shared) and by
+    /// `open` while another VMA of the file is counted; read by a mode
+    /// switch under `invalidate_lock` (exclusive).
+    pub(super) mmaps: core::sync::atomic::AtomicUsize,
+    /// Taken shared by `->writepages` around its choice between DAX and
+    /// page-cache writeback, and exclusively by a mode switch around the
+    /// `S_DAX` store, so writeback never walks a mapping of the other kind.
+    /// Initialised once per slab object (`inode_init_once`).
+    pub(super) mode_lock: Opaque<raw::rw_semaphore>,
 }
 
 /// Longest inline symlink target the layer can hold.
@@ -215,10 +236,24 @@ impl<T: FileSystem> INode<T> {
         unsafe { raw::truncate_setsize(self.as_raw(), size as _) };
     }
 
-    /// Zeroes the part of the block holding `pos` beyond `pos`, through
-    /// the page cache (`iomap_truncate_page`).
+    /// Zeroes the part of the block holding `pos` beyond `pos`: on the
+    /// media for a DAX file (`dax_truncate_page`), otherwise through the
+    /// page cache (`iomap_truncate_page`).
     pub(crate) fn zero_tail(&self, pos: u64) -> Result {
         let mut did_zero = false;
+        if self.is_dax() {
+            // SAFETY: The inode is live and locked (inode and invalidate
+            // locks) by the caller, so the mode is stable; the ops are
+            // 'static.
+            return kernel::error::to_result(unsafe {
+                raw::dax_truncate_page(
+                    self.as_raw(),
+                    pos as _,
+                    &mut did_zero,
+                    &Tables::<T>::IOMAP_OPS,
+                )
+            });
+        }
         // SAFETY: The inode is live and locked by the caller; the ops are
         // 'static.
         kernel::error::to_result(unsafe {
@@ -231,10 +266,23 @@ impl<T: FileSystem> INode<T> {
         })
     }
 
-    /// Zeroes `len` bytes at `pos` through the page cache
+    /// Zeroes `len` bytes at `pos`, on the media for a DAX file
+    /// (`dax_zero_range`), otherwise through the page cache
     /// (`iomap_zero_range`); holes stay holes.
     pub(crate) fn zero_range(&self, pos: u64, len: u64) -> Result {
         let mut did_zero = false;
+        if self.is_dax() {
+            // SAFETY: As in `zero_tail`.
+            return kernel::error::to_result(unsafe {
+                raw::dax_zero_range(
+                    self.as_raw(),
+                    pos as _,
+                    len as _,
+                    &mut did_zero,
+                    &Tables::<T>::IOMAP_OPS,
+                )
+            });
+        }
         // SAFETY: The inode is live and locked by the caller; the ops are
         // 'static.
         kernel::error::to_result(unsafe {
@@ -273,14 +321,34 @@ impl<T: FileSystem> INode<T> {
         // inode is live.
         unsafe { (*outer.cast::<InodeWithData<T>>()).data.assume_init_ref() }
     }
+
+    /// The layer's own state of this inode.
+    pub(super) fn layer(&self) -> &LayerInode {
+        let outer = self
+            .as_raw()
+            .cast::<u8>()
+            .wrapping_sub(core::mem::offset_of!(InodeWithData<T>, inode));
+        // SAFETY: By the type invariant the inode is embedded in an
+        // `InodeWithData<T>`; `layer` is plain data set up at allocation.
+        unsafe { &(*outer.cast::<InodeWithData<T>>()).layer }
+    }
+
+    /// Whether the file uses DAX now (`S_DAX`). Stable while the caller
+    /// holds the inode lock or the invalidate lock, or has a VMA of the
+    /// file (see Documentation/filesystems/r2dax/dax.rst).
+    pub(crate) fn is_dax(&self) -> bool {
+        // SAFETY: The inode is live; `i_flags` is read with IS_DAX.
+        unsafe { raw::r2dax_is_dax(self.as_raw()) }
+    }
 }
 
 /// What kind of inode a [`NewInode`] becomes; decides its operations.
 pub(crate) enum Kind<'a> {
     /// A directory.
     Dir,
-    /// A regular file.
-    Reg,
+    /// A regular file; `true` if it uses DAX (the superblock must have a
+    /// DAX device).
+    Reg(bool),
     /// A symlink whose target is read through the page cache.
     Symlink,
     /// A symlink whose target (at most [`INLINE_LINK_MAX`] bytes) is kept
@@ -394,6 +462,9 @@ impl<T: FileSystem> NewInode<T> {
     /// Fills in the attributes and the operations for `kind`.
     pub(crate) fn fill(&self, attrs: &Attrs, kind: Kind<'_>) -> Result {
         let inode = self.0.as_ptr();
+        if matches!(kind, Kind::Reg(true)) && self.inode().sb().dax_device().is_none() {
+            return Err(EINVAL);
+        }
         if let Kind::InlineSymlink(target) = kind {
             if target.len() > INLINE_LINK_MAX || target.contains(&0) {
                 return Err(EINVAL);
@@ -433,12 +504,19 @@ impl<T: FileSystem> NewInode<T> {
                     &Tables::<T>::DIR_FOPS,
                     core::ptr::null(),
                 ),
-                Kind::Reg => raw::r2dax_inode_set_ops(
-                    inode,
-                    &Tables::<T>::FILE_IOPS,
-                    &Tables::<T>::FILE_FOPS,
-                    &Tables::<T>::FILE_AOPS,
-                ),
+                Kind::Reg(dax) => {
+                    raw::r2dax_inode_set_ops(
+                        inode,
+                        &Tables::<T>::FILE_IOPS,
+                        &Tables::<T>::FILE_FOPS,
+                        &Tables::<T>::FILE_AOPS,
+                    );
+                    // An I_NEW inode has no mapping users yet, so S_DAX may
+                    // be set without the switch protocol.
+                    if dax {
+                        raw::inode_set_flags(inode, raw::S_DAX, raw::S_DAX);
+                    }
+                }
                 Kind::Symlink => {
                     raw::inode_nohighmem(inode);
                     raw::r2dax_inode_set_ops(

@@ -26,6 +26,10 @@ const ENOPARAM: u32 = 519;
 
 /// `FALLOC_FL_KEEP_SIZE` of include/uapi/linux/falloc.h.
 const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
+/// `FALLOC_FL_PUNCH_HOLE`.
+const FALLOC_FL_PUNCH_HOLE: u32 = 0x02;
+/// `FALLOC_FL_ZERO_RANGE`.
+const FALLOC_FL_ZERO_RANGE: u32 = 0x10;
 
 /// The C operation tables and callbacks for `T`.
 pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
@@ -103,6 +107,7 @@ impl<T: FileSystem> Tables<T> {
         iterate_shared: Some(Self::iterate_shared),
         // Directory changes are written synchronously as they happen.
         fsync: Some(raw::noop_fsync),
+        unlocked_ioctl: Some(Self::ioctl),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -123,8 +128,13 @@ impl<T: FileSystem> Tables<T> {
         fallocate: Some(Self::fallocate),
         mmap: Some(Self::mmap),
         open: Some(Self::open),
-        splice_read: Some(raw::filemap_splice_read),
+        splice_read: Some(Self::splice_read),
         splice_write: Some(raw::iter_file_splice_write),
+        fadvise: Some(Self::fadvise),
+        unlocked_ioctl: Some(Self::ioctl),
+        // PMD-aligned addresses, so DAX files can take 2 MiB faults.
+        get_unmapped_area: Some(raw::thp_get_unmapped_area),
+        fop_flags: raw::FOP_MMAP_SYNC,
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -133,7 +143,7 @@ impl<T: FileSystem> Tables<T> {
         read_folio: Some(Self::read_folio),
         readahead: Some(Self::readahead),
         writepages: Some(Self::writepages),
-        dirty_folio: Some(raw::iomap_dirty_folio),
+        dirty_folio: Some(Self::dirty_folio),
         invalidate_folio: Some(raw::iomap_invalidate_folio),
         release_folio: Some(raw::iomap_release_folio),
         is_partially_uptodate: Some(raw::iomap_is_partially_uptodate),
@@ -159,8 +169,12 @@ impl<T: FileSystem> Tables<T> {
         discard_folio: None,
     };
 
-    /// Page-cache mappings of regular files.
-    const VM_OPS: raw::vm_operations_struct = raw::vm_operations_struct {
+    /// Page-cache mappings of regular files (the DAX ones are in
+    /// `vfs/dax.rs`). Installed by `->mmap` only while the file uses the
+    /// page cache, which it then does until the VMA is closed.
+    pub(super) const VM_OPS: raw::vm_operations_struct = raw::vm_operations_struct {
+        open: Some(Self::vm_open),
+        close: Some(Self::vm_close),
         fault: Some(raw::filemap_fault),
         map_pages: Some(raw::filemap_map_pages),
         page_mkwrite: Some(Self::page_mkwrite),
@@ -568,10 +582,18 @@ impl<T: FileSystem> Tables<T> {
                 let (inode, size) =
                     unsafe { (INode::<T>::from_raw((*dentry).d_inode), (*attr).ia_size) };
                 let size = u64::try_from(size).map_err(|_| EINVAL)?;
-                // SAFETY: The inode is live; the invalidate lock keeps page
-                // faults out while blocks go away.
-                unsafe { raw::r2dax_invalidate_lock(inode.as_raw()) };
-                let r = T::setattr_size(inode, size);
+                // SAFETY: The inode is live and locked; direct I/O in flight
+                // finishes first; the invalidate lock keeps page faults out
+                // while blocks go away.
+                unsafe {
+                    raw::inode_dio_wait(inode.as_raw());
+                    raw::r2dax_invalidate_lock(inode.as_raw());
+                }
+                // DAX pages beyond the new size must not be pinned when
+                // their blocks are freed.
+                let r = inode
+                    .break_layouts(size, u64::MAX)
+                    .and_then(|()| T::setattr_size(inode, size));
                 // SAFETY: Taken above.
                 unsafe { raw::r2dax_invalidate_unlock(inode.as_raw()) };
                 r?;
@@ -736,7 +758,15 @@ impl<T: FileSystem> Tables<T> {
                 Ok(())
             };
             let r = r.and_then(|()| match (u64::try_from(offset), u64::try_from(len)) {
-                (Ok(o), Ok(l)) => T::fallocate(INode::<T>::from_raw(inode), mode as u32, o, l),
+                (Ok(o), Ok(l)) => {
+                    let i = INode::<T>::from_raw(inode);
+                    // Punching and zeroing free blocks: wait for DAX pins
+                    // of the range first.
+                    if mode as u32 & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
+                        i.break_layouts(o, o.saturating_add(l).saturating_sub(1))?;
+                    }
+                    T::fallocate(i, mode as u32, o, l)
+                }
                 _ => Err(EINVAL),
             });
             let r = r.and_then(|()| kernel::error::to_result(raw::file_modified(file)));
@@ -764,26 +794,115 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by the VFS for `read(2)` on an open regular file of ours.
     unsafe extern "C" fn read_iter(iocb: *mut raw::kiocb, to: *mut raw::iov_iter) -> isize {
-        // SAFETY: Per the contract. O_DIRECT reads hold the inode lock
-        // shared, which excludes truncate and writes (as ext4 and xfs).
+        // SAFETY: Per the contract. Every read holds the inode lock shared:
+        // it excludes truncate, writes and DAX mode switches, so the mode
+        // read here holds until the read is done (a buffered read must not
+        // add folios to a file that became DAX meanwhile).
         unsafe {
-            if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT == 0 {
-                return raw::generic_file_read_iter(iocb, to);
-            }
             let file = raw::r2dax_iocb_file(iocb);
             let inode = raw::r2dax_file_inode(file);
-            raw::r2dax_inode_lock_shared(inode);
-            let ret = raw::iomap_dio_rw(
-                iocb,
-                to,
-                &Self::IOMAP_OPS,
-                core::ptr::null(),
-                0,
-                core::ptr::null_mut(),
-                0,
-            );
+            if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_NOWAIT != 0 {
+                if !raw::r2dax_inode_trylock_shared(inode) {
+                    return -(raw::EAGAIN as isize);
+                }
+            } else {
+                raw::r2dax_inode_lock_shared(inode);
+            }
+            let ret = if raw::r2dax_is_dax(inode) {
+                let r = raw::dax_iomap_rw(iocb, to, &Self::IOMAP_OPS);
+                raw::r2dax_file_accessed(file);
+                r
+            } else if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT != 0 {
+                let r = raw::iomap_dio_rw(
+                    iocb,
+                    to,
+                    &Self::IOMAP_OPS,
+                    core::ptr::null(),
+                    0,
+                    core::ptr::null_mut(),
+                    0,
+                );
+                raw::r2dax_file_accessed(file);
+                r
+            } else {
+                raw::generic_file_read_iter(iocb, to)
+            };
             raw::r2dax_inode_unlock_shared(inode);
-            raw::r2dax_file_accessed(file);
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for splice from an open regular file of ours.
+    unsafe extern "C" fn splice_read(
+        file: *mut raw::file,
+        ppos: *mut raw::loff_t,
+        pipe: *mut raw::pipe_inode_info,
+        len: usize,
+        flags: c_uint,
+    ) -> isize {
+        // SAFETY: Per the contract. As `read_iter`: the page-cache splice
+        // runs with the inode lock shared (as xfs), so the mode cannot
+        // change under it. A DAX file goes through `copy_splice_read`,
+        // which calls `read_iter`; that takes the lock itself and decides
+        // again.
+        unsafe {
+            let inode = raw::r2dax_file_inode(file);
+            raw::r2dax_inode_lock_shared(inode);
+            if raw::r2dax_is_dax(inode) {
+                raw::r2dax_inode_unlock_shared(inode);
+                return raw::copy_splice_read(file, ppos, pipe, len, flags);
+            }
+            let ret = raw::filemap_splice_read(file, ppos, pipe, len, flags);
+            raw::r2dax_inode_unlock_shared(inode);
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for an ioctl it does not handle itself, on an open
+    /// file or directory of ours; `arg` is a user pointer for ours.
+    unsafe extern "C" fn ioctl(file: *mut raw::file, cmd: c_uint, arg: usize) -> isize {
+        const IOC_READ: u32 = 2;
+        let size = ((cmd >> 16) & 0x3fff) as usize;
+        if cmd >> 30 != IOC_READ {
+            return -(raw::ENOTTY as isize);
+        }
+        let r = (|| -> Result<isize> {
+            // SAFETY: Per the contract the file is open, so its inode live.
+            let inode = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+            let data = T::ioctl_read(inode, cmd)?;
+            if data.len() != size {
+                return Err(EINVAL);
+            }
+            let out = kernel::uaccess::UserSlice::new(arg, size);
+            out.writer().write_slice(&data)?;
+            Ok(0)
+        })();
+        match r {
+            Ok(v) => v,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for `posix_fadvise(2)` and `readahead(2)`.
+    unsafe extern "C" fn fadvise(
+        file: *mut raw::file,
+        offset: raw::loff_t,
+        len: raw::loff_t,
+        advice: c_int,
+    ) -> c_int {
+        // SAFETY: Per the contract. Readahead adds folios: the inode lock
+        // (shared) keeps the mode stable meanwhile, as in `read_iter`.
+        unsafe {
+            let inode = raw::r2dax_file_inode(file);
+            raw::r2dax_inode_lock_shared(inode);
+            let ret = raw::generic_fadvise(file, offset, len, advice);
+            raw::r2dax_inode_unlock_shared(inode);
             ret
         }
     }
@@ -841,6 +960,8 @@ impl<T: FileSystem> Tables<T> {
                 };
                 ret = if err != 0 {
                     err as isize
+                } else if raw::r2dax_is_dax(inode) {
+                    Self::dax_write(iocb, from, inode)
                 } else if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT != 0 {
                     Self::direct_write(iocb, from, inode)
                 } else {
@@ -855,6 +976,31 @@ impl<T: FileSystem> Tables<T> {
             raw::r2dax_inode_unlock(inode);
             if ret > 0 {
                 ret = raw::r2dax_generic_write_sync(iocb, ret);
+            }
+            ret
+        }
+    }
+
+    /// A write to a DAX file (buffered or O_DIRECT alike), with the inode
+    /// locked: blocks are allocated zeroed in `iomap_begin`, the data goes
+    /// straight to the media, then the size grows. The inode (size) is
+    /// written back by fsync or writeback, like a buffered write's.
+    ///
+    /// # Safety
+    ///
+    /// Called from `write_iter` with its arguments and the inode locked.
+    unsafe fn dax_write(
+        iocb: *mut raw::kiocb,
+        from: *mut raw::iov_iter,
+        inode: *mut raw::inode,
+    ) -> isize {
+        // SAFETY: Per the function contract.
+        unsafe {
+            let ret = raw::dax_iomap_rw(iocb, from, &Self::IOMAP_OPS);
+            let end = raw::r2dax_iocb_pos(iocb);
+            if ret > 0 && end > raw::r2dax_inode_size(inode) {
+                raw::r2dax_inode_set_size(inode, end);
+                raw::r2dax_mark_inode_dirty(inode);
             }
             ret
         }
@@ -934,24 +1080,15 @@ impl<T: FileSystem> Tables<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS for `mmap(2)` of an open regular file of ours.
-    unsafe extern "C" fn mmap(file: *mut raw::file, vma: *mut raw::vm_area_struct) -> c_int {
-        // SAFETY: Per the contract; `VM_OPS` is promoted to a `'static`.
-        unsafe {
-            raw::r2dax_file_accessed(file);
-            raw::r2dax_vma_set_ops(vma, &Self::VM_OPS);
-        }
-        0
-    }
-
-    /// # Safety
-    ///
     /// Called by the MM for a write fault on a shared mapping of ours.
     unsafe extern "C" fn page_mkwrite(vmf: *mut raw::vm_fault) -> raw::vm_fault_t {
         // SAFETY: Per the contract; the VMA's file is one of ours. The
         // invalidate lock (shared) keeps truncate out while the fault
         // allocates; freeze protection as every filesystem's mkwrite.
         unsafe {
+            if !Self::check_mode(vmf, false) {
+                return raw::VM_FAULT_SIGBUS;
+            }
             let inode = raw::r2dax_vma_inode((*vmf).__bindgen_anon_1.vma);
             let sb = (*inode).i_sb;
             raw::r2dax_sb_start_pagefault(sb);
@@ -971,11 +1108,46 @@ impl<T: FileSystem> Tables<T> {
         mapping: *mut raw::address_space,
         wbc: *mut raw::writeback_control,
     ) -> c_int {
-        // SAFETY: A zeroed context is the initial state iomap expects;
-        // `WRITEBACK_OPS` is promoted to a `'static`.
+        // SAFETY: The mapping's host is a live inode of ours. The mode lock
+        // (shared) keeps `S_DAX` from changing while this writeback walks
+        // the mapping, so it never finds entries of the other kind (see
+        // `INode::switch_dax`). A zeroed context is the initial state iomap
+        // expects; `WRITEBACK_OPS` is promoted to a `'static`.
         unsafe {
-            let mut wpc: raw::iomap_writepage_ctx = core::mem::zeroed();
-            raw::iomap_writepages(mapping, wbc, &mut wpc, &Self::WRITEBACK_OPS)
+            let inode = (*mapping).host;
+            let i = INode::<T>::from_raw(inode);
+            let sem = i.layer().mode_lock.get();
+            raw::down_read(sem);
+            let ret = match i.sb().dax_device() {
+                Some(dev) if i.is_dax() => {
+                    raw::dax_writeback_mapping_range(mapping, dev.as_raw(), wbc)
+                }
+                _ => {
+                    let mut wpc: raw::iomap_writepage_ctx = core::mem::zeroed();
+                    raw::iomap_writepages(mapping, wbc, &mut wpc, &Self::WRITEBACK_OPS)
+                }
+            };
+            raw::up_read(sem);
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by `folio_mark_dirty` for a folio of one of our mappings.
+    unsafe extern "C" fn dirty_folio(
+        mapping: *mut raw::address_space,
+        folio: *mut raw::folio,
+    ) -> bool {
+        // SAFETY: Per the contract. An fsdax page (dirtied when a DMA pin
+        // into a DAX mapping is dropped) is not page cache: its dirtiness
+        // lives in the DAX entry, as for ext4's and xfs's DAX aops.
+        unsafe {
+            if raw::r2dax_folio_is_zone_device(folio) {
+                raw::r2dax_noop_dirty_folio(mapping, folio)
+            } else {
+                raw::iomap_dirty_folio(mapping, folio)
+            }
         }
     }
 
@@ -1021,8 +1193,13 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the slab allocator with an object of the cache.
     pub(super) unsafe extern "C" fn inode_init_once(obj: *mut c_void) {
         let outer = obj.cast::<InodeWithData<T>>();
-        // SAFETY: `obj` is an object of our cache, so an `InodeWithData<T>`.
-        unsafe { raw::inode_init_once((*outer).inode.get()) };
+        // SAFETY: `obj` is an object of our cache, so an `InodeWithData<T>`;
+        // the mode lock is initialised once here and is unlocked whenever
+        // the object is free.
+        unsafe {
+            raw::inode_init_once((*outer).inode.get());
+            raw::r2dax_mode_lock_init((*outer).layer.mode_lock.get());
+        }
     }
 
     /// # Safety
@@ -1044,6 +1221,11 @@ impl<T: FileSystem> Tables<T> {
                 raw::kmem_cache_free(cache, outer.cast());
                 return core::ptr::null_mut();
             }
+            // A new inode has no VMAs (a freed one had none left either).
+            (*outer)
+                .layer
+                .mmaps
+                .store(0, core::sync::atomic::Ordering::Relaxed);
             // INVARIANT: the data is initialised until `free_inode`.
             (*outer).inode.get()
         }
@@ -1138,6 +1320,7 @@ impl<T: FileSystem> Tables<T> {
                 (*iomap).length = m.length;
                 (*iomap).flags = 0;
                 (*iomap).bdev = (*(*inode).i_sb).s_bdev;
+                (*iomap).dax_dev = core::ptr::null_mut();
                 match m.kind {
                     MapKind::Hole => {
                         (*iomap).type_ = raw::IOMAP_HOLE as u16;
@@ -1146,6 +1329,16 @@ impl<T: FileSystem> Tables<T> {
                     MapKind::Mapped(addr) => {
                         (*iomap).type_ = raw::IOMAP_MAPPED as u16;
                         (*iomap).addr = addr;
+                    }
+                }
+                // A DAX access addresses the DAX device, which starts at
+                // the partition's offset.
+                if flags & raw::IOMAP_DAX != 0 {
+                    if let Some(dev) = i.sb().dax_device() {
+                        (*iomap).dax_dev = dev.as_raw();
+                        if let MapKind::Mapped(_) = m.kind {
+                            (*iomap).addr += dev.part_off();
+                        }
                     }
                 }
                 if m.new {

@@ -10,6 +10,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod ioctl;
 pub mod ondisk;
 pub use ondisk::*;
 

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+//! r2dax-daxstorm: flips a file's DAX flag in a loop while other threads
+//! map, fault, read, write, truncate and fork on it, and checks every byte
+//! against a model.
+//!
+//! One file. Worker `i` owns bytes `i*R..(i+1)*R`; the truncater owns the
+//! tail beyond `W*R`. Each keeps the model of its own bytes, so the model
+//! is exact whatever the interleaving. The flipper toggles `FS_XFLAG_DAX`;
+//! every success must show at once in statx (`STATX_ATTR_DAX`), and every
+//! failure must be `EBUSY`. A SIGBUS, a wrong byte, a wrong mode or any
+//! other error fails the run (exit 1). The caller checks dmesg.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+Usage: r2dax-daxstorm [-t SECS] [-s SEED] [-w WORKERS] FILE
+Races DAX flag flips of FILE against mmap/munmap, shared and private
+faults, pread/pwrite, truncate and fork, verifying data against a model.
+The filesystem must be mounted so that the flag switches the mode at once
+(r2dax dax=inode on a DAX device). Prints a summary; exit 0 on success,
+1 on a failure (described on stderr), 2 on a usage error.";
+
+const REGION: usize = 64 * 1024;
+const TAIL: usize = 64 * 1024;
+const PAGE: usize = 4096;
+const FS_IOC_FSGETXATTR: libc::c_ulong = 0x801c_581f;
+const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
+const FS_XFLAG_DAX: u32 = 0x8000;
+const STATX_ATTR_DAX: u64 = 0x0020_0000;
+
+#[repr(C)]
+#[derive(Default)]
+struct FsXattr {
+    xflags: u32,
+    extsize: u32,
+    nextents: u32,
+    projid: u32,
+    cowextsize: u32,
+    pad: [u8; 8],
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+type Res = Result<(), String>;
+
+fn fail<T>(msg: String) -> Result<T, String> {
+    Err(msg)
+}
+
+fn is_dax(f: &File) -> Result<bool, String> {
+    // SAFETY: An all-zero statx is a valid output buffer.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let empty = c"";
+    // SAFETY: statx on the open fd (AT_EMPTY_PATH) into `stx`.
+    let r = unsafe {
+        libc::statx(
+            f.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_BASIC_STATS,
+            &mut stx,
+        )
+    };
+    if r < 0 {
+        return fail(format!("statx: {}", std::io::Error::last_os_error()));
+    }
+    Ok(stx.stx_attributes & STATX_ATTR_DAX != 0)
+}
+
+/// A shared or private mapping of `len` bytes at `off`, unmapped on drop.
+struct Map {
+    p: *mut u8,
+    len: usize,
+}
+impl Map {
+    fn new(f: &File, off: usize, len: usize, shared: bool) -> Result<Map, String> {
+        let flags = if shared {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
+        // SAFETY: A fresh mapping of the file; the kernel picks the address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                f.as_raw_fd(),
+                off as libc::off_t,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return fail(format!("mmap: {}", std::io::Error::last_os_error()));
+        }
+        Ok(Map { p: p.cast(), len })
+    }
+    fn read(&self, o: usize) -> u8 {
+        // SAFETY: `o < len` (callers), inside the mapping.
+        unsafe { std::ptr::read_volatile(self.p.add(o)) }
+    }
+    fn write(&self, o: usize, v: u8) {
+        // SAFETY: As in `read`.
+        unsafe { std::ptr::write_volatile(self.p.add(o), v) }
+    }
+}
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: Unmapping what `new` mapped.
+        unsafe { libc::munmap(self.p.cast(), self.len) };
+    }
+}
+
+fn check(f: &File, base: usize, model: &[u8], what: &str) -> Res {
+    let mut buf = vec![0u8; model.len()];
+    f.read_exact_at(&mut buf, base as u64)
+        .map_err(|e| format!("{what}: pread: {e}"))?;
+    if let Some(i) = (0..model.len()).find(|&i| buf[i] != model[i]) {
+        return fail(format!(
+            "{what}: byte {} is {:#04x}, model {:#04x}",
+            base + i,
+            buf[i],
+            model[i]
+        ));
+    }
+    Ok(())
+}
+
+fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) -> Res {
+    let base = id * REGION;
+    let mut rng = Rng(seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(id as u64 + 1)));
+    let mut model = vec![0u8; REGION];
+    while !stop.load(Ordering::Relaxed) {
+        let off = rng.below(REGION);
+        let len = 1 + rng.below((REGION - off).min(3 * PAGE));
+        let val = (rng.next() & 0xff) as u8;
+        match rng.below(7) {
+            0 => {
+                let data = vec![val; len];
+                f.write_all_at(&data, (base + off) as u64)
+                    .map_err(|e| format!("worker {id}: pwrite: {e}"))?;
+                model[off..off + len].fill(val);
+            }
+            1 => check(
+                f,
+                base + off,
+                &model[off..off + len],
+                &format!("worker {id}"),
+            )?,
+            2 | 3 => {
+                let m = Map::new(f, base, REGION, true)?;
+                for _ in 0..8 {
+                    let o = rng.below(REGION);
+                    if rng.below(2) == 0 {
+                        let v = (rng.next() & 0xff) as u8;
+                        m.write(o, v);
+                        model[o] = v;
+                    } else if m.read(o) != model[o] {
+                        return fail(format!(
+                            "worker {id}: shared map byte {} is {:#04x}, model {:#04x}",
+                            base + o,
+                            m.read(o),
+                            model[o]
+                        ));
+                    }
+                }
+            }
+            4 => {
+                // A private mapping: reads see the file, writes stay private.
+                let m = Map::new(f, base, REGION, false)?;
+                let o = rng.below(REGION);
+                if m.read(o) != model[o] {
+                    return fail(format!("worker {id}: private map byte {} wrong", base + o));
+                }
+                m.write(o, model[o] ^ 0xff);
+                drop(m);
+                check(
+                    f,
+                    base + o,
+                    &model[o..o + 1],
+                    &format!("worker {id} after COW"),
+                )?;
+            }
+            5 => {
+                // fork: the child's copy of the shared mapping keeps the
+                // file mapped after the parent unmaps; the child writes one
+                // byte through it and exits.
+                let m = Map::new(f, base, REGION, true)?;
+                let o = rng.below(REGION);
+                let v = (rng.next() & 0xff) as u8;
+                // SAFETY: The child only stores through the mapping, sleeps
+                // and calls _exit; no locks or allocation.
+                let pid = unsafe { libc::fork() };
+                if pid < 0 {
+                    return fail(format!("fork: {}", std::io::Error::last_os_error()));
+                }
+                if pid == 0 {
+                    m.write(o, v);
+                    // SAFETY: Async-signal-safe calls only.
+                    unsafe {
+                        libc::usleep(2000);
+                        libc::_exit(0);
+                    }
+                }
+                drop(m);
+                let mut st = 0;
+                // SAFETY: Waiting for our own child.
+                unsafe { libc::waitpid(pid, &mut st, 0) };
+                if !libc::WIFEXITED(st) || libc::WEXITSTATUS(st) != 0 {
+                    return fail(format!("worker {id}: child died (status {st:#x})"));
+                }
+                model[o] = v;
+            }
+            _ => {
+                f.sync_data()
+                    .map_err(|e| format!("worker {id}: fdatasync: {e}"))?;
+            }
+        }
+        ops.fetch_add(1, Ordering::Relaxed);
+    }
+    check(f, base, &model, &format!("worker {id} final"))
+}
+
+fn truncater(f: &File, start: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) -> Res {
+    let mut rng = Rng(seed ^ 0x5151);
+    let mut model: Vec<u8> = vec![0u8; TAIL];
+    let mut len = TAIL;
+    while !stop.load(Ordering::Relaxed) {
+        let new = rng.below(TAIL + 1);
+        f.set_len((start + new) as u64)
+            .map_err(|e| format!("truncate: {e}"))?;
+        model.truncate(new);
+        model.resize(TAIL, 0);
+        len = new;
+        let off = rng.below(TAIL);
+        let n = 1 + rng.below(TAIL - off);
+        let v = (rng.next() & 0xff) as u8;
+        f.write_all_at(&vec![v; n], (start + off) as u64)
+            .map_err(|e| format!("tail pwrite: {e}"))?;
+        model[off..off + n].fill(v);
+        len = len.max(off + n);
+        check(f, start, &model[..len], "tail")?;
+        ops.fetch_add(1, Ordering::Relaxed);
+    }
+    check(f, start, &model[..len], "tail final")
+}
+
+fn flipper(f: &File, stop: &AtomicBool, ok: &AtomicU64, busy: &AtomicU64) -> Res {
+    while !stop.load(Ordering::Relaxed) {
+        let mut fa = FsXattr::default();
+        // SAFETY: FS_IOC_FSGETXATTR fills `fa`.
+        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR, &mut fa) } < 0 {
+            return fail(format!("FSGETXATTR: {}", std::io::Error::last_os_error()));
+        }
+        fa.xflags ^= FS_XFLAG_DAX;
+        let want = fa.xflags & FS_XFLAG_DAX != 0;
+        // SAFETY: FS_IOC_FSSETXATTR reads `fa`.
+        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR, &fa) } < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EBUSY) {
+                return fail(format!("FSSETXATTR: {e}"));
+            }
+            busy.fetch_add(1, Ordering::Relaxed);
+            if is_dax(f)? == want {
+                return fail("EBUSY, but the mode changed".into());
+            }
+        } else {
+            ok.fetch_add(1, Ordering::Relaxed);
+            if is_dax(f)? != want {
+                return fail(format!("flag set to {want}, but statx says otherwise"));
+            }
+        }
+        std::thread::yield_now();
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
+    let (mut secs, mut seed, mut workers, mut path) = (10u64, 1u64, 3usize, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = |what: &str| -> u64 {
+            it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("r2dax-daxstorm: {what} needs a number\n{USAGE}");
+                std::process::exit(2)
+            })
+        };
+        match a.as_str() {
+            "-t" => secs = num("-t"),
+            "-s" => seed = num("-s"),
+            "-w" => workers = num("-w").clamp(1, 64) as usize,
+            p if !p.starts_with('-') && path.is_none() => path = Some(p.to_string()),
+            o => {
+                eprintln!("r2dax-daxstorm: unexpected argument '{o}'\n{USAGE}");
+                std::process::exit(2)
+            }
+        }
+    }
+    let Some(path) = path else {
+        eprintln!("r2dax-daxstorm: no FILE\n{USAGE}");
+        std::process::exit(2)
+    };
+    let f = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+    {
+        Ok(f) => Arc::new(f),
+        Err(e) => {
+            eprintln!("r2dax-daxstorm: {path}: {e}");
+            std::process::exit(1)
+        }
+    };
+    let tail = workers * REGION;
+    if let Err(e) = f.set_len((tail + TAIL) as u64) {
+        eprintln!("r2dax-daxstorm: {path}: {e}");
+        std::process::exit(1)
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let (ok, busy) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut hs = Vec::new();
+    for id in 0..workers {
+        let (f, stop, ops) = (f.clone(), stop.clone(), ops.clone());
+        hs.push(std::thread::spawn(move || {
+            worker(&f, id, seed, &stop, &ops)
+        }));
+    }
+    {
+        let (f, stop, ops) = (f.clone(), stop.clone(), ops.clone());
+        hs.push(std::thread::spawn(move || {
+            truncater(&f, tail, seed, &stop, &ops)
+        }));
+    }
+    {
+        let (f, stop, ok, busy) = (f.clone(), stop.clone(), ok.clone(), busy.clone());
+        hs.push(std::thread::spawn(move || flipper(&f, &stop, &ok, &busy)));
+    }
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut failed = false;
+    while Instant::now() < end && !hs.iter().any(|h| h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in hs {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("r2dax-daxstorm: FAIL: {e}");
+                failed = true;
+            }
+            Err(_) => {
+                eprintln!("r2dax-daxstorm: FAIL: a thread panicked");
+                failed = true;
+            }
+        }
+    }
+    println!(
+        "r2dax-daxstorm: {} operations, {} switches, {} EBUSY",
+        ops.load(Ordering::Relaxed),
+        ok.load(Ordering::Relaxed),
+        busy.load(Ordering::Relaxed)
+    );
+    std::process::exit(if failed { 1 } else { 0 });
+}
