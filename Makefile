@@ -24,7 +24,7 @@ export RUSTC RUSTDOC BINDGEN
 # Lab kernel build directory (cached outside the repository).
 LAB_KDIR = $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
 
-.PHONY: all module setup kernel tools initramfs demo check lint fmt clean help
+.PHONY: all module setup kernel tools samples initramfs demo check lint fmt clean help
 
 all: module
 
@@ -48,7 +48,10 @@ endif
 tools: setup
 	@cd $(TOP)/tools && cargo build --release --quiet
 
-initramfs: module tools
+samples:
+	@$(MAKE) --no-print-directory -s -C $(TOP)/samples OUT=$(TOP)/out/samples
+
+initramfs: module tools samples
 	@$(TOP)/scripts/build-initramfs.sh
 
 demo: initramfs

@@ -47,17 +47,29 @@ fn set_bits(bits: &mut [u8], start: u32, n: u32, on: bool) {
     }
 }
 
-/// Allocates up to `want` contiguous data blocks, at least one, preferring
-/// group `goal_group`, 2 MiB-aligned runs when `aligned` (and `want` >=
-/// 512). Returns (first block, count). The blocks are zeroed on the device
-/// (not through the buffer cache: file data never goes through it).
-pub(crate) fn alloc_blocks(
-    sb: &SuperBlock<R2dax>,
-    goal_group: u32,
-    want: u64,
-    aligned: bool,
-) -> Result<(u64, u64)> {
-    let (first, n) = alloc_run(sb, goal_group, want, aligned)?;
+/// Where a data allocation would like its blocks.
+#[derive(Clone, Copy)]
+pub(crate) struct Goal {
+    /// The group to search first.
+    pub(crate) group: u32,
+    /// A block to start at if it is free (the block after the file's
+    /// previous one, so a file grows contiguously).
+    pub(crate) next_to: Option<u64>,
+    /// Start at a 2 MiB boundary in a free 2 MiB region, so the file's
+    /// leaf can be mapped with one PMD (see ondisk.rst, "Block map").
+    pub(crate) aligned: bool,
+    /// A metadata block: taken from the end of the group, so it never
+    /// splits the free 2 MiB regions and contiguous runs that file data
+    /// fills from the start.
+    pub(crate) meta: bool,
+}
+
+/// Allocates up to `want` contiguous data blocks, at least one, where
+/// `goal` prefers. Returns (first block, count). The blocks are zeroed on
+/// the device (not through the buffer cache: file data never goes
+/// through it).
+pub(crate) fn alloc_blocks(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Result<(u64, u64)> {
+    let (first, n) = alloc_run(sb, goal, want)?;
     // No stale data: zeroed before anything points at them.
     sb.zero_blocks(first, n)?;
     Ok((first, n))
@@ -68,7 +80,13 @@ pub(crate) fn alloc_blocks(
 /// the buffer cache, so it must be initialised there: the device's page
 /// cache may still hold an older copy of the block from a previous use.
 pub(crate) fn alloc_meta(sb: &SuperBlock<R2dax>, goal_group: u32) -> Result<(u64, Buffer)> {
-    let (b, _) = alloc_run(sb, goal_group, 1, false)?;
+    let goal = Goal {
+        group: goal_group,
+        next_to: None,
+        aligned: false,
+        meta: true,
+    };
+    let (b, _) = alloc_run(sb, goal, 1)?;
     let bh = sb.getblk_zeroed(b)?;
     bh.with_data_mut(|_| ());
     bh.sync()?;
@@ -77,22 +95,33 @@ pub(crate) fn alloc_meta(sb: &SuperBlock<R2dax>, goal_group: u32) -> Result<(u64
 
 /// Finds and marks up to `want` contiguous free blocks (see
 /// [`alloc_blocks`]); the caller initialises them.
-fn alloc_run(
-    sb: &SuperBlock<R2dax>,
-    goal_group: u32,
-    want: u64,
-    aligned: bool,
-) -> Result<(u64, u64)> {
+fn alloc_run(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Result<(u64, u64)> {
     let info: &SbInfo = sb.info();
     let geo = info.geo;
     let want = want.clamp(1, u64::from(BLOCKS_PER_GROUP)) as u32;
+    let pmd = PMD_BLOCKS as u32;
     let mut alloc = info.alloc.lock();
     let groups = geo.group_count;
-    // Two rounds: first a full run (aligned if asked), then whatever
-    // contiguous piece the first group with free space has.
-    for round in 0..2 {
+    // Rounds, each over every group from the goal on:
+    // 0. right after the file's previous block (only in its group);
+    // 1. aligned: a free 2 MiB region, or a full run of `want` aligned to
+    //    2 MiB when that is at least 2 MiB; otherwise a full run anywhere;
+    // 2. a full run anywhere;
+    // 3. whatever contiguous piece the first group with free space has;
+    // 4. (metadata only) the last free block.
+    let exact = goal.next_to.and_then(|b| geo.group_of_block(b));
+    for round in 0..5 {
+        // Round 4 is a metadata block's only round.
+        if goal.meta != (round == 4) || round == 0 && exact.is_none() || round == 1 && !goal.aligned
+        {
+            continue;
+        }
         for k in 0..groups {
-            let g = (goal_group + k) % groups;
+            let g = match (round, exact) {
+                (0, Some((g, _))) if k == 0 => g,
+                (0, _) => break,
+                _ => (goal.group + k) % groups,
+            };
             if alloc.groups[g as usize].free_blocks == 0 {
                 continue;
             }
@@ -100,23 +129,32 @@ fn alloc_run(
             let meta = geo.meta_blocks() as u32;
             let bh = sb.bread(geo.block_bitmap(g))?;
             let found = bh.with_data_mut(|bits| {
-                let hit = if round == 0 {
-                    let align = if aligned && want >= PMD_BLOCKS as u32 {
-                        PMD_BLOCKS as u32
-                    } else {
-                        1
-                    };
-                    // Group starts are 2 MiB-aligned on the device, so an
-                    // aligned bit is an aligned block.
-                    find_clear_run(bits, meta, gblocks, want, align).map(|s| (s, want))
-                } else {
-                    find_clear(bits, meta, gblocks).map(|s| {
-                        let mut n = 1;
-                        while n < want && s + n < gblocks && !test_bit(bits, s + n) {
-                            n += 1;
-                        }
-                        (s, n)
-                    })
+                // The longest free run (up to `want`) from bit `s`.
+                let run_from = |s: u32| {
+                    let mut n = 0;
+                    while n < want && s + n < gblocks && !test_bit(bits, s + n) {
+                        n += 1;
+                    }
+                    n
+                };
+                // Group starts are 2 MiB-aligned on the device, so an
+                // aligned bit is an aligned block.
+                let hit = match round {
+                    0 => exact
+                        .map(|(_, bit)| bit)
+                        .filter(|&bit| bit >= meta && bit < gblocks)
+                        .map(|bit| (bit, run_from(bit)))
+                        .filter(|&(_, n)| n > 0),
+                    1 if want >= pmd => {
+                        find_clear_run(bits, meta, gblocks, want, pmd).map(|s| (s, want))
+                    }
+                    1 => find_clear_run(bits, meta, gblocks, pmd, pmd).map(|s| (s, want)),
+                    2 => find_clear_run(bits, meta, gblocks, want, 1).map(|s| (s, want)),
+                    3 => find_clear(bits, meta, gblocks).map(|s| (s, run_from(s))),
+                    _ => (meta..gblocks)
+                        .rev()
+                        .find(|&b| !test_bit(bits, b))
+                        .map(|s| (s, 1)),
                 };
                 if let Some((s, n)) = hit {
                     set_bits(bits, s, n, true);

@@ -13,7 +13,7 @@ use crate::ondisk::{
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
-use crate::vfs::fs::{MapKind, Mapping, IOMAP_WRITE};
+use crate::vfs::fs::{MapKind, Mapping, IOMAP_FAULT, IOMAP_WRITE};
 use crate::vfs::inode::{Attrs, INode, Iget, Kind, NewInode};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
@@ -33,6 +33,11 @@ pub(crate) struct State {
     /// Which of the two on-disk copies `disk` is in; the next write goes
     /// to the other one.
     pub(crate) copy: usize,
+    /// Counts this inode's metadata writes (inode and map blocks).
+    pub(crate) meta_gen: u64,
+    /// `meta_gen` as of the last device cache flush that covered it: when
+    /// they differ, some metadata may not be durable yet (MAP_SYNC).
+    pub(crate) flushed_gen: u64,
 }
 
 /// r2dax's per-inode data.
@@ -89,7 +94,11 @@ pub(crate) fn read_slot(
 /// Reads and validates the on-disk inode `ino`, which must be in use.
 pub(crate) fn read_disk(sb: &SuperBlock<R2dax>, ino: u64) -> Result<State> {
     match read_slot(sb, ino)? {
-        Ok(Slot::Used { inode, copy }) => Ok(State { disk: inode, copy }),
+        Ok(Slot::Used { inode, copy }) => Ok(State {
+            disk: inode,
+            copy,
+            ..State::default()
+        }),
         Ok(Slot::Free) => {
             sb_err!(sb, "inode {} is referenced but free", ino);
             Err(euclean())
@@ -112,7 +121,7 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
         Iget::Cached(inode) => return Ok(inode),
         Iget::New(new) => new,
     };
-    let State { disk, copy } = read_disk(sb, ino)?;
+    let State { disk, copy, .. } = read_disk(sb, ino)?;
     if disk.links == 0 {
         sb_err!(sb, "inode {} is referenced but has no links", ino);
         return Err(euclean());
@@ -146,7 +155,11 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
         mode::S_IFLNK => Kind::Symlink,
         _ => Kind::Special(disk.roots[0] as u32),
     };
-    *new.data().state.lock() = State { disk, copy };
+    *new.data().state.lock() = State {
+        disk,
+        copy,
+        ..State::default()
+    };
     new.inode().apply_flags(disk.flags);
     new.finish(&attrs, kind)
 }
@@ -256,6 +269,8 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
         .saturating_sub(lblk)
         .max(1);
     let (pblk, n) = map_extent(inode, lblk, want)?;
+    // Only a (MAP_SYNC) fault cares whether metadata is durable.
+    let fault = flags & IOMAP_FAULT != 0;
     let mapping = |p: Option<u64>, n: u64, new: bool| Mapping {
         offset: lblk << BLOCK_SHIFT,
         length: n << BLOCK_SHIFT,
@@ -264,6 +279,7 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
             None => MapKind::Hole,
         },
         new,
+        dirty: fault && metadata_dirty(inode),
     };
     if pblk.is_some() || flags & IOMAP_WRITE == 0 {
         return Ok(mapping(pblk, n, false));
@@ -274,8 +290,25 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
     // Fill the hole run [lblk, lblk + n).
     let sb = inode.sb();
     let goal = crate::dir::group_of(inode);
-    let aligned = lblk % PMD_BLOCKS == 0 && n >= PMD_BLOCKS;
-    let (first, got) = alloc::alloc_blocks(sb, goal, n, aligned)?;
+    // Placement for PMD mappings: inside one leaf (2 MiB of the file) the
+    // file grows right after its previous block; a leaf's first block
+    // starts a free 2 MiB region when the file is, or is being written,
+    // large (a whole leaf at once, 64 KiB or more at once, or beyond its
+    // first 2 MiB). Small files start anywhere and fragment nothing.
+    let next_to = if lblk % PMD_BLOCKS != 0 {
+        map_extent(inode, lblk - 1, 1)?.0.map(|p| p + 1)
+    } else {
+        None
+    };
+    let alloc_goal = alloc::Goal {
+        group: goal,
+        next_to,
+        // The request's size, not the hole's: a file's first blocks are
+        // mapped from the inode's roots, which hold only a few.
+        aligned: lblk % PMD_BLOCKS == 0 && (want >= LARGE_WRITE_BLOCKS || lblk >= PMD_BLOCKS),
+        meta: false,
+    };
+    let (first, got) = alloc::alloc_blocks(sb, alloc_goal, n)?;
     let mut st = inode.data().state.lock();
     st.disk.blocks += got;
     if let Err(e) = map_insert_run(sb, goal, &mut st, lblk, first, got) {
@@ -286,8 +319,14 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
     inode.set_blocks(st.disk.blocks);
     sync_attrs(inode, &mut st);
     write_disk(sb, inode.ino(), &mut st)?;
+    // `mapping` looks at the state again.
+    drop(st);
     Ok(mapping(Some(first), got, true))
 }
+
+/// A write of at least this many blocks (64 KiB) at a 2 MiB boundary of
+/// the file starts a free 2 MiB region (see `iomap_begin`).
+const LARGE_WRITE_BLOCKS: u64 = 16;
 
 /// Writes `st.disk` as inode `ino` into the copy not holding the current
 /// state, synchronously, then makes it current (see the "two copies" rule
@@ -309,6 +348,7 @@ pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Re
     })?;
     bh.sync()?;
     st.copy = copy;
+    st.meta_gen = st.meta_gen.wrapping_add(1);
     Ok(())
 }
 
@@ -333,6 +373,32 @@ pub(crate) fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
     d.generation = a.generation;
 }
 
+/// `fsync`: writes the inode, then flushes the device's write cache, so
+/// everything this inode's metadata writes put on the device is durable
+/// (map blocks and bitmaps are written before the inode that uses them).
+pub(crate) fn fsync(inode: &INode<R2dax>) -> Result {
+    let gen = {
+        let mut st = inode.data().state.lock();
+        sync_attrs(inode, &mut st);
+        write_disk(inode.sb(), inode.ino(), &mut st)?;
+        st.meta_gen
+    };
+    inode.sb().flush_device()?;
+    let mut st = inode.data().state.lock();
+    if st.flushed_gen < gen {
+        st.flushed_gen = gen;
+    }
+    Ok(())
+}
+
+/// Whether some of the inode's metadata may not be durable yet: a write
+/// not covered by a device flush, or a size that grew in memory only.
+/// Reported to MAP_SYNC faults as `IOMAP_F_DIRTY`.
+fn metadata_dirty(inode: &INode<R2dax>) -> bool {
+    let st = inode.data().state.lock();
+    st.meta_gen != st.flushed_gen || st.disk.size != inode.size()
+}
+
 /// `->write_inode`, and the ordering point the namespace operations use:
 /// the inode is on the media when this returns.
 pub(crate) fn write_inode(inode: &INode<R2dax>) -> Result {
@@ -351,7 +417,11 @@ pub(crate) fn init_new(new: &NewInode<R2dax>, mut disk: Inode) -> Result<Attrs> 
     copy_owned_attrs(&mut disk, &attrs);
     let mut st = inode.data().state.lock();
     // Copy 1 is "current", so the first write fills copy 0.
-    *st = State { disk, copy: 1 };
+    *st = State {
+        disk,
+        copy: 1,
+        ..State::default()
+    };
     write_disk(inode.sb(), inode.ino(), &mut st)?;
     Ok(attrs)
 }
@@ -737,6 +807,7 @@ pub(crate) fn evict(inode: &INode<R2dax>) {
             State {
                 disk: st.disk,
                 copy: st.copy,
+                ..State::default()
             }
         };
         free_on_disk(sb, inode.ino(), &st)

@@ -352,8 +352,9 @@ impl FileSystem for R2dax {
 
     fn fsync(inode: &INode<Self>, _datasync: bool) -> Result {
         // Metadata is written through; the data was written back by the
-        // layer. What remains is the inode (size, times).
-        crate::inode::write_inode(inode)
+        // layer. What remains is the inode (size, times) and the device's
+        // write cache.
+        crate::inode::fsync(inode)
     }
 
     fn create(

@@ -62,6 +62,11 @@ for t in r2dax-corrupt r2dax-t r2dax-fsx r2daxctl r2dax-daxstorm; do
 	cp "$tools/$t" "$root/usr/bin/$t"
 	copy_libs "$tools/$t"
 done
+for t in "$top"/out/samples/*; do
+	[ -x "$t" ] || die "samples missing (run make samples)"
+	cp "$t" "$root/usr/bin/"
+	copy_libs "$t"
+done
 cp -R "$top/tools/testing" "$root/r2dax/testing"
 cp "$top/scripts/guest/init" "$root/init"
 cp "$top/scripts/guest/demo.sh" "$root/r2dax/demo.sh"

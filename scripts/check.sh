@@ -48,18 +48,20 @@ fi
 # The power-cut test needs two boots of its own; it runs with the full
 # suite (not with a subset of tests).
 if [ "$subset" -eq 0 ]; then
-	echo "=== guest: power-cut test"
-	crc=0
-	"$top/scripts/crash-test.sh" || crc=$?
-	line=$(tr -d '\r' <"$top/out/crash-check/results.log" 2>/dev/null |
-		grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
-	if [ "$crc" = 0 ] && [ -n "$line" ]; then
-		set -- $line
-		passed=$((passed + $1)); failed=$((failed + $3))
-	else
-		echo "power-cut test FAILED (see out/crash/ and out/crash-*/)"
-		failed=$((failed + 1))
-	fi
+	for scenario in fsync mapsync; do
+		echo "=== guest: power-cut test ($scenario)"
+		crc=0
+		"$top/scripts/crash-test.sh" $scenario || crc=$?
+		line=$(tr -d '\r' <"$top/out/crash-check/results.log" 2>/dev/null |
+			grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
+		if [ "$crc" = 0 ] && [ -n "$line" ]; then
+			set -- $line
+			passed=$((passed + $1)); failed=$((failed + $3))
+		else
+			echo "power-cut test ($scenario) FAILED (see out/crash/ and out/crash-*/)"
+			failed=$((failed + 1))
+		fi
+	done
 fi
 
 echo "make check took $(( $(date +%s) - start ))s"

@@ -60,6 +60,7 @@ if [ -n "$devdax_size" ]; then
 	cmdline="$cmdline R2DAX_DEVDAX=1"
 fi
 [ $# -gt 0 ] && cmdline="$cmdline R2DAX_TESTS=$(echo "$@" | tr ' ' ',')"
+[ -n "${R2DAX_CRASH:-}" ] && cmdline="$cmdline R2DAX_CRASH=$R2DAX_CRASH"
 
 if [ "$job" = shell ]; then
 	# shellcheck disable=SC2086

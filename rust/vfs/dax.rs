@@ -131,16 +131,12 @@ impl<T: FileSystem> INode<T> {
             return false;
         }
         let inode = self.as_raw();
-        // SAFETY: The inode is live. `dax_layout_busy_page_range` unmaps
-        // nothing when there are no VMAs, and when there are, status is
-        // reported without touching them: only look when unmapped. The
-        // invalidate lock keeps faults and `->mmap` out meanwhile.
+        // SAFETY: The inode is live; the scan only reads entries and page
+        // reference counts, under the invalidate lock that keeps faults
+        // and `->mmap` from adding entries meanwhile.
         unsafe {
             let _g = InvalidateGuard::lock(inode);
-            if self.mappings() != 0 {
-                return false;
-            }
-            !raw::dax_layout_busy_page_range(raw::r2dax_inode_mapping(inode), 0, i64::MAX).is_null()
+            !raw::r2dax_dax_busy_page(raw::r2dax_inode_mapping(inode), 0, usize::MAX).is_null()
         }
     }
 
@@ -231,8 +227,10 @@ impl<T: FileSystem> INode<T> {
         // SAFETY: Converting a constant.
         let mut left = unsafe { raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS) } as isize;
         loop {
-            // SAFETY: The mapping is live; with no VMA nothing is unmapped.
-            let page = unsafe { raw::dax_layout_busy_page_range(mapping, 0, i64::MAX) };
+            // SAFETY: The mapping is live and the caller holds the
+            // invalidate lock exclusively (no VMA, so
+            // `dax_layout_busy_page_range` would not look: see the helper).
+            let page = unsafe { raw::r2dax_dax_busy_page(mapping, 0, usize::MAX) };
             if page.is_null() {
                 return Ok(());
             }
@@ -286,14 +284,29 @@ impl<T: FileSystem> INode<T> {
         if !self.is_dax() {
             return Ok(());
         }
-        let start = i64::try_from(start).unwrap_or(i64::MAX);
-        let end = i64::try_from(end).unwrap_or(i64::MAX);
+        let (bstart, bend) = (
+            i64::try_from(start).unwrap_or(i64::MAX),
+            i64::try_from(end).unwrap_or(i64::MAX),
+        );
+        let (pstart, pend) = (
+            usize::try_from(start >> 12).unwrap_or(usize::MAX),
+            usize::try_from(end >> 12).unwrap_or(usize::MAX),
+        );
         let inode = self.as_raw();
         loop {
-            // SAFETY: The inode is live and the caller holds the locks the
-            // function requires.
+            // SAFETY: The inode is live and the caller holds the locks both
+            // functions require. The first unmaps the range from every VMA
+            // and finds pages pinned through them; the second finds pins
+            // that outlived their VMA, which the first does not look for
+            // once the file has no VMA.
             let page = unsafe {
-                raw::dax_layout_busy_page_range(raw::r2dax_inode_mapping(inode), start, end)
+                let mapping = raw::r2dax_inode_mapping(inode);
+                let p = raw::dax_layout_busy_page_range(mapping, bstart, bend);
+                if p.is_null() {
+                    raw::r2dax_dax_busy_page(mapping, pstart, pend)
+                } else {
+                    p
+                }
             };
             if page.is_null() {
                 return Ok(());

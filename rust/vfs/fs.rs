@@ -192,10 +192,16 @@ pub(crate) struct Mapping {
     /// The blocks were allocated (and zeroed) for this request
     /// (`IOMAP_F_NEW`): nothing needs to be read from them.
     pub(crate) new: bool,
+    /// Metadata that fsync would write or flush is not durable yet
+    /// (`IOMAP_F_DIRTY`): a write fault on a MAP_SYNC mapping then runs
+    /// fsync before it maps the page.
+    pub(crate) dirty: bool,
 }
 
 /// `->iomap_begin` flag: the caller will write (allocate holes).
 pub(crate) const IOMAP_WRITE: u32 = raw::IOMAP_WRITE;
+/// `->iomap_begin` flag: the request comes from a DAX page fault.
+pub(crate) const IOMAP_FAULT: u32 = raw::IOMAP_FAULT;
 
 /// What a [`Mapping`] covers.
 pub(crate) enum MapKind {

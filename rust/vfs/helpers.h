@@ -25,6 +25,7 @@ struct super_block;
 struct buffer_head *r2dax_sb_bread(struct super_block *sb, sector_t block);
 struct buffer_head *r2dax_sb_getblk_zeroed(struct super_block *sb, sector_t block);
 int r2dax_sb_zeroout(struct super_block *sb, sector_t block, sector_t count);
+int r2dax_flush_device(struct super_block *sb);
 void r2dax_lock_buffer(struct buffer_head *bh);
 void r2dax_unlock_buffer(struct buffer_head *bh);
 void r2dax_mark_inode_dirty(struct inode *inode);
@@ -114,6 +115,8 @@ struct address_space *r2dax_inode_mapping(struct inode *inode);
 int r2dax_filemap_write_and_wait(struct address_space *mapping);
 int r2dax_invalidate_inode_pages2(struct address_space *mapping);
 bool r2dax_mapping_pinned(struct address_space *mapping);
+struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
+				 pgoff_t end);
 bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio);
 
 struct fileattr;

@@ -1344,6 +1344,9 @@ impl<T: FileSystem> Tables<T> {
                 if m.new {
                     (*iomap).flags |= raw::IOMAP_F_NEW as u16;
                 }
+                if m.dirty {
+                    (*iomap).flags |= raw::IOMAP_F_DIRTY as u16;
+                }
             }
             Ok(0)
         })

@@ -120,6 +120,13 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
         kernel::error::to_result(err)
     }
 
+    /// Flushes the device's volatile write cache (`blkdev_issue_flush`):
+    /// what was written before is durable afterwards.
+    pub(crate) fn flush_device(&self) -> Result {
+        // SAFETY: A block-device superblock has a valid, open `s_bdev`.
+        kernel::error::to_result(unsafe { raw::r2dax_flush_device(self.as_raw()) })
+    }
+
     /// Whether the superblock is mounted read-only.
     pub(crate) fn read_only(&self) -> bool {
         // SAFETY: Reading the flags word of a live superblock.

@@ -64,6 +64,23 @@ run "exec 3<$mnt/new/blob; rm $mnt/new/blob; ls $mnt/new; cmp - /tmp/blob <&3 &&
 run "umount $mnt && fsck.r2dax -n $dev"
 kmsg
 
+step "per-inode DAX: an open file switches at once, both ways (samples/flip-demo)"
+run "mkfs.r2dax -q -f $dev && mount -t r2dax -o dax=inode $dev $mnt && grep $mnt /proc/mounts"
+run "flip-demo $mnt/flip"
+run "xfs_io -c 'statx -r' $mnt/flip | grep attributes  # 0x200000 = STATX_ATTR_DAX"
+
+step "a mapped file refuses with EBUSY; r2daxctl says why, and --wait switches it once unmapped"
+run "mkfifo /tmp/ctl; xfs_io $mnt/flip </tmp/ctl >/dev/null & exec 4>/tmp/ctl; echo 'mmap -r 0 4k' >&4; sleep 1
+r2daxctl status $mnt/flip; r2daxctl dax off $mnt/flip; echo \"exit status \$?\"
+(sleep 1; echo munmap >&4; exec 4>&-) & r2daxctl dax off --wait $mnt/flip; r2daxctl status $mnt/flip; wait"
+run "lsattr $mnt/flip; mkdir $mnt/daxdir && chattr +x $mnt/daxdir && echo new >$mnt/daxdir/new && r2daxctl status $mnt/daxdir $mnt/daxdir/new"
+
+step "MAP_SYNC: accepted on a DAX file, refused on a page-cache one"
+run "mapsync-log -n 1000 $mnt/daxdir/log | tail -n 1 && mapsync-log -c 999 $mnt/daxdir/log"
+expect_fail "mapsync-log -n 1 $mnt/pclog"
+run "umount $mnt && fsck.r2dax -n $dev"
+kmsg
+
 step "a corrupt superblock is refused with EUCLEAN"
 run "printf '\\001' | dd of=$dev bs=1 seek=100 conv=notrunc 2>/dev/null"
 expect_fail "mount -t r2dax $dev $mnt"

@@ -593,6 +593,17 @@ impl Geometry {
         FIRST_GROUP_BLOCK + u64::from(g) * u64::from(BLOCKS_PER_GROUP)
     }
 
+    /// The group holding data block `b` (`None` below the first group or
+    /// past the end).
+    pub fn group_of_block(&self, b: u64) -> Option<(u32, u32)> {
+        if b < FIRST_GROUP_BLOCK || b >= self.blocks_count {
+            return None;
+        }
+        let rel = b - FIRST_GROUP_BLOCK;
+        let g = u32::try_from(rel / u64::from(BLOCKS_PER_GROUP)).ok()?;
+        Some((g, (rel % u64::from(BLOCKS_PER_GROUP)) as u32))
+    }
+
     /// Number of blocks in group `g` (the last one may be partial).
     pub fn group_blocks(&self, g: u32) -> u64 {
         let start = self.group_start(g);
