@@ -6,7 +6,7 @@
  *                                      once each is durable
  *   mapsync-log -c SEQ FILE            check records 0..SEQ after a crash
  *
- * The writer grows FILE with ftruncate in 1 MiB steps (the new range is a
+ * The writer grows FILE with ftruncate in 64 KiB steps (the new range is a
  * hole) and maps each step with MAP_SHARED_VALIDATE | MAP_SYNC. A store
  * into the hole takes a write fault that allocates the block; because of
  * MAP_SYNC the filesystem makes the allocation (and the file size) durable
@@ -36,7 +36,7 @@
 #endif
 
 #define REC 64
-#define STEP (1u << 20)
+#define STEP (64u << 10)
 #define MAGIC 0x72326461786c6f67ull /* "r2daxlog" */
 
 struct rec {

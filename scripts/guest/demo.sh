@@ -70,9 +70,9 @@ run "flip-demo $mnt/flip"
 run "xfs_io -c 'statx -r' $mnt/flip | grep attributes  # 0x200000 = STATX_ATTR_DAX"
 
 step "a mapped file refuses with EBUSY; r2daxctl says why, and --wait switches it once unmapped"
-run "mkfifo /tmp/ctl; xfs_io $mnt/flip </tmp/ctl >/dev/null & exec 4>/tmp/ctl; echo 'mmap -r 0 4k' >&4; sleep 1
-r2daxctl status $mnt/flip; r2daxctl dax off $mnt/flip; echo \"exit status \$?\"
-(sleep 1; echo munmap >&4; exec 4>&-) & r2daxctl dax off --wait $mnt/flip; r2daxctl status $mnt/flip; wait"
+run "mkfifo /tmp/ctl; xfs_io $mnt/flip </tmp/ctl >/dev/null 2>&1 & exec 4>/tmp/ctl; echo 'mmap -r 0 4k' >&4; sleep 1
+r2daxctl status $mnt/flip; r2daxctl dax on $mnt/flip; echo \"exit status \$?\"
+(sleep 1; echo munmap >&4; exec 4>&-) & r2daxctl dax on --wait $mnt/flip; r2daxctl status $mnt/flip; exec 4>&-; wait"
 run "lsattr $mnt/flip; mkdir $mnt/daxdir && chattr +x $mnt/daxdir && echo new >$mnt/daxdir/new && r2daxctl status $mnt/daxdir $mnt/daxdir/new"
 
 step "MAP_SYNC: accepted on a DAX file, refused on a page-cache one"
