@@ -74,3 +74,31 @@ impl DaxStatus {
         }
     }
 }
+
+/// The VFS's flag ioctls, which the tools use on any filesystem
+/// (include/uapi/linux/fs.h): `_IOR('X', 31, struct fsxattr)`.
+pub const FS_IOC_FSGETXATTR: u32 = 0x801c_581f;
+/// `_IOW('X', 32, struct fsxattr)`.
+pub const FS_IOC_FSSETXATTR: u32 = 0x401c_5820;
+/// The DAX flag in [`FsXattr::xflags`].
+pub const FS_XFLAG_DAX: u32 = 0x0000_8000;
+/// statx's `STATX_ATTR_DAX`: the file uses DAX now.
+pub const STATX_ATTR_DAX: u64 = 0x0020_0000;
+
+/// `struct fsxattr` (28 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsXattr {
+    /// `FS_XFLAG_*`.
+    pub xflags: u32,
+    /// Extent size hint.
+    pub extsize: u32,
+    /// Extents (read only).
+    pub nextents: u32,
+    /// Project id.
+    pub projid: u32,
+    /// CoW extent size hint.
+    pub cowextsize: u32,
+    /// Reserved.
+    pub pad: [u8; 8],
+}

@@ -7,7 +7,10 @@
 //! status ioctl also gives the number of mappings and pins, which explain
 //! an `EBUSY`. See r2daxctl(8) (`tools/r2daxctl/r2daxctl.8`).
 
-use r2dax_format::ioctl::{status, DaxStatus, DAX_STATUS_SIZE, R2DAX_IOC_DAX_STATUS};
+use r2dax_format::ioctl::{
+    status, DaxStatus, FsXattr, DAX_STATUS_SIZE, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR,
+    FS_XFLAG_DAX, R2DAX_IOC_DAX_STATUS, STATX_ATTR_DAX,
+};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
@@ -40,22 +43,6 @@ Options:
 Exit status: 0 every file is in the requested state now; 1 some file was
 busy; 3 some change takes effect later; 2 usage or another error.";
 
-const FS_IOC_FSGETXATTR: libc::c_ulong = 0x801c_581f;
-const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
-const FS_XFLAG_DAX: u32 = 0x0000_8000;
-const STATX_ATTR_DAX: u64 = 0x0020_0000;
-
-#[repr(C)]
-#[derive(Default)]
-struct FsXattr {
-    xflags: u32,
-    extsize: u32,
-    nextents: u32,
-    projid: u32,
-    cowextsize: u32,
-    pad: [u8; 8],
-}
-
 /// What `status` knows about one file.
 struct Info {
     dir: bool,
@@ -72,7 +59,7 @@ fn errno() -> std::io::Error {
 fn get_xattr(f: &File) -> std::io::Result<FsXattr> {
     let mut fa = FsXattr::default();
     // SAFETY: FS_IOC_FSGETXATTR writes one `struct fsxattr`, which `fa` is.
-    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR, &mut fa) } < 0 {
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR as libc::c_ulong, &mut fa) } < 0 {
         return Err(errno());
     }
     Ok(fa)
@@ -80,7 +67,7 @@ fn get_xattr(f: &File) -> std::io::Result<FsXattr> {
 
 fn set_xattr(f: &File, fa: &FsXattr) -> std::io::Result<()> {
     // SAFETY: FS_IOC_FSSETXATTR reads one `struct fsxattr`.
-    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR, fa) } < 0 {
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR as libc::c_ulong, fa) } < 0 {
         return Err(errno());
     }
     Ok(())

@@ -10,6 +10,9 @@
 //! failure must be `EBUSY`. A SIGBUS, a wrong byte, a wrong mode or any
 //! other error fails the run (exit 1). The caller checks dmesg.
 
+use r2dax_format::ioctl::{
+    FsXattr, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, FS_XFLAG_DAX, STATX_ATTR_DAX,
+};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
@@ -28,21 +31,6 @@ The filesystem must be mounted so that the flag switches the mode at once
 const REGION: usize = 64 * 1024;
 const TAIL: usize = 64 * 1024;
 const PAGE: usize = 4096;
-const FS_IOC_FSGETXATTR: libc::c_ulong = 0x801c_581f;
-const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
-const FS_XFLAG_DAX: u32 = 0x8000;
-const STATX_ATTR_DAX: u64 = 0x0020_0000;
-
-#[repr(C)]
-#[derive(Default)]
-struct FsXattr {
-    xflags: u32,
-    extsize: u32,
-    nextents: u32,
-    projid: u32,
-    cowextsize: u32,
-    pad: [u8; 8],
-}
 
 struct Rng(u64);
 impl Rng {
@@ -265,13 +253,13 @@ fn flipper(f: &File, stop: &AtomicBool, ok: &AtomicU64, busy: &AtomicU64) -> Res
     while !stop.load(Ordering::Relaxed) {
         let mut fa = FsXattr::default();
         // SAFETY: FS_IOC_FSGETXATTR fills `fa`.
-        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR, &mut fa) } < 0 {
+        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR as libc::c_ulong, &mut fa) } < 0 {
             return fail(format!("FSGETXATTR: {}", std::io::Error::last_os_error()));
         }
         fa.xflags ^= FS_XFLAG_DAX;
         let want = fa.xflags & FS_XFLAG_DAX != 0;
         // SAFETY: FS_IOC_FSSETXATTR reads `fa`.
-        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR, &fa) } < 0 {
+        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR as libc::c_ulong, &fa) } < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::EBUSY) {
                 return fail(format!("FSSETXATTR: {e}"));
