@@ -26,6 +26,13 @@ fn preallocate(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
         let m = iomap_begin(inode, pos, end - pos, IOMAP_WRITE)?;
         pos = m.offset + m.length;
     }
+    // A DAX file's read faults may have mapped the zero page over the
+    // holes; those entries must go, or mappings keep reading zeros after
+    // writes reach the new blocks (the layer unmapped the range and waited
+    // for pins before calling fallocate).
+    if inode.is_dax() {
+        inode.truncate_pagecache_range(start, end - 1);
+    }
     Ok(())
 }
 

@@ -47,6 +47,12 @@ pub(crate) struct State {
 /// that sleeps on I/O is called with it held except reading map blocks.
 #[pin_data]
 pub(crate) struct RInode {
+    /// Serialises filling holes (`iomap_begin` with `IOMAP_WRITE`): a
+    /// `write(2)` (under `i_rwsem`) and a page fault (under the invalidate
+    /// lock, shared) can ask for the same hole at once, and must not both
+    /// allocate it. Taken before `state` (and before the allocator's lock).
+    #[pin]
+    pub(crate) fill: Mutex<()>,
     /// Protects the on-disk image of the inode (block-map roots, height,
     /// flags, copy index). Filled while the inode is `I_NEW`.
     #[pin]
@@ -57,6 +63,7 @@ impl RInode {
     /// Initialiser for a newly allocated inode.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(RInode {
+            fill <- new_mutex!((), "r2dax_inode_fill"),
             state <- new_mutex!(State::default(), "r2dax_inode_state"),
         }? Error)
     }
@@ -284,6 +291,16 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
     if pblk.is_some() || flags & IOMAP_WRITE == 0 {
         return Ok(mapping(pblk, n, false));
     }
+    // Look again with holes serialised: another writer may have filled
+    // this one since.
+    let _fill = inode.data().fill.lock();
+    let (pblk, n) = map_extent(inode, lblk, want)?;
+    if pblk.is_some() {
+        return Ok(mapping(pblk, n, false));
+    }
+    // One run never spans two leaves (or the roots and a leaf), so one map
+    // update either inserts all of it or none of it.
+    let n = n.min(MAP_FANOUT - lblk % MAP_FANOUT);
     if lblk + n > MAX_FILE_BLOCKS {
         return Err(EFBIG);
     }
@@ -310,12 +327,12 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
     };
     let (first, got) = alloc::alloc_blocks(sb, alloc_goal, n)?;
     let mut st = inode.data().state.lock();
-    st.disk.blocks += got;
     if let Err(e) = map_insert_run(sb, goal, &mut st, lblk, first, got) {
         drop(st);
         let _ = alloc::free_blocks(sb, first, got);
         return Err(e);
     }
+    st.disk.blocks += got;
     inode.set_blocks(st.disk.blocks);
     sync_attrs(inode, &mut st);
     write_disk(sb, inode.ino(), &mut st)?;
@@ -658,8 +675,14 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
         return Err(EFBIG);
     }
     let old = inode.size();
+    // Shrinking zeroes the new last block beyond the size. Growing a DAX
+    // file zeroes the old one's: stores through a mapping may have left
+    // bytes beyond the old size, which the page cache would have cleared
+    // at writeback.
     if size < old {
         inode.zero_tail(size)?;
+    } else if size > old && inode.is_dax() {
+        inode.zero_tail(old)?;
     }
     inode.truncate_setsize(size);
     inode.touch_mtime();

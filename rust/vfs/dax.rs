@@ -127,16 +127,18 @@ impl<T: FileSystem> INode<T> {
     /// Whether some DAX page of the file is referenced beyond the page
     /// cache (pinned for DMA or O_DIRECT). For status reports.
     pub(crate) fn dax_pinned(&self) -> bool {
-        if !self.is_dax() {
-            return false;
-        }
         let inode = self.as_raw();
-        // SAFETY: The inode is live; the scan only reads entries and page
-        // reference counts, under the invalidate lock that keeps faults
-        // and `->mmap` from adding entries meanwhile.
+        // SAFETY: The inode is live. Under the invalidate lock (shared:
+        // a status query must not stall faults) S_DAX cannot change, so
+        // the mapping holds DAX entries only while `is_dax()`; the scan
+        // only reads entries and page reference counts.
         unsafe {
-            let _g = InvalidateGuard::lock(inode);
-            !raw::r2dax_dax_busy_page(raw::r2dax_inode_mapping(inode), 0, usize::MAX).is_null()
+            raw::r2dax_invalidate_lock_shared(inode);
+            let busy = self.is_dax()
+                && !raw::r2dax_dax_busy_page(raw::r2dax_inode_mapping(inode), 0, usize::MAX)
+                    .is_null();
+            raw::r2dax_invalidate_unlock_shared(inode);
+            busy
         }
     }
 
@@ -198,6 +200,10 @@ impl<T: FileSystem> INode<T> {
         } else {
             self.drop_page_cache(mapping)?;
         }
+        // SAFETY: The mapping is live.
+        if !unsafe { raw::r2dax_mapping_empty(mapping) } {
+            return Err(SwitchError::Pinned);
+        }
         commit().map_err(SwitchError::Failed)?;
         let sem = self.layer().mode_lock.get();
         // SAFETY: The mode lock is initialised (slab constructor). The
@@ -205,15 +211,9 @@ impl<T: FileSystem> INode<T> {
         // locks, so the new mode starts from nothing.
         unsafe {
             raw::down_write(sem);
-            let empty = raw::r2dax_mapping_empty(mapping);
-            if empty {
-                let flag = if to_dax { raw::S_DAX } else { 0 };
-                raw::inode_set_flags(inode, flag, raw::S_DAX);
-            }
+            let flag = if to_dax { raw::S_DAX } else { 0 };
+            raw::inode_set_flags(inode, flag, raw::S_DAX);
             raw::up_write(sem);
-            if !empty {
-                return Err(SwitchError::Pinned);
-            }
         }
         Ok(())
     }
@@ -251,7 +251,9 @@ impl<T: FileSystem> INode<T> {
         &self,
         mapping: *mut raw::address_space,
     ) -> core::result::Result<(), SwitchError> {
-        let mut waited = 0;
+        // SAFETY: Converting a constant; reading the jiffies counter.
+        let deadline =
+            unsafe { raw::jiffies.wrapping_add(raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS)) };
         loop {
             // SAFETY: The mapping is live and the caller holds both locks:
             // nothing adds folios; `invalidate_inode_pages2` removes clean
@@ -265,21 +267,26 @@ impl<T: FileSystem> INode<T> {
             if done {
                 return Ok(());
             }
-            if waited >= PIN_WAIT_MS {
+            // SAFETY: Reading the jiffies counter (a racy read of a word
+            // that only grows is what time_after() does too).
+            let now = unsafe { core::ptr::read_volatile(core::ptr::addr_of!(raw::jiffies)) };
+            if (now.wrapping_sub(deadline) as isize) >= 0 {
                 return Err(SwitchError::Pinned);
             }
             // SAFETY: A plain sleep.
             unsafe { raw::msleep(1) };
-            waited += 1;
         }
     }
 
     /// Waits until no DAX page in bytes `start..=end` is pinned, before
     /// their blocks go (truncate, punch hole, zero range). The caller holds
-    /// the inode lock and the invalidate lock exclusively, so no new VMA
-    /// mapping or fault appears; `dax_layout_busy_page_range` unmaps the
-    /// range from the existing VMAs first. Interruptible (`ERESTARTSYS`);
-    /// a no-op for page-cache files.
+    /// the inode lock and the invalidate lock exclusively;
+    /// `dax_layout_busy_page_range` unmaps the range from the existing
+    /// VMAs first. While it waits it drops the invalidate lock (faults may
+    /// map pages again meanwhile, so it rescans, unmapping again, once it
+    /// has the lock back); it returns with the lock held and the range
+    /// unmapped and unpinned. Interruptible (`ERESTARTSYS`); a no-op for
+    /// page-cache files.
     pub(crate) fn break_layouts(&self, start: u64, end: u64) -> Result {
         if !self.is_dax() {
             return Ok(());
@@ -311,8 +318,18 @@ impl<T: FileSystem> INode<T> {
             if page.is_null() {
                 return Ok(());
             }
-            // SAFETY: `page` is a DAX page of the file (see above).
-            let r = unsafe { raw::r2dax_wait_page_idle_interruptible(page) };
+            // SAFETY: `page` is a DAX page of the file (pmem pages have a
+            // struct page for as long as the device is mounted). The
+            // invalidate lock is dropped while waiting, as ext4 does: the
+            // pin's holder may be blocked in a fault on this file (O_DIRECT
+            // from its mapping pins one page, then faults the next). The
+            // loop rescans after retaking it.
+            let r = unsafe {
+                raw::r2dax_invalidate_unlock(inode);
+                let r = raw::r2dax_wait_page_idle_interruptible(page);
+                raw::r2dax_invalidate_lock(inode);
+                r
+            };
             if r != 0 {
                 return Err(Error::from_errno(r as i32));
             }

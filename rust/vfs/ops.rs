@@ -175,7 +175,7 @@ impl<T: FileSystem> Tables<T> {
     pub(super) const VM_OPS: raw::vm_operations_struct = raw::vm_operations_struct {
         open: Some(Self::vm_open),
         close: Some(Self::vm_close),
-        fault: Some(raw::filemap_fault),
+        fault: Some(Self::pc_fault),
         map_pages: Some(raw::filemap_map_pages),
         page_mkwrite: Some(Self::page_mkwrite),
         // SAFETY: All-zero means "no callback" for every other member.
@@ -762,7 +762,11 @@ impl<T: FileSystem> Tables<T> {
                     let i = INode::<T>::from_raw(inode);
                     // Punching and zeroing free blocks: wait for DAX pins
                     // of the range first.
-                    if mode as u32 & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
+                    // (On a DAX file, for preallocation too: it unmaps the
+                    // zero pages that read faults put over the holes.)
+                    if mode as u32 & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0
+                        || i.is_dax()
+                    {
                         i.break_layouts(o, o.saturating_add(l).saturating_sub(1))?;
                     }
                     T::fallocate(i, mode as u32, o, l)
@@ -996,6 +1000,17 @@ impl<T: FileSystem> Tables<T> {
     ) -> isize {
         // SAFETY: Per the function contract.
         unsafe {
+            // A write beyond the end of the file first zeroes the rest of
+            // the old last block: stores through a mapping may have left
+            // bytes there, which the new size would expose.
+            let old = raw::r2dax_inode_size(inode);
+            if raw::r2dax_iocb_pos(iocb) > old {
+                let mut did_zero = false;
+                let r = raw::dax_truncate_page(inode, old, &mut did_zero, &Self::IOMAP_OPS);
+                if r != 0 {
+                    return r as isize;
+                }
+            }
             let ret = raw::dax_iomap_rw(iocb, from, &Self::IOMAP_OPS);
             let end = raw::r2dax_iocb_pos(iocb);
             if ret > 0 && end > raw::r2dax_inode_size(inode) {
@@ -1076,6 +1091,29 @@ impl<T: FileSystem> Tables<T> {
             T::fsync(inode, datasync != 0)?;
             Ok(0)
         })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the MM for a fault on a page-cache VMA of ours.
+    unsafe extern "C" fn pc_fault(vmf: *mut raw::vm_fault) -> raw::vm_fault_t {
+        // SAFETY: Per the contract the fault's VMA maps a live file of ours
+        // and is counted. `filemap_fault` may drop the mmap lock for I/O
+        // (readahead) and still add folios afterwards, when the VMA may be
+        // gone: the fault counts itself as a mapping user meanwhile, so a
+        // mode switch that sees no users really has no fault in flight
+        // (dax.rst, "Counting mappings").
+        unsafe {
+            if !Self::check_mode(vmf, false) {
+                return raw::VM_FAULT_SIGBUS;
+            }
+            let i = INode::<T>::from_raw(raw::r2dax_vma_inode(raw::r2dax_vmf_vma(vmf)));
+            let users = &i.layer().mmaps;
+            users.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+            let ret = raw::filemap_fault(vmf);
+            users.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+            ret
+        }
     }
 
     /// # Safety
