@@ -11,6 +11,11 @@
 //!   r2dax-t cow FILE LEN                          two threads take private
 //!       write faults over FILE's first LEN bytes (COW over 2 MiB DAX
 //!       extents); the file must not change, each copy must
+//!   r2dax-t dio-race DAX SRC LEN SECS             for SECS seconds, one
+//!       thread does O_DIRECT reads of SRC into a fresh shared mapping of
+//!       DAX (pinning its pages) while another truncates DAX to 0 and back
+//!       and punches holes in it (fstests generic/503); prints the counts.
+//!       Reads may fail with EFAULT when the truncate wins; nothing else
 //!   r2dax-t pin FILE MS                           take references on the
 //!       first 4 pages of FILE's pages (vmsplice of a shared mapping into a
 //!       pipe, as DMA would pin them), unmap, print "pinned", hold them MS
@@ -40,6 +45,12 @@ fn main() -> ExitCode {
             report_io(mmap_dio(&a[1], &a[2], a[3].parse().unwrap_or(0)))
         }
         Some("cow") if a.len() == 3 => report_io(cow(&a[1], a[2].parse().unwrap_or(0))),
+        Some("dio-race") if a.len() == 5 => report_io(dio_race(
+            &a[1],
+            &a[2],
+            a[3].parse().unwrap_or(0),
+            a[4].parse().unwrap_or(0),
+        )),
         Some("pin") if a.len() == 3 => match pin(&a[1], a[2].parse().unwrap_or(0)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -369,4 +380,96 @@ fn cow(path: &str, len: usize) -> std::io::Result<String> {
         "{} pages copied on write, file unchanged",
         len / 4096
     ))
+}
+
+/// See the module documentation (`dio-race`).
+fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::Other, m);
+    let d = Arc::new(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dax)?,
+    );
+    d.set_len(len as u64)?;
+    let s = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(src)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let cuts = Arc::new(AtomicU64::new(0));
+    let cutter = {
+        let (d, stop, cuts) = (d.clone(), stop.clone(), cuts.clone());
+        std::thread::spawn(move || -> std::io::Result<()> {
+            while !stop.load(Ordering::Relaxed) {
+                d.set_len(0)?;
+                d.set_len(len as u64)?;
+                // SAFETY: fallocate on our own descriptor.
+                let r = unsafe {
+                    libc::fallocate(
+                        d.as_raw_fd(),
+                        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                        0,
+                        (len / 2) as libc::off_t,
+                    )
+                };
+                if r < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                cuts.fetch_add(1, Ordering::Relaxed);
+                // Leave the readers a window with the file whole.
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Ok(())
+        })
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let (mut full, mut efault, mut short) = (0u64, 0u64, 0u64);
+    let mut result = Ok(());
+    while std::time::Instant::now() < end {
+        let p = match map(&d, len, true) {
+            Ok(p) => p,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        // SAFETY: `p` maps `len` bytes; GUP pins the pages for the read.
+        let n = unsafe { libc::pread(s.as_raw_fd(), p.cast(), len, 0) };
+        let e = std::io::Error::last_os_error();
+        // SAFETY: Unmapping what was mapped.
+        unsafe { libc::munmap(p.cast(), len) };
+        match n {
+            n if n == len as isize => full += 1,
+            n if n >= 0 => short += 1,
+            _ if e.raw_os_error() == Some(libc::EFAULT) => efault += 1,
+            _ => {
+                result = Err(bad(format!("O_DIRECT read into the mapping: {e}")));
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    cutter
+        .join()
+        .map_err(|_| bad("the truncating thread panicked".into()))??;
+    result?;
+    // Which side wins each time depends on the machine's speed; both
+    // sides must have run.
+    if full + short + efault == 0 || cuts.load(Ordering::Relaxed) == 0 {
+        return Err(bad(format!(
+            "no race: {} reads, {} truncates",
+            full + short + efault,
+            cuts.load(Ordering::Relaxed)
+        )));
+    }
+    eprintln!(
+        "dio-race: {full} full, {short} short, {efault} EFAULT reads; {} truncate+punch rounds",
+        cuts.load(Ordering::Relaxed)
+    );
+    Ok("reads and truncates raced".into())
 }
