@@ -7,6 +7,8 @@
 #   make demo         set up everything missing, boot the guest, show r2dax
 #   make check        set up everything missing, run every test
 #   make check TESTS="001 004"   run a subset of the guest suite
+#   make bench        r2dax vs ext4/xfs/ext2-DAX and device DAX in one guest
+#   make bench BENCH="B1 B6"     a subset (not a test: no pass/fail)
 #   make tools        build the host tools (mkfs.r2dax, ...)
 #   make lint         rustfmt --check and clippy (kbuild CLIPPY=1) on the module
 #   make clean
@@ -24,12 +26,12 @@ export RUSTC RUSTDOC BINDGEN
 # Lab kernel build directory (cached outside the repository).
 LAB_KDIR = $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
 
-.PHONY: all module setup kernel tools samples initramfs demo check lint fmt clean help
+.PHONY: all module setup kernel tools samples initramfs demo check bench lint fmt clean help
 
 all: module
 
 help:
-	@sed -n '3,14p' $(TOP)/Makefile
+	@sed -n '3,16p' $(TOP)/Makefile
 
 setup:
 	@$(TOP)/scripts/setup-host.sh
@@ -59,6 +61,9 @@ demo: initramfs
 
 check: initramfs
 	@$(TOP)/scripts/check.sh $(TESTS)
+
+bench: setup
+	@$(TOP)/scripts/bench.sh $(BENCH)
 
 lint: kernel
 	@$(TOP)/scripts/lint.sh

@@ -2,6 +2,10 @@
 # Build the guest initramfs: busybox-static, the host binaries the tests
 # need (with the shared libraries ldd lists), r2dax.ko, the r2dax tools and
 # the test suite. Output: out/initramfs.cpio.gz. Takes a few seconds.
+#
+# make bench builds its own: R2DAX_MODULE (the module built for the bench
+# kernel), R2DAX_INITRAMFS (where to write it) and R2DAX_EXTRA_BINS (more
+# host programs: fio).
 set -eu
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,11 +14,13 @@ mkdir -p "$out"
 
 # Host programs copied into the guest. stress-ng brings about 30 MB of
 # libraries; fio (about 80 MB) comes with the benchmarks.
-HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr stress-ng"
+HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr stress-ng ${R2DAX_EXTRA_BINS:-}"
+module=${R2DAX_MODULE:-$top/r2dax.ko}
+image=${R2DAX_INITRAMFS:-$out/initramfs.cpio.gz}
 
-[ -f "$top/r2dax.ko" ] || die "r2dax.ko missing (run make)"
+[ -f "$module" ] || die "$module missing (run make)"
 tools=$top/tools/target/release
-for t in mkfs-r2dax fsck-r2dax dump-r2dax r2dax-corrupt r2dax-t r2dax-fsx r2daxctl r2dax-daxstorm; do
+for t in mkfs-r2dax fsck-r2dax dump-r2dax r2dax-corrupt r2dax-t r2dax-fsx r2daxctl r2dax-daxstorm r2dax-bench; do
 	[ -x "$tools/$t" ] || die "host tool $t missing (run make tools)"
 done
 
@@ -53,12 +59,12 @@ for applet in $(/bin/busybox --list-full); do
 done
 
 # r2dax: module, tools (installed under their mkfs.TYPE names), tests.
-cp "$top/r2dax.ko" "$root/r2dax/"
+cp "$module" "$root/r2dax/r2dax.ko"
 for t in mkfs fsck dump; do
 	cp "$tools/$t-r2dax" "$root/usr/sbin/$t.r2dax"
 	copy_libs "$tools/$t-r2dax"
 done
-for t in r2dax-corrupt r2dax-t r2dax-fsx r2daxctl r2dax-daxstorm; do
+for t in r2dax-corrupt r2dax-t r2dax-fsx r2daxctl r2dax-daxstorm r2dax-bench; do
 	cp "$tools/$t" "$root/usr/bin/$t"
 	copy_libs "$tools/$t"
 done
@@ -76,6 +82,7 @@ if [ -n "${R2DAX_SYNCED:-}" ]; then cp "$R2DAX_SYNCED" "$root/r2dax/synced"; fi
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz.tmp"
-mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
-say "$(du -h "$out/initramfs.cpio.gz" | cut -f1) initramfs in out/initramfs.cpio.gz"
+mkdir -p "$(dirname "$image")"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$image.tmp"
+mv "$image.tmp" "$image"
+say "$(du -h "$image" | cut -f1) initramfs in $image"

@@ -2,7 +2,8 @@
 # Build (or reuse) the r2dax test kernel.
 #
 # Unpacks Debian's linux-source-6.12 into the cache, merges
-# scripts/kernel/r2dax.config onto tinyconfig, checks that every requested
+# scripts/kernel/r2dax.config (plus bench.config when R2DAX_KERNEL=bench)
+# onto tinyconfig, checks that every requested
 # symbol survived olddefconfig, and builds bzImage + modules with LLVM=1 and
 # Debian's rustc. The result is keyed by kernel version + fragment + toolchain
 # and marked complete with a stamp file; a later call with the same key only
@@ -13,7 +14,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-frag=$top/scripts/kernel/r2dax.config
+frags=$(kernel_fragments)
 out=$(kernel_build_dir)
 
 if [ "${1:-}" = "--print-dir" ]; then echo "$out"; exit 0; fi
@@ -45,11 +46,18 @@ kmake() { make -C "$src" O="$out" $KMAKE_FLAGS "$@"; }
 
 say "configuring in $out"
 kmake -s tinyconfig
-"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$frag" >/dev/null
+# shellcheck disable=SC2086
+"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" $frags >/dev/null
 kmake -s olddefconfig
 
-# Every symbol the fragment asks for must have survived olddefconfig.
+# Every symbol the fragments ask for (the last fragment wins) must have
+# survived olddefconfig.
 missing=0
+# shellcheck disable=SC2086
+cat $frags | awk '
+	/^CONFIG_[A-Za-z0-9_]*=/ { s = $0; sub(/=.*/, "", s); want[s] = $0; if (!(s in seen)) order[++n] = s; seen[s] = 1 }
+	/^# CONFIG_[A-Za-z0-9_]* is not set$/ { s = $2; want[s] = $0; if (!(s in seen)) order[++n] = s; seen[s] = 1 }
+	END { for (i = 1; i <= n; i++) print want[order[i]] }' >"$out/.r2dax-wanted"
 while IFS= read -r line; do
 	case "$line" in
 	CONFIG_*=*)
@@ -64,8 +72,8 @@ while IFS= read -r line; do
 			missing=1
 		fi ;;
 	esac
-done < "$frag"
-[ "$missing" = 0 ] || die "config symbols dropped by olddefconfig (see above); fix $frag"
+done < "$out/.r2dax-wanted"
+[ "$missing" = 0 ] || die "config symbols dropped by olddefconfig (see above); fix $frags"
 
 say "building bzImage modules (about 10 min on 2 cores)"
 jobs=$(( $(nproc) + 1 ))

@@ -21,12 +21,27 @@ kernel_pkg_version() {
 	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null
 }
 
-# Directory of the cached kernel build for the current source, fragment and
-# toolchain. Prints it; does not create it.
-kernel_build_dir() {
+# Kernel variant: "test" (default: lockdep, KASAN, DEBUG_VM) or "bench"
+# (the same kernel without the debugging options, for make bench).
+R2DAX_KERNEL=${R2DAX_KERNEL:-test}
+
+# The config fragments of the current variant, in merge order.
+kernel_fragments() {
 	_top=$(cd "$(dirname "$0")/.." && pwd)
+	case "$R2DAX_KERNEL" in
+	test) echo "$_top/scripts/kernel/r2dax.config" ;;
+	bench) echo "$_top/scripts/kernel/r2dax.config $_top/scripts/kernel/bench.config" ;;
+	*) die "R2DAX_KERNEL must be test or bench, not '$R2DAX_KERNEL'" ;;
+	esac
+}
+
+# Directory of the cached kernel build for the current source, fragments and
+# toolchain. Prints it; does not create it. The test kernel's key is the
+# same as before variants existed, so its cache stays valid.
+kernel_build_dir() {
 	_key=$( {
-		cat "$_top/scripts/kernel/r2dax.config"
+		# shellcheck disable=SC2046
+		cat $(kernel_fragments)
 		kernel_pkg_version
 		"$RUSTC" --version
 		"$BINDGEN" --version 2>/dev/null

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Boot the r2dax test guest and run a job in it.
 #
-# Usage: scripts/run-guest.sh check|demo|shell [TEST...]
+# Usage: scripts/run-guest.sh check|demo|bench|shell [TEST...]
 #
 # QEMU (TCG: KVM hangs on these hosts) with 2 vCPUs and a file-backed NVDIMM
-# (R2DAX_PMEM_SIZE, default 2G) kept in the cache, plus a second one for
-# devdax when R2DAX_DEVDAX_SIZE is set. The kernel console (ttyS0) goes to
+# (R2DAX_PMEM_SIZE, default 2G) kept in the cache (or R2DAX_NVDIMM_DIR),
+# plus a second one for devdax when R2DAX_DEVDAX_SIZE is set. The kernel is
+# the R2DAX_KERNEL variant (test or bench), the initramfs out/initramfs.cpio.gz
+# or R2DAX_INITRD. R2DAX_BENCH* variables are passed on the kernel command
+# line (spaces become commas). The kernel console (ttyS0) goes to
 # out/<job>/console.log, the job's output (ttyS1) to out/<job>/results.log
 # and, live, to stdout. A watchdog (R2DAX_GUEST_TIMEOUT seconds) kills a
 # hung guest and reports it as a failure with the log tails. The exit
@@ -18,10 +21,11 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-job=${1:?usage: run-guest.sh check|demo|shell [TEST...]}
+job=${1:?usage: run-guest.sh check|demo|bench|shell [TEST...]}
 shift
 case "$job" in
 check) timeout_default=3000 ;;
+bench) timeout_default=7200 ;;
 *) timeout_default=600 ;;
 esac
 limit=${R2DAX_GUEST_TIMEOUT:-$timeout_default}
@@ -30,12 +34,13 @@ devdax_size=${R2DAX_DEVDAX_SIZE:-}
 
 kdir=$("$top/scripts/build-kernel.sh" --print-dir)
 kernel=$kdir/arch/x86/boot/bzImage
-initrd=$top/out/initramfs.cpio.gz
+initrd=${R2DAX_INITRD:-$top/out/initramfs.cpio.gz}
 [ -f "$kdir/.r2dax-complete" ] || die "no lab kernel in $kdir (run make kernel)"
 [ -f "$initrd" ] || die "no initramfs (run make initramfs)"
 
 logdir=$top/out/$job
-mkdir -p "$logdir" "$R2DAX_CACHE/nvdimm"
+nvdir=${R2DAX_NVDIMM_DIR:-$R2DAX_CACHE/nvdimm}
+mkdir -p "$logdir" "$nvdir"
 console=$logdir/console.log
 results=$logdir/results.log
 : >"$console"
@@ -43,7 +48,7 @@ results=$logdir/results.log
 
 # The NVDIMM images live in the cache: the fsdax conversion done by the
 # guest's first boot is kept. A lock keeps two guests off the same image.
-pmem_img=$R2DAX_CACHE/nvdimm/pmem0-$pmem_size.img
+pmem_img=$nvdir/pmem0-$pmem_size.img
 [ -f "$pmem_img" ] || truncate -s "$pmem_size" "$pmem_img"
 exec 9>"$pmem_img.lock"
 flock -n 9 || { say "waiting for another guest to release $pmem_img"; flock 9; }
@@ -53,7 +58,7 @@ nvdimm="$nvdimm -device nvdimm,id=nvdimm0,memdev=mem0"
 slots=2
 cmdline="console=ttyS0 panic=-1 R2DAX_JOB=$job"
 if [ -n "$devdax_size" ]; then
-	devdax_img=$R2DAX_CACHE/nvdimm/devdax1-$devdax_size.img
+	devdax_img=$nvdir/devdax1-$devdax_size.img
 	[ -f "$devdax_img" ] || truncate -s "$devdax_size" "$devdax_img"
 	nvdimm="$nvdimm -object memory-backend-file,id=mem1,share=on,mem-path=$devdax_img,size=$devdax_size"
 	nvdimm="$nvdimm -device nvdimm,id=nvdimm1,memdev=mem1"
@@ -61,6 +66,11 @@ if [ -n "$devdax_size" ]; then
 fi
 [ $# -gt 0 ] && cmdline="$cmdline R2DAX_TESTS=$(echo "$@" | tr ' ' ',')"
 [ -n "${R2DAX_CRASH:-}" ] && cmdline="$cmdline R2DAX_CRASH=$R2DAX_CRASH"
+for v in R2DAX_BENCH R2DAX_BENCH_FS R2DAX_BENCH_REPS R2DAX_BENCH_RT R2DAX_BENCH_SIZE R2DAX_BENCH_META; do
+	eval "val=\${$v:-}"
+	# shellcheck disable=SC2154
+	[ -n "$val" ] && cmdline="$cmdline $v=$(echo $val | tr ' ' ',')"
+done
 
 if [ "$job" = shell ]; then
 	# shellcheck disable=SC2086

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `r2dax-bench fio BENCH CASE -- FIO-ARGS...`: runs fio with JSON output
+//! and prints the figures of its first job as result lines.
+//!
+//! Per direction that did I/O (read, write): bandwidth (MB/s, 10^6), IOPS,
+//! mean and p99 completion latency. With `fsync`/`fdatasync`: the sync
+//! latency p50 and p99. Always: minor faults (fio's `minf`).
+
+use crate::json::{self, Value};
+use crate::sample::{Better, Sample};
+use std::process::Command;
+
+pub fn run(bench: &str, case: &str, args: &[String]) -> Result<Vec<Sample>, String> {
+    let out = format!("/tmp/r2dax-bench-fio-{}.json", std::process::id());
+    let status = Command::new("fio")
+        .args(args)
+        .arg("--output-format=json")
+        .arg(format!("--output={out}"))
+        .status()
+        .map_err(|e| format!("fio: {e}"))?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("{out}: {e}"));
+    let _ = std::fs::remove_file(&out);
+    if !status.success() {
+        return Err(format!("fio exited with {status}"));
+    }
+    extract(bench, case, &json::parse(&text?)?)
+}
+
+/// The samples of fio's JSON output `doc` (first job).
+pub fn extract(bench: &str, case: &str, doc: &Value) -> Result<Vec<Sample>, String> {
+    let job = doc
+        .get("jobs")
+        .and_then(Value::arr)
+        .and_then(|a| a.first())
+        .ok_or("fio output has no job")?;
+    let num = |keys: &[&str]| job.path(keys).and_then(Value::num);
+    if let Some(e) = num(&["error"]).filter(|&e| e != 0.0) {
+        return Err(format!("fio job error {e}"));
+    }
+    let mut v = Vec::new();
+    for dir in ["read", "write"] {
+        if num(&[dir, "io_bytes"]).unwrap_or(0.0) <= 0.0 {
+            continue;
+        }
+        let m = |name: &str| format!("{dir}_{name}");
+        if let Some(bw) = num(&[dir, "bw_bytes"]) {
+            v.push(Sample::new(
+                bench,
+                case,
+                &m("bw"),
+                bw / 1e6,
+                "MB/s",
+                Better::Higher,
+            ));
+        }
+        if let Some(iops) = num(&[dir, "iops"]) {
+            v.push(Sample::new(
+                bench,
+                case,
+                &m("iops"),
+                iops,
+                "op/s",
+                Better::Higher,
+            ));
+        }
+        if let Some(lat) = num(&[dir, "lat_ns", "mean"]) {
+            v.push(Sample::new(
+                bench,
+                case,
+                &m("lat_mean"),
+                lat,
+                "ns",
+                Better::Lower,
+            ));
+        }
+        if let Some(p99) = num(&[dir, "clat_ns", "percentile", "99.000000"]) {
+            v.push(Sample::new(
+                bench,
+                case,
+                &m("clat_p99"),
+                p99,
+                "ns",
+                Better::Lower,
+            ));
+        }
+    }
+    if num(&["sync", "lat_ns", "N"]).unwrap_or(0.0) > 0.0 {
+        for (p, name) in [("50.000000", "sync_p50"), ("99.000000", "sync_p99")] {
+            if let Some(x) = num(&["sync", "lat_ns", "percentile", p]) {
+                v.push(Sample::new(bench, case, name, x, "ns", Better::Lower));
+            }
+        }
+    }
+    if let Some(minf) = num(&["minf"]) {
+        v.push(Sample::new(
+            bench,
+            case,
+            "minor_faults",
+            minf,
+            "faults",
+            Better::Lower,
+        ));
+    }
+    if v.is_empty() {
+        return Err("fio did no I/O".into());
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_write_and_sync() {
+        let doc = json::parse(
+            r#"{"jobs": [{"error": 0, "minf": 12,
+                "read": {"io_bytes": 0},
+                "write": {"io_bytes": 4096, "bw_bytes": 2000000, "iops": 488.2,
+                          "lat_ns": {"mean": 100.5}, "clat_ns": {"percentile": {"99.000000": 300}}},
+                "sync": {"lat_ns": {"N": 3, "percentile": {"50.000000": 7, "99.000000": 9}}}}]}"#,
+        )
+        .unwrap();
+        let v = extract("B3", "app", &doc).unwrap();
+        let names: Vec<&str> = v.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "write_bw",
+                "write_iops",
+                "write_lat_mean",
+                "write_clat_p99",
+                "sync_p50",
+                "sync_p99",
+                "minor_faults"
+            ]
+        );
+        assert_eq!(v[0].value, 2.0);
+        assert_eq!(v[5].value, 9.0);
+    }
+
+    #[test]
+    fn job_error_is_an_error() {
+        let doc = json::parse(r#"{"jobs": [{"error": 5}]}"#).unwrap();
+        assert!(extract("B1", "x", &doc).is_err());
+    }
+}

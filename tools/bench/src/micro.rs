@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The measurements fio cannot take: first-touch faults of a mapping (with
+//! and without MAP_SYNC, over written blocks or holes), metadata rates and
+//! the DAX switch's time to effect.
+
+use crate::sample::{Better, Sample};
+use r2dax_format::ioctl::{
+    FsXattr, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, FS_XFLAG_DAX, STATX_ATTR_DAX,
+};
+use std::fs::{File, OpenOptions};
+use std::io::{Error, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1 << 20;
+const PAGE: usize = 4096;
+const MAP_SHARED_VALIDATE: libc::c_int = 0x03;
+const MAP_SYNC: libc::c_int = 0x80000;
+
+fn minflt() -> i64 {
+    // SAFETY: An all-zero rusage is a valid output buffer for getrusage.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_minflt
+}
+
+/// Writes FILE from scratch, `mib` MiB in 1 MiB `write(2)`s, then fsync:
+/// the "sequentially written file" the fault benchmark maps.
+pub fn layout(path: &Path, mib: usize) -> Result<(), Error> {
+    let _ = std::fs::remove_file(path);
+    let mut f = File::create(path)?;
+    let buf = vec![0x5au8; MIB];
+    for _ in 0..mib {
+        f.write_all(&buf)?;
+    }
+    f.sync_all()
+}
+
+/// Options of `faults`.
+pub struct Faults {
+    pub mib: usize,
+    pub write: bool,
+    pub sync: bool,
+    /// Start from an empty sparse file (faults allocate).
+    pub hole: bool,
+}
+
+/// Maps FILE (or a DAX device), touches one byte of every 4 KiB page once,
+/// and reports the faults taken, the time per fault and per MiB mapped, and
+/// whether the mapping was 2 MiB aligned.
+pub fn faults(path: &Path, o: &Faults, bench: &str, case: &str) -> Result<Vec<Sample>, Error> {
+    let len = o.mib * MIB;
+    let chardev = path.starts_with("/dev");
+    if o.hole && !chardev {
+        let _ = std::fs::remove_file(path);
+        File::create(path)?.set_len(len as u64)?;
+    }
+    let f = OpenOptions::new().read(true).write(o.write).open(path)?;
+    let prot = if o.write {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    };
+    let flags = if o.sync {
+        MAP_SHARED_VALIDATE | MAP_SYNC
+    } else {
+        libc::MAP_SHARED
+    };
+    // SAFETY: A fresh mapping chosen by the kernel; nothing else uses the
+    // range. It is unmapped below before returning.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, f.as_raw_fd(), 0) };
+    if p == libc::MAP_FAILED {
+        let e = Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+            let note = if o.sync {
+                "no MAP_SYNC"
+            } else {
+                "mmap refused"
+            };
+            return Ok(vec![Sample::missing(
+                bench,
+                case,
+                "faults",
+                "faults",
+                Better::Lower,
+                note,
+            )]);
+        }
+        return Err(e);
+    }
+    let base = p as *mut u8;
+    let aligned = (p as usize).is_multiple_of(2 * MIB);
+    let before = minflt();
+    let t = Instant::now();
+    let mut sum = 0u8;
+    for off in (0..len).step_by(PAGE) {
+        // SAFETY: `off < len`, inside the mapping; volatile so that every
+        // page is really touched.
+        unsafe {
+            if o.write {
+                base.add(off).write_volatile(0xa5);
+            } else {
+                sum = sum.wrapping_add(base.add(off).read_volatile());
+            }
+        }
+    }
+    let el = t.elapsed();
+    let n = (minflt() - before).max(1) as f64;
+    std::hint::black_box(sum);
+    // SAFETY: Unmaps exactly the mapping made above.
+    unsafe { libc::munmap(p, len) };
+    let ns = el.as_nanos() as f64;
+    Ok(vec![
+        Sample::new(bench, case, "faults", n, "faults", Better::Lower),
+        Sample::new(bench, case, "ns_per_fault", ns / n, "ns", Better::Lower),
+        Sample::new(
+            bench,
+            case,
+            "us_per_mib",
+            ns / 1e3 / o.mib as f64,
+            "us",
+            Better::Lower,
+        ),
+        Sample::new(
+            bench,
+            case,
+            "aligned",
+            if aligned { 1.0 } else { 0.0 },
+            "bool",
+            Better::Higher,
+        ),
+    ])
+}
+
+/// Creates, stats, renames and unlinks `n` files in DIR (which must not
+/// exist): the rate of each phase in operations per second.
+pub fn meta(dir: &Path, n: usize) -> Result<Vec<Sample>, Error> {
+    std::fs::create_dir(dir)?;
+    let name = |p: char, i: usize| dir.join(format!("{p}{i:07}"));
+    let mut out = Vec::new();
+    let mut phase =
+        |what: &str, f: &mut dyn FnMut(usize) -> Result<(), Error>| -> Result<(), Error> {
+            let t = Instant::now();
+            for i in 0..n {
+                f(i)?;
+            }
+            let s = t.elapsed().as_secs_f64();
+            out.push(Sample::new(
+                "B7",
+                "meta",
+                what,
+                n as f64 / s,
+                "op/s",
+                Better::Higher,
+            ));
+            Ok(())
+        };
+    phase("create", &mut |i| {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(name('f', i))
+            .map(drop)
+    })?;
+    phase("stat", &mut |i| {
+        std::fs::symlink_metadata(name('f', i)).map(drop)
+    })?;
+    phase("rename", &mut |i| {
+        std::fs::rename(name('f', i), name('g', i))
+    })?;
+    phase("unlink", &mut |i| std::fs::remove_file(name('g', i)))?;
+    std::fs::remove_dir(dir)?;
+    Ok(out)
+}
+
+fn get_xattr(f: &File) -> Result<FsXattr, Error> {
+    let mut fa = FsXattr::default();
+    // SAFETY: FS_IOC_FSGETXATTR writes one `struct fsxattr`, which `fa` is.
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR as libc::c_ulong, &mut fa) } < 0 {
+        return Err(Error::last_os_error());
+    }
+    Ok(fa)
+}
+
+fn set_dax_flag(f: &File, on: bool) -> Result<(), Error> {
+    let mut fa = get_xattr(f)?;
+    fa.xflags = if on {
+        fa.xflags | FS_XFLAG_DAX
+    } else {
+        fa.xflags & !FS_XFLAG_DAX
+    };
+    // SAFETY: FS_IOC_FSSETXATTR reads one `struct fsxattr`.
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR as libc::c_ulong, &fa) } < 0 {
+        return Err(Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// STATX_ATTR_DAX of the open file `f`.
+fn fd_is_dax(f: &File) -> Result<bool, Error> {
+    // SAFETY: An all-zero statx is a valid output buffer.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let empty = c"";
+    // SAFETY: `empty` is NUL-terminated; AT_EMPTY_PATH makes statx use the
+    // descriptor itself; `stx` is writable.
+    let r = unsafe {
+        libc::statx(
+            f.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_BASIC_STATS,
+            &mut stx,
+        )
+    };
+    if r < 0 {
+        return Err(Error::last_os_error());
+    }
+    Ok(stx.stx_attributes & STATX_ATTR_DAX != 0 && stx.stx_attributes_mask & STATX_ATTR_DAX != 0)
+}
+
+/// STATX_ATTR_DAX of PATH.
+pub fn is_dax(path: &Path) -> Result<bool, Error> {
+    fd_is_dax(&File::open(path)?)
+}
+
+/// How long after FS_IOC_FSSETXATTR the file's mode (statx) follows the
+/// flag, for an open, unmapped 1 MiB file, both ways, `reps` times each:
+/// the median and the worst. A mode still unchanged after 100 ms counts as
+/// deferred (ext4 and xfs apply the flag at eviction).
+pub fn switch(path: &Path, reps: usize) -> Result<Vec<Sample>, Error> {
+    let _ = std::fs::remove_file(path);
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.write_all(&vec![0x11u8; MIB])?;
+    f.sync_all()?;
+    let miss = |why: &str| {
+        ["to_dax_us", "to_pagecache_us"]
+            .map(|m| Sample::missing("B8", "switch", m, "us", Better::Lower, why))
+            .to_vec()
+    };
+    // Start from page cache (a file in a DAX-inheriting directory starts
+    // as DAX).
+    match set_dax_flag(&f, false) {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOTTY)
+            ) =>
+        {
+            return Ok(miss("no per-file DAX"));
+        }
+        Err(e) => return Err(e),
+    }
+    let t = Instant::now();
+    while fd_is_dax(&f)? {
+        if t.elapsed() > Duration::from_millis(100) {
+            return Ok(miss("DAX for every file"));
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..reps {
+        for (k, want) in [(0, true), (1, false)] {
+            let t = Instant::now();
+            set_dax_flag(&f, want)?;
+            while fd_is_dax(&f)? != want {
+                if t.elapsed() > Duration::from_millis(100) {
+                    // Leave the flag as found.
+                    set_dax_flag(&f, !want)?;
+                    return Ok(miss("after last close + eviction"));
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            times[k].push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    let mut out = Vec::new();
+    for (k, name) in [(0, "to_dax"), (1, "to_pagecache")] {
+        let t = &mut times[k];
+        t.sort_by(f64::total_cmp);
+        let med = t.get(t.len() / 2).copied().unwrap_or(f64::NAN);
+        let max = t.last().copied().unwrap_or(f64::NAN);
+        out.push(Sample::new(
+            "B8",
+            "switch",
+            &format!("{name}_us"),
+            med,
+            "us",
+            Better::Lower,
+        ));
+        out.push(Sample::new(
+            "B8",
+            "switch",
+            &format!("{name}_max_us"),
+            max,
+            "us",
+            Better::Lower,
+        ));
+    }
+    drop(f);
+    std::fs::remove_file(path)?;
+    Ok(out)
+}
