@@ -7,13 +7,22 @@
 //! 0 for ".", 1 for "..", and `2 + block * 128 + slot` for the entry whose
 //! head is at that slot; entries never move, so positions stay stable.
 //!
+//! Searches and changes go through the in-memory index of
+//! [`crate::dir_index`] (which name is where, free slots per block), so a
+//! lookup reads one block instead of scanning the directory; without an
+//! index (memory, or a directory too large for it) they scan.
+//!
 //! Locking: the VFS holds the directory's `i_rwsem` exclusively for every
-//! change and at least shared for lookup and readdir; the contents of a
-//! block are only touched inside the buffer lock (`with_data*`).
-//! Every change is written synchronously before the caller goes on (the
-//! ordering rules of ondisk.rst).
+//! change and at least shared for lookup and readdir. `RInode::dir_index`
+//! is taken inside it, for a whole search or change, and never for two
+//! directories at once; buffer locks, the allocator's lock and
+//! `RInode::state` nest inside it. The contents of a block are only touched
+//! inside the buffer lock (`with_data*`). Every change is written
+//! synchronously before the caller goes on (the ordering rules of
+//! ondisk.rst).
 
 use crate::alloc;
+use crate::dir_index::{hash, DirIndex, Index};
 use crate::inode::{iget, map_extent, map_insert, write_inode};
 use crate::ondisk::{dirent, DirSlot, Dirent, BLOCK_SIZE};
 use crate::super_::R2dax;
@@ -81,17 +90,83 @@ fn scan_block(
     Ok(None)
 }
 
-/// Where an entry is: block index, slot, and the entry.
+/// Where an entry is: block index, slot, the entry, and its place in the
+/// index (if the search used one).
 struct Found {
     block: u64,
     slot: usize,
     ent: Dirent,
+    pos: Option<usize>,
+}
+
+/// Builds the index of `dir` by reading every block. `Ok(None)` when the
+/// directory cannot have one (memory, size); corruption is an error, as it
+/// is for a scan.
+fn build_index(dir: &INode<R2dax>) -> Result<Option<Index>> {
+    let n = nblocks(dir);
+    let Ok(mut ix) = Index::new(n) else {
+        return Ok(None);
+    };
+    for b in 0..n {
+        let bh = dir_block(dir, b)?;
+        match bh.with_data(|d| ix.add_block(d, b == 0)) {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Ok(None),
+            Err(slot) => return Err(corrupt(dir, b, slot)),
+        }
+    }
+    Ok(Some(ix))
+}
+
+/// The index of `dir` (whose `dir_index` lock `g` is), built if needed;
+/// `None` if the directory goes without.
+fn index<'a>(dir: &INode<R2dax>, g: &'a mut DirIndex) -> Result<Option<&'a mut Index>> {
+    if matches!(g, DirIndex::Unbuilt) {
+        *g = match build_index(dir)? {
+            Some(ix) => DirIndex::Built(ix),
+            None => DirIndex::Off,
+        };
+    }
+    Ok(match g {
+        DirIndex::Built(ix) => Some(ix),
+        _ => None,
+    })
 }
 
 /// Finds `name` in `dir`.
 fn find(dir: &INode<R2dax>, name: &[u8]) -> Result<Option<Found>> {
+    let mut g = dir.data().dir_index.lock();
+    find_in(dir, &mut g, name)
+}
+
+/// Finds `name` in `dir`, whose `dir_index` lock `g` is.
+fn find_in(dir: &INode<R2dax>, g: &mut DirIndex, name: &[u8]) -> Result<Option<Found>> {
     if name.len() > dirent::NAME_MAX {
         return Err(enametoolong());
+    }
+    if let Some(ix) = index(dir, g)? {
+        for (pos, b, slot) in ix.candidates(hash(name)) {
+            let bh = dir_block(dir, b)?;
+            let r = bh.with_data(|d| match Dirent::decode(d, slot) {
+                DirSlot::Entry(e) if e.name(d) == name => Ok(Some(e)),
+                DirSlot::Entry(_) => Ok(None),
+                // The index only holds entries it has seen written.
+                _ => Err(()),
+            });
+            match r {
+                Ok(Some(ent)) => {
+                    return Ok(Some(Found {
+                        block: b,
+                        slot,
+                        ent,
+                        pos: Some(pos),
+                    }))
+                }
+                Ok(None) => {}
+                Err(()) => return Err(corrupt(dir, b, slot)),
+            }
+        }
+        return Ok(None);
     }
     for b in 0..nblocks(dir) {
         let bh = dir_block(dir, b)?;
@@ -111,6 +186,7 @@ fn find(dir: &INode<R2dax>, name: &[u8]) -> Result<Option<Found>> {
                     block: b,
                     slot,
                     ent,
+                    pos: None,
                 }))
             }
             Ok(None) => {}
@@ -171,6 +247,10 @@ pub(crate) fn readdir(dir: &INode<R2dax>, em: &mut DirEmitter<'_>) -> Result {
 
 /// Whether `dir` has no entries besides "..".
 pub(crate) fn is_empty(dir: &INode<R2dax>) -> Result<bool> {
+    let mut g = dir.data().dir_index.lock();
+    if let Some(ix) = index(dir, &mut g)? {
+        return Ok(ix.entries() == 0);
+    }
     for b in 0..nblocks(dir) {
         let bh = dir_block(dir, b)?;
         match bh.with_data(|d| scan_block(d, b == 0, |_, _, _| true)) {
@@ -212,24 +292,70 @@ pub(crate) fn add_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) ->
     if name.is_empty() || name.len() > dirent::NAME_MAX {
         return Err(enametoolong());
     }
+    let mut g = dir.data().dir_index.lock();
+    let ix = index(dir, &mut g)?;
+    let r = add_in(dir, ix, name, ino, dtype);
+    settle(&mut g, r)
+}
+
+/// What a change did to the index: still right, or not updated (memory)
+/// though the change itself is done.
+type Kept = bool;
+
+/// After a change: an index not updated, or a change that failed halfway
+/// (a buffer may hold what the index does not), is rebuilt from the
+/// buffers on the next use.
+fn settle(g: &mut DirIndex, r: Result<Kept>) -> Result {
+    match r {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            *g = DirIndex::Unbuilt;
+            Ok(())
+        }
+        Err(e) => {
+            *g = DirIndex::Unbuilt;
+            Err(e)
+        }
+    }
+}
+
+fn add_in(
+    dir: &INode<R2dax>,
+    ix: Option<&mut Index>,
+    name: &[u8],
+    ino: u32,
+    dtype: u8,
+) -> Result<Kept> {
     let need = dirent::slots_for(name.len());
+    let h = hash(name);
     let n = nblocks(dir);
     for b in 0..n {
+        if ix.as_deref().is_some_and(|ix| !ix.may_fit(b, need)) {
+            continue;
+        }
         let bh = dir_block(dir, b)?;
         let placed = bh.with_data_mut(|d| match free_run(d, need) {
             Ok(Some(slot)) => {
                 Dirent::encode(d, slot, ino, dtype, name);
-                Ok(true)
+                Ok(Some(slot))
             }
-            Ok(None) => Ok(false),
+            Ok(None) => Ok(None),
             Err(slot) => Err(slot),
         });
         match placed {
-            Ok(true) => {
+            Ok(Some(slot)) => {
                 bh.sync()?;
-                return touch(dir);
+                let kept = match ix {
+                    Some(ix) => {
+                        ix.adjust_free(b, -(need as isize));
+                        ix.insert(h, b, slot).is_ok()
+                    }
+                    None => true,
+                };
+                touch(dir)?;
+                return Ok(kept);
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(slot) => return Err(corrupt(dir, b, slot)),
         }
     }
@@ -245,7 +371,16 @@ pub(crate) fn add_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) ->
     dir.set_blocks(st.disk.blocks);
     drop(st);
     dir.set_size((n + 1) * u64::from(BLOCK_SIZE));
-    touch(dir)
+    let kept = match ix {
+        Some(ix) => {
+            ix.push_block((dirent::SLOTS_PER_BLOCK - need) as u8)
+                .is_ok()
+                && ix.insert(h, n, 0).is_ok()
+        }
+        None => true,
+    };
+    touch(dir)?;
+    Ok(kept)
 }
 
 /// The group holding `inode` (allocation goal for its blocks).
@@ -265,18 +400,30 @@ fn touch(dir: &INode<R2dax>) -> Result {
 
 /// Removes `name` from `dir`; returns the inode number it named.
 pub(crate) fn remove_entry(dir: &INode<R2dax>, name: &[u8]) -> Result<u32> {
-    let f = find(dir, name)?.ok_or(ENOENT)?;
-    let bh = dir_block(dir, f.block)?;
-    bh.with_data_mut(|d| Dirent::clear(d, f.slot, f.ent.nslots));
-    bh.sync()?;
-    touch(dir)?;
-    Ok(f.ent.ino)
+    let mut g = dir.data().dir_index.lock();
+    let r = (|| {
+        let f = find_in(dir, &mut g, name)?.ok_or(ENOENT)?;
+        let bh = dir_block(dir, f.block)?;
+        bh.with_data_mut(|d| Dirent::clear(d, f.slot, f.ent.nslots));
+        bh.sync()?;
+        if let (DirIndex::Built(ix), Some(pos)) = (&mut *g, f.pos) {
+            ix.remove_at(pos);
+            ix.adjust_free(f.block, f.ent.nslots as isize);
+        }
+        touch(dir)?;
+        Ok(f.ent.ino)
+    })();
+    if r.is_err() {
+        *g = DirIndex::Unbuilt;
+    }
+    r
 }
 
 /// Points the existing entry `name` in `dir` at `ino` (same name, same
-/// slots: one rewrite of the entry).
+/// slots: one rewrite of the entry, nothing for the index to change).
 pub(crate) fn replace_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) -> Result {
-    let f = find(dir, name)?.ok_or(ENOENT)?;
+    let mut g = dir.data().dir_index.lock();
+    let f = find_in(dir, &mut g, name)?.ok_or(ENOENT)?;
     let bh = dir_block(dir, f.block)?;
     bh.with_data_mut(|d| Dirent::encode(d, f.slot, ino, dtype, name));
     bh.sync()?;

@@ -57,6 +57,11 @@ pub(crate) struct RInode {
     /// flags, copy index). Filled while the inode is `I_NEW`.
     #[pin]
     pub(crate) state: Mutex<State>,
+    /// A directory's in-memory index (`crate::dir_index`); unused for
+    /// other inodes. Taken inside the directory's `i_rwsem`, before buffer
+    /// locks, the allocator's lock and `state`; never two at once.
+    #[pin]
+    pub(crate) dir_index: Mutex<crate::dir_index::DirIndex>,
 }
 
 impl RInode {
@@ -65,6 +70,7 @@ impl RInode {
         try_pin_init!(RInode {
             fill <- new_mutex!((), "r2dax_inode_fill"),
             state <- new_mutex!(State::default(), "r2dax_inode_state"),
+            dir_index <- new_mutex!(crate::dir_index::DirIndex::Unbuilt, "r2dax_dir_index"),
         }? Error)
     }
 }

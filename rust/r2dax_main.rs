@@ -23,6 +23,7 @@ mod ioctl;
 mod alloc;
 mod dax;
 mod dir;
+mod dir_index;
 mod file;
 mod inode;
 mod namei;

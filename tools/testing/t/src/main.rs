@@ -20,6 +20,14 @@
 //!       first 4 pages of FILE's pages (vmsplice of a shared mapping into a
 //!       pipe, as DMA would pin them), unmap, print "pinned", hold them MS
 //!       milliseconds, drop them, print "released"
+//!   r2dax-t dirops DIR OPS SEED [MODEL]           OPS random namespace
+//!       operations in DIR (create, unlink, rename over free and taken
+//!       names, link, lookups of present and absent names) with names of
+//!       1 to 255 bytes, each checked against an in-memory model (result
+//!       and errno); readdir compared with the model every 500 ops and at
+//!       the end. Writes the model's sorted names to MODEL
+//!   r2dax-t dircheck DIR MODEL                    DIR's names (readdir)
+//!       and lookups of each against MODEL's list, and of absent names
 
 use std::ffi::CString;
 use std::process::ExitCode;
@@ -51,6 +59,13 @@ fn main() -> ExitCode {
             a[3].parse().unwrap_or(0),
             a[4].parse().unwrap_or(0),
         )),
+        Some("dirops") if a.len() == 4 || a.len() == 5 => report_io(dirops(
+            &a[1],
+            a[2].parse().unwrap_or(0),
+            a[3].parse().unwrap_or(0),
+            a.get(4).map(String::as_str),
+        )),
+        Some("dircheck") if a.len() == 3 => report_io(dircheck(&a[1], &a[2])),
         Some("pin") if a.len() == 3 => match pin(&a[1], a[2].parse().unwrap_or(0)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -472,4 +487,216 @@ fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<Stri
         cuts.load(Ordering::Relaxed)
     );
     Ok("reads and truncates raced".into())
+}
+
+/// xorshift64*: the same sequence for the same seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A name of 1 to 255 bytes, mostly short (most directories' names are),
+/// sometimes long (entries of several slots), from a pool of `pool` so
+/// that names come back.
+fn dir_name(r: &mut Rng, pool: usize) -> String {
+    let id = r.below(pool);
+    let len = match id % 10 {
+        0..=5 => 1 + id % 12,
+        6..=8 => 13 + id % 40,
+        _ => 60 + id % 196,
+    };
+    let mut s = format!("{id:x}-");
+    let fill = b"abcdefghijklmnopqrstuvwxyz0123456789_.";
+    let mut k = id;
+    while s.len() < len {
+        s.push(fill[k % fill.len()] as char);
+        k = k / 3 + 7;
+    }
+    s.truncate(len.max(1));
+    if s == "." || s == ".." {
+        s.push('x');
+    }
+    s
+}
+
+fn errno_of(r: std::io::Result<()>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.raw_os_error().unwrap_or(-1),
+    }
+}
+
+fn readdir_sorted(dir: &str) -> std::io::Result<Vec<String>> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        v.push(e?.file_name().to_string_lossy().into_owned());
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> std::io::Result<String> {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::MetadataExt;
+    let mut r = Rng(seed.max(1));
+    // name -> inode number
+    let mut model: BTreeMap<String, u64> = BTreeMap::new();
+    let pool = 3000;
+    let path = |n: &str| format!("{dir}/{n}");
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::Other, what);
+    let mut counts = [0usize; 6];
+    for i in 0..ops {
+        let a = dir_name(&mut r, pool);
+        let b = dir_name(&mut r, pool);
+        let op = r.below(100);
+        let (kind, got, want) = match op {
+            0..=39 => {
+                let res = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path(&a));
+                let got = errno_of(res.map(drop));
+                let want = if model.contains_key(&a) {
+                    libc::EEXIST
+                } else {
+                    0
+                };
+                if got == 0 {
+                    let ino = std::fs::symlink_metadata(path(&a))?.ino();
+                    model.insert(a.clone(), ino);
+                }
+                (0, got, want)
+            }
+            40..=54 => {
+                let got = errno_of(std::fs::remove_file(path(&a)));
+                let want = if model.remove(&a).is_some() {
+                    0
+                } else {
+                    libc::ENOENT
+                };
+                (1, got, want)
+            }
+            55..=74 => {
+                let got = errno_of(std::fs::rename(path(&a), path(&b)));
+                let want = match model.get(&a).copied() {
+                    None => libc::ENOENT,
+                    Some(ino) => {
+                        // Renaming a name onto a link of the same inode
+                        // succeeds and changes nothing (rename(2)).
+                        if model.get(&b) != Some(&ino) {
+                            model.remove(&a);
+                            model.insert(b.clone(), ino);
+                        }
+                        0
+                    }
+                };
+                (2, got, want)
+            }
+            75..=79 => {
+                let got = errno_of(std::fs::hard_link(path(&a), path(&b)));
+                let want = match (model.get(&a).copied(), model.contains_key(&b)) {
+                    (None, _) => libc::ENOENT,
+                    (Some(_), true) => libc::EEXIST,
+                    (Some(ino), false) => {
+                        model.insert(b.clone(), ino);
+                        0
+                    }
+                };
+                (3, got, want)
+            }
+            _ => {
+                let res = std::fs::symlink_metadata(path(&a));
+                let (got, ino) = match res {
+                    Ok(m) => (0, Some(m.ino())),
+                    Err(e) => (e.raw_os_error().unwrap_or(-1), None),
+                };
+                let want = if model.contains_key(&a) {
+                    0
+                } else {
+                    libc::ENOENT
+                };
+                if got == 0 && ino != model.get(&a).copied() {
+                    return Err(bad(format!(
+                        "op {i}: lookup {a}: inode {ino:?}, model {:?}",
+                        model.get(&a)
+                    )));
+                }
+                (4, got, want)
+            }
+        };
+        counts[kind] += 1;
+        if got != want {
+            return Err(bad(format!(
+                "op {i} ({}): {a} {b}: errno {got}, model says {want}",
+                ["create", "unlink", "rename", "link", "lookup"][kind]
+            )));
+        }
+        if i % 500 == 499 || i + 1 == ops {
+            let names: Vec<String> = model.keys().cloned().collect();
+            if readdir_sorted(dir)? != names {
+                return Err(bad(format!("op {i}: readdir differs from the model")));
+            }
+            counts[5] += 1;
+        }
+    }
+    if let Some(m) = model_out {
+        let mut text = String::new();
+        for n in model.keys() {
+            text.push_str(n);
+            text.push('\n');
+        }
+        std::fs::write(m, text)?;
+    }
+    Ok(format!(
+        "{} ops: {} create, {} unlink, {} rename, {} link, {} lookup, {} readdir checks; {} names",
+        ops,
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        counts[4],
+        counts[5],
+        model.len()
+    ))
+}
+
+fn dircheck(dir: &str, model: &str) -> std::io::Result<String> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::Other, what);
+    let want: Vec<String> = std::fs::read_to_string(model)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if readdir_sorted(dir)? != want {
+        return Err(bad("readdir differs from the model".into()));
+    }
+    for n in &want {
+        std::fs::symlink_metadata(format!("{dir}/{n}"))
+            .map_err(|e| bad(format!("lookup {n}: {e}")))?;
+    }
+    let mut r = Rng(12345);
+    let mut absent = 0;
+    for _ in 0..2000 {
+        let n = dir_name(&mut r, 6000);
+        if want.binary_search(&n).is_err() {
+            match std::fs::symlink_metadata(format!("{dir}/{n}")) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => absent += 1,
+                other => return Err(bad(format!("absent {n}: {other:?}"))),
+            }
+        }
+    }
+    Ok(format!(
+        "{} names found, {} absent names not found",
+        want.len(),
+        absent
+    ))
 }
