@@ -38,6 +38,82 @@ pub(crate) struct State {
     /// `meta_gen` as of the last device cache flush that covered it: when
     /// they differ, some metadata may not be durable yet (MAP_SYNC).
     pub(crate) flushed_gen: u64,
+    /// Mapped runs [`map_extent`] has found.
+    pub(crate) extents: ExtentCache,
+}
+
+/// The mapped runs [`map_extent`] has found, so that a later lookup in
+/// them skips the walk down the map (a buffer-cache lookup and a buffer
+/// lock per level, the largest cost of a 4 KiB DAX read or write).
+///
+/// Each run is (file block, device block, length): maximal within its
+/// leaf when [`map_extent`] found it, and merged with the runs that
+/// `iomap_begin` allocates next to it; runs are sorted and disjoint.
+/// Filling a hole never changes a cached run (holes are not cached, and a
+/// run found later that covers cached ones replaces them); [`map_punch`], the only code that
+/// clears pointers of a live inode, empties the cache. Protected by
+/// `RInode::state`, like the map itself.
+#[derive(Default)]
+pub(crate) struct ExtentCache {
+    runs: KVec<(u64, u64, u64)>,
+}
+
+/// Runs kept per inode (24 bytes each): 1 GiB of 2 MiB runs.
+const EXTENT_CACHE_MAX: usize = 512;
+
+impl ExtentCache {
+    /// The device block of file block `lblk` and how many blocks the run
+    /// goes on from there, if a cached run covers it.
+    fn lookup(&self, lblk: u64) -> Option<(u64, u64)> {
+        let i = self.runs.partition_point(|r| r.0 <= lblk);
+        let &(l, p, n) = self.runs.get(i.checked_sub(1)?)?;
+        if lblk < l + n {
+            Some((p + (lblk - l), l + n - lblk))
+        } else {
+            None
+        }
+    }
+
+    /// Adds the run (file block `l`, device block `p`, `n` blocks), merged
+    /// with cached runs it continues on both sides (a file written in
+    /// pieces must still map as one 2 MiB run for PMD faults). A full cache
+    /// starts over; without memory the run is simply not cached.
+    pub(crate) fn insert(&mut self, mut l: u64, mut p: u64, mut n: u64) {
+        let i = self.runs.partition_point(|r| r.0 < l);
+        if let Some(&(pl, pp, pn)) = i.checked_sub(1).and_then(|j| self.runs.get(j)) {
+            if pl + pn == l && pp + pn == p {
+                (l, p, n) = (pl, pp, pn + n);
+            }
+        }
+        if let Some(&(sl, sp, sn)) = self.runs.get(i) {
+            if l + n == sl && p + n == sp {
+                n += sn;
+            }
+        }
+        let overlaps = |r: &(u64, u64, u64)| r.0 < l + n && l < r.0 + r.2;
+        if self.runs.len() >= EXTENT_CACHE_MAX || self.runs.iter().any(overlaps) {
+            // Rebuild without the runs the new one covers.
+            let mut kept = KVec::new();
+            if self.runs.len() < EXTENT_CACHE_MAX {
+                for r in self.runs.iter().filter(|r| !overlaps(r)) {
+                    if kept.push(*r, GFP_NOWAIT).is_err() {
+                        kept = KVec::new();
+                        break;
+                    }
+                }
+            }
+            self.runs = kept;
+        }
+        let i = self.runs.partition_point(|r| r.0 < l);
+        if self.runs.push((l, p, n), GFP_NOWAIT).is_ok() {
+            self.runs[i..].rotate_right(1);
+        }
+    }
+
+    /// Forgets every run.
+    pub(crate) fn clear(&mut self) {
+        self.runs = KVec::new();
+    }
 }
 
 /// r2dax's per-inode data.
@@ -180,12 +256,16 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
 /// Maps up to `max` file blocks from `lblk` on: returns the device block
 /// of `lblk` (`None` for a hole) and how many following file blocks
 /// continue the same way (contiguous on the device, or a hole), at least 1.
-/// The run never leaves the map block that holds `lblk`, so one call reads
-/// at most one map block per level.
+/// A hole run never leaves the map block that holds `lblk`, so one call
+/// reads at most one map block per level; a mapped run comes from the
+/// extent cache when it has one (and may then go on past that map block).
 pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(Option<u64>, u64)> {
     let sb = inode.sb();
     let geo = &sb.info().geo;
-    let state = inode.data().state.lock();
+    let mut state = inode.data().state.lock();
+    if let Some((p, rest)) = state.extents.lookup(lblk) {
+        return Ok((Some(p), rest.min(max).max(1)));
+    }
     let disk = &state.disk;
     let bad = |what: &str, p: u64| {
         sb_err!(
@@ -232,36 +312,50 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
         let run = (MAP_FANOUT as usize - idx) as u64;
         return Ok((None, run.min(max).max(1)));
     }
-    // Scan the pointers from `idx` on: the roots, or the leaf block.
-    let scan = |ptrs: &dyn Fn(usize) -> Result<u64>| -> Result<(u64, u64)> {
+    // Scan the pointers from `idx` on (the roots, or the leaf block), to
+    // the end of the run within the leaf; a mapped run also backwards to
+    // its start, for the cache.
+    let scan = |ptrs: &dyn Fn(usize) -> Result<u64>| -> Result<(u64, u64, u64)> {
         let first = ptrs(idx)?;
         if first != 0 && !geo.is_data_block(first) {
             return Err(bad("block", first));
         }
-        let mut n = 1u64;
-        while n < max && idx + (n as usize) < limit {
-            let p = ptrs(idx + n as usize)?;
-            let continues = if first == 0 {
+        let continues = |p: u64, k: u64| {
+            if first == 0 {
                 p == 0
             } else {
-                p == first + n && geo.is_data_block(p)
-            };
-            if !continues {
+                p == first + k && geo.is_data_block(p)
+            }
+        };
+        let mut n = 1u64;
+        while idx + (n as usize) < limit && (first != 0 || n < max) {
+            if !continues(ptrs(idx + n as usize)?, n) {
                 break;
             }
             n += 1;
         }
-        Ok((first, n))
+        let mut back = 0u64;
+        while first != 0 && (back as usize) < idx && first > back + 1 {
+            let p = ptrs(idx - back as usize - 1)?;
+            if p != first - back - 1 || !geo.is_data_block(p) {
+                break;
+            }
+            back += 1;
+        }
+        Ok((first, n, back))
     };
-    let (first, n) = match leaf {
+    let (first, n, back) = match leaf {
         Some(b) => {
             let bh = sb.bread(b)?;
             bh.with_data(|d| scan(&|i| read_ptr(d, i)))?
         }
         None => scan(&|i| Ok(disk.roots.get(i).copied().unwrap_or(0)))?,
     };
+    if first != 0 {
+        state.extents.insert(lblk - back, first - back, back + n);
+    }
     drop(state);
-    Ok(((first != 0).then_some(first), n))
+    Ok(((first != 0).then_some(first), n.min(max).max(1)))
 }
 
 fn read_ptr(block: &[u8], idx: usize) -> Result<u64> {
@@ -338,6 +432,7 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
         let _ = alloc::free_blocks(sb, first, got);
         return Err(e);
     }
+    st.extents.insert(lblk, first, got);
     st.disk.blocks += got;
     inode.set_blocks(st.disk.blocks);
     sync_attrs(inode, &mut st);
@@ -582,6 +677,8 @@ pub(crate) fn map_insert_run(
 /// range was cut), sorted. Map blocks are rewritten synchronously; the
 /// roots change in `st`, and the caller writes the inode before freeing.
 fn map_punch(sb: &SuperBlock<R2dax>, st: &mut State, from: u64, to: u64) -> Result<KVVec<u64>> {
+    // Before any pointer changes: a cached run must never outlive one.
+    st.extents.clear();
     let mut freed = KVVec::new();
     if st.disk.iflags2 & iflags2::INLINE != 0 || !mode::has_map(st.disk.mode) {
         return Ok(freed);

@@ -14,7 +14,7 @@
 # 4. writes out/bench/bench.log (every result line), out/bench/results.json, out/bench/table.md and
 #    out/bench/chart.svg and prints the tables.
 #
-# R2DAX_BENCH_FS, _REPS, _RT, _SIZE and _META reach the guest (see
+# R2DAX_BENCH_FS, _REPS, _RT, _SIZE, _META and _PROFILE reach the guest (see
 # tools/testing/bench/run). Documentation/bench.rst explains the figures.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +39,9 @@ cp "$top"/tools/r2dax-format/src/*.rs "$mod/tools/r2dax-format/src/"
 # shellcheck disable=SC2086
 make --no-print-directory -s -C "$kdir" M="$mod" $KMAKE_FLAGS modules
 
-R2DAX_MODULE=$mod/r2dax.ko R2DAX_INITRAMFS=$out/initramfs.cpio.gz R2DAX_EXTRA_BINS=fio \
+extra=fio
+[ -n "${R2DAX_BENCH_PROFILE:-}" ] && extra="fio perf"
+R2DAX_MODULE=$mod/r2dax.ko R2DAX_INITRAMFS=$out/initramfs.cpio.gz R2DAX_EXTRA_BINS=$extra \
 	"$top/scripts/build-initramfs.sh"
 
 # NVDIMM backing in host RAM (tmpfs), so that host disk writeback does not

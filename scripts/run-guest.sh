@@ -66,7 +66,8 @@ if [ -n "$devdax_size" ]; then
 fi
 [ $# -gt 0 ] && cmdline="$cmdline R2DAX_TESTS=$(echo "$@" | tr ' ' ',')"
 [ -n "${R2DAX_CRASH:-}" ] && cmdline="$cmdline R2DAX_CRASH=$R2DAX_CRASH"
-for v in R2DAX_BENCH R2DAX_BENCH_FS R2DAX_BENCH_REPS R2DAX_BENCH_RT R2DAX_BENCH_SIZE R2DAX_BENCH_META; do
+for v in R2DAX_BENCH R2DAX_BENCH_FS R2DAX_BENCH_REPS R2DAX_BENCH_RT R2DAX_BENCH_SIZE R2DAX_BENCH_META \
+	R2DAX_BENCH_PROFILE; do
 	eval "val=\${$v:-}"
 	# shellcheck disable=SC2154
 	[ -n "$val" ] && cmdline="$cmdline $v=$(echo $val | tr ' ' ',')"

@@ -93,19 +93,25 @@ pub fn faults(path: &Path, o: &Faults, bench: &str, case: &str) -> Result<Vec<Sa
     }
     let base = p as *mut u8;
     let aligned = (p as usize).is_multiple_of(2 * MIB);
+    let chunk = 2 * MIB;
+    let mut chunks = Vec::with_capacity(len / chunk);
     let before = minflt();
     let t = Instant::now();
     let mut sum = 0u8;
-    for off in (0..len).step_by(PAGE) {
-        // SAFETY: `off < len`, inside the mapping; volatile so that every
-        // page is really touched.
-        unsafe {
-            if o.write {
-                base.add(off).write_volatile(0xa5);
-            } else {
-                sum = sum.wrapping_add(base.add(off).read_volatile());
+    for c in (0..len).step_by(chunk) {
+        let tc = Instant::now();
+        for off in (c..(c + chunk).min(len)).step_by(PAGE) {
+            // SAFETY: `off < len`, inside the mapping; volatile so that
+            // every page is really touched.
+            unsafe {
+                if o.write {
+                    base.add(off).write_volatile(0xa5);
+                } else {
+                    sum = sum.wrapping_add(base.add(off).read_volatile());
+                }
             }
         }
+        chunks.push(tc.elapsed().as_nanos() as f64);
     }
     let el = t.elapsed();
     let n = (minflt() - before).max(1) as f64;
@@ -124,6 +130,16 @@ pub fn faults(path: &Path, o: &Faults, bench: &str, case: &str) -> Result<Vec<Sa
             "us",
             Better::Lower,
         ),
+        // The median time to touch 2 MiB (its faults included): stalls of
+        // the whole guest hit a few chunks, not the median.
+        Sample::new(
+            bench,
+            case,
+            "chunk_p50",
+            median(&mut chunks),
+            "ns",
+            Better::Lower,
+        ),
         Sample::new(
             bench,
             case,
@@ -135,27 +151,41 @@ pub fn faults(path: &Path, o: &Faults, bench: &str, case: &str) -> Result<Vec<Sa
     ])
 }
 
+/// The median of `v` (NaN if empty).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Creates, stats, renames and unlinks `n` files in DIR (which must not
-/// exist): the rate of each phase in operations per second.
+/// exist): the rate of each phase in operations per second, and the
+/// median time of one operation (what the report compares).
 pub fn meta(dir: &Path, n: usize) -> Result<Vec<Sample>, Error> {
     std::fs::create_dir(dir)?;
     let name = |p: char, i: usize| dir.join(format!("{p}{i:07}"));
     let mut out = Vec::new();
     let mut phase =
         |what: &str, f: &mut dyn FnMut(usize) -> Result<(), Error>| -> Result<(), Error> {
+            let mut each = Vec::with_capacity(n);
             let t = Instant::now();
             for i in 0..n {
+                let ti = Instant::now();
                 f(i)?;
+                each.push(ti.elapsed().as_nanos() as f64);
             }
             let s = t.elapsed().as_secs_f64();
+            let rate = n as f64 / s;
             out.push(Sample::new(
                 "B7",
                 "meta",
                 what,
-                n as f64 / s,
+                rate,
                 "op/s",
                 Better::Higher,
             ));
+            let p50 = median(&mut each);
+            let m = format!("{what}_p50");
+            out.push(Sample::new("B7", "meta", &m, p50, "ns", Better::Lower));
             Ok(())
         };
     phase("create", &mut |i| {

@@ -62,11 +62,25 @@ pub const ROWS: &[Row] = &[
         Some(("seqw2m", "write_bw")),
     ),
     row(
+        "B1 seq write 2M, median op, ns",
+        "B1",
+        "seqw2m",
+        "write_clat_p50",
+        Some(("seqw2m", "write_clat_p50")),
+    ),
+    row(
         "B1 seq read 2M, MB/s",
         "B1",
         "seqr2m",
         "read_bw",
         Some(("seqr2m", "read_bw")),
+    ),
+    row(
+        "B1 seq read 2M, median op, ns",
+        "B1",
+        "seqr2m",
+        "read_clat_p50",
+        Some(("seqr2m", "read_clat_p50")),
     ),
     row(
         "B2 rand write 4K, IOPS",
@@ -76,6 +90,20 @@ pub const ROWS: &[Row] = &[
         Some(("randw4k", "write_iops")),
     ),
     row(
+        "B2 rand write 4K, median op, ns",
+        "B2",
+        "randw4k",
+        "write_clat_p50",
+        Some(("randw4k", "write_clat_p50")),
+    ),
+    row(
+        "B2 rand write 4K, overhead/op, ns",
+        "B2",
+        "randw4k",
+        "overhead",
+        None,
+    ),
+    row(
         "B2 rand read 4K, IOPS",
         "B2",
         "randr4k",
@@ -83,14 +111,14 @@ pub const ROWS: &[Row] = &[
         Some(("randr4k", "read_iops")),
     ),
     row(
-        "B2 rand write 4K overhead, ns/op",
+        "B2 rand read 4K, median op, ns",
         "B2",
-        "randw4k",
-        "overhead",
-        None,
+        "randr4k",
+        "read_clat_p50",
+        Some(("randr4k", "read_clat_p50")),
     ),
     row(
-        "B2 rand read 4K overhead, ns/op",
+        "B2 rand read 4K, overhead/op, ns",
         "B2",
         "randr4k",
         "overhead",
@@ -104,11 +132,25 @@ pub const ROWS: &[Row] = &[
         Some(("seqw4k", "write_iops")),
     ),
     row(
-        "B3 append 4K+fdatasync, IOPS",
+        "B3 append 4K, median op, ns",
+        "B3",
+        "app4k",
+        "write_clat_p50",
+        Some(("seqw4k", "write_clat_p50")),
+    ),
+    row(
+        "B3 append+fdatasync, IOPS",
         "B3",
         "app4k_dsync",
         "write_iops",
         Some(("seqw4k", "write_iops")),
+    ),
+    row(
+        "B3 append+fdatasync, median op, ns",
+        "B3",
+        "app4k_dsync",
+        "op_p50",
+        Some(("seqw4k", "write_clat_p50")),
     ),
     row(
         "B3 fdatasync after append p99, ns",
@@ -118,7 +160,7 @@ pub const ROWS: &[Row] = &[
         None,
     ),
     row(
-        "B4 overwrite+fdatasync sync p50, ns",
+        "B4 overwrite+fdatasync, sync p50, ns",
         "B4",
         "ow4k_dsync",
         "sync_p50",
@@ -160,17 +202,17 @@ pub const ROWS: &[Row] = &[
         Some(("write", "faults")),
     ),
     row(
-        "B6 write fault on written, ns",
+        "B6 write 2M mapped, written, ns",
         "B6",
         "write",
-        "ns_per_fault",
-        Some(("write", "ns_per_fault")),
+        "chunk_p50",
+        Some(("write", "chunk_p50")),
     ),
     row(
-        "B6 MAP_SYNC write fault on written, ns",
+        "B6 same with MAP_SYNC, ns",
         "B6",
         "write_sync",
-        "ns_per_fault",
+        "chunk_p50",
         None,
     ),
     row(
@@ -181,17 +223,17 @@ pub const ROWS: &[Row] = &[
         None,
     ),
     row(
-        "B6 write on holes, us/MiB",
+        "B6 write 2M mapped, holes, ns",
         "B6",
         "hole_write",
-        "us_per_mib",
+        "chunk_p50",
         None,
     ),
     row(
-        "B6 MAP_SYNC write on holes, us/MiB",
+        "B6 same on holes with MAP_SYNC, ns",
         "B6",
         "hole_write_sync",
-        "us_per_mib",
+        "chunk_p50",
         None,
     ),
     row(
@@ -209,9 +251,13 @@ pub const ROWS: &[Row] = &[
         None,
     ),
     row("B7 create, op/s", "B7", "meta", "create", None),
+    row("B7 create, median op, ns", "B7", "meta", "create_p50", None),
     row("B7 stat, op/s", "B7", "meta", "stat", None),
+    row("B7 stat, median op, ns", "B7", "meta", "stat_p50", None),
     row("B7 rename, op/s", "B7", "meta", "rename", None),
+    row("B7 rename, median op, ns", "B7", "meta", "rename_p50", None),
     row("B7 unlink, op/s", "B7", "meta", "unlink", None),
+    row("B7 unlink, median op, ns", "B7", "meta", "unlink_p50", None),
     row("B8 switch to DAX, us", "B8", "switch", "to_dax_us", None),
     row(
         "B8 switch to page cache, us",
@@ -322,23 +368,34 @@ impl Results {
     }
 
     /// Figures computed from the medians of others: the per-op software
-    /// overhead (SplitFS's metric: our time per op minus the raw device's)
-    /// and the MAP_SYNC penalty.
+    /// overhead (SplitFS's metric: our median op minus the raw device's),
+    /// an append+fdatasync's median (write plus sync) and the MAP_SYNC
+    /// penalty.
     fn derive(&mut self) {
         let mut new = Vec::new();
         for fs in FS.iter().filter(|&&f| f != B0) {
-            for (case, metric) in [("randw4k", "write_iops"), ("randr4k", "read_iops")] {
+            for (case, metric) in [("randw4k", "write_clat_p50"), ("randr4k", "read_clat_p50")] {
                 if let (Some(x), Some(b)) = (
                     self.median_of(fs, "B2", case, metric),
                     self.median_of(B0, "B0", case, metric),
                 ) {
-                    let v = 1e9 / x - 1e9 / b;
-                    new.push((key(fs, "B2", case, "overhead"), v, "ns", Better::Lower));
+                    new.push((key(fs, "B2", case, "overhead"), x - b, "ns", Better::Lower));
                 }
             }
+            if let (Some(w), Some(s)) = (
+                self.median_of(fs, "B3", "app4k_dsync", "write_clat_p50"),
+                self.median_of(fs, "B3", "app4k_dsync", "sync_p50"),
+            ) {
+                new.push((
+                    key(fs, "B3", "app4k_dsync", "op_p50"),
+                    w + s,
+                    "ns",
+                    Better::Lower,
+                ));
+            }
             if let (Some(s), Some(p)) = (
-                self.median_of(fs, "B6", "write_sync", "ns_per_fault"),
-                self.median_of(fs, "B6", "write", "ns_per_fault"),
+                self.median_of(fs, "B6", "write_sync", "chunk_p50"),
+                self.median_of(fs, "B6", "write", "chunk_p50"),
             ) {
                 new.push((
                     key(fs, "B6", "write_sync", "penalty"),
@@ -470,8 +527,8 @@ pub fn targets(r: &Results) -> Vec<Target> {
         }
     };
     for (name, c, m) in [
-        ("seq write 2M", "seqw2m", "write_bw"),
-        ("seq read 2M", "seqr2m", "read_bw"),
+        ("seq write 2M", "seqw2m", "write_clat_p50"),
+        ("seq read 2M", "seqr2m", "read_clat_p50"),
     ] {
         let row = find("B1", c, m);
         t.push(ratio_goal(name, row, B0, 0.9));
@@ -494,13 +551,13 @@ pub fn targets(r: &Results) -> Vec<Target> {
     }
     t.push(ratio_goal(
         "append 4K",
-        find("B3", "app4k", "write_iops"),
+        find("B3", "app4k", "write_clat_p50"),
         EXT4,
         1.5,
     ));
     t.push(ratio_goal(
         "append 4K+fdatasync",
-        find("B3", "app4k_dsync", "write_iops"),
+        find("B3", "app4k_dsync", "op_p50"),
         EXT4,
         1.5,
     ));
@@ -522,12 +579,17 @@ pub fn targets(r: &Results) -> Vec<Target> {
     });
     t.push(ratio_goal(
         "MAP_SYNC write on holes",
-        find("B6", "hole_write_sync", "us_per_mib"),
+        find("B6", "hole_write_sync", "chunk_p50"),
         EXT4,
         1.0,
     ));
-    for m in ["create", "stat", "rename", "unlink"] {
-        t.push(ratio_goal(m, find("B7", "meta", m), EXT4, 1.0));
+    for m in ["create_p50", "stat_p50", "rename_p50", "unlink_p50"] {
+        t.push(ratio_goal(
+            m.trim_end_matches("_p50"),
+            find("B7", "meta", m),
+            EXT4,
+            1.0,
+        ));
     }
     for m in ["to_dax_us", "to_pagecache_us"] {
         let v = r.median_of(OURS, "B8", "switch", m);
@@ -553,7 +615,9 @@ pub fn table(r: &Results) -> String {
         .collect();
     let _ = writeln!(
         o,
-        "Median of the repetitions, ±half the spread (min to max) in % of the median"
+        "Median of the repetitions, ±half the spread (min to max) in % of the median. \"median op\" rows\n\
+         are each run's median operation (fio clat p50, or timed one by one): stalls of the guest move\n\
+         totals and means by tens of percent from run to run and leave those alone. Targets use them."
     );
     let _ = write!(o, "{:<40}", "figure");
     for fs in FS {
@@ -859,11 +923,11 @@ mod tests {
             ("r2dax-dax", 2, 1000.0),
             ("r2dax-dax", 3, 1100.0),
         ] {
-            let _ = writeln!(l, "R2DAX-BENCH fs={fs} rep={rep} bench=B1 case=seqw2m metric=write_bw value={v} unit=MB/s better=higher");
+            let _ = writeln!(l, "R2DAX-BENCH fs={fs} rep={rep} bench=B1 case=seqw2m metric=write_clat_p50 value={v} unit=ns better=lower");
         }
-        for (fs, v) in [("ext4-dax", 500.0), ("devdax", 2000.0)] {
+        for (fs, v) in [("ext4-dax", 2000.0), ("devdax", 500.0)] {
             let b = if fs == "devdax" { "B0" } else { "B1" };
-            let _ = writeln!(l, "R2DAX-BENCH fs={fs} rep=1 bench={b} case=seqw2m metric=write_bw value={v} unit=MB/s better=higher");
+            let _ = writeln!(l, "R2DAX-BENCH fs={fs} rep=1 bench={b} case=seqw2m metric=write_clat_p50 value={v} unit=ns better=lower");
         }
         l.push_str("R2DAX-BENCH fs=r2dax-dax rep=1 bench=B6 case=read metric=faults value=512 unit=faults better=lower\n");
         l.push_str("R2DAX-BENCH fs=ext4-dax rep=1 bench=B6 case=read metric=faults value=1024 unit=faults better=lower\n");
@@ -875,9 +939,14 @@ mod tests {
     #[test]
     fn medians_and_speedups() {
         let r = Results::parse(&log());
-        let s = r.get("r2dax-dax", "B1", "seqw2m", "write_bw").unwrap();
+        let s = r
+            .get("r2dax-dax", "B1", "seqw2m", "write_clat_p50")
+            .unwrap();
         assert_eq!((s.median, s.min, s.max, s.n), (1000.0, 900.0, 1100.0, 3));
-        let row = &ROWS[0];
+        let row = ROWS
+            .iter()
+            .find(|x| x.case == "seqw2m" && x.metric == "write_clat_p50")
+            .unwrap();
         assert_eq!(r.speedup(row, "r2dax-dax", EXT4), Some(2.0));
         assert_eq!(r.speedup(row, "r2dax-dax", B0), Some(0.5));
         // Lower is better: fewer faults is a speed-up above 1.
