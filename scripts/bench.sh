@@ -40,7 +40,10 @@ cp "$top"/tools/r2dax-format/src/*.rs "$mod/tools/r2dax-format/src/"
 make --no-print-directory -s -C "$kdir" M="$mod" $KMAKE_FLAGS modules
 
 extra=fio
-[ -n "${R2DAX_BENCH_PROFILE:-}" ] && extra="fio perf"
+if [ -n "${R2DAX_BENCH_PROFILE:-}" ]; then
+	command -v perf >/dev/null || die "R2DAX_BENCH_PROFILE needs perf on the host (apt-get install linux-perf)"
+	extra="fio perf"
+fi
 R2DAX_MODULE=$mod/r2dax.ko R2DAX_INITRAMFS=$out/initramfs.cpio.gz R2DAX_EXTRA_BINS=$extra \
 	"$top/scripts/build-initramfs.sh"
 
