@@ -174,6 +174,23 @@ fn alloc_run(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Result<(u64, u64)
     Err(ENOSPC)
 }
 
+/// Whether `n` more blocks can go to speculative preallocation: only while
+/// more than a sixteenth of the data area stays free after them, so that
+/// preallocation never turns a nearly full filesystem's writes into
+/// `ENOSPC` (xfs likewise stops preallocating when space runs low).
+pub(crate) fn has_room_for(sb: &SuperBlock<R2dax>, n: u64) -> bool {
+    let info = sb.info();
+    let reserve = info.geo.data_blocks() / 16;
+    let free: u64 = info
+        .alloc
+        .lock()
+        .groups
+        .iter()
+        .map(|g| u64::from(g.free_blocks))
+        .sum();
+    free > n.saturating_add(reserve)
+}
+
 /// Frees `n` blocks from `first` (all in one group). The caller has already
 /// removed (and written) every pointer to them.
 pub(crate) fn free_blocks(sb: &SuperBlock<R2dax>, first: u64, n: u64) -> Result {

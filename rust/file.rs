@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Regular-file operations beyond read and write: fallocate (the role of
-//! fs/ext2/file.c). Read, write, mmap and fsync are the layer's iomap glue
+//! Regular-file operations beyond read and write: fallocate and release
+//! (the role of fs/ext2/file.c). Read, write, mmap and fsync are the layer's iomap glue
 //! (`vfs/ops.rs`) over [`crate::inode::iomap_begin`].
 
-use crate::inode::{iomap_begin, release_blocks};
+use crate::inode::{map_range, release_blocks};
 use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
@@ -23,7 +23,7 @@ const BS: u64 = BLOCK_SIZE as u64;
 fn preallocate(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
     let mut pos = start;
     while pos < end {
-        let m = iomap_begin(inode, pos, end - pos, IOMAP_WRITE)?;
+        let m = map_range(inode, pos, end - pos, IOMAP_WRITE, false)?;
         pos = m.offset + m.length;
     }
     // A DAX file's read faults may have mapped the zero page over the
@@ -73,6 +73,10 @@ pub(crate) fn fallocate(inode: &INode<R2dax>, fmode: u32, offset: u64, len: u64)
         return Err(EFBIG);
     }
     let keep = fmode & KEEP_SIZE != 0;
+    // Blocks beyond the size that appends preallocated become ordinary
+    // blocks now: a trim at close must never free what fallocate was asked
+    // to keep (or find blocks it preallocated holding data).
+    inode.data().state.lock().prealloc = None;
     match fmode & !KEEP_SIZE {
         0 => preallocate(inode, offset, end)?,
         PUNCH_HOLE if keep => return punch(inode, offset, end),
@@ -89,4 +93,18 @@ pub(crate) fn fallocate(inode: &INode<R2dax>, fmode: u32, offset: u64, len: u64)
     }
     inode.touch_mtime();
     crate::inode::write_inode(inode)
+}
+
+/// `->release` of a descriptor opened for writing: gives back the blocks
+/// appends preallocated beyond the end of the file
+/// ([`crate::inode::trim_prealloc`]). The layer holds the inode lock and
+/// the invalidate lock exclusively.
+pub(crate) fn release(inode: &INode<R2dax>) -> Result {
+    crate::inode::trim_prealloc(inode)
+}
+
+/// Whether [`release`] has anything to do (checked without the layer's
+/// locks, so closing a file that never appended takes none of them).
+pub(crate) fn has_prealloc(inode: &INode<R2dax>) -> bool {
+    inode.data().state.lock().prealloc.is_some()
 }

@@ -338,6 +338,14 @@ impl FileSystem for R2dax {
         crate::file::fallocate(inode, mode, offset, len)
     }
 
+    fn wants_release(inode: &INode<Self>) -> bool {
+        crate::file::has_prealloc(inode)
+    }
+
+    fn release(inode: &INode<Self>) -> Result {
+        crate::file::release(inode)
+    }
+
     fn get_flags(inode: &INode<Self>) -> u32 {
         inode.data().state.lock().disk.flags
     }

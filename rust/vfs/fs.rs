@@ -111,6 +111,17 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// invalidate lock held exclusively and direct I/O drained.
     fn fallocate(inode: &INode<Self>, mode: u32, offset: u64, len: u64) -> Result;
 
+    /// Whether closing a descriptor of the regular file `inode` that was
+    /// opened for writing has work for [`FileSystem::release`]; asked
+    /// without the layer's locks, so closes without work take none.
+    fn wants_release(inode: &INode<Self>) -> bool;
+
+    /// The last reference to a descriptor of a regular file opened for
+    /// writing is gone (`->release`), with the inode lock and the
+    /// invalidate lock held exclusively and direct I/O drained. An error
+    /// is logged; `close(2)` has returned already.
+    fn release(inode: &INode<Self>) -> Result;
+
     /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`).
     fn get_flags(inode: &INode<Self>) -> u32;
 
@@ -200,8 +211,10 @@ pub(crate) struct Mapping {
 
 /// `->iomap_begin` flag: the caller will write (allocate holes).
 pub(crate) const IOMAP_WRITE: u32 = raw::IOMAP_WRITE;
-/// `->iomap_begin` flag: the request comes from a DAX page fault.
+/// `->iomap_begin` flag: the request comes from a page fault.
 pub(crate) const IOMAP_FAULT: u32 = raw::IOMAP_FAULT;
+/// `->iomap_begin` flag: zeroing a range (holes are skipped).
+pub(crate) const IOMAP_ZERO: u32 = raw::IOMAP_ZERO;
 
 /// What a [`Mapping`] covers.
 pub(crate) enum MapKind {

@@ -128,6 +128,7 @@ impl<T: FileSystem> Tables<T> {
         fallocate: Some(Self::fallocate),
         mmap: Some(Self::mmap),
         open: Some(Self::open),
+        release: Some(Self::release),
         splice_read: Some(Self::splice_read),
         splice_write: Some(raw::iter_file_splice_write),
         fadvise: Some(Self::fadvise),
@@ -791,6 +792,38 @@ impl<T: FileSystem> Tables<T> {
         unsafe {
             (*file).f_mode |= raw::FMODE_CAN_ODIRECT;
             raw::generic_file_open(inode, file)
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS when the last reference to an open regular file
+    /// of ours goes away.
+    unsafe extern "C" fn release(inode: *mut raw::inode, file: *mut raw::file) -> c_int {
+        // SAFETY: Per the contract both are live. The locks are those of
+        // truncate (see `setattr`): the inode lock keeps writes and size
+        // changes out, `inode_dio_wait` drains direct I/O, and the
+        // invalidate lock (exclusive) keeps page faults out while blocks go
+        // away. Nothing is held on entry (`__fput` runs in process context
+        // without locks), so the usual lock order holds.
+        unsafe {
+            if (*file).f_mode & raw::FMODE_WRITE == 0 {
+                return 0;
+            }
+            let i = INode::<T>::from_raw(inode);
+            if !T::wants_release(i) {
+                return 0;
+            }
+            raw::r2dax_inode_lock(inode);
+            raw::inode_dio_wait(inode);
+            raw::r2dax_invalidate_lock(inode);
+            let r = T::release(i);
+            raw::r2dax_invalidate_unlock(inode);
+            raw::r2dax_inode_unlock(inode);
+            if let Err(e) = r {
+                crate::vfs::print::sb_err!(i.sb(), "inode {}: release failed ({:?})", i.ino(), e);
+            }
+            0
         }
     }
 
