@@ -511,7 +511,7 @@ fn append_extra(inode: &INode<R2dax>, lblk: u64, want: u64) -> u64 {
 
 /// Gives back the speculative preallocation beyond the end of the file
 /// (see [`State::prealloc`]): when a writable descriptor of the file is
-/// closed, and at eviction.
+/// closed, before a truncate grows the file over it, and at eviction.
 ///
 /// Locking: the caller holds the inode lock and the invalidate lock
 /// exclusively (as for truncate), or the inode is being evicted. The
@@ -864,6 +864,12 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
         return Err(EFBIG);
     }
     let old = inode.size();
+    if size > old {
+        // Growing over an append preallocation would turn it into file
+        // blocks; give it back first, so the new range is a hole, as it
+        // would be without preallocation.
+        trim_prealloc(inode)?;
+    }
     // Shrinking zeroes the new last block beyond the size. Growing a DAX
     // file zeroes the old one's: stores through a mapping may have left
     // bytes beyond the old size, which the page cache would have cleared

@@ -16,14 +16,30 @@ use core::ptr::NonNull;
 use kernel::error::code::EIO;
 use kernel::prelude::*;
 
+/// Where [`Buffer::sync`] can write a buffer without the block layer: the
+/// DAX device under the superblock's block device, and the byte offset of
+/// the block device in it.
+#[derive(Clone, Copy)]
+pub(crate) struct DaxTarget {
+    pub(super) dev: NonNull<raw::dax_device>,
+    pub(super) part_off: u64,
+}
+
 /// A reference to an up-to-date buffer head of the block device.
 ///
 /// # Invariants
 ///
-/// `self.0` points to a buffer head on which this object holds one
+/// `bh` points to a buffer head on which this object holds one
 /// reference, whose `b_data` maps `b_size` bytes that stay mapped until
-/// the reference is dropped, and which is up to date.
-pub(crate) struct Buffer(NonNull<raw::buffer_head>);
+/// the reference is dropped, and which is up to date. `dax`, if set, is
+/// the DAX device of the buffer's block device, referenced by the mounted
+/// superblock the buffer was read through; buffers live only inside
+/// filesystem operations on that superblock, which all end before it is
+/// killed and the reference put.
+pub(crate) struct Buffer {
+    bh: NonNull<raw::buffer_head>,
+    dax: Option<DaxTarget>,
+}
 
 impl Buffer {
     /// Wraps a buffer head returned by `sb_bread` or `sb_getblk`.
@@ -31,15 +47,19 @@ impl Buffer {
     /// # Safety
     ///
     /// `bh` must be null or an up-to-date buffer head whose reference the
-    /// caller transfers to the returned object.
-    pub(super) unsafe fn from_raw(bh: *mut raw::buffer_head) -> Option<Self> {
+    /// caller transfers to the returned object; `dax` must be `None` or
+    /// satisfy the type invariant.
+    pub(super) unsafe fn from_raw(
+        bh: *mut raw::buffer_head,
+        dax: Option<DaxTarget>,
+    ) -> Option<Self> {
         // INVARIANT: the caller's promise.
-        NonNull::new(bh).map(Buffer)
+        NonNull::new(bh).map(|bh| Buffer { bh, dax })
     }
 
     /// Runs `f` on the block's contents, with the buffer locked.
     pub(crate) fn with_data<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        let bh = self.0.as_ptr();
+        let bh = self.bh.as_ptr();
         // SAFETY: By the type invariant the buffer is referenced and maps
         // `b_size` bytes. Every writer of the contents (r2dax through
         // `with_data_mut`, the block layer while it reads) holds the buffer
@@ -58,7 +78,7 @@ impl Buffer {
     /// Runs `f` on the block's contents for writing, with the buffer locked,
     /// and marks it dirty. [`Buffer::sync`] then writes it out.
     pub(crate) fn with_data_mut<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
-        let bh = self.0.as_ptr();
+        let bh = self.bh.as_ptr();
         // SAFETY: As in `with_data`; holding the buffer lock makes this the
         // only reference to the contents.
         unsafe {
@@ -74,10 +94,24 @@ impl Buffer {
     }
 
     /// Writes the buffer to the device and waits for it (the ordering point
-    /// of the crash-consistency rules).
+    /// of the crash-consistency rules). On a DAX device the contents are
+    /// stored into persistent memory directly (`r2dax_write_buffer_dax` in
+    /// helpers.c explains why that is the same write); otherwise, or if
+    /// the DAX device cannot map the block, through the block layer.
     pub(crate) fn sync(&self) -> Result {
+        if let Some(d) = self.dax {
+            // SAFETY: The buffer is referenced; by the type invariant the
+            // DAX device is referenced for as long as `self` lives. The
+            // helper takes the buffer lock itself.
+            let r = unsafe {
+                raw::r2dax_write_buffer_dax(self.bh.as_ptr(), d.dev.as_ptr(), d.part_off)
+            };
+            if r == 0 {
+                return Ok(());
+            }
+        }
         // SAFETY: The buffer is referenced; `sync_dirty_buffer` locks it.
-        let err = unsafe { raw::sync_dirty_buffer(self.0.as_ptr()) };
+        let err = unsafe { raw::sync_dirty_buffer(self.bh.as_ptr()) };
         if err != 0 {
             return Err(EIO);
         }
@@ -88,6 +122,6 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own one reference, dropped here once.
-        unsafe { raw::__brelse(self.0.as_ptr()) };
+        unsafe { raw::__brelse(self.bh.as_ptr()) };
     }
 }

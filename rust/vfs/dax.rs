@@ -45,7 +45,7 @@ unsafe impl Sync for DaxDevice {}
 impl DaxDevice {
     /// The DAX device under `sb`'s block device, or `None` if the device
     /// does not support DAX (or its partition is not page-aligned).
-    pub(super) fn of<T: FileSystem, S>(sb: &SuperBlock<T, S>) -> Option<Self> {
+    pub(super) fn of<T: FileSystem, S: super::sb::SbState>(sb: &SuperBlock<T, S>) -> Option<Self> {
         let mut part_off = 0u64;
         // SAFETY: A block-device superblock has a valid, open `s_bdev`;
         // `part_off` is writable. No holder is registered.
@@ -72,6 +72,11 @@ impl DaxDevice {
     #[allow(dead_code)]
     pub(super) fn as_raw(&self) -> *mut raw::dax_device {
         self.dev.as_ptr()
+    }
+
+    /// The raw device, for buffers (see `buffer::DaxTarget`).
+    pub(super) fn as_non_null(&self) -> NonNull<raw::dax_device> {
+        self.dev
     }
 }
 

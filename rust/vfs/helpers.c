@@ -490,3 +490,47 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 	xas_unlock_irq(&xas);
 	return busy;
 }
+
+/*
+ * Writes buffer @bh of a block device whose DAX device is @dax_dev (the
+ * block device starting @part_off bytes into it) straight into persistent
+ * memory, as the pmem driver itself would for a bio, but without building,
+ * submitting and waiting for one: this is the synchronous metadata write
+ * of every r2dax operation (Buffer::sync). The buffer lock is held across
+ * the copy, as writeback holds it across its I/O, so the media gets the
+ * contents of one moment and a concurrent writeback of the same buffer
+ * either wrote them already (the buffer is clean) or waits. The copy uses
+ * non-temporal stores (memcpy_flushcache, as pmem_do_write); the fence
+ * orders them before anything the caller writes next, which is what the
+ * crash rules rely on. Durability against power loss is the same as a
+ * REQ_SYNC bio to pmem, which the next device flush (fsync) completes.
+ *
+ * Returns 0 when the buffer is on the media (written now, or already
+ * clean), 1 when the DAX device cannot map the block (poisoned, going away,
+ * or an odd geometry): the caller then writes it through the block layer,
+ * which also clears poison.
+ */
+int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
+			   u64 part_off)
+{
+	u64 off = part_off + (u64)bh->b_blocknr * bh->b_size;
+	void *kaddr;
+	long avail;
+	int id, ret = 0;
+
+	if (bh->b_size != PAGE_SIZE || offset_in_page(off))
+		return 1;
+	lock_buffer(bh);
+	id = dax_read_lock();
+	avail = dax_direct_access(dax_dev, off >> PAGE_SHIFT, 1, DAX_ACCESS,
+				  &kaddr, NULL);
+	if (avail < 1) {
+		ret = 1;
+	} else if (test_clear_buffer_dirty(bh)) {
+		memcpy_flushcache(kaddr, bh->b_data, bh->b_size);
+		wmb();
+	}
+	dax_read_unlock(id);
+	unlock_buffer(bh);
+	return ret;
+}

@@ -122,4 +122,7 @@ bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio);
 struct fileattr;
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
 
+int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
+			   u64 part_off);
+
 #endif /* R2DAX_HELPERS_H */

@@ -34,6 +34,10 @@ pub(crate) struct InodeWithData<T: FileSystem> {
     /// NUL-terminated target of an inline symlink; `i_link` points here.
     /// Written only while the inode is `I_NEW`.
     pub(super) link: Opaque<[u8; INLINE_LINK_MAX + 1]>,
+    /// The slab cache the object came from, set by `alloc_inode`:
+    /// `free_inode` runs as an RCU callback, possibly after the superblock
+    /// (through which the cache is otherwise found) was freed.
+    pub(super) cache: core::sync::atomic::AtomicPtr<raw::kmem_cache>,
     pub(super) inode: Opaque<raw::inode>,
 }
 

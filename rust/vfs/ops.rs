@@ -1297,6 +1297,9 @@ impl<T: FileSystem> Tables<T> {
                 .layer
                 .mmaps
                 .store(0, core::sync::atomic::Ordering::Relaxed);
+            (*outer)
+                .cache
+                .store(cache, core::sync::atomic::Ordering::Relaxed);
             // INVARIANT: the data is initialised until `free_inode`.
             (*outer).inode.get()
         }
@@ -1308,14 +1311,19 @@ impl<T: FileSystem> Tables<T> {
     /// `alloc_inode` returned, once nothing references it any more.
     unsafe extern "C" fn free_inode(inode: *mut raw::inode) {
         // SAFETY: The inode is embedded in an `InodeWithData<T>` of the cache
-        // of its superblock; its data is initialised and dropped only here.
+        // `alloc_inode` recorded in it; its data is initialised and dropped
+        // only here. The superblock is not touched: this runs after an RCU
+        // grace period, when it may be gone (the cache itself outlives
+        // every callback: `Registration` waits for them with `rcu_barrier`
+        // before destroying it).
         unsafe {
             let outer = inode
                 .cast::<u8>()
                 .sub(core::mem::offset_of!(InodeWithData<T>, inode))
                 .cast::<InodeWithData<T>>();
             core::ptr::drop_in_place(core::ptr::addr_of_mut!((*outer).data).cast::<T::InodeData>());
-            raw::kmem_cache_free(FsType::<T>::cache_of((*inode).i_sb), outer.cast());
+            let cache = (*outer).cache.load(core::sync::atomic::Ordering::Relaxed);
+            raw::kmem_cache_free(cache, outer.cast());
         }
     }
 

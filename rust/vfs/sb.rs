@@ -3,7 +3,7 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::buffer::Buffer;
+use super::buffer::{Buffer, DaxTarget};
 use super::dax::DaxDevice;
 use super::fs::FileSystem;
 use super::inode::INode;
@@ -21,6 +21,32 @@ use kernel::types::{ARef, Opaque};
 pub(crate) struct New;
 /// Type state of a superblock whose `s_fs_info` holds a `T::Info`.
 pub(crate) struct Ready;
+
+/// What the type states tell the buffer code: where a [`Buffer`] of the
+/// superblock may be written directly ([`Buffer::sync`]). Only a `Ready`
+/// superblock owns its DAX device, so buffers of a `New` one always go
+/// through the block layer.
+pub(crate) trait SbState {
+    /// The DAX target of buffers read through `sb`.
+    fn dax_target<T: FileSystem>(sb: &SuperBlock<T, Self>) -> Option<DaxTarget>
+    where
+        Self: Sized;
+}
+
+impl SbState for New {
+    fn dax_target<T: FileSystem>(_sb: &SuperBlock<T, Self>) -> Option<DaxTarget> {
+        None
+    }
+}
+
+impl SbState for Ready {
+    fn dax_target<T: FileSystem>(sb: &SuperBlock<T, Self>) -> Option<DaxTarget> {
+        sb.dax_device().map(|d| DaxTarget {
+            dev: d.as_non_null(),
+            part_off: d.part_off(),
+        })
+    }
+}
 
 /// What `s_fs_info` points to: the layer's per-superblock state and the
 /// filesystem's `T::Info`.
@@ -62,7 +88,7 @@ pub(crate) struct SuperBlock<T: FileSystem, S = Ready>(
     PhantomData<(T, S)>,
 );
 
-impl<T: FileSystem, S> SuperBlock<T, S> {
+impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// Wraps a raw superblock pointer.
     ///
     /// # Safety
@@ -97,8 +123,10 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     pub(crate) fn bread(&self, block: u64) -> Result<Buffer> {
         // SAFETY: The superblock is live and its block size is set.
         let bh = unsafe { raw::r2dax_sb_bread(self.as_raw(), block) };
-        // SAFETY: `sb_bread` returns null or a referenced up-to-date buffer.
-        unsafe { Buffer::from_raw(bh) }.ok_or(EIO)
+        // SAFETY: `sb_bread` returns null or a referenced up-to-date buffer;
+        // a `Ready` superblock keeps its DAX device until it is killed,
+        // after every operation that could hold the buffer.
+        unsafe { Buffer::from_raw(bh, S::dax_target(self)) }.ok_or(EIO)
     }
 
     /// A buffer for block `block` whose old contents do not matter: zeroed
@@ -106,8 +134,9 @@ impl<T: FileSystem, S> SuperBlock<T, S> {
     pub(crate) fn getblk_zeroed(&self, block: u64) -> Result<Buffer> {
         // SAFETY: The superblock is live and its block size is set.
         let bh = unsafe { raw::r2dax_sb_getblk_zeroed(self.as_raw(), block) };
-        // SAFETY: The helper returns null or a referenced up-to-date buffer.
-        unsafe { Buffer::from_raw(bh) }.ok_or(ENOMEM)
+        // SAFETY: The helper returns null or a referenced up-to-date
+        // buffer; the DAX target as in `bread`.
+        unsafe { Buffer::from_raw(bh, S::dax_target(self)) }.ok_or(ENOMEM)
     }
 
     /// Writes zeros to `count` blocks from `block` on the device itself

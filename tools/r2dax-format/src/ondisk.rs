@@ -644,7 +644,12 @@ impl Geometry {
             return None;
         }
         let i = ino - 1;
-        Some((i / self.inodes_per_group, i % self.inodes_per_group))
+        // Checked: a zero `inodes_per_group` (never valid, but this type
+        // can be built by hand) gives `None`, not a division panic.
+        Some((
+            i.checked_div(self.inodes_per_group)?,
+            i.checked_rem(self.inodes_per_group)?,
+        ))
     }
 
     /// Block and byte offset of inode `ino`'s slot.
@@ -1292,8 +1297,13 @@ impl fmt::Display for UuidFmt<'_> {
     }
 }
 
-const CRC32C_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// Slice-by-8 tables: `CRC32C_TABLES[0]` is the plain byte table;
+/// `CRC32C_TABLES[k][b]` is the CRC of byte `b` followed by `k` zero bytes,
+/// so eight bytes are folded in with eight lookups and no per-byte shift
+/// chain (checksums of inode copies and directory entries are on every
+/// metadata path).
+const CRC32C_TABLES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut crc = i as u32;
@@ -1306,10 +1316,20 @@ const CRC32C_TABLE: [u32; 256] = {
             };
             k += 1;
         }
-        table[i] = crc;
+        t[0][i] = crc;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
 };
 
 /// CRC-32C (Castagnoli), as used for every checksum in the format.
@@ -1319,8 +1339,21 @@ pub fn crc32c(data: &[u8]) -> u32 {
 
 /// Continues a CRC-32C over `data` from the raw (uninverted) state `crc`.
 pub fn crc32c_update(mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        crc = CRC32C_TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
+    let t = &CRC32C_TABLES;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let lo = crc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        crc = t[7][(lo & 0xff) as usize]
+            ^ t[6][((lo >> 8) & 0xff) as usize]
+            ^ t[5][((lo >> 16) & 0xff) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][c[4] as usize]
+            ^ t[2][c[5] as usize]
+            ^ t[1][c[6] as usize]
+            ^ t[0][c[7] as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = t[0][((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
     }
     crc
 }

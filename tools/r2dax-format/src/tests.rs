@@ -2,7 +2,7 @@
 //! Unit tests for the on-disk format.
 
 use super::*;
-use std::{format, vec};
+use std::{format, vec, vec::Vec};
 
 fn sample() -> Superblock {
     let mut label = [0u8; LABEL_LEN];
@@ -28,6 +28,43 @@ fn crc32c_known_vectors() {
     assert_eq!(crc32c(b""), 0);
     assert_eq!(crc32c(b"123456789"), 0xE306_9283);
     assert_eq!(crc32c(&[0u8; 32]), 0x8A91_36AA);
+}
+
+/// The slice-by-8 CRC against a bit-at-a-time model, over every length up
+/// to 300 and every split point of a continued CRC.
+#[test]
+fn crc32c_matches_bitwise_model() {
+    fn model(mut crc: u32, data: &[u8]) -> u32 {
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
+    }
+    let data: Vec<u8> = (0..300u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for n in 0..data.len() {
+        assert_eq!(
+            crc32c_update(!0, &data[..n]),
+            model(!0, &data[..n]),
+            "length {n}"
+        );
+    }
+    for split in 0..data.len() {
+        let a = crc32c_update(!0, &data[..split]);
+        assert_eq!(
+            crc32c_update(a, &data[split..]),
+            model(!0, &data),
+            "split {split}"
+        );
+    }
 }
 
 #[test]
