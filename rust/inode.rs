@@ -38,6 +38,10 @@ pub(crate) struct State {
     /// `meta_gen` as of the last device cache flush that covered it: when
     /// they differ, some metadata may not be durable yet (MAP_SYNC).
     pub(crate) flushed_gen: u64,
+    /// A [`write_disk`] of `disk` began and did not finish (an I/O error):
+    /// the media may hold an older image than `disk`, so `fdatasync` must
+    /// not trust `disk.size`.
+    pub(crate) write_failed: bool,
     /// Mapped runs [`map_extent`] has found.
     pub(crate) extents: ExtentCache,
     /// File blocks `start..end` that appending writes allocated beyond
@@ -540,6 +544,7 @@ pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Re
     let ino32 = u32::try_from(ino).map_err(|_| EIO)?;
     let (blk, off) = geo.inode_location(ino32).ok_or(EIO)?;
     st.disk.seq = st.disk.seq.wrapping_add(1);
+    st.write_failed = true;
     let copy = st.copy ^ 1;
     let bh = sb.bread(blk)?;
     bh.with_data_mut(|d| {
@@ -553,6 +558,7 @@ pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Re
     bh.sync()?;
     st.copy = copy;
     st.meta_gen = st.meta_gen.wrapping_add(1);
+    st.write_failed = false;
     Ok(())
 }
 
@@ -580,11 +586,19 @@ pub(crate) fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
 /// `fsync`: writes the inode, then flushes the device's write cache, so
 /// everything this inode's metadata writes put on the device is durable
 /// (map blocks and bitmaps are written before the inode that uses them).
-pub(crate) fn fsync(inode: &INode<R2dax>) -> Result {
+///
+/// `fdatasync` (`datasync`, also what a MAP_SYNC fault runs) skips the
+/// inode write when the size on the media is the size in memory: what
+/// reaching the data needs besides the size (the block map, the inode's
+/// roots) is written through when it changes, and timestamps may wait for
+/// writeback, as fdatasync(2) allows. The device is flushed either way.
+pub(crate) fn fsync(inode: &INode<R2dax>, datasync: bool) -> Result {
     let gen = {
         let mut st = inode.data().state.lock();
-        sync_attrs(inode, &mut st);
-        write_disk(inode.sb(), inode.ino(), &mut st)?;
+        if !datasync || st.write_failed || st.disk.size != inode.size() {
+            sync_attrs(inode, &mut st);
+            write_disk(inode.sb(), inode.ino(), &mut st)?;
+        }
         st.meta_gen
     };
     inode.sb().flush_device()?;
@@ -600,7 +614,7 @@ pub(crate) fn fsync(inode: &INode<R2dax>) -> Result {
 /// Reported to MAP_SYNC faults as `IOMAP_F_DIRTY`.
 fn metadata_dirty(inode: &INode<R2dax>) -> bool {
     let st = inode.data().state.lock();
-    st.meta_gen != st.flushed_gen || st.disk.size != inode.size()
+    st.meta_gen != st.flushed_gen || st.write_failed || st.disk.size != inode.size()
 }
 
 /// `->write_inode`, and the ordering point the namespace operations use:

@@ -358,11 +358,11 @@ impl FileSystem for R2dax {
         crate::inode::set_flags(inode, flags, fsx_only)
     }
 
-    fn fsync(inode: &INode<Self>, _datasync: bool) -> Result {
+    fn fsync(inode: &INode<Self>, datasync: bool) -> Result {
         // Metadata is written through; the data was written back by the
         // layer. What remains is the inode (size, times) and the device's
         // write cache.
-        crate::inode::fsync(inode)
+        crate::inode::fsync(inode, datasync)
     }
 
     fn create(
