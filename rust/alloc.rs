@@ -175,9 +175,11 @@ fn alloc_run(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Result<(u64, u64)
 }
 
 /// Whether `n` more blocks can go to speculative preallocation: only while
-/// more than a sixteenth of the data area stays free after them, so that
-/// preallocation never turns a nearly full filesystem's writes into
-/// `ENOSPC` (xfs likewise stops preallocating when space runs low).
+/// more than a sixteenth of the data area stays free after them (xfs
+/// likewise stops preallocating when space runs low). That reserve is for
+/// real writes; many files appending at once can still hold space beyond
+/// their sizes down to it until they are closed (nothing trims them on
+/// `ENOSPC` yet).
 pub(crate) fn has_room_for(sb: &SuperBlock<R2dax>, n: u64) -> bool {
     let info = sb.info();
     let reserve = info.geo.data_blocks() / 16;

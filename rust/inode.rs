@@ -468,9 +468,17 @@ pub(crate) fn map_range(
     }
     st.extents.insert(lblk, first, got);
     if got > want {
-        // The blocks beyond the write are speculative.
-        let (s0, e0) = st.prealloc.unwrap_or((lblk + want, lblk + got));
-        st.prealloc = Some((s0.min(lblk + want), e0.max(lblk + got)));
+        // The blocks beyond the write are speculative. A run that goes on
+        // from the recorded one extends it; any other replaces it (only
+        // contiguous ranges are ever recorded, so a trim never frees
+        // blocks in between, which fallocate may have asked for). The old
+        // range then becomes ordinary blocks: inside the file once this
+        // write moves the size past it, otherwise (after a failed write)
+        // beyond it until a truncate frees them.
+        st.prealloc = match st.prealloc {
+            Some((s0, e0)) if e0 == lblk + want => Some((s0, lblk + got)),
+            _ => Some((lblk + want, lblk + got)),
+        };
     }
     st.disk.blocks += got;
     inode.set_blocks(st.disk.blocks);
@@ -524,16 +532,23 @@ fn append_extra(inode: &INode<R2dax>, lblk: u64, want: u64) -> u64 {
 /// fail with `SIGBUS`, reads stop at it, and truncate waited for pins on
 /// anything it cut.
 pub(crate) fn trim_prealloc(inode: &INode<R2dax>) -> Result {
-    let Some((start, end)) = inode.data().state.lock().prealloc.take() else {
+    let Some((start, end)) = inode.data().state.lock().prealloc else {
+        return Ok(());
+    };
+    // Freeze protection, as every other metadata change has from its
+    // system call; a frozen filesystem keeps the blocks for a later trim.
+    let Some(_frozen_out) = inode.sb().try_start_intwrite() else {
         return Ok(());
     };
     let from = start.max(inode.size().div_ceil(u64::from(BLOCK_SIZE)));
-    if from >= end {
-        return Ok(());
+    if from < end {
+        // Nothing can be cached there; this is cheap and makes it certain.
+        inode.truncate_pagecache_range(from << BLOCK_SHIFT, (end << BLOCK_SHIFT) - 1);
+        // On failure the range stays recorded, for the retry at eviction.
+        release_blocks(inode, from, end)?;
     }
-    // Nothing can be cached there; this is cheap and makes it certain.
-    inode.truncate_pagecache_range(from << BLOCK_SHIFT, (end << BLOCK_SHIFT) - 1);
-    release_blocks(inode, from, end)
+    inode.data().state.lock().prealloc = None;
+    Ok(())
 }
 
 /// Writes `st.disk` as inode `ino` into the copy not holding the current

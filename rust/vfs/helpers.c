@@ -276,6 +276,16 @@ void r2dax_sb_end_pagefault(struct super_block *sb)
 	sb_end_pagefault(sb);
 }
 
+bool r2dax_sb_start_intwrite_trylock(struct super_block *sb)
+{
+	return sb_start_intwrite_trylock(sb);
+}
+
+void r2dax_sb_end_intwrite(struct super_block *sb)
+{
+	sb_end_intwrite(sb);
+}
+
 void r2dax_inode_lock_shared(struct inode *inode)
 {
 	inode_lock_shared(inode);

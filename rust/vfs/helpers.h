@@ -87,6 +87,8 @@ void r2dax_invalidate_lock_shared(struct inode *inode);
 void r2dax_invalidate_unlock_shared(struct inode *inode);
 void r2dax_sb_start_pagefault(struct super_block *sb);
 void r2dax_sb_end_pagefault(struct super_block *sb);
+bool r2dax_sb_start_intwrite_trylock(struct super_block *sb);
+void r2dax_sb_end_intwrite(struct super_block *sb);
 
 struct seq_file;
 struct fs_context;

@@ -156,6 +156,20 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
         kernel::error::to_result(unsafe { raw::r2dax_flush_device(self.as_raw()) })
     }
 
+    /// Freeze protection for a metadata change the filesystem makes on its
+    /// own (not on behalf of a write call), at the innermost freeze level
+    /// (`sb_start_intwrite`, as xfs's EOF-block trimming): `None` while the
+    /// filesystem is frozen or freezing, and the change must then be left
+    /// for later. Taken inside the inode lock; dropped with the guard.
+    pub(crate) fn try_start_intwrite(&self) -> Option<IntWrite> {
+        // SAFETY: The superblock is live.
+        if unsafe { raw::r2dax_sb_start_intwrite_trylock(self.as_raw()) } {
+            Some(IntWrite(self.as_raw()))
+        } else {
+            None
+        }
+    }
+
     /// Whether the superblock is mounted read-only.
     pub(crate) fn read_only(&self) -> bool {
         // SAFETY: Reading the flags word of a live superblock.
@@ -253,5 +267,21 @@ impl Drop for Root {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own one reference.
         unsafe { raw::dput(self.0.as_ptr()) };
+    }
+}
+
+/// Held freeze protection (see [`SuperBlock::try_start_intwrite`]).
+///
+/// # Invariants
+///
+/// `self.0` is a live superblock on which this value holds one
+/// `sb_start_intwrite`, released on drop; the guard lives inside the
+/// operation that took it, which keeps the superblock alive.
+pub(crate) struct IntWrite(*mut raw::super_block);
+
+impl Drop for IntWrite {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant.
+        unsafe { raw::r2dax_sb_end_intwrite(self.0) };
     }
 }
