@@ -183,14 +183,7 @@ fn alloc_run(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Result<(u64, u64)
 pub(crate) fn has_room_for(sb: &SuperBlock<R2dax>, n: u64) -> bool {
     let info = sb.info();
     let reserve = info.geo.data_blocks() / 16;
-    let free: u64 = info
-        .alloc
-        .lock()
-        .groups
-        .iter()
-        .map(|g| u64::from(g.free_blocks))
-        .sum();
-    free > n.saturating_add(reserve)
+    info.alloc.lock().free_blocks() > n.saturating_add(reserve)
 }
 
 /// Frees `n` blocks from `first` (all in one group). The caller has already

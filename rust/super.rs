@@ -62,6 +62,18 @@ pub(crate) struct AllocState {
     pub(crate) dirty: bool,
 }
 
+impl AllocState {
+    /// Free blocks in the whole filesystem.
+    pub(crate) fn free_blocks(&self) -> u64 {
+        self.groups.iter().map(|g| u64::from(g.free_blocks)).sum()
+    }
+
+    /// Free inodes in the whole filesystem.
+    pub(crate) fn free_inodes(&self) -> u64 {
+        self.groups.iter().map(|g| u64::from(g.free_inodes)).sum()
+    }
+}
+
 /// Seconds since the epoch.
 fn now() -> u64 {
     u64::try_from(crate::vfs::time::real_seconds()).unwrap_or(0)
@@ -110,10 +122,7 @@ fn write_state(sb: &SuperBlock<R2dax>, clean: bool) -> Result {
             }
             alloc.dirty = false;
         }
-        (
-            alloc.groups.iter().map(|g| u64::from(g.free_blocks)).sum(),
-            alloc.groups.iter().map(|g| u64::from(g.free_inodes)).sum(),
-        )
+        (alloc.free_blocks(), alloc.free_inodes())
     };
     let mut disk = info.disk.lock();
     disk.free_blocks = free_blocks;
@@ -412,10 +421,7 @@ impl FileSystem for R2dax {
         }
         let (free_blocks, free_files) = {
             let a = info.alloc.lock();
-            (
-                a.groups.iter().map(|g| u64::from(g.free_blocks)).sum(),
-                a.groups.iter().map(|g| u64::from(g.free_inodes)).sum(),
-            )
+            (a.free_blocks(), a.free_inodes())
         };
         Ok(Stat {
             magic: MAGIC,
