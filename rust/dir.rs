@@ -23,7 +23,8 @@
 
 use crate::alloc;
 use crate::dir_index::{hash, DirIndex, Index};
-use crate::inode::{iget, map_extent, map_insert, write_inode};
+use crate::inode::{iget, map_insert, write_inode};
+use crate::iomap::map_extent;
 use crate::ondisk::{dirent, DirSlot, Dirent, BLOCK_SIZE};
 use crate::super_::R2dax;
 use crate::vfs::buffer::Buffer;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Regular-file operations beyond read and write: fallocate and release
 //! (the role of fs/ext2/file.c). Read, write, mmap and fsync are the layer's iomap glue
-//! (`vfs/ops.rs`) over [`crate::inode::iomap_begin`].
+//! (`vfs/ops.rs`) over [`crate::iomap::iomap_begin`].
 
-use crate::inode::{map_range, release_blocks};
+use crate::inode::release_blocks;
+use crate::iomap::map_range;
 use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
@@ -97,10 +98,10 @@ pub(crate) fn fallocate(inode: &INode<R2dax>, fmode: u32, offset: u64, len: u64)
 
 /// `->release` of a descriptor opened for writing: gives back the blocks
 /// appends preallocated beyond the end of the file
-/// ([`crate::inode::trim_prealloc`]). The layer holds the inode lock and
+/// ([`crate::iomap::trim_prealloc`]). The layer holds the inode lock and
 /// the invalidate lock exclusively.
 pub(crate) fn release(inode: &INode<R2dax>) -> Result {
-    crate::inode::trim_prealloc(inode)
+    crate::iomap::trim_prealloc(inode)
 }
 
 /// Whether [`release`] has anything to do (checked without the layer's

@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Inodes: reading them from disk, the block map, and the iomap mapping
-//! (the role of fs/ext2/inode.c).
-//!
-//! [`map_extent`] is the one block-mapping function: file block to device
-//! block, for every I/O path (page cache through iomap today; O_DIRECT and
-//! DAX later reuse it unchanged).
+//! Inodes: reading and writing them on disk, their attributes and flags,
+//! the block map's on-disk updates (inserting runs, punching, truncate),
+//! fsync and eviction (the role of fs/ext2/inode.c, without the iomap part,
+//! which is `iomap.rs`).
 
 use crate::alloc;
 use crate::ondisk::{
     iflags, iflags2, map_capacity, map_height_for, map_path, map_ptr, mode, Inode, Slot,
-    BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, PMD_BLOCKS,
+    BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS,
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
-use crate::vfs::fs::{MapKind, Mapping, IOMAP_FAULT, IOMAP_WRITE, IOMAP_ZERO};
 use crate::vfs::inode::{Attrs, INode, Iget, Kind, NewInode};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
@@ -42,91 +39,17 @@ pub(crate) struct State {
     /// the media may hold an older image than `disk`, so `fdatasync` must
     /// not trust `disk.size`.
     pub(crate) write_failed: bool,
-    /// Mapped runs [`map_extent`] has found.
-    pub(crate) extents: ExtentCache,
+    /// Mapped runs [`crate::iomap::map_extent`] has found.
+    pub(crate) extents: crate::iomap::ExtentCache,
     /// File blocks `start..end` that appending writes allocated beyond
-    /// what they wrote (speculative preallocation, see [`append_extra`]):
-    /// beyond the end of the file when allocated, zeroed like every new
-    /// block, and given back by [`trim_prealloc`] when a writer closes
-    /// the file (or at eviction). In memory only: after a crash such
+    /// what they wrote (speculative preallocation, see `append_extra` in
+    /// `iomap.rs`): beyond the end of the file when allocated, zeroed like
+    /// every new block, and given back by [`crate::iomap::trim_prealloc`]
+    /// when a writer closes the file (or at eviction). In memory only: after a crash such
     /// blocks stay allocated beyond the size, which is a valid state (as
     /// after `fallocate(FALLOC_FL_KEEP_SIZE)`). `fallocate` forgets the
     /// range, so blocks it asked for are never trimmed.
     pub(crate) prealloc: Option<(u64, u64)>,
-}
-
-/// The mapped runs [`map_extent`] has found, so that a later lookup in
-/// them skips the walk down the map (a buffer-cache lookup and a buffer
-/// lock per level, the largest cost of a 4 KiB DAX read or write).
-///
-/// Each run is (file block, device block, length): maximal within its
-/// leaf when [`map_extent`] found it, and merged with the runs that
-/// `iomap_begin` allocates next to it; runs are sorted and disjoint.
-/// Filling a hole never changes a cached run (holes are not cached, and a
-/// run found later that covers cached ones replaces them); [`map_punch`], the only code that
-/// clears pointers of a live inode, empties the cache. Protected by
-/// `RInode::state`, like the map itself.
-#[derive(Default)]
-pub(crate) struct ExtentCache {
-    runs: KVec<(u64, u64, u64)>,
-}
-
-/// Runs kept per inode (24 bytes each): 1 GiB of 2 MiB runs.
-const EXTENT_CACHE_MAX: usize = 512;
-
-impl ExtentCache {
-    /// The device block of file block `lblk` and how many blocks the run
-    /// goes on from there, if a cached run covers it.
-    fn lookup(&self, lblk: u64) -> Option<(u64, u64)> {
-        let i = self.runs.partition_point(|r| r.0 <= lblk);
-        let &(l, p, n) = self.runs.get(i.checked_sub(1)?)?;
-        if lblk < l + n {
-            Some((p + (lblk - l), l + n - lblk))
-        } else {
-            None
-        }
-    }
-
-    /// Adds the run (file block `l`, device block `p`, `n` blocks), merged
-    /// with cached runs it continues on both sides (a file written in
-    /// pieces must still map as one 2 MiB run for PMD faults). A full cache
-    /// starts over; without memory the run is simply not cached.
-    pub(crate) fn insert(&mut self, mut l: u64, mut p: u64, mut n: u64) {
-        let i = self.runs.partition_point(|r| r.0 < l);
-        if let Some(&(pl, pp, pn)) = i.checked_sub(1).and_then(|j| self.runs.get(j)) {
-            if pl + pn == l && pp + pn == p {
-                (l, p, n) = (pl, pp, pn + n);
-            }
-        }
-        if let Some(&(sl, sp, sn)) = self.runs.get(i) {
-            if l + n == sl && p + n == sp {
-                n += sn;
-            }
-        }
-        let overlaps = |r: &(u64, u64, u64)| r.0 < l + n && l < r.0 + r.2;
-        if self.runs.len() >= EXTENT_CACHE_MAX || self.runs.iter().any(overlaps) {
-            // Rebuild without the runs the new one covers.
-            let mut kept = KVec::new();
-            if self.runs.len() < EXTENT_CACHE_MAX {
-                for r in self.runs.iter().filter(|r| !overlaps(r)) {
-                    if kept.push(*r, GFP_NOWAIT).is_err() {
-                        kept = KVec::new();
-                        break;
-                    }
-                }
-            }
-            self.runs = kept;
-        }
-        let i = self.runs.partition_point(|r| r.0 < l);
-        if self.runs.push((l, p, n), GFP_NOWAIT).is_ok() {
-            self.runs[i..].rotate_right(1);
-        }
-    }
-
-    /// Forgets every run.
-    pub(crate) fn clear(&mut self) {
-        self.runs = KVec::new();
-    }
 }
 
 /// r2dax's per-inode data.
@@ -266,289 +189,9 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
     new.finish(&attrs, kind)
 }
 
-/// Maps up to `max` file blocks from `lblk` on: returns the device block
-/// of `lblk` (`None` for a hole) and how many following file blocks
-/// continue the same way (contiguous on the device, or a hole), at least 1.
-/// A hole run never leaves the map block that holds `lblk`, so one call
-/// reads at most one map block per level; a mapped run comes from the
-/// extent cache when it has one (and may then go on past that map block).
-pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(Option<u64>, u64)> {
-    let sb = inode.sb();
-    let geo = &sb.info().geo;
-    let mut state = inode.data().state.lock();
-    if let Some((p, rest)) = state.extents.lookup(lblk) {
-        return Ok((Some(p), rest.min(max).max(1)));
-    }
-    let disk = &state.disk;
-    let bad = |what: &str, p: u64| {
-        sb_err!(
-            sb,
-            "inode {}: {} {} is outside the data area",
-            inode.ino(),
-            what,
-            p
-        );
-        euclean()
-    };
-    let Some((root, path)) = map_path(lblk, disk.height) else {
-        return Ok((None, max.max(1)));
-    };
-    let height = disk.height as usize;
-    // Pointers of the last level: the roots (height 0) or a leaf.
-    let (ptrs_from_roots, leaf) = if height == 0 {
-        (true, None)
-    } else {
-        let mut blk = disk.roots[root];
-        for &idx in path.iter().take(height - 1) {
-            if blk == 0 {
-                break;
-            }
-            if !geo.is_data_block(blk) {
-                return Err(bad("map block", blk));
-            }
-            let bh = sb.bread(blk)?;
-            blk = bh.with_data(|d| read_ptr(d, idx))?;
-        }
-        if blk != 0 && !geo.is_data_block(blk) {
-            return Err(bad("map block", blk));
-        }
-        (false, Some(blk))
-    };
-    let idx = if height == 0 { root } else { path[height - 1] };
-    let limit = if ptrs_from_roots {
-        disk.roots.len()
-    } else {
-        MAP_FANOUT as usize
-    };
-    if leaf == Some(0) {
-        // The whole leaf is a hole.
-        let run = (MAP_FANOUT as usize - idx) as u64;
-        return Ok((None, run.min(max).max(1)));
-    }
-    // Scan the pointers from `idx` on (the roots, or the leaf block), to
-    // the end of the run within the leaf; a mapped run also backwards to
-    // its start, for the cache.
-    let scan = |ptrs: &dyn Fn(usize) -> Result<u64>| -> Result<(u64, u64, u64)> {
-        let first = ptrs(idx)?;
-        if first != 0 && !geo.is_data_block(first) {
-            return Err(bad("block", first));
-        }
-        let continues = |p: u64, k: u64| {
-            if first == 0 {
-                p == 0
-            } else {
-                p == first + k && geo.is_data_block(p)
-            }
-        };
-        let mut n = 1u64;
-        while idx + (n as usize) < limit && (first != 0 || n < max) {
-            if !continues(ptrs(idx + n as usize)?, n) {
-                break;
-            }
-            n += 1;
-        }
-        let mut back = 0u64;
-        while first != 0 && (back as usize) < idx && first > back + 1 {
-            let p = ptrs(idx - back as usize - 1)?;
-            if p != first - back - 1 || !geo.is_data_block(p) {
-                break;
-            }
-            back += 1;
-        }
-        Ok((first, n, back))
-    };
-    let (first, n, back) = match leaf {
-        Some(b) => {
-            let bh = sb.bread(b)?;
-            bh.with_data(|d| scan(&|i| read_ptr(d, i)))?
-        }
-        None => scan(&|i| Ok(disk.roots.get(i).copied().unwrap_or(0)))?,
-    };
-    if first != 0 {
-        state.extents.insert(lblk - back, first - back, back + n);
-    }
-    drop(state);
-    Ok(((first != 0).then_some(first), n.min(max).max(1)))
-}
-
-fn read_ptr(block: &[u8], idx: usize) -> Result<u64> {
+/// The pointer at `idx` of map block `block` (its bounds are the format's).
+pub(crate) fn read_ptr(block: &[u8], idx: usize) -> Result<u64> {
     map_ptr(block, idx).ok_or(EIO)
-}
-
-/// `->iomap_begin`: the mapping of the file range at `pos`. For writes
-/// (`IOMAP_WRITE`), a hole at `pos` is filled first: up to the rest of the
-/// requested range (within one leaf) is allocated in one run, 2 MiB-aligned
-/// when it covers a whole aligned leaf range, zeroed on the device by the
-/// allocator, and published in the map and the inode before the mapping is
-/// returned as new.
-pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) -> Result<Mapping> {
-    // Writes through write(2) (buffered, O_DIRECT or DAX) may preallocate
-    // beyond what they write when they append; page faults and zeroing
-    // never do.
-    let append = flags & IOMAP_WRITE != 0 && flags & (IOMAP_FAULT | IOMAP_ZERO) == 0;
-    map_range(inode, pos, len, flags, append)
-}
-
-/// [`iomap_begin`], with speculative preallocation for appends only when
-/// `append` is set (`fallocate` allocates exactly what it is asked for).
-pub(crate) fn map_range(
-    inode: &INode<R2dax>,
-    pos: u64,
-    len: u64,
-    flags: u32,
-    append: bool,
-) -> Result<Mapping> {
-    let lblk = pos >> BLOCK_SHIFT;
-    let end = pos.checked_add(len).ok_or(EFBIG)?;
-    let want = end
-        .div_ceil(u64::from(BLOCK_SIZE))
-        .saturating_sub(lblk)
-        .max(1);
-    let (pblk, n) = map_extent(inode, lblk, want)?;
-    // Only a (MAP_SYNC) fault cares whether metadata is durable.
-    let fault = flags & IOMAP_FAULT != 0;
-    let mapping = |p: Option<u64>, n: u64, new: bool| Mapping {
-        offset: lblk << BLOCK_SHIFT,
-        length: n << BLOCK_SHIFT,
-        kind: match p {
-            Some(p) => MapKind::Mapped(p << BLOCK_SHIFT),
-            None => MapKind::Hole,
-        },
-        new,
-        dirty: fault && metadata_dirty(inode),
-    };
-    if pblk.is_some() || flags & IOMAP_WRITE == 0 {
-        return Ok(mapping(pblk, n, false));
-    }
-    // Look again with holes serialised: another writer may have filled
-    // this one since.
-    let _fill = inode.data().fill.lock();
-    let extra = if append {
-        append_extra(inode, lblk, want)
-    } else {
-        0
-    };
-    let (pblk, n) = map_extent(inode, lblk, want + extra)?;
-    if pblk.is_some() {
-        return Ok(mapping(pblk, n.min(want), false));
-    }
-    // One run never spans two leaves (or the roots and a leaf), so one map
-    // update either inserts all of it or none of it.
-    let n = n.min(MAP_FANOUT - lblk % MAP_FANOUT);
-    if lblk + n > MAX_FILE_BLOCKS {
-        return Err(EFBIG);
-    }
-    // Fill the hole run [lblk, lblk + n).
-    let sb = inode.sb();
-    let goal = crate::dir::group_of(inode);
-    // Placement for PMD mappings: inside one leaf (2 MiB of the file) the
-    // file grows right after its previous block; a leaf's first block
-    // starts a free 2 MiB region when the file is, or is being written,
-    // large (a whole leaf at once, 64 KiB or more at once, or beyond its
-    // first 2 MiB). Small files start anywhere and fragment nothing.
-    let next_to = if lblk % PMD_BLOCKS != 0 {
-        map_extent(inode, lblk - 1, 1)?.0.map(|p| p + 1)
-    } else {
-        None
-    };
-    let alloc_goal = alloc::Goal {
-        group: goal,
-        next_to,
-        // The request's size, not the hole's: a file's first blocks are
-        // mapped from the inode's roots, which hold only a few.
-        aligned: lblk % PMD_BLOCKS == 0 && (want >= LARGE_WRITE_BLOCKS || lblk >= PMD_BLOCKS),
-        meta: false,
-    };
-    let (first, got) = alloc::alloc_blocks(sb, alloc_goal, n)?;
-    let mut st = inode.data().state.lock();
-    if let Err(e) = map_insert_run(sb, goal, &mut st, lblk, first, got) {
-        drop(st);
-        let _ = alloc::free_blocks(sb, first, got);
-        return Err(e);
-    }
-    st.extents.insert(lblk, first, got);
-    if got > want {
-        // The blocks beyond the write are speculative. A run that goes on
-        // from the recorded one extends it; any other replaces it (only
-        // contiguous ranges are ever recorded, so a trim never frees
-        // blocks in between, which fallocate may have asked for). The old
-        // range then becomes ordinary blocks: inside the file once this
-        // write moves the size past it, otherwise (after a failed write)
-        // beyond it until a truncate frees them.
-        st.prealloc = match st.prealloc {
-            Some((s0, e0)) if e0 == lblk + want => Some((s0, lblk + got)),
-            _ => Some((lblk + want, lblk + got)),
-        };
-    }
-    st.disk.blocks += got;
-    inode.set_blocks(st.disk.blocks);
-    sync_attrs(inode, &mut st);
-    write_disk(sb, inode.ino(), &mut st)?;
-    // `mapping` looks at the state again.
-    drop(st);
-    Ok(mapping(Some(first), got, true))
-}
-
-/// A write of at least this many blocks (64 KiB) at a 2 MiB boundary of
-/// the file starts a free 2 MiB region (see `iomap_begin`).
-const LARGE_WRITE_BLOCKS: u64 = 16;
-
-/// Files smaller than this (64 KiB) get no speculative preallocation, so
-/// small files cost exactly their blocks even while open.
-const PREALLOC_MIN_BLOCKS: u64 = 16;
-
-/// How many blocks a write that fills the hole at file block `lblk` (and
-/// wants `want` blocks) should allocate beyond what it writes: none unless
-/// it appends (the hole is at or beyond the end of the file) to a file of
-/// at least 64 KiB on a filesystem with space to spare; then as many as
-/// the file already has (so it doubles), which the caller caps at the end
-/// of the 2 MiB leaf. A stream of 4 KiB appends then allocates, zeroes and
-/// writes metadata about once per doubling or per 2 MiB instead of once
-/// per block. Like xfs's speculative EOF preallocation, the blocks are
-/// given back when a writer closes the file ([`trim_prealloc`]).
-fn append_extra(inode: &INode<R2dax>, lblk: u64, want: u64) -> u64 {
-    let eof = inode.size().div_ceil(u64::from(BLOCK_SIZE));
-    if lblk < eof || lblk < PREALLOC_MIN_BLOCKS || inode.mode() & mode::S_IFMT != mode::S_IFREG {
-        return 0;
-    }
-    let extra = lblk
-        .min(PMD_BLOCKS)
-        .min(MAX_FILE_BLOCKS.saturating_sub(lblk + want));
-    if alloc::has_room_for(inode.sb(), extra) {
-        extra
-    } else {
-        0
-    }
-}
-
-/// Gives back the speculative preallocation beyond the end of the file
-/// (see [`State::prealloc`]): when a writable descriptor of the file is
-/// closed, before a truncate grows the file over it, and at eviction.
-///
-/// Locking: the caller holds the inode lock and the invalidate lock
-/// exclusively (as for truncate), or the inode is being evicted. The
-/// blocks lie beyond the size, which cannot change meanwhile, so no page,
-/// DAX entry, mapping or pin can refer to them: faults beyond the size
-/// fail with `SIGBUS`, reads stop at it, and truncate waited for pins on
-/// anything it cut.
-pub(crate) fn trim_prealloc(inode: &INode<R2dax>) -> Result {
-    let Some((start, end)) = inode.data().state.lock().prealloc else {
-        return Ok(());
-    };
-    // Freeze protection, as every other metadata change has from its
-    // system call; a frozen filesystem keeps the blocks for a later trim.
-    let Some(_frozen_out) = inode.sb().try_start_intwrite() else {
-        return Ok(());
-    };
-    let from = start.max(inode.size().div_ceil(u64::from(BLOCK_SIZE)));
-    if from < end {
-        // Nothing can be cached there; this is cheap and makes it certain.
-        inode.truncate_pagecache_range(from << BLOCK_SHIFT, (end << BLOCK_SHIFT) - 1);
-        // On failure the range stays recorded, for the retry at eviction.
-        release_blocks(inode, from, end)?;
-    }
-    inode.data().state.lock().prealloc = None;
-    Ok(())
 }
 
 /// Writes `st.disk` as inode `ino` into the copy not holding the current
@@ -622,14 +265,6 @@ pub(crate) fn fsync(inode: &INode<R2dax>, datasync: bool) -> Result {
         st.flushed_gen = gen;
     }
     Ok(())
-}
-
-/// Whether some of the inode's metadata may not be durable yet: a write
-/// not covered by a device flush, or a size that grew in memory only.
-/// Reported to MAP_SYNC faults as `IOMAP_F_DIRTY`.
-fn metadata_dirty(inode: &INode<R2dax>) -> bool {
-    let st = inode.data().state.lock();
-    st.meta_gen != st.flushed_gen || st.write_failed || st.disk.size != inode.size()
 }
 
 /// `->write_inode`, and the ordering point the namespace operations use:
@@ -897,7 +532,7 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
         // Growing over an append preallocation would turn it into file
         // blocks; give it back first, so the new range is a hole, as it
         // would be without preallocation.
-        trim_prealloc(inode)?;
+        crate::iomap::trim_prealloc(inode)?;
     }
     // Shrinking zeroes the new last block beyond the size. Growing a DAX
     // file zeroes the old one's: stores through a mapping may have left
@@ -1049,7 +684,7 @@ pub(crate) fn evict(inode: &INode<R2dax>) {
     if inode.nlink() != 0 {
         // Normally trimmed at close already; a trim that failed there
         // (an I/O error) is retried once here.
-        if let Err(e) = trim_prealloc(inode) {
+        if let Err(e) = crate::iomap::trim_prealloc(inode) {
             sb_err!(
                 sb,
                 "inode {}: giving back preallocated blocks failed ({:?}); they stay allocated beyond the end of the file",

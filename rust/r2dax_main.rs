@@ -26,6 +26,7 @@ mod dir;
 mod dir_index;
 mod file;
 mod inode;
+mod iomap;
 mod namei;
 mod orphan;
 #[path = "super.rs"]

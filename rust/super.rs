@@ -448,6 +448,6 @@ impl FileSystem for R2dax {
     }
 
     fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping> {
-        crate::inode::iomap_begin(inode, pos, len, flags)
+        crate::iomap::iomap_begin(inode, pos, len, flags)
     }
 }
