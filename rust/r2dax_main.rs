@@ -46,6 +46,7 @@ static R2DAX_FS_TYPE: vfs::fs::FsType<super_::R2dax> = vfs::fs::FsType::new();
 
 struct R2daxModule {
     _fs: vfs::fs::Registration<super_::R2dax>,
+    _faults: vfs::fault::Registration,
 }
 
 impl kernel::Module for R2daxModule {
@@ -56,6 +57,9 @@ impl kernel::Module for R2daxModule {
             ondisk::VERSION_MAJOR,
             ondisk::VERSION_MINOR
         );
-        Ok(R2daxModule { _fs: fs })
+        Ok(R2daxModule {
+            _fs: fs,
+            _faults: vfs::fault::Registration::new(),
+        })
     }
 }

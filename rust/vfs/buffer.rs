@@ -99,6 +99,10 @@ impl Buffer {
     /// helpers.c explains why that is the same write); otherwise, or if
     /// the DAX device cannot map the block, through the block layer.
     pub(crate) fn sync(&self) -> Result {
+        if super::fault::hit(super::fault::FaultPoint::MetaWrite) {
+            // The buffer stays dirty, as after a real write error.
+            return Err(EIO);
+        }
         if let Some(d) = self.dax {
             // SAFETY: The buffer is referenced; by the type invariant the
             // DAX device is referenced for as long as `self` lives. The

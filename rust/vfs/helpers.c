@@ -16,6 +16,7 @@
 #include <linux/dax.h>
 #include <linux/wait_bit.h>
 #include <linux/jiffies.h>
+#include <linux/debugfs.h>
 
 #include "helpers.h"
 
@@ -543,4 +544,49 @@ int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 	dax_read_unlock(id);
 	unlock_buffer(bh);
 	return ret;
+}
+
+/*
+ * Fault injection for the test suite: debugfs r2dax/fail_<point> holds N;
+ * the Nth call of that point from the moment N was written fails (one
+ * failure, then N stays 0). r2dax/injected counts the failures injected.
+ * The points are those of fault.rs (FaultPoint), in that order.
+ */
+static const char *const r2dax_fault_names[] = {
+	"fail_meta_write",	/* Buffer::sync: a synchronous metadata write */
+	"fail_zero",		/* SuperBlock::zero_blocks: zeroing new blocks */
+};
+static atomic_t r2dax_fault_countdown[ARRAY_SIZE(r2dax_fault_names)];
+static atomic_t r2dax_fault_injected;
+static struct dentry *r2dax_fault_dir;
+
+void r2dax_fault_init(void)
+{
+	unsigned int i;
+
+	r2dax_fault_dir = debugfs_create_dir("r2dax", NULL);
+	for (i = 0; i < ARRAY_SIZE(r2dax_fault_names); i++)
+		debugfs_create_atomic_t(r2dax_fault_names[i], 0600, r2dax_fault_dir,
+					&r2dax_fault_countdown[i]);
+	debugfs_create_atomic_t("injected", 0400, r2dax_fault_dir,
+				&r2dax_fault_injected);
+}
+
+void r2dax_fault_exit(void)
+{
+	debugfs_remove(r2dax_fault_dir);
+}
+
+bool r2dax_fault_hit(unsigned int point)
+{
+	atomic_t *c;
+
+	if (point >= ARRAY_SIZE(r2dax_fault_names))
+		return false;
+	c = &r2dax_fault_countdown[point];
+	if (likely(atomic_read(c) <= 0) || atomic_dec_if_positive(c) != 0)
+		return false;
+	atomic_inc(&r2dax_fault_injected);
+	pr_info("r2dax: injected failure (%s)\n", r2dax_fault_names[point]);
+	return true;
 }

@@ -127,4 +127,9 @@ bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
 int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 			   u64 part_off);
 
+/* Fault injection for tests (debugfs r2dax/), see fault.rs. */
+void r2dax_fault_init(void);
+void r2dax_fault_exit(void);
+bool r2dax_fault_hit(unsigned int point);
+
 #endif /* R2DAX_HELPERS_H */

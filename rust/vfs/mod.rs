@@ -13,6 +13,7 @@
 pub(crate) mod buffer;
 pub(crate) mod dax;
 pub(crate) mod errno;
+pub(crate) mod fault;
 pub(crate) mod fs;
 pub(crate) mod inode;
 pub(crate) mod ops;

@@ -143,6 +143,9 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// (not through the buffer cache) and waits for it; then drops clean
     /// cached copies of those blocks from the device's page cache.
     pub(crate) fn zero_blocks(&self, block: u64, count: u64) -> Result {
+        if super::fault::hit(super::fault::FaultPoint::Zero) {
+            return Err(kernel::error::code::EIO);
+        }
         // SAFETY: The superblock is live, its block device open and its
         // block size set.
         let err = unsafe { raw::r2dax_sb_zeroout(self.as_raw(), block, count) };
