@@ -28,9 +28,28 @@
 //!       the end. Writes the model's sorted names to MODEL
 //!   r2dax-t dircheck DIR MODEL                    DIR's names (readdir)
 //!       and lookups of each against MODEL's list, and of absent names
+//!   r2dax-t stress DIR OPS SEED NPROC             an fsstress-style load
+//!       that runs the filesystem out of blocks and inodes again and
+//!       again: NPROC processes (seeds SEED+i) of OPS random operations
+//!       each in DIR/pI and the other processes' directories (create,
+//!       mkdir, rmdir, buffered/O_DIRECT/appending writes, truncate,
+//!       fallocate modes, rename, link, unlink, symlinks, fsync, shared
+//!       mmap stores); prints "ops N enospc M (out of inodes I)
+//!       other-errors K unexpected U"; fails on any other errno or a
+//!       crashed child. See stress.rs
+//!   r2dax-t wb-punch FILE DIR ROUNDS              writeback of a 256 MiB
+//!       file against a punch, rewrite and reuse of its blocks; every file
+//!       checked after sync and drop_caches (see `race.rs`)
+//!   r2dax-t collapse-race FILE SECS               MADV_COLLAPSE of a
+//!       read-only mapping against munmap and DAX switches (see `race.rs`)
+//!   r2dax-t pattern FILE LEN                      the data collapse-race
+//!       checks
 
 use std::ffi::CString;
 use std::process::ExitCode;
+
+mod race;
+mod stress;
 
 fn cstr(s: &str) -> CString {
     CString::new(s).unwrap_or_default()
@@ -66,6 +85,21 @@ fn main() -> ExitCode {
             a.get(4).map(String::as_str),
         )),
         Some("dircheck") if a.len() == 3 => report_io(dircheck(&a[1], &a[2])),
+        Some("stress") if a.len() == 5 => stress::stress(
+            &a[1],
+            a[2].parse().unwrap_or(0),
+            a[3].parse().unwrap_or(0),
+            a[4].parse().unwrap_or(0),
+        ),
+        Some("wb-punch") if a.len() == 4 => {
+            report_io(race::wb_punch(&a[1], &a[2], a[3].parse().unwrap_or(1)))
+        }
+        Some("collapse-race") if a.len() == 3 => {
+            report_io(race::collapse_race(&a[1], a[2].parse().unwrap_or(5)))
+        }
+        Some("pattern") if a.len() == 3 => {
+            report_io(race::pattern(&a[1], a[2].parse().unwrap_or(0)))
+        }
         Some("pin") if a.len() == 3 => match pin(&a[1], a[2].parse().unwrap_or(0)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -289,7 +323,7 @@ fn pattern(i: usize, salt: u8) -> u8 {
 fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     use std::os::unix::io::AsRawFd;
-    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::Other, m);
+    let bad = |m: String| std::io::Error::other(m);
     let s = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -352,7 +386,7 @@ fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
 /// See the module documentation (`cow`).
 fn cow(path: &str, len: usize) -> std::io::Result<String> {
     use std::os::unix::fs::FileExt;
-    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::Other, m);
+    let bad = |m: String| std::io::Error::other(m);
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -403,7 +437,7 @@ fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<Stri
     use std::os::unix::io::AsRawFd;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
-    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::Other, m);
+    let bad = |m: String| std::io::Error::other(m);
     let d = Arc::new(
         std::fs::OpenOptions::new()
             .read(true)
@@ -553,7 +587,7 @@ fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> std::io:
     let mut model: BTreeMap<String, u64> = BTreeMap::new();
     let pool = 3000;
     let path = |n: &str| format!("{dir}/{n}");
-    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::Other, what);
+    let bad = |what: String| std::io::Error::other(what);
     let mut counts = [0usize; 6];
     for i in 0..ops {
         let a = dir_name(&mut r, pool);
@@ -671,7 +705,7 @@ fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> std::io:
 }
 
 fn dircheck(dir: &str, model: &str) -> std::io::Result<String> {
-    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::Other, what);
+    let bad = |what: String| std::io::Error::other(what);
     let want: Vec<String> = std::fs::read_to_string(model)?
         .lines()
         .map(str::to_string)
