@@ -185,7 +185,7 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
 
 /// `FS_IOC_FSGETXATTR` / `FS_IOC_FSSETXATTR` and `FS_XFLAG_DAX`.
 const FS_IOC_FSGETXATTR: libc::c_ulong = 0x801c_581f;
-const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_581f;
+const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
 const FS_XFLAG_DAX: u32 = 0x8000;
 
 /// Sets or clears the DAX flag of `f`; `Ok(false)` for `EBUSY`.
