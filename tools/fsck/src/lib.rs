@@ -822,15 +822,17 @@ impl Checker<'_> {
             let mut used_i = 0u32;
             let mut dirs = 0u32;
             for bit in 0..BLOCKS_PER_GROUP {
-                let ino = g * geo.inodes_per_group + bit + 1;
-                let used = bit >= geo.inodes_per_group
-                    || ino < FIRST_INO
-                    || self.inodes.contains_key(&ino);
-                if used {
+                if bit >= geo.inodes_per_group {
+                    // Padding beyond the group's inodes: always set. The
+                    // number `g * inodes_per_group + bit + 1` would be an
+                    // inode of a later group, not one of this group's.
                     set_bit(&mut want_i, bit, true);
-                    if bit < geo.inodes_per_group {
-                        used_i += 1;
-                    }
+                    continue;
+                }
+                let ino = g * geo.inodes_per_group + bit + 1;
+                if ino < FIRST_INO || self.inodes.contains_key(&ino) {
+                    set_bit(&mut want_i, bit, true);
+                    used_i += 1;
                 }
                 if let Some(i) = self.inodes.get(&ino) {
                     if i.inode.mode & mode::S_IFMT == mode::S_IFDIR {
