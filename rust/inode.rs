@@ -74,6 +74,14 @@ pub(crate) struct RInode {
     /// locks, the allocator's lock and `state`; never two at once.
     #[pin]
     pub(crate) dir_index: Mutex<crate::dir_index::DirIndex>,
+    /// The block map's generation: moves on (under `state`) before any
+    /// pointer of the map is cleared (`map_punch`: truncate, punch hole,
+    /// zero range, the preallocation trim). A mapping handed out by
+    /// `iomap_begin` carries the generation it was read at, and writeback
+    /// reuses a mapping only while it is current, so it never writes a
+    /// folio to a block that was freed (and maybe reused) meanwhile.
+    /// Filling holes does not move it: no mapped block changes.
+    pub(crate) map_gen: core::sync::atomic::AtomicU64,
 }
 
 impl RInode {
@@ -83,6 +91,7 @@ impl RInode {
             fill <- new_mutex!((), "r2dax_inode_fill"),
             state <- new_mutex!(State::default(), "r2dax_inode_state"),
             dir_index <- new_mutex!(crate::dir_index::DirIndex::Unbuilt, "r2dax_dir_index"),
+            map_gen: core::sync::atomic::AtomicU64::new(0),
         }? Error)
     }
 }
@@ -559,6 +568,12 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
 pub(crate) fn release_blocks(inode: &INode<R2dax>, from: u64, to: u64) -> Result {
     let sb = inode.sb();
     let mut st = inode.data().state.lock();
+    // Before any pointer changes, under `state` (which every map lookup
+    // takes): no mapping made from here on is older than the punch.
+    inode
+        .data()
+        .map_gen
+        .fetch_add(1, core::sync::atomic::Ordering::AcqRel);
     let freed = map_punch(sb, &mut st, from, to)?;
     st.disk.blocks = st.disk.blocks.saturating_sub(freed.len() as u64);
     inode.set_blocks(st.disk.blocks);

@@ -224,6 +224,9 @@ pub(crate) fn map_range(
     flags: u32,
     append: bool,
 ) -> Result<Mapping> {
+    // Sampled before the map is read: a punch that overlaps the lookup
+    // makes the mapping look stale (harmless), never fresh.
+    let cookie = map_generation(inode);
     let lblk = pos >> BLOCK_SHIFT;
     let end = pos.checked_add(len).ok_or(EFBIG)?;
     let want = end
@@ -242,6 +245,7 @@ pub(crate) fn map_range(
         },
         new,
         dirty: fault && metadata_dirty(inode),
+        cookie,
     };
     if pblk.is_some() || flags & IOMAP_WRITE == 0 {
         return Ok(mapping(pblk, n, false));
@@ -375,6 +379,20 @@ pub(crate) fn trim_prealloc(inode: &INode<R2dax>) -> Result {
     }
     inode.data().state.lock().prealloc = None;
     Ok(())
+}
+
+/// The generation of `inode`'s block map ([`crate::inode::RInode::map_gen`]).
+fn map_generation(inode: &INode<R2dax>) -> u64 {
+    inode
+        .data()
+        .map_gen
+        .load(core::sync::atomic::Ordering::Acquire)
+}
+
+/// Whether a mapping made at generation `cookie` may be used again: no
+/// pointer of the map has been cleared since (see `map_punch`).
+pub(crate) fn mapping_valid(inode: &INode<R2dax>, cookie: u64) -> bool {
+    map_generation(inode) == cookie
 }
 
 /// Whether some of the inode's metadata may not be durable yet: a write

@@ -450,4 +450,8 @@ impl FileSystem for R2dax {
     fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping> {
         crate::iomap::iomap_begin(inode, pos, len, flags)
     }
+
+    fn mapping_valid(inode: &INode<Self>, cookie: u64) -> bool {
+        crate::iomap::mapping_valid(inode, cookie)
+    }
 }

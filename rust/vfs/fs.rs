@@ -86,6 +86,12 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// a regular file or symlink to the device (`->iomap_begin`).
     fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping>;
 
+    /// Whether a [`Mapping`] with `cookie` still describes the file: no
+    /// block it could name has been unmapped (punched, truncated, trimmed)
+    /// since it was made. Asked by writeback before it reuses a mapping
+    /// for another folio, with that folio locked.
+    fn mapping_valid(inode: &INode<Self>, cookie: u64) -> bool;
+
     /// Writes the inode back (`sync`: wait until it is on the media).
     fn write_inode(inode: &INode<Self>, sync: bool) -> Result;
 
@@ -207,6 +213,11 @@ pub(crate) struct Mapping {
     /// (`IOMAP_F_DIRTY`): a write fault on a MAP_SYNC mapping then runs
     /// fsync before it maps the page.
     pub(crate) dirty: bool,
+    /// The generation of the file's block map this mapping was read at
+    /// (`iomap::validity_cookie`): a mapping kept across calls (writeback
+    /// keeps one for a whole `->writepages`) is used again only while
+    /// [`FileSystem::mapping_valid`] says the generation is current.
+    pub(crate) cookie: u64,
 }
 
 /// `->iomap_begin` flag: the caller will write (allocate holes).

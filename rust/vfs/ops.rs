@@ -1231,12 +1231,22 @@ impl<T: FileSystem> Tables<T> {
         offset: raw::loff_t,
         _len: c_uint,
     ) -> c_int {
-        // SAFETY: Per the contract.
+        // SAFETY: Per the contract. `iomap_writepages` keeps `wpc->iomap`
+        // from one call to the next, for a whole writeback pass; the folio
+        // at `offset` is locked and under writeback. A punch, truncate or
+        // trim that freed blocks since the mapping was made (they may
+        // belong to another file by now) has moved the map generation on,
+        // so the cached mapping is used only while its cookie is current
+        // (as xfs's `xfs_imap_valid`). The generation moves before any
+        // pointer is cleared, and a folio dirtied over a new block after a
+        // punch is created after the punch returned, so its check sees the
+        // new generation.
         unsafe {
             let m = &(*wpc).iomap;
             if m.type_ == raw::IOMAP_MAPPED as u16
                 && offset >= m.offset
                 && (offset as u64) < m.offset as u64 + m.length
+                && T::mapping_valid(INode::<T>::from_raw(inode), m.validity_cookie)
             {
                 return 0;
             }
@@ -1398,6 +1408,7 @@ impl<T: FileSystem> Tables<T> {
                 (*iomap).offset = m.offset as _;
                 (*iomap).length = m.length;
                 (*iomap).flags = 0;
+                (*iomap).validity_cookie = m.cookie;
                 (*iomap).bdev = (*(*inode).i_sb).s_bdev;
                 (*iomap).dax_dev = core::ptr::null_mut();
                 match m.kind {
