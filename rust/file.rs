@@ -89,7 +89,11 @@ pub(crate) fn fallocate(inode: &INode<R2dax>, fmode: u32, offset: u64, len: u64)
         }
         _ => return Err(eopnotsupp()),
     }
-    if !keep && end > inode.size() {
+    let old = inode.size();
+    if !keep && end > old {
+        // As a truncate up: bytes a mapping stored beyond the old end of
+        // the file must not become file data.
+        inode.zero_tail(old)?;
         inode.set_size(end);
     }
     inode.touch_mtime();

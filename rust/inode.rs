@@ -543,13 +543,15 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
         // would be without preallocation.
         crate::iomap::trim_prealloc(inode)?;
     }
-    // Shrinking zeroes the new last block beyond the size. Growing a DAX
-    // file zeroes the old one's: stores through a mapping may have left
-    // bytes beyond the old size, which the page cache would have cleared
-    // at writeback.
+    // Shrinking zeroes the new last block beyond the size. Growing zeroes
+    // the old one's: a store through a mapping may have left bytes beyond
+    // the old size in that block (in the page cache, or on the media for
+    // DAX), and the new size must not expose them. The page cache would
+    // clear them at writeback only, and `pagecache_isize_extended` does
+    // nothing when the block size is the page size.
     if size < old {
         inode.zero_tail(size)?;
-    } else if size > old && inode.is_dax() {
+    } else if size > old {
         inode.zero_tail(old)?;
     }
     inode.truncate_setsize(size);

@@ -995,6 +995,19 @@ impl<T: FileSystem> Tables<T> {
                 } else {
                     err
                 };
+                // A write that starts beyond the end of the file first
+                // zeroes the rest of the old last block (as xfs's
+                // `xfs_file_write_zero_eof`): a store through a mapping may
+                // have left bytes there, which the new size would expose.
+                // `dax_write` does this for DAX files itself.
+                let old = raw::r2dax_inode_size(inode);
+                let err =
+                    if err == 0 && !raw::r2dax_is_dax(inode) && raw::r2dax_iocb_pos(iocb) > old {
+                        let mut did_zero = false;
+                        raw::iomap_truncate_page(inode, old, &mut did_zero, &Self::IOMAP_OPS)
+                    } else {
+                        err
+                    };
                 ret = if err != 0 {
                     err as isize
                 } else if raw::r2dax_is_dax(inode) {
@@ -1002,12 +1015,7 @@ impl<T: FileSystem> Tables<T> {
                 } else if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT != 0 {
                     Self::direct_write(iocb, from, inode)
                 } else {
-                    raw::iomap_file_buffered_write(
-                        iocb,
-                        from,
-                        &Self::IOMAP_OPS,
-                        core::ptr::null_mut(),
-                    )
+                    Self::buffered_write(iocb, from, inode)
                 };
             }
             raw::r2dax_inode_unlock(inode);
@@ -1048,6 +1056,32 @@ impl<T: FileSystem> Tables<T> {
             let end = raw::r2dax_iocb_pos(iocb);
             if ret > 0 && end > raw::r2dax_inode_size(inode) {
                 raw::r2dax_inode_set_size(inode, end);
+                raw::r2dax_mark_inode_dirty(inode);
+            }
+            ret
+        }
+    }
+
+    /// A buffered write, with the inode locked. iomap raises the size in
+    /// memory and leaves writing it to the filesystem: the inode is marked
+    /// dirty when the size grew, so writeback writes it after the data (a
+    /// write that changes no timestamp, within the same clock tick as the
+    /// last one, would otherwise leave the old size on the media).
+    ///
+    /// # Safety
+    ///
+    /// Called from `write_iter` with its arguments and the inode locked.
+    unsafe fn buffered_write(
+        iocb: *mut raw::kiocb,
+        from: *mut raw::iov_iter,
+        inode: *mut raw::inode,
+    ) -> isize {
+        // SAFETY: Per the function contract; `IOMAP_OPS` is 'static.
+        unsafe {
+            let old = raw::r2dax_inode_size(inode);
+            let ret =
+                raw::iomap_file_buffered_write(iocb, from, &Self::IOMAP_OPS, core::ptr::null_mut());
+            if raw::r2dax_inode_size(inode) > old {
                 raw::r2dax_mark_inode_dirty(inode);
             }
             ret
@@ -1095,12 +1129,7 @@ impl<T: FileSystem> Tables<T> {
             if ret == -(raw::ENOTBLK as isize) {
                 // The page cache could not be invalidated: the buffered
                 // path does the write instead, as other iomap filesystems.
-                return raw::iomap_file_buffered_write(
-                    iocb,
-                    from,
-                    &Self::IOMAP_OPS,
-                    core::ptr::null_mut(),
-                );
+                return Self::buffered_write(iocb, from, inode);
             }
             ret
         }
