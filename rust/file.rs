@@ -21,18 +21,22 @@ const BS: u64 = BLOCK_SIZE as u64;
 
 /// Allocates every hole in `start..end` (blocks come zeroed from the
 /// allocator, so preallocated space reads as zeros).
+///
+/// A DAX file's read faults may have put zero-page entries over the holes;
+/// those must go, or mappings keep reading zeros after writes reach the
+/// new blocks (the layer unmapped the range and waited for pins before
+/// calling fallocate). Only the ranges that were holes are dropped: the
+/// entries of blocks that were already allocated may be dirty (stores
+/// through a mapping), and deleting them would skip the cache flush that
+/// fsync owes them.
 fn preallocate(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
     let mut pos = start;
     while pos < end {
         let m = map_range(inode, pos, end - pos, IOMAP_WRITE, false)?;
+        if m.new && inode.is_dax() {
+            inode.truncate_pagecache_range(m.offset, m.offset + m.length - 1);
+        }
         pos = m.offset + m.length;
-    }
-    // A DAX file's read faults may have mapped the zero page over the
-    // holes; those entries must go, or mappings keep reading zeros after
-    // writes reach the new blocks (the layer unmapped the range and waited
-    // for pins before calling fallocate).
-    if inode.is_dax() {
-        inode.truncate_pagecache_range(start, end - 1);
     }
     Ok(())
 }

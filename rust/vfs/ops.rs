@@ -762,12 +762,11 @@ impl<T: FileSystem> Tables<T> {
                 (Ok(o), Ok(l)) => {
                     let i = INode::<T>::from_raw(inode);
                     // Punching and zeroing free blocks: wait for DAX pins
-                    // of the range first.
-                    // (On a DAX file, for preallocation too: it unmaps the
-                    // zero pages that read faults put over the holes.)
-                    if mode as u32 & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0
-                        || i.is_dax()
-                    {
+                    // of the range first. Preallocation frees nothing, so
+                    // it waits for no pin (one may be held for as long as
+                    // a pipe keeps a page); it unmaps and drops the
+                    // zero-page entries of the holes it fills itself.
+                    if mode as u32 & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
                         i.break_layouts(o, o.saturating_add(l).saturating_sub(1))?;
                     }
                     T::fallocate(i, mode as u32, o, l)
