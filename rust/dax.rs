@@ -67,7 +67,7 @@ pub(crate) fn switch(
     commit: impl FnOnce() -> Result,
 ) -> Result {
     inode.switch_dax(to_dax, commit).map_err(|e| match e {
-        SwitchError::Mapped | SwitchError::Pinned => EBUSY,
+        SwitchError::Mapped | SwitchError::Pinned | SwitchError::Collapsible => EBUSY,
         SwitchError::Failed(e) => e,
     })
 }
@@ -92,6 +92,9 @@ pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32) -> Result<KVec<u8>> {
     }
     if inode.dax_pinned() {
         flags |= status::PINNED;
+    }
+    if inode.collapsible_files() != 0 {
+        flags |= status::COLLAPSIBLE;
     }
     let st = DaxStatus {
         version: 1,

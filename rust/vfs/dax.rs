@@ -94,6 +94,10 @@ pub(crate) enum SwitchError {
     Mapped,
     /// Pages of the file stayed pinned (DMA, O_DIRECT) past the wait.
     Pinned,
+    /// A file opened read-only that had a page-cache mapping is still
+    /// open, so a collapse may still read into the page cache (to DAX
+    /// only; see `LayerInode::collapsible`).
+    Collapsible,
     /// Writeback, the caller's commit, or a signal failed it.
     Failed(Error),
 }
@@ -127,6 +131,12 @@ impl<T: FileSystem> INode<T> {
     /// holding the invalidate lock exclusively may act on it).
     pub(crate) fn mappings(&self) -> usize {
         self.layer().mmaps.load(Ordering::Acquire)
+    }
+
+    /// How many files opened read-only that had a page-cache mapping are
+    /// still open (they keep a switch to DAX waiting). For status reports.
+    pub(crate) fn collapsible_files(&self) -> usize {
+        self.layer().collapsible.load(Ordering::Acquire)
     }
 
     /// Whether some DAX page of the file is referenced beyond the page
@@ -191,6 +201,13 @@ impl<T: FileSystem> INode<T> {
         if self.mappings() != 0 {
             return Err(SwitchError::Mapped);
         }
+        // khugepaged or MADV_COLLAPSE may be reading into the page cache
+        // with only a reference to such a file (its mapping may be gone
+        // already); nothing r2dax can hold excludes that, so the switch
+        // waits until the files are closed.
+        if to_dax && self.collapsible_files() != 0 {
+            return Err(SwitchError::Collapsible);
+        }
         // SAFETY: The inode is live; its mapping is its own.
         let mapping = unsafe { raw::r2dax_inode_mapping(inode) };
         // SAFETY: As above.
@@ -214,10 +231,20 @@ impl<T: FileSystem> INode<T> {
         // SAFETY: The mode lock is initialised (slab constructor). The
         // mapping is empty and nothing can add to it while we hold both
         // locks, so the new mode starts from nothing.
+        // The address space operations change with the mode: a DAX file's
+        // have no `read_folio` or `readahead` (see `Tables::DAX_AOPS`).
         unsafe {
             raw::down_write(sem);
             let flag = if to_dax { raw::S_DAX } else { 0 };
             raw::inode_set_flags(inode, flag, raw::S_DAX);
+            raw::r2dax_mapping_set_aops(
+                mapping,
+                if to_dax {
+                    &Tables::<T>::DAX_AOPS
+                } else {
+                    &Tables::<T>::FILE_AOPS
+                },
+            );
             raw::up_write(sem);
         }
         Ok(())
@@ -407,6 +434,16 @@ impl<T: FileSystem> Tables<T> {
             };
             raw::r2dax_vma_set_ops(vma, ops);
             i.layer().mmaps.fetch_add(1, Ordering::AcqRel);
+            // A page-cache mapping of a file open read-only is one that
+            // khugepaged may collapse: the file is counted until it is
+            // released (see `LayerInode::collapsible`).
+            if !dax
+                && (*file).f_mode & raw::FMODE_WRITE == 0
+                && raw::r2dax_collapse_possible()
+                && raw::r2dax_file_mark_mapped(file)
+            {
+                i.layer().collapsible.fetch_add(1, Ordering::AcqRel);
+            }
             raw::r2dax_invalidate_unlock_shared(inode);
         }
         0

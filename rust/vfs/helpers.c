@@ -17,6 +17,7 @@
 #include <linux/wait_bit.h>
 #include <linux/jiffies.h>
 #include <linux/debugfs.h>
+#include <linux/migrate.h>
 
 #include "helpers.h"
 
@@ -521,6 +522,19 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
  * or an odd geometry): the caller then writes it through the block layer,
  * which also clears poison.
  */
+/*
+ * After a failed write of @bh (sync_dirty_buffer cleared its dirty and
+ * uptodate bits): its contents are still what the filesystem wrote, so
+ * they are marked up to date and dirty again, for writeback to retry.
+ */
+void r2dax_buffer_keep(struct buffer_head *bh)
+{
+	lock_buffer(bh);
+	set_buffer_uptodate(bh);
+	unlock_buffer(bh);
+	mark_buffer_dirty(bh);
+}
+
 int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 			   u64 part_off)
 {
@@ -544,6 +558,45 @@ int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 	dax_read_unlock(id);
 	unlock_buffer(bh);
 	return ret;
+}
+
+/*
+ * Installs @aops as the mapping's operations (a DAX mode switch, under the
+ * inode lock, the invalidate lock and the mode lock). Readers that look
+ * at a_ops without those locks (writeback, folio_mark_dirty) find either
+ * table; both point to the same writepages and dirty_folio.
+ */
+void r2dax_mapping_set_aops(struct address_space *mapping,
+			    const struct address_space_operations *aops)
+{
+	WRITE_ONCE(mapping->a_ops, aops);
+}
+
+/*
+ * Whether khugepaged and MADV_COLLAPSE may collapse the page cache of a
+ * read-only file mapping (they read the range in with only a reference to
+ * the file; see dax.rst, "Every way into the mapping").
+ */
+bool r2dax_collapse_possible(void)
+{
+	return IS_ENABLED(CONFIG_READ_ONLY_THP_FOR_FS);
+}
+
+/*
+ * r2dax's regular files use ->private_data only for this mark: the file
+ * has had a page-cache mapping while open read-only. Returns true the
+ * first time.
+ */
+#define R2DAX_FILE_MAPPED ((void *)1UL)
+
+bool r2dax_file_mark_mapped(struct file *file)
+{
+	return cmpxchg(&file->private_data, NULL, R2DAX_FILE_MAPPED) == NULL;
+}
+
+bool r2dax_file_marked(struct file *file)
+{
+	return READ_ONCE(file->private_data) == R2DAX_FILE_MAPPED;
 }
 
 /*

@@ -10,6 +10,7 @@
 #define R2DAX_HELPERS_H
 
 #include <linux/types.h>
+#include <linux/migrate_mode.h>
 
 struct address_space_operations;
 struct block_device;
@@ -124,8 +125,19 @@ bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio);
 struct fileattr;
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
 
+void r2dax_buffer_keep(struct buffer_head *bh);
 int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 			   u64 part_off);
+
+/* Page-cache folio migration (mm/migrate.c; no header the bindings have). */
+int filemap_migrate_folio(struct address_space *mapping, struct folio *dst,
+			  struct folio *src, enum migrate_mode mode);
+
+void r2dax_mapping_set_aops(struct address_space *mapping,
+			    const struct address_space_operations *aops);
+bool r2dax_collapse_possible(void);
+bool r2dax_file_mark_mapped(struct file *file);
+bool r2dax_file_marked(struct file *file);
 
 /* Fault injection for tests (debugfs r2dax/), see fault.rs. */
 void r2dax_fault_init(void);

@@ -53,6 +53,17 @@ pub(crate) struct LayerInode {
     /// `open` while another VMA of the file is counted; read by a mode
     /// switch under `invalidate_lock` (exclusive).
     pub(super) mmaps: core::sync::atomic::AtomicUsize,
+    /// How many open files of this inode, opened without `FMODE_WRITE`,
+    /// have had a page-cache mapping (marked once per `struct file` by
+    /// `->mmap`, counted down by `->release`, which runs only once the
+    /// last reference to the file is gone). khugepaged and
+    /// `MADV_COLLAPSE` collapse only such files' mappings, and they read
+    /// the range into the page cache holding nothing but a reference to
+    /// the file, after the mapping itself may be gone; a switch to DAX
+    /// waits for this count to be 0 (dax.rst, "Every way into the
+    /// mapping"). Incremented under `invalidate_lock` shared; read by a
+    /// switch under it exclusive. Only with `CONFIG_READ_ONLY_THP_FOR_FS`.
+    pub(super) collapsible: core::sync::atomic::AtomicUsize,
     /// Taken shared by `->writepages` around its choice between DAX and
     /// page-cache writeback, and exclusively by a mode switch around the
     /// `S_DAX` store, so writeback never walks a mapping of the other kind.
@@ -513,7 +524,11 @@ impl<T: FileSystem> NewInode<T> {
                         inode,
                         &Tables::<T>::FILE_IOPS,
                         &Tables::<T>::FILE_FOPS,
-                        &Tables::<T>::FILE_AOPS,
+                        if dax {
+                            &Tables::<T>::DAX_AOPS
+                        } else {
+                            &Tables::<T>::FILE_AOPS
+                        },
                     );
                     // An I_NEW inode has no mapping users yet, so S_DAX may
                     // be set without the switch protocol.

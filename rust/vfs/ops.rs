@@ -140,6 +140,7 @@ impl<T: FileSystem> Tables<T> {
         ..unsafe { core::mem::zeroed() }
     };
 
+    /// Page-cache regular files (and symlinks with a block).
     pub(super) const FILE_AOPS: raw::address_space_operations = raw::address_space_operations {
         read_folio: Some(Self::read_folio),
         readahead: Some(Self::readahead),
@@ -148,6 +149,24 @@ impl<T: FileSystem> Tables<T> {
         invalidate_folio: Some(raw::iomap_invalidate_folio),
         release_folio: Some(raw::iomap_release_folio),
         is_partially_uptodate: Some(raw::iomap_is_partially_uptodate),
+        // Folios carry only iomap's private state, which it moves itself
+        // (as xfs); without this, migration writes dirty folios back first.
+        migrate_folio: Some(raw::filemap_migrate_folio),
+        // SAFETY: As above.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// DAX regular files (as ext4's and xfs's DAX tables): no
+    /// `read_folio` or `readahead`, so the kernel paths that reach a
+    /// mapping through its operations to fill it with folios (swapon,
+    /// uprobes, `read_cache_folio` users, forced readahead) refuse a DAX
+    /// file instead of putting folios among its DAX entries. A mode switch
+    /// swaps the tables (`INode::switch_dax`); `writepages` and
+    /// `dirty_folio` are the same functions in both, because writeback
+    /// and `folio_mark_dirty` read `a_ops` without r2dax's locks.
+    pub(super) const DAX_AOPS: raw::address_space_operations = raw::address_space_operations {
+        writepages: Some(Self::writepages),
+        dirty_folio: Some(Self::dirty_folio),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -806,10 +825,16 @@ impl<T: FileSystem> Tables<T> {
         // away. Nothing is held on entry (`__fput` runs in process context
         // without locks), so the usual lock order holds.
         unsafe {
+            let i = INode::<T>::from_raw(inode);
+            // No reference to the file is left, so no collapse holds it.
+            if raw::r2dax_file_marked(file) {
+                i.layer()
+                    .collapsible
+                    .fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+            }
             if (*file).f_mode & raw::FMODE_WRITE == 0 {
                 return 0;
             }
-            let i = INode::<T>::from_raw(inode);
             if !T::wants_release(i) {
                 return 0;
             }
@@ -1334,6 +1359,10 @@ impl<T: FileSystem> Tables<T> {
             (*outer)
                 .layer
                 .mmaps
+                .store(0, core::sync::atomic::Ordering::Relaxed);
+            (*outer)
+                .layer
+                .collapsible
                 .store(0, core::sync::atomic::Ordering::Relaxed);
             (*outer)
                 .cache

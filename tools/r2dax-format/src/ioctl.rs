@@ -35,6 +35,10 @@ pub mod status {
     pub const PINNED: u32 = 1 << 2;
     /// The device supports DAX.
     pub const DEVICE_DAX: u32 = 1 << 3;
+    /// A descriptor opened read-only that mapped the file through the page
+    /// cache is still open: khugepaged may still be collapsing that
+    /// mapping, so a switch to DAX refuses until it is closed.
+    pub const COLLAPSIBLE: u32 = 1 << 4;
 }
 
 /// The decoded status of one file.

@@ -31,7 +31,9 @@ per file, what happened:
   takes effect later the flag is stored, the mode follows later (ext4/xfs:
                      when the inode is evicted) or never (mount option)
   inherited          a directory: new files in it inherit the flag
-  busy               r2dax refused (EBUSY): the file is mapped or pinned
+  busy               r2dax refused (EBUSY): the file is mapped or pinned,
+                     or (to DAX) a descriptor opened read-only that mapped
+                     it through the page cache is still open
 status prints the requested flag, the effective mode (statx), and on r2dax
 the number of mappings and whether DAX pages are pinned.
 
@@ -229,6 +231,9 @@ fn set_one(path: &Path, on: bool, wait: Option<Duration>) -> (Outcome, String) {
                             )
                         }
                         Some(s) if s.flags & status::PINNED != 0 => "pages pinned".into(),
+                        Some(s) if s.flags & status::COLLAPSIBLE != 0 => {
+                            "open read-only and mapped before".into()
+                        }
                         _ => "mapped or pinned".into(),
                     };
                     return Ok((Outcome::Busy, why));
