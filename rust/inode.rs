@@ -207,11 +207,27 @@ pub(crate) fn read_ptr(block: &[u8], idx: usize) -> Result<u64> {
 /// state, synchronously, then makes it current (see the "two copies" rule
 /// in ondisk.rst: a torn write leaves the previous copy intact).
 pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Result {
+    st.disk.seq = st.disk.seq.wrapping_add(1);
+    st.write_failed = true;
+    let bh = encode_pending(sb, ino, st)?;
+    bh.sync()?;
+    st.copy ^= 1;
+    st.meta_gen = st.meta_gen.wrapping_add(1);
+    st.write_failed = false;
+    Ok(())
+}
+
+/// Encodes `st.disk` into the copy of inode `ino`'s slot that the next
+/// [`write_disk`] fills (the one not holding the current state), in the
+/// buffer cache only, and returns the (dirty) buffer.
+fn encode_pending(
+    sb: &SuperBlock<R2dax>,
+    ino: u64,
+    st: &State,
+) -> Result<crate::vfs::buffer::Buffer> {
     let geo = &sb.info().geo;
     let ino32 = u32::try_from(ino).map_err(|_| EIO)?;
     let (blk, off) = geo.inode_location(ino32).ok_or(EIO)?;
-    st.disk.seq = st.disk.seq.wrapping_add(1);
-    st.write_failed = true;
     let copy = st.copy ^ 1;
     let bh = sb.bread(blk)?;
     bh.with_data_mut(|d| {
@@ -222,11 +238,7 @@ pub(crate) fn write_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &mut State) -> Re
         area.copy_from_slice(&slot);
         Ok::<(), Error>(())
     })?;
-    bh.sync()?;
-    st.copy = copy;
-    st.meta_gen = st.meta_gen.wrapping_add(1);
-    st.write_failed = false;
-    Ok(())
+    Ok(bh)
 }
 
 /// Copies the attributes the VFS owns for every inode (mode, owner,
@@ -597,13 +609,37 @@ pub(crate) fn set_flags(inode: &INode<R2dax>, flags: u32, fsx_only: bool) -> Res
     if fsx_only || flags & !iflags::KNOWN != 0 {
         return Err(eopnotsupp());
     }
+    // All or nothing: if the inode write fails, the flags, ctime and the
+    // inode's image go back to what they were, in memory and in the
+    // buffer the failed write left dirty (which reaches the disk later):
+    // a failed chattr changes nothing, now or at the next inode write.
     let commit = || {
         let mut st = inode.data().state.lock();
+        let (old_disk, old_attrs) = (st.disk, inode.attrs());
         st.disk.flags = flags;
         inode.apply_flags(flags);
         inode.touch_ctime();
         sync_attrs(inode, &mut st);
-        write_disk(inode.sb(), inode.ino(), &mut st)
+        let Err(e) = write_disk(inode.sb(), inode.ino(), &mut st) else {
+            return Ok(());
+        };
+        // The failed copy carries the newest sequence number; the old
+        // image takes its place under it.
+        st.disk = Inode {
+            seq: st.disk.seq,
+            ..old_disk
+        };
+        inode.apply_flags(old_disk.flags);
+        inode.set_times(old_attrs.atime, old_attrs.mtime, old_attrs.ctime);
+        if let Err(e2) = encode_pending(inode.sb(), inode.ino(), &st) {
+            sb_err!(
+                inode.sb(),
+                "inode {}: undoing a failed flag change failed ({:?})",
+                inode.ino(),
+                e2
+            );
+        }
+        Err(e)
     };
     if inode.mode() & mode::S_IFMT == mode::S_IFREG {
         let want = crate::dax::wants_dax(inode.sb(), flags);

@@ -230,6 +230,23 @@ impl<T: FileSystem> INode<T> {
         unsafe { raw::r2dax_current_time(self.as_raw()) };
     }
 
+    /// Sets the three times (seconds, nanoseconds), e.g. back to what
+    /// they were after a change failed; the caller holds the inode lock.
+    pub(crate) fn set_times(&self, atime: (i64, u32), mtime: (i64, u32), ctime: (i64, u32)) {
+        // SAFETY: The inode is live; the caller holds its lock.
+        unsafe {
+            raw::r2dax_inode_set_times(
+                self.as_raw(),
+                atime.0,
+                atime.1,
+                mtime.0,
+                mtime.1,
+                ctime.0,
+                ctime.1,
+            )
+        };
+    }
+
     /// Sets ctime to now (an inode whose links changed).
     pub(crate) fn touch_ctime(&self) {
         // SAFETY: As in `touch_mtime`.
