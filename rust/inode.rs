@@ -189,9 +189,13 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
         mode::S_IFLNK => Kind::Symlink,
         _ => Kind::Special(disk.roots[0] as u32),
     };
+    // Whether this inode's last metadata writes (before it was evicted)
+    // were covered by a device flush is not known: count them as not
+    // flushed, so the first MAP_SYNC fault that asks flushes first.
     *new.data().state.lock() = State {
         disk,
         copy,
+        meta_gen: 1,
         ..State::default()
     };
     new.inode().apply_flags(disk.flags);

@@ -324,11 +324,18 @@ impl FileSystem for R2dax {
         crate::inode::evict(inode)
     }
 
-    fn sync_fs(sb: &SuperBlock<Self>, _wait: bool) -> Result {
+    fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result {
         if sb.read_only() {
             return Ok(());
         }
-        write_state(sb, false)
+        write_state(sb, false)?;
+        // `sync(2)` and `syncfs(2)` end with a waiting call: what was
+        // written before must then be durable on a device with a volatile
+        // write cache too (as ext4 and xfs flush it here).
+        if wait {
+            sb.flush_device()?;
+        }
+        Ok(())
     }
 
     fn put_super(sb: &SuperBlock<Self>) {

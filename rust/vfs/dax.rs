@@ -288,11 +288,15 @@ impl<T: FileSystem> INode<T> {
             unsafe { raw::jiffies.wrapping_add(raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS)) };
         loop {
             // SAFETY: The mapping is live and the caller holds both locks:
-            // nothing adds folios; `invalidate_inode_pages2` removes clean
-            // folios whatever their references, and fails (EBUSY) on one
-            // that is dirty or cannot be released.
+            // nothing adds folios. A folio can still be dirtied meanwhile:
+            // a DMA pin taken through a mapping that is gone dirties its
+            // folio when it is dropped (an O_DIRECT read into it), so each
+            // round writes back again. `invalidate_inode_pages2` removes
+            // clean folios whatever their references, and fails (EBUSY) on
+            // one that is dirty or cannot be released.
             let done = unsafe {
-                !raw::r2dax_mapping_pinned(mapping)
+                raw::r2dax_filemap_write_and_wait(mapping) == 0
+                    && !raw::r2dax_mapping_pinned(mapping)
                     && raw::r2dax_invalidate_inode_pages2(mapping) == 0
                     && raw::r2dax_mapping_empty(mapping)
             };

@@ -248,6 +248,17 @@ struct inode *r2dax_vma_inode(struct vm_area_struct *vma)
 	return file_inode(vma->vm_file);
 }
 
+/* A reference to the file of a VMA that is live (fault entry). */
+struct file *r2dax_vma_get_file(struct vm_area_struct *vma)
+{
+	return get_file(vma->vm_file);
+}
+
+void r2dax_fput(struct file *file)
+{
+	fput(file);
+}
+
 void r2dax_invalidate_lock(struct inode *inode)
 {
 	filemap_invalidate_lock(inode->i_mapping);

@@ -82,6 +82,8 @@ void r2dax_file_accessed(struct file *file);
 void r2dax_vma_set_ops(struct vm_area_struct *vma,
 		       const struct vm_operations_struct *ops);
 struct inode *r2dax_vma_inode(struct vm_area_struct *vma);
+struct file *r2dax_vma_get_file(struct vm_area_struct *vma);
+void r2dax_fput(struct file *file);
 void r2dax_invalidate_lock(struct inode *inode);
 void r2dax_invalidate_unlock(struct inode *inode);
 void r2dax_invalidate_lock_shared(struct inode *inode);

@@ -1184,20 +1184,27 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the MM for a fault on a page-cache VMA of ours.
     unsafe extern "C" fn pc_fault(vmf: *mut raw::vm_fault) -> raw::vm_fault_t {
         // SAFETY: Per the contract the fault's VMA maps a live file of ours
-        // and is counted. `filemap_fault` may drop the mmap lock for I/O
-        // (readahead) and still add folios afterwards, when the VMA may be
-        // gone: the fault counts itself as a mapping user meanwhile, so a
-        // mode switch that sees no users really has no fault in flight
-        // (dax.rst, "Counting mappings").
+        // and is counted, on entry. `filemap_fault` may drop the mmap lock
+        // for I/O (readahead) and still add folios afterwards, when the
+        // VMA may be gone: the fault counts itself as a mapping user
+        // meanwhile, so a mode switch that sees no users really has no
+        // fault in flight (dax.rst, "Counting mappings"). Once the VMA is
+        // gone only a file reference keeps the inode alive, and the one
+        // `filemap_fault` takes for its I/O is dropped before it returns:
+        // the fault holds its own from entry (when the VMA holds one) to
+        // after the count is dropped, so the count is never touched on a
+        // freed inode.
         unsafe {
             if !Self::check_mode(vmf, false) {
                 return raw::VM_FAULT_SIGBUS;
             }
-            let i = INode::<T>::from_raw(raw::r2dax_vma_inode(raw::r2dax_vmf_vma(vmf)));
+            let file = raw::r2dax_vma_get_file(raw::r2dax_vmf_vma(vmf));
+            let i = INode::<T>::from_raw(raw::r2dax_file_inode(file));
             let users = &i.layer().mmaps;
             users.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
             let ret = raw::filemap_fault(vmf);
             users.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+            raw::r2dax_fput(file);
             ret
         }
     }
