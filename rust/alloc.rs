@@ -71,7 +71,19 @@ pub(crate) struct Goal {
 pub(crate) fn alloc_blocks(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Result<(u64, u64)> {
     let (first, n) = alloc_run(sb, goal, want)?;
     // No stale data: zeroed before anything points at them.
-    sb.zero_blocks(first, n)?;
+    if let Err(e) = sb.zero_blocks(first, n) {
+        // Nothing points at them yet: they go back to the free space.
+        if let Err(e2) = free_blocks(sb, first, n) {
+            sb_err!(
+                sb,
+                "giving back blocks {}..{} after a failed zeroing failed ({:?})",
+                first,
+                first + n,
+                e2
+            );
+        }
+        return Err(e);
+    }
     Ok((first, n))
 }
 
@@ -87,10 +99,26 @@ pub(crate) fn alloc_meta(sb: &SuperBlock<R2dax>, goal_group: u32) -> Result<(u64
         meta: true,
     };
     let (b, _) = alloc_run(sb, goal, 1)?;
-    let bh = sb.getblk_zeroed(b)?;
-    bh.with_data_mut(|_| ());
-    bh.sync()?;
-    Ok((b, bh))
+    let bh = sb.getblk_zeroed(b).and_then(|bh| {
+        bh.with_data_mut(|_| ());
+        bh.sync()?;
+        Ok(bh)
+    });
+    match bh {
+        Ok(bh) => Ok((b, bh)),
+        Err(e) => {
+            // Nothing points at the block yet: it goes back.
+            if let Err(e2) = free_blocks(sb, b, 1) {
+                sb_err!(
+                    sb,
+                    "giving back block {} after a failed write failed ({:?})",
+                    b,
+                    e2
+                );
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Finds and marks up to `want` contiguous free blocks (see
@@ -162,7 +190,13 @@ fn alloc_run(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Result<(u64, u64)
                 hit
             });
             let Some((start, n)) = found else { continue };
-            bh.sync()?;
+            if let Err(e) = bh.sync() {
+                // The caller gets no blocks: the bits go back, so the
+                // bitmap (which reaches the disk later) and the counters
+                // agree.
+                bh.with_data_mut(|bits| set_bits(bits, start, n, false));
+                return Err(e);
+            }
             let gd = &mut alloc.groups[g as usize];
             gd.free_blocks = gd.free_blocks.saturating_sub(n);
             alloc.dirty = true;
@@ -202,19 +236,30 @@ pub(crate) fn free_blocks(sb: &SuperBlock<R2dax>, first: u64, n: u64) -> Result 
     let mut alloc = info.alloc.lock();
     let bh = sb.bread(geo.block_bitmap(g))?;
     let n32 = n as u32;
-    let was_free = bh.with_data_mut(|bits| {
-        let was_free = (bit..bit + n32).any(|b| !test_bit(bits, b));
-        set_bits(bits, bit, n32, false);
-        was_free
+    // Only bits that were set count: a double free (a bug) must not push
+    // the counter past what the bitmap allows.
+    let cleared = bh.with_data_mut(|bits| {
+        let mut c = 0u32;
+        for b in bit..bit + n32 {
+            if test_bit(bits, b) {
+                crate::ondisk::set_bit(bits, b, false);
+                c += 1;
+            }
+        }
+        c
     });
-    bh.sync()?;
-    if was_free {
-        sb_err!(sb, "freeing free blocks {}..{}", first, first + n);
+    // The pointers are gone already: the blocks are free in memory (the
+    // bitmap buffer reaches the disk later) even if this write fails, and
+    // the counters say so.
+    let synced = bh.sync();
+    if cleared != n32 {
+        sb_err!(sb, "freeing free blocks in {}..{}", first, first + n);
     }
+    let capacity = (geo.group_blocks(g) - geo.meta_blocks()) as u32;
     let gd = &mut alloc.groups[g as usize];
-    gd.free_blocks = (gd.free_blocks + n32).min(BLOCKS_PER_GROUP);
+    gd.free_blocks = (gd.free_blocks + cleared).min(capacity);
     alloc.dirty = true;
-    Ok(())
+    synced
 }
 
 /// Allocates an inode number, preferring group `goal_group`.
@@ -237,7 +282,11 @@ pub(crate) fn alloc_inode(sb: &SuperBlock<R2dax>, goal_group: u32, dir: bool) ->
             hit
         });
         let Some(bit) = found else { continue };
-        bh.sync()?;
+        if let Err(e) = bh.sync() {
+            // As in `alloc_run`: no inode for the caller, the bit goes back.
+            bh.with_data_mut(|bits| crate::ondisk::set_bit(bits, bit, false));
+            return Err(e);
+        }
         let gd = &mut alloc.groups[g as usize];
         gd.free_inodes = gd.free_inodes.saturating_sub(1);
         if dir {
@@ -259,15 +308,24 @@ pub(crate) fn free_inode(sb: &SuperBlock<R2dax>, ino: u32, dir: bool) -> Result 
     };
     let mut alloc = info.alloc.lock();
     let bh = sb.bread(geo.inode_bitmap(g))?;
-    bh.with_data_mut(|bits| crate::ondisk::set_bit(bits, bit, false));
-    bh.sync()?;
+    let was_used = bh.with_data_mut(|bits| {
+        let used = test_bit(bits, bit);
+        crate::ondisk::set_bit(bits, bit, false);
+        used
+    });
+    // As in `free_blocks`: free in memory whether or not this write fails.
+    let synced = bh.sync();
+    if !was_used {
+        sb_err!(sb, "freeing free inode {}", ino);
+        return synced;
+    }
     let gd = &mut alloc.groups[g as usize];
     gd.free_inodes = (gd.free_inodes + 1).min(geo.inodes_per_group);
     if dir {
         gd.used_dirs = gd.used_dirs.saturating_sub(1);
     }
     alloc.dirty = true;
-    Ok(())
+    synced
 }
 
 /// Recomputes every group's counters after an unclean shutdown: free blocks

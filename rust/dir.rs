@@ -23,7 +23,7 @@
 
 use crate::alloc;
 use crate::dir_index::{hash, DirIndex, Index};
-use crate::inode::{iget, map_insert, write_inode};
+use crate::inode::{iget, map_insert, map_lookup, sync_attrs, write_disk, write_inode};
 use crate::iomap::map_extent;
 use crate::ondisk::{dirent, DirSlot, Dirent, BLOCK_SIZE};
 use crate::super_::R2dax;
@@ -345,7 +345,13 @@ fn add_in(
         });
         match placed {
             Ok(Some(slot)) => {
-                bh.sync()?;
+                // The name is in the directory now (in the buffer, which
+                // reaches the media even if this write fails): the callers
+                // build on it, so a failure from here on is reported in
+                // the log, not undone.
+                if let Err(e) = bh.sync() {
+                    written_late(dir, e);
+                }
                 let kept = match ix {
                     Some(ix) => {
                         ix.adjust_free(b, -(need as isize));
@@ -353,7 +359,9 @@ fn add_in(
                     }
                     None => true,
                 };
-                touch(dir)?;
+                if let Err(e) = touch(dir) {
+                    written_late(dir, e);
+                }
                 return Ok(kept);
             }
             Ok(None) => {}
@@ -365,10 +373,32 @@ fn add_in(
     let goal = group_of(dir);
     let (pblk, bh) = alloc::alloc_meta(sb, goal)?;
     bh.with_data_mut(|d| Dirent::encode(d, 0, ino, dtype, name));
-    bh.sync()?;
+    if let Err(e) = bh.sync() {
+        // Nothing points at the block: it goes back.
+        drop(bh);
+        give_back(dir, pblk);
+        return Err(e);
+    }
     let mut st = dir.data().state.lock();
+    if let Err(e) = map_insert(sb, goal, &mut st, n, pblk) {
+        // The map may have grown (map blocks, roots) before it failed, and
+        // the pointer itself may be in place (in a buffer whose write
+        // failed). Placed: the name exists, as below. Not placed: the
+        // block goes back, and the inode records what the map did get.
+        let placed = map_lookup(sb, &st.disk, n).map_or(true, |p| p == pblk);
+        if !placed {
+            dir.set_blocks(st.disk.blocks);
+            sync_attrs(dir, &mut st);
+            if let Err(e2) = write_disk(sb, dir.ino(), &mut st) {
+                written_late(dir, e2);
+            }
+            drop(st);
+            give_back(dir, pblk);
+            return Err(e);
+        }
+        written_late(dir, e);
+    }
     st.disk.blocks += 1;
-    map_insert(sb, goal, &mut st, n, pblk)?;
     dir.set_blocks(st.disk.blocks);
     drop(st);
     dir.set_size((n + 1) * u64::from(BLOCK_SIZE));
@@ -380,8 +410,35 @@ fn add_in(
         }
         None => true,
     };
-    touch(dir)?;
+    if let Err(e) = touch(dir) {
+        written_late(dir, e);
+    }
     Ok(kept)
+}
+
+/// Reports a metadata write of `dir` that failed after its change was
+/// made in memory: the change stands (the buffer stays dirty and is
+/// written again later), so the operation goes on.
+fn written_late(dir: &INode<R2dax>, e: Error) {
+    sb_err!(
+        dir.sb(),
+        "directory {}: a write failed ({:?}); it is retried by writeback",
+        dir.ino(),
+        e
+    );
+}
+
+/// Frees directory block `b`, which nothing points at.
+fn give_back(dir: &INode<R2dax>, b: u64) {
+    if let Err(e) = alloc::free_blocks(dir.sb(), b, 1) {
+        sb_err!(
+            dir.sb(),
+            "directory {}: giving back block {} failed ({:?})",
+            dir.ino(),
+            b,
+            e
+        );
+    }
 }
 
 /// The group holding `inode` (allocation goal for its blocks).
@@ -406,12 +463,19 @@ pub(crate) fn remove_entry(dir: &INode<R2dax>, name: &[u8]) -> Result<u32> {
         let f = find_in(dir, &mut g, name)?.ok_or(ENOENT)?;
         let bh = dir_block(dir, f.block)?;
         bh.with_data_mut(|d| Dirent::clear(d, f.slot, f.ent.nslots));
-        bh.sync()?;
+        // The name is gone now (in memory, and on the media once the
+        // buffer is written): as in `add_in`, a failed write is reported,
+        // not undone.
+        if let Err(e) = bh.sync() {
+            written_late(dir, e);
+        }
         if let (DirIndex::Built(ix), Some(pos)) = (&mut *g, f.pos) {
             ix.remove_at(pos);
             ix.adjust_free(f.block, f.ent.nslots as isize);
         }
-        touch(dir)?;
+        if let Err(e) = touch(dir) {
+            written_late(dir, e);
+        }
         Ok(f.ent.ino)
     })();
     if r.is_err() {
@@ -427,8 +491,14 @@ pub(crate) fn replace_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8
     let f = find_in(dir, &mut g, name)?.ok_or(ENOENT)?;
     let bh = dir_block(dir, f.block)?;
     bh.with_data_mut(|d| Dirent::encode(d, f.slot, ino, dtype, name));
-    bh.sync()?;
-    touch(dir)
+    // Done in memory: see `remove_entry`.
+    if let Err(e) = bh.sync() {
+        written_late(dir, e);
+    }
+    if let Err(e) = touch(dir) {
+        written_late(dir, e);
+    }
+    Ok(())
 }
 
 /// Rewrites the ".." entry of directory `dir` to name `parent`. The
@@ -446,5 +516,9 @@ pub(crate) fn set_dotdot(dir: &INode<R2dax>, parent: u32) -> Result {
     if !ok {
         return Err(corrupt(dir, 0, 0));
     }
-    bh.sync()
+    // Done in memory: see `remove_entry`.
+    if let Err(e) = bh.sync() {
+        written_late(dir, e);
+    }
+    Ok(())
 }

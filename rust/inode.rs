@@ -339,12 +339,17 @@ fn map_write(sb: &SuperBlock<R2dax>, blk: u64, idx: usize, val: u64) -> Result {
     bh.sync()
 }
 
-/// A new zeroed map block near group `goal`.
-fn new_map_block(sb: &SuperBlock<R2dax>, goal: u32, st: &mut State) -> Result<u64> {
+/// A new zeroed map block near group `goal`, counted in `st`; the caller
+/// links it into the map before anything can fail.
+fn new_map_block(
+    sb: &SuperBlock<R2dax>,
+    goal: u32,
+    st: &mut State,
+) -> Result<(u64, crate::vfs::buffer::Buffer)> {
     // Zeroed in the buffer cache, where map_read and map_write find it.
-    let (b, _) = alloc::alloc_meta(sb, goal)?;
+    let (b, bh) = alloc::alloc_meta(sb, goal)?;
     st.disk.blocks += 1;
-    Ok(b)
+    Ok((b, bh))
 }
 
 /// Points file block `lblk` at device block `pblk` (already written),
@@ -365,17 +370,19 @@ pub(crate) fn map_insert(
     }
     while st.disk.height < needed {
         // The roots move into a new map block, which root 0 points to.
-        let b = new_map_block(sb, goal, st)?;
+        // The block is part of the map in memory from here on, even if
+        // its write fails (the buffer stays dirty and reaches the disk
+        // later): counted, linked, never freed by an error path.
+        let (b, bh) = new_map_block(sb, goal, st)?;
         let roots = st.disk.roots;
-        let bh = sb.bread(b)?;
         bh.with_data_mut(|d| {
             for (i, r) in roots.iter().enumerate() {
                 d[i * 8..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
             }
         });
-        bh.sync()?;
         st.disk.roots = [b, 0, 0, 0, 0];
         st.disk.height += 1;
+        bh.sync()?;
     }
     let (root, path) = map_path(lblk, st.disk.height).ok_or(EFBIG)?;
     let h = st.disk.height as usize;
@@ -385,18 +392,37 @@ pub(crate) fn map_insert(
     }
     let mut node = st.disk.roots[root];
     if node == 0 {
-        node = new_map_block(sb, goal, st)?;
+        node = new_map_block(sb, goal, st)?.0;
         st.disk.roots[root] = node;
     }
     for &idx in path.iter().take(h - 1) {
         let mut child = map_read(sb, node, idx)?;
         if child == 0 {
-            child = new_map_block(sb, goal, st)?;
+            // `map_read` just read `node`, so `map_write` finds it in the
+            // buffer cache and stores the pointer before it can fail.
+            child = new_map_block(sb, goal, st)?.0;
             map_write(sb, node, idx, child)?;
         }
         node = child;
     }
     map_write(sb, node, path[h - 1], pblk)
+}
+
+/// The pointer the map of `disk` holds for file block `lblk` (0 for a
+/// hole), as the buffer cache has it: what the map says in memory, whether
+/// or not its latest writes reached the media.
+pub(crate) fn map_lookup(sb: &SuperBlock<R2dax>, disk: &Inode, lblk: u64) -> Result<u64> {
+    let Some((root, path)) = map_path(lblk, disk.height) else {
+        return Ok(0);
+    };
+    let mut p = disk.roots.get(root).copied().unwrap_or(0);
+    for &idx in path.iter().take(disk.height as usize) {
+        if p == 0 {
+            return Ok(0);
+        }
+        p = map_read(sb, p, idx)?;
+    }
+    Ok(p)
 }
 
 /// Points file blocks `lblk..lblk + n` at device blocks `pblk..pblk + n`
@@ -451,7 +477,17 @@ pub(crate) fn map_insert_run(
 /// returns the blocks they owned (data blocks, and map blocks whose whole
 /// range was cut), sorted. Map blocks are rewritten synchronously; the
 /// roots change in `st`, and the caller writes the inode before freeing.
-fn map_punch(sb: &SuperBlock<R2dax>, st: &mut State, from: u64, to: u64) -> Result<KVVec<u64>> {
+///
+/// A map block whose write fails is still cut (in memory, and its buffer
+/// is written again later, see design.rst, "When a metadata write
+/// fails"): the cut goes on, and the first such error is left in `late`.
+fn map_punch(
+    sb: &SuperBlock<R2dax>,
+    st: &mut State,
+    from: u64,
+    to: u64,
+    late: &mut Result,
+) -> Result<KVVec<u64>> {
     // Before any pointer changes: a cached run must never outlive one.
     st.extents.clear();
     let mut freed = KVVec::new();
@@ -467,7 +503,7 @@ fn map_punch(sb: &SuperBlock<R2dax>, st: &mut State, from: u64, to: u64) -> Resu
         if p == 0 || base + span <= from || base >= to {
             continue;
         }
-        if truncate_node(sb, p, h, base, span, from, to, &mut freed)? {
+        if truncate_node(sb, p, h, base, span, from, to, &mut freed, late)? {
             st.disk.roots[r] = 0;
         }
     }
@@ -491,6 +527,7 @@ fn truncate_node(
     from: u64,
     to: u64,
     freed: &mut KVVec<u64>,
+    late: &mut Result,
 ) -> Result<bool> {
     let whole = base >= from && base.saturating_add(span) <= to;
     if !sb.info().geo.is_data_block(blk) {
@@ -518,7 +555,7 @@ fn truncate_node(
         if p == 0 || cbase + child_span <= from || cbase >= to {
             continue;
         }
-        if truncate_node(sb, p, depth - 1, cbase, child_span, from, to, freed)? {
+        if truncate_node(sb, p, depth - 1, cbase, child_span, from, to, freed, late)? {
             ptrs[i] = 0;
             changed = true;
         }
@@ -536,7 +573,9 @@ fn truncate_node(
                 }
             }
         });
-        bh.sync()?;
+        if let Err(e) = bh.sync() {
+            *late = core::mem::replace(late, Ok(())).and(Err(e));
+        }
     }
     Ok(false)
 }
@@ -592,13 +631,17 @@ pub(crate) fn release_blocks(inode: &INode<R2dax>, from: u64, to: u64) -> Result
         .data()
         .map_gen
         .fetch_add(1, core::sync::atomic::Ordering::AcqRel);
-    let freed = map_punch(sb, &mut st, from, to)?;
+    let mut late = Ok(());
+    let freed = map_punch(sb, &mut st, from, to, &mut late)?;
     st.disk.blocks = st.disk.blocks.saturating_sub(freed.len() as u64);
     inode.set_blocks(st.disk.blocks);
     sync_attrs(inode, &mut st);
-    write_disk(sb, inode.ino(), &mut st)?;
+    // The map no longer names the blocks in memory, whichever of these
+    // writes fails (their buffers are written again later): they go back
+    // either way, and the first error is reported.
+    let late = late.and(write_disk(sb, inode.ino(), &mut st));
     drop(st);
-    free_sorted(sb, &freed)
+    late.and(free_sorted(sb, &freed))
 }
 
 /// Sets the inode's stored flags (chattr). Flags r2dax does not keep, and
@@ -695,9 +738,11 @@ fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
     Ok(out)
 }
 
-/// Frees sorted `blocks`, a contiguous run at a time.
+/// Frees sorted `blocks`, a contiguous run at a time; a run that fails
+/// does not stop the others (the first error is returned).
 fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
     let geo = &sb.info().geo;
+    let mut res = Ok(());
     let mut i = 0;
     while i < blocks.len() {
         let start = blocks[i];
@@ -709,10 +754,12 @@ fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
         {
             n += 1;
         }
-        alloc::free_blocks(sb, start, n as u64)?;
+        if let Err(e) = alloc::free_blocks(sb, start, n as u64) {
+            res = res.and(Err(e));
+        }
         i += n;
     }
-    Ok(())
+    res
 }
 
 /// Frees on-disk inode `ino` (whose image is `st`) and everything it owns:
@@ -726,9 +773,12 @@ pub(crate) fn free_on_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &State) -> Resu
     let (blk, off) = sb.info().geo.inode_location(ino).ok_or(EIO)?;
     let bh = sb.bread(blk)?;
     bh.with_data_mut(|d| d.get_mut(off..off + INODE_SIZE).map(|s| s.fill(0)));
-    bh.sync()?;
-    free_sorted(sb, &blocks)?;
-    alloc::free_inode(sb, ino, is_dir)
+    // The slot no longer names anything (in memory, and on the media
+    // once the buffer is written: a failed write is retried): everything
+    // goes back, whatever fails on the way.
+    let r = bh.sync();
+    let r = r.and(free_sorted(sb, &blocks));
+    r.and(alloc::free_inode(sb, ino, is_dir))
 }
 
 /// `->evict_inode`: an inode without links leaves the orphan list and is

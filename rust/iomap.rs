@@ -10,7 +10,9 @@
 //! per-inode `State` that both use, and its lock, are declared there.
 
 use crate::alloc;
-use crate::inode::{map_insert_run, read_ptr, release_blocks, sync_attrs, write_disk};
+use crate::inode::{
+    map_insert_run, map_lookup, read_ptr, release_blocks, sync_attrs, write_disk, State,
+};
 use crate::ondisk::{
     map_path, mode, BLOCK_SHIFT, BLOCK_SIZE, MAP_FANOUT, MAX_FILE_BLOCKS, PMD_BLOCKS,
 };
@@ -292,8 +294,7 @@ pub(crate) fn map_range(
     let (first, got) = alloc::alloc_blocks(sb, alloc_goal, n)?;
     let mut st = inode.data().state.lock();
     if let Err(e) = map_insert_run(sb, goal, &mut st, lblk, first, got) {
-        drop(st);
-        let _ = alloc::free_blocks(sb, first, got);
+        insert_failed(inode, &mut st, lblk, first, got);
         return Err(e);
     }
     st.extents.insert(lblk, first, got);
@@ -317,6 +318,56 @@ pub(crate) fn map_range(
     // `mapping` looks at the state again.
     drop(st);
     Ok(mapping(Some(first), got, true))
+}
+
+/// Cleans up after [`map_insert_run`] failed to put the run (file blocks
+/// `lblk..`, device blocks `first..first + got`) into the map. It stops at
+/// the first failure, so the run's pointers that are in place form a
+/// prefix; a pointer is in place once it is in the buffer, whether or not
+/// that buffer's write then failed (it stays dirty and reaches the media
+/// later). Those blocks stay the file's, counted in its inode; only the
+/// rest goes back to the free space. If the map cannot be read to tell,
+/// the rest is leaked rather than risk freeing a block the map holds
+/// (fsck reclaims leaks). The roots may have changed, so the inode is
+/// written too (a failure there is remembered in `write_failed`).
+fn insert_failed(inode: &INode<R2dax>, st: &mut State, lblk: u64, first: u64, got: u64) {
+    let sb = inode.sb();
+    let mut linked = 0;
+    let mut known = true;
+    while linked < got {
+        match map_lookup(sb, &st.disk, lblk + linked) {
+            Ok(p) if p == first + linked => linked += 1,
+            Ok(_) => break,
+            Err(_) => {
+                known = false;
+                break;
+            }
+        }
+    }
+    st.extents.clear();
+    st.disk.blocks += linked;
+    inode.set_blocks(st.disk.blocks);
+    sync_attrs(inode, st);
+    if let Err(e) = write_disk(sb, inode.ino(), st) {
+        sb_err!(
+            sb,
+            "inode {}: writing it after a failed map update failed ({:?})",
+            inode.ino(),
+            e
+        );
+    }
+    if known && linked < got {
+        if let Err(e) = alloc::free_blocks(sb, first + linked, got - linked) {
+            sb_err!(
+                sb,
+                "inode {}: giving back unmapped blocks {}..{} failed ({:?})",
+                inode.ino(),
+                first + linked,
+                first + got,
+                e
+            );
+        }
+    }
 }
 
 /// A write of at least this many blocks (64 KiB) at a 2 MiB boundary of

@@ -26,6 +26,7 @@ use crate::orphan::write_unlinked;
 use crate::super_::R2dax;
 use crate::vfs::errno::{enametoolong, enotempty};
 use crate::vfs::inode::{INode, Idmap, Kind, NewInode};
+use crate::vfs::print::sb_err;
 use kernel::error::code::{EINVAL, EMLINK};
 use kernel::prelude::*;
 
@@ -75,8 +76,6 @@ pub(crate) fn create(
             return Err(e);
         }
     };
-    // From here on a failure drops `new` (iget_failed) and leaves the
-    // allocated bit and blocks to fsck, as a crash would.
     // Inherited flags, masked by type as ext4 does: only directories keep
     // DIRSYNC, special files only NODUMP and NOATIME.
     let mut flags = dir.data().state.lock().disk.flags & iflags::INHERITED;
@@ -86,22 +85,84 @@ pub(crate) fn create(
     if !matches!(kind, mode::S_IFREG | mode::S_IFDIR) {
         flags &= iflags::NODUMP | iflags::NOATIME;
     }
+    // The type is in the image from the start: giving a failed create back
+    // (`free_on_disk`) goes by it.
     let mut disk = Inode {
+        mode,
         links: if new_dir { 2 } else { 1 },
         flags,
         ..Inode::default()
     };
+    match build(dir, &new, name, ino, mode, rdev, target, &mut disk) {
+        Ok(()) => {}
+        Err(e) => {
+            // No name points at the inode: everything it took goes back,
+            // so the bitmaps and counters stay as fsck expects. The I_NEW
+            // inode goes first (`iget_failed` unhashes it, and eviction
+            // leaves a bad inode alone), so whoever gets the number next
+            // does not meet it.
+            drop(new);
+            let st = crate::inode::State {
+                disk,
+                ..crate::inode::State::default()
+            };
+            if let Err(e2) = crate::inode::free_on_disk(sb, u64::from(ino), &st) {
+                sb_err!(
+                    sb,
+                    "giving back inode {} after a failed create failed ({:?}); fsck.r2dax will reclaim it",
+                    ino,
+                    e2
+                );
+            }
+            return Err(e);
+        }
+    }
     if new_dir {
+        // The name exists: a failure from here on cannot undo the create.
+        // The count is right in memory (and in the buffer, which reaches
+        // the media later); fsck fixes a count left too high by a crash.
+        dir.inc_nlink();
+        if let Err(e) = write_inode(dir) {
+            sb_err!(
+                sb,
+                "directory {}: writing its link count failed ({:?})",
+                dir.ino(),
+                e
+            );
+        }
+    }
+    Ok(new)
+}
+
+/// The part of [`create`] that can fail while no name points at the new
+/// inode yet: its first block (directory, long symlink), its on-disk
+/// inode, its operations, and last its name in `dir`. `disk` records what
+/// the inode owns as it goes, for the caller to give back on failure.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    dir: &INode<R2dax>,
+    new: &NewInode<R2dax>,
+    name: &[u8],
+    ino: u32,
+    mode: u16,
+    rdev: u32,
+    target: Option<&[u8]>,
+    disk: &mut Inode,
+) -> Result {
+    let sb = dir.sb();
+    let goal = group_of(dir);
+    let kind = mode & mode::S_IFMT;
+    if kind == mode::S_IFDIR {
         // The directory's first block, with "..", is written before the
         // inode that points at it.
         let (b, bh) = alloc::alloc_meta(sb, goal)?;
+        disk.roots[0] = b;
+        disk.blocks = 1;
+        disk.size = u64::from(BLOCK_SIZE);
         bh.with_data_mut(|d| {
             crate::ondisk::Dirent::encode(d, 0, ino32(dir), dirent::DT_DIR, b"..")
         });
         bh.sync()?;
-        disk.roots[0] = b;
-        disk.blocks = 1;
-        disk.size = u64::from(BLOCK_SIZE);
     } else if let Some(t) = target {
         disk.size = t.len() as u64;
         if t.len() <= crate::ondisk::INLINE_SYMLINK_MAX {
@@ -109,19 +170,19 @@ pub(crate) fn create(
             disk.set_inline_data(t);
         } else {
             let (b, bh) = alloc::alloc_meta(sb, goal)?;
+            disk.roots[0] = b;
+            disk.blocks = 1;
             bh.with_data_mut(|d| {
                 if let Some(dst) = d.get_mut(..t.len()) {
                     dst.copy_from_slice(t);
                 }
             });
             bh.sync()?;
-            disk.roots[0] = b;
-            disk.blocks = 1;
         }
     } else if matches!(kind, mode::S_IFCHR | mode::S_IFBLK) {
         disk.roots[0] = u64::from(rdev);
     }
-    let attrs = init_new(&new, disk)?;
+    let attrs = init_new(new, *disk)?;
     new.inode().apply_flags(disk.flags);
     let kind_ops = match kind {
         mode::S_IFDIR => Kind::Dir,
@@ -133,12 +194,8 @@ pub(crate) fn create(
         _ => Kind::Special(rdev),
     };
     new.fill(&attrs, kind_ops)?;
-    add_entry(dir, name, ino, dirent::dtype(mode))?;
-    if new_dir {
-        dir.inc_nlink();
-        write_inode(dir)?;
-    }
-    Ok(new)
+    // Fails only while the name is not in the directory (see `add_entry`).
+    add_entry(dir, name, ino, dirent::dtype(mode))
 }
 
 /// Adds the name `name` in `dir` for `inode`.

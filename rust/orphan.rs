@@ -44,26 +44,29 @@ pub(crate) fn write_unlinked(inode: &INode<R2dax>) -> Result {
     let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
     let mut list = sb.orphans().lock();
     list.push(inode)?;
-    let res = (|| -> Result {
-        let head = sb.info().disk.lock().orphan_head;
-        {
-            let mut st = inode.data().state.lock();
-            st.disk.next_orphan = head;
-            sync_attrs(inode, &mut st);
-            write_disk(sb, inode.ino(), &mut st)?;
-        }
-        let mut disk = sb.info().disk.lock();
-        disk.orphan_head = ino;
-        write_sb(sb, &mut disk)
-    })();
-    if res.is_err() {
-        // Not on the on-disk list: eviction frees it the plain way, a crash
-        // leaves it to fsck.
-        if let Some(i) = list.position(inode) {
-            list.remove(i);
-        }
+    let head = sb.info().disk.lock().orphan_head;
+    // Each step is done in memory before its write, and a failed write is
+    // retried later (design.rst, "When a metadata write fails"): the inode
+    // is on the list in memory and, once the buffers are written, on the
+    // media, so it stays on the in-memory list and eviction takes it off
+    // again. The name is gone already; the unlink stands.
+    let written = {
+        let mut st = inode.data().state.lock();
+        st.disk.next_orphan = head;
+        sync_attrs(inode, &mut st);
+        write_disk(sb, inode.ino(), &mut st)
+    };
+    let mut disk = sb.info().disk.lock();
+    disk.orphan_head = ino;
+    if let Err(e) = written.and(write_sb(sb, &mut disk)) {
+        sb_err!(
+            sb,
+            "inode {}: writing it onto the orphan list failed ({:?})",
+            ino,
+            e
+        );
     }
-    res
+    Ok(())
 }
 
 /// Takes `inode` (being evicted) off the orphan list, if it is on it.
@@ -79,18 +82,24 @@ pub(crate) fn remove(inode: &INode<R2dax>) -> Result {
         None => 0,
     };
     let next = u32::try_from(next).map_err(|_| EIO)?;
-    if i + 1 == list.len() {
+    // The list goes past the inode in memory whether or not the write
+    // fails (its buffer is written again later), so the inode leaves the
+    // in-memory list too, and the caller frees it.
+    let written = if i + 1 == list.len() {
         let mut disk = sb.info().disk.lock();
         disk.orphan_head = next;
-        write_sb(sb, &mut disk)?;
+        write_sb(sb, &mut disk)
     } else {
         let newer = list.ino(i + 1).ok_or(EIO)?;
         let data = list.data(i + 1).ok_or(EIO)?;
         let mut st = data.state.lock();
         st.disk.next_orphan = next;
-        write_disk(sb, newer, &mut st)?;
-    }
+        write_disk(sb, newer, &mut st)
+    };
     list.remove(i);
+    if let Err(e) = written {
+        sb_err!(sb, "writing the orphan list failed ({:?})", e);
+    }
     Ok(())
 }
 

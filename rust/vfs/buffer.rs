@@ -117,6 +117,16 @@ impl Buffer {
         // SAFETY: The buffer is referenced; `sync_dirty_buffer` locks it.
         let err = unsafe { raw::sync_dirty_buffer(self.bh.as_ptr()) };
         if err != 0 {
+            // A failed write leaves the buffer neither up to date nor
+            // dirty, so the next read would bring back the old block and
+            // silently undo a change the rest of the filesystem (counters,
+            // other blocks) already builds on. The kernel's copy is kept
+            // instead, as the truth, and written again by writeback: one
+            // rule for every error path (design.rst, "When a metadata
+            // write fails").
+            // SAFETY: The buffer is referenced; its contents are still the
+            // ones we wrote.
+            unsafe { raw::r2dax_buffer_keep(self.bh.as_ptr()) };
             return Err(EIO);
         }
         Ok(())

@@ -132,7 +132,22 @@ int r2dax_sb_zeroout(struct super_block *sb, sector_t block, sector_t count)
 {
 	unsigned int shift = sb->s_blocksize_bits - SECTOR_SHIFT;
 	loff_t start = (loff_t)block << sb->s_blocksize_bits;
+	sector_t i;
 	int err;
+
+	/*
+	 * A block that was metadata before may still have a dirty buffer (a
+	 * write of it failed and is kept for writeback, see Buffer::sync):
+	 * forget it, or writeback would later overwrite the file data that
+	 * goes around the buffer cache into the block.
+	 */
+	for (i = 0; i < count; i++) {
+		struct buffer_head *bh = __find_get_block(sb->s_bdev, block + i,
+							  sb->s_blocksize);
+
+		if (bh)
+			bforget(bh);
+	}
 
 	err = blkdev_issue_zeroout(sb->s_bdev, block << shift, count << shift,
 				   GFP_NOFS, BLKDEV_ZERO_NOUNMAP);
