@@ -270,13 +270,14 @@ impl<T: FileSystem> INode<T> {
 
     /// Zeroes the part of the block holding `pos` beyond `pos`: on the
     /// media for a DAX file (`dax_truncate_page`), otherwise through the
-    /// page cache (`iomap_truncate_page`).
+    /// page cache (`iomap_truncate_page`). The caller holds the inode
+    /// lock (truncate and fallocate also the invalidate lock).
     pub(crate) fn zero_tail(&self, pos: u64) -> Result {
         let mut did_zero = false;
         if self.is_dax() {
-            // SAFETY: The inode is live and locked (inode and invalidate
-            // locks) by the caller, so the mode is stable; the ops are
-            // 'static.
+            // SAFETY: The inode is live and locked by the caller, which
+            // keeps the mode stable (a switch needs the inode lock); the
+            // ops are 'static.
             return kernel::error::to_result(unsafe {
                 raw::dax_truncate_page(
                     self.as_raw(),

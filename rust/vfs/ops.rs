@@ -1021,17 +1021,18 @@ impl<T: FileSystem> Tables<T> {
                 };
                 // A write that starts beyond the end of the file first
                 // zeroes the rest of the old last block (as xfs's
-                // `xfs_file_write_zero_eof`): a store through a mapping may
-                // have left bytes there, which the new size would expose.
-                // `dax_write` does this for DAX files itself.
+                // `xfs_file_write_zero_eof`), in either mode: a store
+                // through a mapping may have left bytes there, which the
+                // new size would expose.
                 let old = raw::r2dax_inode_size(inode);
-                let err =
-                    if err == 0 && !raw::r2dax_is_dax(inode) && raw::r2dax_iocb_pos(iocb) > old {
-                        let mut did_zero = false;
-                        raw::iomap_truncate_page(inode, old, &mut did_zero, &Self::IOMAP_OPS)
-                    } else {
-                        err
-                    };
+                let err = if err == 0 && raw::r2dax_iocb_pos(iocb) > old {
+                    match INode::<T>::from_raw(inode).zero_tail(old as u64) {
+                        Ok(()) => 0,
+                        Err(e) => e.to_errno(),
+                    }
+                } else {
+                    err
+                };
                 ret = if err != 0 {
                     err as isize
                 } else if raw::r2dax_is_dax(inode) {
@@ -1063,19 +1064,9 @@ impl<T: FileSystem> Tables<T> {
         from: *mut raw::iov_iter,
         inode: *mut raw::inode,
     ) -> isize {
-        // SAFETY: Per the function contract.
+        // SAFETY: Per the function contract (`write_iter` zeroed the old
+        // last block already for a write beyond the end).
         unsafe {
-            // A write beyond the end of the file first zeroes the rest of
-            // the old last block: stores through a mapping may have left
-            // bytes there, which the new size would expose.
-            let old = raw::r2dax_inode_size(inode);
-            if raw::r2dax_iocb_pos(iocb) > old {
-                let mut did_zero = false;
-                let r = raw::dax_truncate_page(inode, old, &mut did_zero, &Self::IOMAP_OPS);
-                if r != 0 {
-                    return r as isize;
-                }
-            }
             let ret = raw::dax_iomap_rw(iocb, from, &Self::IOMAP_OPS);
             let end = raw::r2dax_iocb_pos(iocb);
             if ret > 0 && end > raw::r2dax_inode_size(inode) {
