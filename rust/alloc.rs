@@ -72,19 +72,26 @@ pub(crate) fn alloc_blocks(sb: &SuperBlock<R2dax>, goal: Goal, want: u64) -> Res
     let (first, n) = alloc_run(sb, goal, want)?;
     // No stale data: zeroed before anything points at them.
     if let Err(e) = sb.zero_blocks(first, n) {
-        // Nothing points at them yet: they go back to the free space.
-        if let Err(e2) = free_blocks(sb, first, n) {
-            sb_err!(
-                sb,
-                "giving back blocks {}..{} after a failed zeroing failed ({:?})",
-                first,
-                first + n,
-                e2
-            );
-        }
+        give_back(sb, first, n);
         return Err(e);
     }
     Ok((first, n))
+}
+
+/// Frees `n` blocks from `first` (one group) that an operation allocated
+/// and then could not use: nothing points at them yet. A failure here is
+/// only logged (the caller is already returning an error); the blocks
+/// then stay allocated, a leak that fsck reclaims.
+pub(crate) fn give_back(sb: &SuperBlock<R2dax>, first: u64, n: u64) {
+    if let Err(e) = free_blocks(sb, first, n) {
+        sb_err!(
+            sb,
+            "giving back unused blocks {}..{} failed ({:?})",
+            first,
+            first + n,
+            e
+        );
+    }
 }
 
 /// Allocates one metadata block (map, directory or symlink block) and
@@ -107,15 +114,7 @@ pub(crate) fn alloc_meta(sb: &SuperBlock<R2dax>, goal_group: u32) -> Result<(u64
     match bh {
         Ok(bh) => Ok((b, bh)),
         Err(e) => {
-            // Nothing points at the block yet: it goes back.
-            if let Err(e2) = free_blocks(sb, b, 1) {
-                sb_err!(
-                    sb,
-                    "giving back block {} after a failed write failed ({:?})",
-                    b,
-                    e2
-                );
-            }
+            give_back(sb, b, 1);
             Err(e)
         }
     }

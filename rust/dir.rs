@@ -376,7 +376,7 @@ fn add_in(
     if let Err(e) = bh.sync() {
         // Nothing points at the block: it goes back.
         drop(bh);
-        give_back(dir, pblk);
+        alloc::give_back(dir.sb(), pblk, 1);
         return Err(e);
     }
     let mut st = dir.data().state.lock();
@@ -393,7 +393,7 @@ fn add_in(
                 written_late(dir, e2);
             }
             drop(st);
-            give_back(dir, pblk);
+            alloc::give_back(dir.sb(), pblk, 1);
             return Err(e);
         }
         written_late(dir, e);
@@ -426,19 +426,6 @@ fn written_late(dir: &INode<R2dax>, e: Error) {
         dir.ino(),
         e
     );
-}
-
-/// Frees directory block `b`, which nothing points at.
-fn give_back(dir: &INode<R2dax>, b: u64) {
-    if let Err(e) = alloc::free_blocks(dir.sb(), b, 1) {
-        sb_err!(
-            dir.sb(),
-            "directory {}: giving back block {} failed ({:?})",
-            dir.ino(),
-            b,
-            e
-        );
-    }
 }
 
 /// The group holding `inode` (allocation goal for its blocks).

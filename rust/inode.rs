@@ -574,7 +574,9 @@ fn truncate_node(
             }
         });
         if let Err(e) = bh.sync() {
-            *late = core::mem::replace(late, Ok(())).and(Err(e));
+            if late.is_ok() {
+                *late = Err(e);
+            }
         }
     }
     Ok(false)

@@ -357,16 +357,7 @@ fn insert_failed(inode: &INode<R2dax>, st: &mut State, lblk: u64, first: u64, go
         );
     }
     if known && linked < got {
-        if let Err(e) = alloc::free_blocks(sb, first + linked, got - linked) {
-            sb_err!(
-                sb,
-                "inode {}: giving back unmapped blocks {}..{} failed ({:?})",
-                inode.ino(),
-                first + linked,
-                first + got,
-                e
-            );
-        }
+        alloc::give_back(sb, first + linked, got - linked);
     }
 }
 
