@@ -139,14 +139,19 @@ int r2dax_sb_zeroout(struct super_block *sb, sector_t block, sector_t count)
 	 * A block that was metadata before may still have a dirty buffer (a
 	 * write of it failed and is kept for writeback, see Buffer::sync):
 	 * forget it, or writeback would later overwrite the file data that
-	 * goes around the buffer cache into the block.
+	 * goes around the buffer cache into the block. Most new data blocks
+	 * have no page in the device's cache at all: one range lookup, and
+	 * the per-block lookups only when it finds something.
 	 */
-	for (i = 0; i < count; i++) {
-		struct buffer_head *bh = __find_get_block(sb->s_bdev, block + i,
-							  sb->s_blocksize);
+	if (filemap_range_has_page(sb->s_bdev->bd_mapping, start,
+				   start + ((loff_t)count << sb->s_blocksize_bits) - 1)) {
+		for (i = 0; i < count; i++) {
+			struct buffer_head *bh =
+				__find_get_block(sb->s_bdev, block + i, sb->s_blocksize);
 
-		if (bh)
-			bforget(bh);
+			if (bh)
+				bforget(bh);
+		}
 	}
 
 	err = blkdev_issue_zeroout(sb->s_bdev, block << shift, count << shift,
