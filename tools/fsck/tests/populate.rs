@@ -37,6 +37,15 @@ fn read_file(fs: &Fs, inode: &Inode) -> Vec<u8> {
     out
 }
 
+/// Runs mkfs.r2dax with `args` (as its command line, without the name).
+fn mkfs(args: &[&str]) {
+    let argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    match r2dax_mkfs::parse_args(argv).unwrap() {
+        r2dax_mkfs::Cli::Run(a) => r2dax_mkfs::run(&a).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
 fn lookup(fs: &Fs, path: &str) -> (u32, Inode) {
     let ino = fs.locate(path).unwrap();
     match fs.inode(ino).unwrap() {
@@ -75,14 +84,7 @@ fn copied_tree_reads_back() {
 
     let img = tmp("img");
     fs::File::create(&img).unwrap().set_len(256 << 20).unwrap();
-    let argv: Vec<String> = ["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    match r2dax_mkfs::parse_args(argv).unwrap() {
-        r2dax_mkfs::Cli::Run(a) => r2dax_mkfs::run(&a).unwrap(),
-        _ => unreachable!(),
-    }
+    mkfs(&["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]);
     let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
     let report = r2dax_fsck::check(&fs, false).unwrap();
     assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
@@ -146,21 +148,14 @@ fn directories_in_later_groups_check_clean() {
     }
     let img = tmp("groups-img");
     fs::File::create(&img).unwrap().set_len(512 << 20).unwrap();
-    let argv: Vec<String> = [
+    mkfs(&[
         "-q",
         "-N",
         "256",
         "-d",
         src.to_str().unwrap(),
         img.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    match r2dax_mkfs::parse_args(argv).unwrap() {
-        r2dax_mkfs::Cli::Run(a) => r2dax_mkfs::run(&a).unwrap(),
-        _ => unreachable!(),
-    }
+    ]);
     let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
     assert!(fs.geo.group_count > 1 && fs.geo.inodes_per_group < 150);
     let report = r2dax_fsck::check(&fs, false).unwrap();

@@ -183,6 +183,26 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
     Ok(format!("{rounds} rounds, every file intact"))
 }
 
+/// A shared read-only mapping of the first `len` bytes of `f` (`f` may be
+/// open read-only, which a read-write mapping would refuse).
+fn map_read_only(f: &File, len: usize) -> Result<*mut libc::c_void> {
+    // SAFETY: A new mapping; the kernel picks the address.
+    let m = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    if m == libc::MAP_FAILED {
+        return Err(Error::last_os_error());
+    }
+    Ok(m)
+}
+
 /// `FS_IOC_FSGETXATTR` / `FS_IOC_FSSETXATTR` and `FS_XFLAG_DAX`.
 const FS_IOC_FSGETXATTR: libc::c_ulong = 0x801c_581f;
 const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
@@ -242,20 +262,7 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
     let collapser = std::thread::spawn(move || -> Result<()> {
         while !s.load(Ordering::Relaxed) {
             let f = File::open(&p)?;
-            // SAFETY: A new shared read-only mapping of an open file.
-            let m = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    LEN,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED,
-                    f.as_raw_fd(),
-                    0,
-                )
-            };
-            if m == libc::MAP_FAILED {
-                return Err(Error::last_os_error());
-            }
+            let m = map_read_only(&f, LEN)?;
             a.store(m as usize, Ordering::Release);
             // SAFETY: The range is our mapping (or was: the unmapper may
             // take it away, which is the race under test).
@@ -345,20 +352,7 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
                 if mode { "DAX" } else { "page-cache" }
             )));
         }
-        // SAFETY: A new shared read-only mapping of an open file.
-        let m = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                LEN,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                f.as_raw_fd(),
-                0,
-            )
-        };
-        if m == libc::MAP_FAILED {
-            return Err(Error::last_os_error());
-        }
+        let m = map_read_only(&f, LEN)?;
         // SAFETY: `LEN` readable bytes.
         let bytes = unsafe { std::slice::from_raw_parts(m.cast::<u8>(), LEN) };
         let bad = (0..LEN).find(|&i| bytes[i] != byte(i, 0, 9));
