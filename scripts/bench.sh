@@ -24,20 +24,12 @@ export R2DAX_KERNEL=bench
 [ $# -gt 0 ] && export R2DAX_BENCH="$*"
 
 "$top/scripts/build-kernel.sh"
-kdir=$(kernel_build_dir)
 (cd "$top/tools" && cargo build --release --quiet)
 make --no-print-directory -s -C "$top/samples" OUT="$top/out/samples"
 
 # The module, built for the bench kernel from a copy of its sources.
 mod=$out/module
-mkdir -p "$mod/rust/vfs" "$mod/tools/r2dax-format/src"
-cp "$top/Kbuild" "$mod/"
-cp "$top"/rust/*.rs "$mod/rust/"
-cp "$top"/rust/vfs/*.rs "$top"/rust/vfs/*.c "$top"/rust/vfs/*.h "$mod/rust/vfs/"
-rm -f "$mod/rust/vfs/bindings_generated.rs"
-cp "$top"/tools/r2dax-format/src/*.rs "$mod/tools/r2dax-format/src/"
-# shellcheck disable=SC2086
-make --no-print-directory -s -C "$kdir" M="$mod" $KMAKE_FLAGS modules
+build_module_copy "$mod"
 
 extra=fio
 if [ -n "${R2DAX_BENCH_PROFILE:-}" ]; then

@@ -49,3 +49,19 @@ kernel_build_dir() {
 	} | sha256sum | cut -c1-12)
 	echo "$R2DAX_CACHE/kernel/linux-$(kernel_pkg_version)-$_key"
 }
+
+# Build r2dax.ko for the current kernel variant from a copy of the sources
+# in $1 (so that the test build in the tree is left alone). Prints nothing;
+# the module is $1/r2dax.ko.
+build_module_copy() {
+	_top=$(cd "$(dirname "$0")/.." && pwd)
+	_mod=$1
+	mkdir -p "$_mod/rust/vfs" "$_mod/tools/r2dax-format/src"
+	cp "$_top/Kbuild" "$_mod/"
+	cp "$_top"/rust/*.rs "$_mod/rust/"
+	cp "$_top"/rust/vfs/*.rs "$_top"/rust/vfs/*.c "$_top"/rust/vfs/*.h "$_mod/rust/vfs/"
+	rm -f "$_mod/rust/vfs/bindings_generated.rs"
+	cp "$_top"/tools/r2dax-format/src/*.rs "$_mod/tools/r2dax-format/src/"
+	# shellcheck disable=SC2086
+	make --no-print-directory -s -C "$(kernel_build_dir)" M="$_mod" $KMAKE_FLAGS modules
+}
