@@ -9,6 +9,11 @@ DEBS="rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web linux-source-
 clang lld llvm libclang-dev flex bison libelf-dev libssl-dev bc cpio dwarves kmod \
 xz-utils make gcc libc6-dev qemu-system-x86 qemu-utils busybox-static ndctl daxctl \
 xfsprogs e2fsprogs fio stress-ng python3"
+# fstests: its build dependencies (../shared/fstests/README.md) and the
+# programs its scripts run; the guest runs them from the host's / (lab.rst).
+DEBS="$DEBS xfslibs-dev libattr1-dev libacl1-dev libaio-dev liburing-dev uuid-dev libgdbm-dev \
+libcap-dev autoconf automake libtool pkg-config acl attr gawk psmisc file quota libcap2-bin \
+procps bsdextrautils xxd"
 
 say() { echo "setup-host: $*"; }
 die() { echo "setup-host: error: $*" >&2; exit 1; }
