@@ -1,15 +1,21 @@
 #!/bin/sh
 # Boot the r2dax test guest and run a job in it.
 #
-# Usage: scripts/run-guest.sh check|demo|bench|shell [TEST...]
+# Usage: scripts/run-guest.sh check|demo|bench|fstests|shell [TEST...]
 #
-# QEMU (TCG: KVM hangs on these hosts) with 2 vCPUs and a file-backed NVDIMM
-# (R2DAX_PMEM_SIZE, default 2G) kept in the cache (or R2DAX_NVDIMM_DIR),
-# plus a second one for devdax when R2DAX_DEVDAX_SIZE is set. The kernel is
+# QEMU (TCG: KVM hangs on these hosts) with 2 vCPUs, R2DAX_MEM of RAM
+# (default 2G) and a file-backed NVDIMM (R2DAX_PMEM_SIZE, default 2G) kept
+# in the cache (or R2DAX_NVDIMM_DIR), plus a second one for devdax when
+# R2DAX_DEVDAX_SIZE is set, or a second fsdax one (pmem1, fstests'
+# SCRATCH_DEV) when R2DAX_PMEM1_SIZE is set. With R2DAX_HOSTROOT=1 the
+# host's / is shared read-only over virtio-9p (tag hostroot) and
+# R2DAX_RESULTS_DIR read-write (tag results): the fstests job runs on the
+# host's userland (lab.rst, "fstests"). The kernel is
 # the R2DAX_KERNEL variant (test or bench), the initramfs out/initramfs.cpio.gz
 # or R2DAX_INITRD. R2DAX_BENCH* variables are passed on the kernel command
 # line (spaces become commas). The kernel console (ttyS0) goes to
 # out/<job>/console.log, the job's output (ttyS1) to out/<job>/results.log
+# (or both to R2DAX_LOGDIR),
 # and, live, to stdout. A watchdog (R2DAX_GUEST_TIMEOUT seconds) kills a
 # hung guest and reports it as a failure with the log tails. The exit
 # status is the guest job's, or 1 if the guest died before reporting one.
@@ -21,16 +27,20 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-job=${1:?usage: run-guest.sh check|demo|bench|shell [TEST...]}
+job=${1:?usage: run-guest.sh check|demo|bench|fstests|shell [TEST...]}
 shift
 case "$job" in
 check) timeout_default=3000 ;;
 bench) timeout_default=7200 ;;
+fstests) timeout_default=10800 ;;
 *) timeout_default=600 ;;
 esac
 limit=${R2DAX_GUEST_TIMEOUT:-$timeout_default}
 pmem_size=${R2DAX_PMEM_SIZE:-2G}
 devdax_size=${R2DAX_DEVDAX_SIZE:-}
+pmem1_size=${R2DAX_PMEM1_SIZE:-}
+mem=${R2DAX_MEM:-2G}
+[ -z "$devdax_size" ] || [ -z "$pmem1_size" ] || die "R2DAX_DEVDAX_SIZE and R2DAX_PMEM1_SIZE exclude each other"
 
 kdir=$("$top/scripts/build-kernel.sh" --print-dir)
 kernel=$kdir/arch/x86/boot/bzImage
@@ -38,7 +48,7 @@ initrd=${R2DAX_INITRD:-$top/out/initramfs.cpio.gz}
 [ -f "$kdir/.r2dax-complete" ] || die "no lab kernel in $kdir (run make kernel)"
 [ -f "$initrd" ] || die "no initramfs (run make initramfs)"
 
-logdir=$top/out/$job
+logdir=${R2DAX_LOGDIR:-$top/out/$job}
 nvdir=${R2DAX_NVDIMM_DIR:-$R2DAX_CACHE/nvdimm}
 mkdir -p "$logdir" "$nvdir"
 console=$logdir/console.log
@@ -64,9 +74,27 @@ if [ -n "$devdax_size" ]; then
 	nvdimm="$nvdimm -device nvdimm,id=nvdimm1,memdev=mem1"
 	cmdline="$cmdline R2DAX_DEVDAX=1"
 fi
+if [ -n "$pmem1_size" ]; then
+	pmem1_img=$nvdir/pmem1-$pmem1_size.img
+	[ -f "$pmem1_img" ] || truncate -s "$pmem1_size" "$pmem1_img"
+	exec 8>"$pmem1_img.lock"
+	flock -n 8 || { say "waiting for another guest to release $pmem1_img"; flock 8; }
+	nvdimm="$nvdimm -object memory-backend-file,id=mem1,share=on,mem-path=$pmem1_img,size=$pmem1_size"
+	nvdimm="$nvdimm -device nvdimm,id=nvdimm1,memdev=mem1"
+	cmdline="$cmdline R2DAX_PMEM1=1"
+fi
+virtfs=""
+if [ -n "${R2DAX_HOSTROOT:-}" ]; then
+	resdir=${R2DAX_RESULTS_DIR:?R2DAX_HOSTROOT needs R2DAX_RESULTS_DIR}
+	mkdir -p "$resdir"
+	virtfs="-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
+	virtfs="$virtfs -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
+	virtfs="$virtfs -fsdev local,id=results,path=$resdir,security_model=none"
+	virtfs="$virtfs -device virtio-9p-pci,fsdev=results,mount_tag=results"
+fi
 [ $# -gt 0 ] && cmdline="$cmdline R2DAX_TESTS=$(echo "$@" | tr ' ' ',')"
 [ -n "${R2DAX_CRASH:-}" ] && cmdline="$cmdline R2DAX_CRASH=$R2DAX_CRASH"
-for v in R2DAX_BENCH R2DAX_BENCH_FS R2DAX_BENCH_REPS R2DAX_BENCH_RT R2DAX_BENCH_SIZE R2DAX_BENCH_META \
+for v in R2DAX_FSTESTS_CONFIG R2DAX_FSTESTS_DIR R2DAX_BENCH R2DAX_BENCH_FS R2DAX_BENCH_REPS R2DAX_BENCH_RT R2DAX_BENCH_SIZE R2DAX_BENCH_META \
 	R2DAX_BENCH_PROFILE; do
 	eval "val=\${$v:-}"
 	# shellcheck disable=SC2154
@@ -76,14 +104,14 @@ done
 if [ "$job" = shell ]; then
 	# shellcheck disable=SC2086
 	exec qemu-system-x86_64 -machine pc,nvdimm=on -accel tcg -smp 2 \
-		-m 2G,slots=$slots,maxmem=16G $nvdimm -kernel "$kernel" -initrd "$initrd" \
+		-m $mem,slots=$slots,maxmem=16G $nvdimm $virtfs -kernel "$kernel" -initrd "$initrd" \
 		-append "$cmdline" -nographic -no-reboot
 fi
 
 start=$(date +%s)
 # shellcheck disable=SC2086
 timeout -k 10 "$limit" qemu-system-x86_64 -machine pc,nvdimm=on -accel tcg -smp 2 \
-	-m 2G,slots=$slots,maxmem=16G $nvdimm \
+	-m $mem,slots=$slots,maxmem=16G $nvdimm $virtfs \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-display none -monitor none -no-reboot \
 	-serial "file:$console" -serial "file:$results" </dev/null &
@@ -125,5 +153,5 @@ if [ -z "$status" ]; then
 	tail -n 40 "$console" | tr -d '\r'
 	exit 1
 fi
-say "guest $job finished in ${elapsed}s with status $status (logs in out/$job/)"
+say "guest $job finished in ${elapsed}s with status $status (logs in ${logdir#"$top"/}/)"
 exit "$status"
