@@ -9,6 +9,9 @@
 #   make check TESTS="001 004"   run a subset of the guest suite
 #   make bench        r2dax vs ext4/xfs/ext2-DAX and device DAX in one guest
 #   make bench BENCH="B1 B6"     a subset (not a test: no pass/fail)
+#   make fstests      fstests (dax and quick groups) on r2dax dax=always,
+#                     inode, never and ext4 -o dax; FSTESTS_CONFIGS=,
+#                     FSTESTS_GROUPS=, FSTESTS_TESTS=, FSTESTS_EXCLUDE=
 #   make tools        build the host tools (mkfs.r2dax, ...)
 #   make lint         rustfmt --check and clippy (kbuild CLIPPY=1) on the module
 #   make clean
@@ -26,12 +29,12 @@ export RUSTC RUSTDOC BINDGEN
 # Lab kernel build directory (cached outside the repository).
 LAB_KDIR = $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
 
-.PHONY: all module setup kernel tools samples initramfs demo check bench lint fmt clean help
+.PHONY: all module setup kernel tools samples initramfs demo check bench fstests lint fmt clean help
 
 all: module
 
 help:
-	@sed -n '3,16p' $(TOP)/Makefile
+	@sed -n '3,19p' $(TOP)/Makefile
 
 setup:
 	@$(TOP)/scripts/setup-host.sh
@@ -64,6 +67,9 @@ check: initramfs
 
 bench: setup
 	@$(TOP)/scripts/bench.sh $(BENCH)
+
+fstests: setup
+	@$(TOP)/scripts/fstests.sh
 
 lint: kernel
 	@$(TOP)/scripts/lint.sh

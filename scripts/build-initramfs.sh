@@ -76,7 +76,9 @@ done
 cp -R "$top/tools/testing" "$root/r2dax/testing"
 cp "$top/scripts/guest/init" "$root/init"
 cp "$top/scripts/guest/demo.sh" "$root/r2dax/demo.sh"
-chmod +x "$root/init" "$root/r2dax/demo.sh"
+cp "$top/scripts/guest/fstests.sh" "$root/r2dax/fstests.sh"
+cp "$top/scripts/fstests/r2dax.config" "$root/r2dax/fstests.config"
+chmod +x "$root/init" "$root/r2dax/demo.sh" "$root/r2dax/fstests.sh"
 # The power-cut test's second boot gets the list of fsync'd files.
 if [ -n "${R2DAX_SYNCED:-}" ]; then cp "$R2DAX_SYNCED" "$root/r2dax/synced"; fi
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"

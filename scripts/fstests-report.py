@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Merge fstests results into one table (make fstests, scripts/fstests.sh).
+
+Reads, for each configuration named on the command line, the xunit report
+fstests wrote (out/fstests/CONFIG/CONFIG/result.xml), the name of a test
+the guest died in (out/fstests/CONFIG/hung) and the run's kernel, commit
+and date (out/fstests/CONFIG/run). Entries replace those of the same test
+and configuration in the JSON file (the committed record, so that chunks
+and sessions merge), which is then written back, copied to
+out/fstests/results.json and rendered as the table in the rst file, between
+its ".. BEGIN GENERATED" and ".. END GENERATED" lines.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+CONFIGS = ["r2dax-always", "r2dax-inode", "r2dax-never", "ext4-dax"]
+R2DAX = [c for c in CONFIGS if c.startswith("r2dax")]
+BASELINE = "ext4-dax"
+
+# Differences by design: the test fails on r2dax because r2dax does what
+# its design says. Shown as such, never as a pass, and only when the test's
+# output is exactly the one the design predicts
+# (scripts/fstests/expected/<test>.out.bad, fstests' .out.bad with the
+# differing lines); any other output is a failure.
+EXPECTED = {
+    "generic/608": "expects S_DAX to stay as it was while the file is open "
+    "(ext4 and xfs defer the change to inode eviction); r2dax switches at "
+    "once when nothing maps or pins the file (dax.rst)",
+}
+
+# Features whose absence makes fstests skip a test. "ext2" says whether
+# ext2 has the feature: those missing from r2dax are its gaps.
+FEATURES = [
+    ("extended attributes", True, r"attr|xattr|_require_attrs"),
+    ("POSIX ACLs", True, r"\bacl"),
+    ("quota", True, r"quota"),
+    ("NFS export (file handles)", True, r"exportfs|file handle|open_by_handle|name_to_handle"),
+    ("FIEMAP", True, r"fiemap"),
+    ("FS_IOC_GETFSUUID / label ioctls", True, r"getfsuuid|fslabel|label"),
+    ("idmapped mounts", False, r"idmap"),
+    ("fallocate collapse/insert range", False, r"fcollapse|finsert|collapse|insert"),
+    ("fallocate zero range", False, r"fzero|zero.range"),
+    ("reflink / dedupe", False, r"reflink|clone|dedupe"),
+    ("metadata journaling", False, r"journal"),
+    ("freeze", True, r"freeze"),
+]
+
+
+def feature_of(reason):
+    for name, ext2, pattern in FEATURES:
+        if re.search(pattern, reason, re.IGNORECASE):
+            return name, ext2
+    return None, False
+
+
+def differs_as_designed(outdir, cfg, test):
+    """Whether a failed test's output is the one the design predicts."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    want = os.path.join(here, "fstests", "expected", test.replace("/", "-") + ".out.bad")
+    got = os.path.join(outdir, cfg, cfg, test + ".out.bad")
+    try:
+        with open(want) as w, open(got) as g:
+            return w.read() == g.read()
+    except OSError:
+        return False
+
+
+def parse_run(outdir, cfg):
+    """The entries one configuration's run produced: {test: entry}."""
+    res = os.path.join(outdir, cfg)
+    kernel, commit, date = "?", "?", "?"
+    try:
+        with open(os.path.join(res, "run")) as f:
+            kernel, commit, date = f.read().split()[:3]
+    except (OSError, ValueError):
+        pass
+    base = {"kernel": kernel, "commit": commit, "date": date}
+    entries = {}
+    xml = os.path.join(res, cfg, "result.xml")
+    if os.path.exists(xml):
+        for tc in ET.parse(xml).getroot().iter("testcase"):
+            name = tc.get("name")
+            e = dict(base)
+            e["time"] = int(float(tc.get("time") or 0))
+            skipped, failure = tc.find("skipped"), tc.find("failure")
+            if failure is not None:
+                e["status"] = "fail"
+                e["reason"] = failure.get("message", "")
+                if (name in EXPECTED and cfg in R2DAX
+                        and differs_as_designed(outdir, cfg, name)):
+                    e["status"] = "differs"
+                    e["reason"] = "differs by design"
+            elif skipped is not None:
+                e["status"] = "notrun"
+                e["reason"] = (skipped.get("message") or "").strip()
+            else:
+                e["status"] = "pass"
+                e["reason"] = ""
+            entries[name] = e
+    hung = os.path.join(res, "hung")
+    if os.path.exists(hung):
+        with open(hung) as f:
+            name = f.read().strip()
+        e = dict(base, status="fail", time=0,
+                 reason="hung: the guest was killed by the watchdog in this test")
+        entries[name] = e
+    return entries
+
+
+def cell(test, cfg, e):
+    if e is None:
+        return "--"
+    st = e["status"]
+    if st == "pass":
+        text = "pass"
+    elif st == "fail":
+        text = "**FAIL**: " + e["reason"]
+    elif st == "differs":
+        text = "differs by design (see above)"
+    else:
+        text = "notrun: " + e["reason"]
+    return text.replace("\n", " ").replace("|", "/")
+
+
+def render(db):
+    tests = db["tests"]
+    names = sorted(tests)
+    lines = []
+    total = {c: {"pass": 0, "fail": 0, "notrun": 0, "differs": 0} for c in CONFIGS}
+    for t in names:
+        for c in CONFIGS:
+            e = tests[t].get(c)
+            if e:
+                total[c][e["status"]] += 1
+
+    lines.append("Summary")
+    lines.append("=======")
+    lines.append("")
+    for c in CONFIGS:
+        t = total[c]
+        d = f", {t['differs']} differs by design" if t["differs"] else ""
+        lines.append(f"- ``{c}``: {t['pass']} pass, {t['fail']} fail, {t['notrun']} notrun{d}")
+    diff = sorted(t for t in EXPECTED if t in tests)
+    if diff:
+        lines.append(f"- documented differences by design: {', '.join(diff)}")
+    runs = sorted({(e.get('kernel'), e.get('commit'), e.get('date', '')[:10])
+                   for t in names for e in tests[t].values()})
+    lines.append("- runs merged here (kernel, commit, date): "
+                 + "; ".join(f"{k} {c} {d}" for k, c, d in runs))
+    lines.append("")
+
+    # Gaps: tests r2dax skips for a missing feature that ext4-DAX runs.
+    gaps, others = {}, {}
+    for t in names:
+        base = tests[t].get(BASELINE)
+        if not base or base["status"] == "notrun":
+            continue
+        for c in R2DAX:
+            e = tests[t].get(c)
+            if e and e["status"] == "notrun":
+                feat, ext2 = feature_of(e["reason"])
+                key = feat or e["reason"]
+                (gaps if ext2 else others).setdefault(key, set()).add(t)
+                break
+    lines.append("Gaps")
+    lines.append("====")
+    lines.append("")
+    lines.append("Features ext2 has and r2dax lacks, with the tests each costs "
+                 "(tests that ext4-DAX runs and r2dax skips):")
+    lines.append("")
+    if gaps:
+        for k in sorted(gaps, key=lambda k: (-len(gaps[k]), k)):
+            lines.append(f"- {k}: {len(gaps[k])} tests ({', '.join(sorted(gaps[k]))})")
+    else:
+        lines.append("- none found in the tests run so far")
+    lines.append("")
+    if others:
+        lines.append("Other tests that ext4-DAX runs and r2dax skips (features "
+                     "ext2 lacks too, or a reason of r2dax's own):")
+        lines.append("")
+        for k in sorted(others, key=lambda k: (-len(others[k]), k)):
+            lines.append(f"- {k}: {len(others[k])} tests ({', '.join(sorted(others[k]))})")
+        lines.append("")
+
+    if diff:
+        lines.append("Differences by design")
+        lines.append("=====================")
+        lines.append("")
+        for t in diff:
+            lines.append(f"``{t}``")
+            lines.append(f"    {EXPECTED[t]}. Counted as a difference only when its output is "
+                         f"exactly ``scripts/fstests/expected/{t.replace('/', '-')}.out.bad``.")
+        lines.append("")
+
+    lines.append("Results")
+    lines.append("=======")
+    lines.append("")
+    lines.append(".. list-table::")
+    lines.append("   :header-rows: 1")
+    lines.append("")
+    lines.append("   * - test")
+    for c in CONFIGS:
+        lines.append(f"     - {c}")
+    for t in names:
+        lines.append(f"   * - {t}")
+        for c in CONFIGS:
+            lines.append(f"     - {cell(t, c, tests[t].get(c))}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="out/fstests")
+    ap.add_argument("--json", help="the committed record to merge into")
+    ap.add_argument("--rst", help="the document with the table")
+    ap.add_argument("--verdict", action="store_true",
+                    help="make check: print 'N passed, N failed, N skipped' for "
+                    "the runs just made; exit 1 if any test failed")
+    ap.add_argument("configs", nargs="*", help="configurations just run")
+    a = ap.parse_args()
+
+    db = {"configs": CONFIGS, "tests": {}}
+    if a.json and os.path.exists(a.json):
+        with open(a.json) as f:
+            db = json.load(f)
+    new = {}
+    for cfg in a.configs:
+        if cfg not in CONFIGS:
+            sys.exit(f"fstests-report: unknown configuration {cfg}")
+        new[cfg] = parse_run(a.out, cfg)
+        for t, e in new[cfg].items():
+            db["tests"].setdefault(t, {})[cfg] = e
+    text = json.dumps(db, indent=1, sort_keys=True) + "\n"
+    for path in (a.json, os.path.join(a.out, "results.json")):
+        if path:
+            with open(path, "w") as f:
+                f.write(text)
+
+    if a.rst:
+        with open(a.rst) as f:
+            doc = f.read()
+        begin, end = ".. BEGIN GENERATED\n", ".. END GENERATED\n"
+        i, j = doc.find(begin), doc.find(end)
+        if i < 0 or j < i:
+            sys.exit(f"fstests-report: {a.rst} lacks the generated-section markers")
+        doc = doc[:i + len(begin)] + "\n" + render(db) + "\n" + doc[j:]
+        with open(a.rst, "w") as f:
+            f.write(doc)
+
+    passed = failed = skipped = 0
+    for cfg, entries in new.items():
+        counts = {}
+        for t in sorted(entries):
+            st = entries[t]["status"]
+            counts[st] = counts.get(st, 0) + 1
+            if st == "fail":
+                print(f"fstests: {cfg}: {t} FAIL: {entries[t]['reason']}")
+        print(f"fstests: {cfg}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        passed += counts.get("pass", 0) + counts.get("differs", 0)
+        failed += counts.get("fail", 0)
+        skipped += counts.get("notrun", 0)
+        if not entries:
+            print(f"fstests: {cfg}: no results")
+            failed += 1
+    if a.verdict:
+        print(f"{passed} passed, {failed} failed, {skipped} skipped")
+        sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
