@@ -47,23 +47,19 @@ mkdir $new/run/fstests
 tar -xf "$new$fst/r2dax-fstests.tar" -C $new/run/fstests || fail "unpacking fstests"
 
 # The users and groups fstests' tests switch to, added to copies of the
-# host's files.
-for f in passwd group; do cp "$new/etc/$f" "$new/run/$f"; done
-cat >>$new/run/passwd <<'EOF'
-fsgqa:x:1500:1500:fstests:/home/fsgqa:/bin/bash
-fsgqa2:x:1501:1501:fstests:/home/fsgqa2:/bin/bash
-123456-fsgqa:x:1502:1502:fstests:/home/123456-fsgqa:/bin/bash
-EOF
-cat >>$new/run/group <<'EOF'
-fsgqa:x:1500:
-fsgqa2:x:1501:
-123456-fsgqa:x:1502:
-EOF
+# host's files (su's PAM stack wants a shadow entry too).
+for f in passwd group shadow gshadow; do cp "$new/etc/$f" "$new/run/$f"; done
+id=1500
 for u in fsgqa fsgqa2 123456-fsgqa; do
+	echo "$u:x:$id:$id:fstests:/home/$u:/bin/bash" >>$new/run/passwd
+	echo "$u:x:$id:" >>$new/run/group
+	echo "$u:*:19000:0:99999:7:::" >>$new/run/shadow
+	echo "$u:!::" >>$new/run/gshadow
 	mkdir -p "$new/home/$u"
-	chown "$(grep "^$u:" $new/run/passwd | cut -d: -f3-4)" "$new/home/$u"
+	chown "$id:$id" "$new/home/$u"
+	id=$((id + 1))
 done
-for f in passwd group; do mount -o bind "$new/run/$f" "$new/etc/$f"; done
+for f in passwd group shadow gshadow; do mount -o bind "$new/run/$f" "$new/etc/$f"; done
 
 # r2dax: the module from the initramfs, the tools under their fsck.TYPE
 # names first in PATH (util-linux's mkfs and fsck search PATH).
