@@ -26,7 +26,7 @@
 # (R2DAX_GUEST_TIMEOUT, default 3 h); the test it was running is recorded
 # as failed ("hung") and the run goes on with the next configuration.
 #
-# --check (make check): the fixed subset of scripts/fstests/check.list on
+# --check (meant for make check): the fixed subset of scripts/fstests/check.list on
 # the debug kernel, in the configurations that file names; records nothing,
 # prints "N passed, N failed, N skipped" and exits 1 on a failure.
 set -eu
