@@ -7,8 +7,10 @@
 # and why: lab.rst, "fstests") are applied to a copy, which is configured and
 # built with the host's compiler. The build lives in
 # $R2DAX_CACHE/fstests/<hash>, the hash covering the source and the patches;
-# a stamp file marks it complete. The guest, which sees the host's /
-# read-only, unpacks r2dax-fstests.tar from there into its RAM.
+# a stamp file marks it complete. A clone without the source beside it
+# reuses the build of the last source built with the same patches. The
+# guest, which sees the host's / read-only, unpacks r2dax-fstests.tar from
+# there into its RAM.
 #
 # Usage: scripts/build-fstests.sh [--print-dir]
 set -eu
@@ -16,14 +18,22 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 src=${FSTESTS_SRC:-}
+tarball=""
 if [ -z "$src" ]; then
 	tarball=${FSTESTS_TARBALL:-$(ls "$top"/../shared/fstests/xfstests-*.tar.gz 2>/dev/null | head -n 1)}
-	[ -n "$tarball" ] && [ -f "$tarball" ] ||
-		die "no fstests source: set FSTESTS_SRC to an fstests checkout (or FSTESTS_TARBALL)"
 fi
 patches=$(ls "$top"/scripts/fstests/*.patch 2>/dev/null || true)
+# The fingerprint of the source last built, for a clone that does not sit
+# beside ../shared (CI's clean clone): it reuses that build if the patches
+# are the same.
+last=$R2DAX_CACHE/fstests/last-source
+if [ -z "$src" ] && { [ -z "$tarball" ] || [ ! -f "$tarball" ]; }; then
+	[ -f "$last" ] ||
+		die "no fstests source: set FSTESTS_SRC to an fstests checkout (or FSTESTS_TARBALL)"
+	tarball=""
+fi
 
-key=$( {
+fingerprint() {
 	if [ -n "$src" ]; then
 		# A checkout: its commit and any local changes, or else its files.
 		if git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
@@ -35,6 +45,14 @@ key=$( {
 	else
 		sha256sum <"$tarball"
 	fi
+}
+if [ -n "$src" ] || [ -n "$tarball" ]; then
+	srcprint=$(fingerprint | sha256sum | cut -c1-64)
+else
+	srcprint=$(cat "$last")
+fi
+key=$( {
+	echo "$srcprint"
 	# shellcheck disable=SC2086
 	[ -z "$patches" ] || cat $patches
 	gcc --version | head -n 1
@@ -55,6 +73,8 @@ if [ -f "$out/.r2dax-complete" ]; then
 	say "fstests cached in $out"
 	exit 0
 fi
+[ -n "$src" ] || [ -n "$tarball" ] ||
+	die "no fstests source, and no build of the last one with these patches: set FSTESTS_SRC"
 
 for h in xfs/xfs.h attr/attributes.h acl/libacl.h libaio.h liburing.h uuid/uuid.h gdbm.h sys/capability.h; do
 	[ -f "/usr/include/$h" ] || die "/usr/include/$h missing (run scripts/setup-host.sh)"
@@ -81,5 +101,6 @@ say "building (about 2 min)"
 }
 touch "$out.tmp/.r2dax-complete"
 mv "$out.tmp" "$out"
+echo "$srcprint" >"$last"
 pack
 say "fstests built in $(( $(date +%s) - start )) s: $out"
