@@ -56,31 +56,29 @@ results=$logdir/results.log
 : >"$console"
 : >"$results"
 
-# The NVDIMM images live in the cache: the fsdax conversion done by the
-# guest's first boot is kept. A lock keeps two guests off the same image.
-pmem_img=$nvdir/pmem0-$pmem_size.img
-[ -f "$pmem_img" ] || truncate -s "$pmem_size" "$pmem_img"
-exec 9>"$pmem_img.lock"
-flock -n 9 || { say "waiting for another guest to release $pmem_img"; flock 9; }
-
-nvdimm="-object memory-backend-file,id=mem0,share=on,mem-path=$pmem_img,size=$pmem_size"
-nvdimm="$nvdimm -device nvdimm,id=nvdimm0,memdev=mem0"
+# The NVDIMM images live in the cache: the namespace conversion done by the
+# guest's first boot is kept. A lock keeps two guests off the same fsdax
+# image.
+# nvdimm_add N IMAGE SIZE [LOCK_FD]: attach IMAGE as NVDIMM N.
+nvdimm=""
+nvdimm_add() {
+	[ -f "$2" ] || truncate -s "$3" "$2"
+	if [ -n "${4:-}" ]; then
+		eval "exec $4>\"\$2.lock\""
+		flock -n "$4" || { say "waiting for another guest to release $2"; flock "$4"; }
+	fi
+	nvdimm="$nvdimm -object memory-backend-file,id=mem$1,share=on,mem-path=$2,size=$3"
+	nvdimm="$nvdimm -device nvdimm,id=nvdimm$1,memdev=mem$1"
+}
+nvdimm_add 0 "$nvdir/pmem0-$pmem_size.img" "$pmem_size" 9
 slots=2
 cmdline="console=ttyS0 panic=-1 R2DAX_JOB=$job"
 if [ -n "$devdax_size" ]; then
-	devdax_img=$nvdir/devdax1-$devdax_size.img
-	[ -f "$devdax_img" ] || truncate -s "$devdax_size" "$devdax_img"
-	nvdimm="$nvdimm -object memory-backend-file,id=mem1,share=on,mem-path=$devdax_img,size=$devdax_size"
-	nvdimm="$nvdimm -device nvdimm,id=nvdimm1,memdev=mem1"
+	nvdimm_add 1 "$nvdir/devdax1-$devdax_size.img" "$devdax_size"
 	cmdline="$cmdline R2DAX_DEVDAX=1"
 fi
 if [ -n "$pmem1_size" ]; then
-	pmem1_img=$nvdir/pmem1-$pmem1_size.img
-	[ -f "$pmem1_img" ] || truncate -s "$pmem1_size" "$pmem1_img"
-	exec 8>"$pmem1_img.lock"
-	flock -n 8 || { say "waiting for another guest to release $pmem1_img"; flock 8; }
-	nvdimm="$nvdimm -object memory-backend-file,id=mem1,share=on,mem-path=$pmem1_img,size=$pmem1_size"
-	nvdimm="$nvdimm -device nvdimm,id=nvdimm1,memdev=mem1"
+	nvdimm_add 1 "$nvdir/pmem1-$pmem1_size.img" "$pmem1_size" 8
 	cmdline="$cmdline R2DAX_PMEM1=1"
 fi
 virtfs=""
