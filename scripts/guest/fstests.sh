@@ -75,4 +75,4 @@ echo "fstests guest: $(cut -d' ' -f1 /proc/uptime)s: $cfg: ./check $args"
 exec chroot $new /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 	PATH=/run/r2dax/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	HOST_OPTIONS=/run/r2dax/fstests.config R2DAX_FSTESTS_CONFIG="$cfg" \
-	/bin/bash -c 'cd /run/fstests && ./check -s "$R2DAX_FSTESTS_CONFIG" -R xunit-quiet "$@"' check $args
+	/bin/bash -c 'cd /run/fstests && ./check -s "$R2DAX_FSTESTS_CONFIG" "$@"' check $args
