@@ -34,6 +34,14 @@ mount -t devtmpfs devtmpfs $new/dev
 mount -t debugfs debugfs $new/sys/kernel/debug
 mount -t tracefs tracefs $new/sys/kernel/tracing 2>/dev/null
 mkdir -p $new/dev/shm && mount -t tmpfs -o mode=1777 tmpfs $new/dev/shm
+mkdir -p $new/dev/pts && mount -t devpts devpts $new/dev/pts
+# What udev would add: bash's process substitution, <(...), opens
+# /dev/fd/N (without it fstests' checks that use one fail, and the test is
+# skipped: generic/095 "fio engine libaio not available").
+ln -sf /proc/self/fd $new/dev/fd
+ln -sf /proc/self/fd/0 $new/dev/stdin
+ln -sf /proc/self/fd/1 $new/dev/stdout
+ln -sf /proc/self/fd/2 $new/dev/stderr
 mkdir -p $new/run/results
 mount -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=262144 results $new/run/results ||
 	fail "cannot mount the results share (virtio-9p tag results)"
