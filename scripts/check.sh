@@ -45,8 +45,24 @@ else
 	failed=$((failed + 1))
 fi
 
-# The power-cut test needs two boots of its own; it runs with the full
-# suite (not with a subset of tests).
+# The fstests subset (scripts/fstests/check.list) and the power-cut test
+# need boots of their own; they run with the full suite (not with a subset
+# of tests).
+if [ "$subset" -eq 0 ]; then
+	echo "=== guest: fstests subset (scripts/fstests/check.list)"
+	frc=0
+	"$top/scripts/fstests.sh" --check >"$top/out/fstests-check.log" 2>&1 || frc=$?
+	tr -d '\r' <"$top/out/fstests-check.log" | grep -E '^(fstests|[a-z0-9]+/[0-9]+ )'
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$top/out/fstests-check.log" | tail -n 1)
+	if [ -n "$line" ]; then
+		set -- $line
+		passed=$((passed + $1)); failed=$((failed + $3)); skipped=$((skipped + $5))
+		if [ "$frc" != 0 ] && [ "$3" = 0 ]; then failed=$((failed + 1)); fi
+	else
+		echo "fstests subset did not report results (see out/fstests-check.log)"
+		failed=$((failed + 1))
+	fi
+fi
 if [ "$subset" -eq 0 ]; then
 	for scenario in fsync mapsync; do
 		echo "=== guest: power-cut test ($scenario)"
