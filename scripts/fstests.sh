@@ -82,7 +82,7 @@ for cfg in $configs; do
 	rm -rf "$res"
 	mkdir -p "$res"
 	echo "$args" >"$res/check.args"
-	say "$cfg: ./check$args (kernel: $R2DAX_KERNEL)"
+	say "$cfg: ./check ${args# } (kernel: $R2DAX_KERNEL)"
 	cstart=$(date +%s)
 	rc=0
 	R2DAX_INITRD=$initrd R2DAX_HOSTROOT=1 R2DAX_RESULTS_DIR=$res \
