@@ -32,18 +32,26 @@ else
 	echo "lint ... FAIL"; failed=$((failed + 1))
 fi
 
+# tally LOG STATUS WHAT: adds the last "N passed, N failed, N skipped"
+# line of LOG to the totals; a run that exited non-zero without counting a
+# failure counts one, and so does a LOG without the line.
+tally() {
+	tline=$(tr -d '\r' 2>/dev/null <"$1" | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
+	if [ -z "$tline" ]; then
+		echo "$3 did not report results"
+		failed=$((failed + 1))
+		return
+	fi
+	trc=$2
+	set -- $tline
+	passed=$((passed + $1)); failed=$((failed + $3)); skipped=$((skipped + $5))
+	if [ "$trc" != 0 ] && [ "$3" = 0 ]; then failed=$((failed + 1)); fi
+}
+
 echo "=== guest: test suite"
 "$top/scripts/run-guest.sh" check "$@"
 grc=$?
-line=$(tr -d '\r' <"$top/out/check/results.log" | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)
-if [ -n "$line" ]; then
-	set -- $line
-	passed=$((passed + $1)); failed=$((failed + $3)); skipped=$((skipped + $5))
-	if [ "$grc" != 0 ] && [ "$3" = 0 ]; then failed=$((failed + 1)); fi
-else
-	echo "guest suite did not report results"
-	failed=$((failed + 1))
-fi
+tally "$top/out/check/results.log" "$grc" "guest suite"
 
 # The fstests subset (scripts/fstests/check.list) and the power-cut test
 # need boots of their own; they run with the full suite (not with a subset
@@ -53,15 +61,7 @@ if [ "$subset" -eq 0 ]; then
 	frc=0
 	"$top/scripts/fstests.sh" --check >"$top/out/fstests-check.log" 2>&1 || frc=$?
 	tr -d '\r' <"$top/out/fstests-check.log" | grep -E '^(fstests|[a-z0-9]+/[0-9]+ )'
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$top/out/fstests-check.log" | tail -n 1)
-	if [ -n "$line" ]; then
-		set -- $line
-		passed=$((passed + $1)); failed=$((failed + $3)); skipped=$((skipped + $5))
-		if [ "$frc" != 0 ] && [ "$3" = 0 ]; then failed=$((failed + 1)); fi
-	else
-		echo "fstests subset did not report results (see out/fstests-check.log)"
-		failed=$((failed + 1))
-	fi
+	tally "$top/out/fstests-check.log" "$frc" "fstests subset (see out/fstests-check.log)"
 fi
 if [ "$subset" -eq 0 ]; then
 	for scenario in fsync mapsync; do
