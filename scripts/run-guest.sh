@@ -89,8 +89,9 @@ if [ -n "${R2DAX_HOSTROOT:-}" ]; then
 	virtfs="$virtfs -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
 	virtfs="$virtfs -fsdev local,id=results,path=$resdir,security_model=none"
 	virtfs="$virtfs -device virtio-9p-pci,fsdev=results,mount_tag=results"
-	# fstests' LOGWRITES_DEV (/dev/ram0): 512 MiB, taken as written.
-	cmdline="$cmdline brd.rd_size=524288"
+	# fstests' LOGWRITES_DEV (/dev/ram0), the one ramdisk: 512 MiB,
+	# taken as written.
+	cmdline="$cmdline brd.rd_nr=1 brd.rd_size=524288"
 fi
 [ $# -gt 0 ] && cmdline="$cmdline R2DAX_TESTS=$(echo "$@" | tr ' ' ',')"
 [ -n "${R2DAX_CRASH:-}" ] && cmdline="$cmdline R2DAX_CRASH=$R2DAX_CRASH"
