@@ -34,6 +34,10 @@ use kernel::prelude::*;
 pub(crate) struct DaxDevice {
     dev: NonNull<raw::dax_device>,
     part_off: u64,
+    /// Whether metadata buffers may be stored through `dev` instead of
+    /// sent as bios (not on a device-mapper device, whose targets may act
+    /// on the bios: `r2dax_bdev_meta_via_dax` in helpers.c).
+    meta_via_dax: bool,
 }
 
 // SAFETY: A `dax_device` reference may be used and put from any thread; the
@@ -47,18 +51,33 @@ impl DaxDevice {
     /// does not support DAX (or its partition is not page-aligned).
     pub(super) fn of<T: FileSystem, S: super::sb::SbState>(sb: &SuperBlock<T, S>) -> Option<Self> {
         let mut part_off = 0u64;
-        // SAFETY: A block-device superblock has a valid, open `s_bdev`;
-        // `part_off` is writable. No holder is registered.
+        // SAFETY: A block-device superblock has a valid, open `s_bdev`.
+        let bdev = unsafe { (*sb.as_raw()).s_bdev };
+        // SAFETY: `bdev` is valid and open (above); `part_off` is
+        // writable. No holder is registered.
         let dev = unsafe {
             raw::fs_dax_get_by_bdev(
-                (*sb.as_raw()).s_bdev.cast(),
+                bdev.cast(),
                 &mut part_off,
                 core::ptr::null_mut(),
                 core::ptr::null(),
             )
         };
+        // SAFETY: `bdev` is valid and open (above); its disk lives as
+        // long as it is open.
+        let meta_via_dax = unsafe { raw::r2dax_bdev_meta_via_dax(bdev.cast()) };
         // INVARIANT: A non-null result is a reference we now own.
-        NonNull::new(dev).map(|dev| Self { dev, part_off })
+        NonNull::new(dev).map(|dev| Self {
+            dev,
+            part_off,
+            meta_via_dax,
+        })
+    }
+
+    /// Whether metadata buffers may be written through this device
+    /// (`Buffer::sync`) rather than as bios.
+    pub(super) fn meta_via_dax(&self) -> bool {
+        self.meta_via_dax
     }
 
     #[allow(dead_code)]

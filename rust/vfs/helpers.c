@@ -535,6 +535,20 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 }
 
 /*
+ * Whether metadata of a filesystem on @bdev may be stored through the DAX
+ * device instead of a bio (r2dax_write_buffer_dax). Not on a device-mapper
+ * device: its targets act on the bios they receive (dm-log-writes records
+ * them, for crash replay), and a store through the DAX device, which dm
+ * forwards to the device below, would pass them by unseen. Every
+ * device-mapper disk is named dm-N (dm.c, alloc_dev); the other DAX-capable
+ * block drivers of 6.12 (pmem, dcssblk) are the memory itself.
+ */
+bool r2dax_bdev_meta_via_dax(struct block_device *bdev)
+{
+	return strncmp(bdev->bd_disk->disk_name, "dm-", 3) != 0;
+}
+
+/*
  * Writes buffer @bh of a block device whose DAX device is @dax_dev (the
  * block device starting @part_off bytes into it) straight into persistent
  * memory, as the pmem driver itself would for a bio, but without building,

@@ -25,7 +25,8 @@ pub(crate) struct Ready;
 /// What the type states tell the buffer code: where a [`Buffer`] of the
 /// superblock may be written directly ([`Buffer::sync`]). Only a `Ready`
 /// superblock owns its DAX device, so buffers of a `New` one always go
-/// through the block layer.
+/// through the block layer, and so do those of a superblock on a
+/// device-mapper device ([`DaxDevice::meta_via_dax`]).
 pub(crate) trait SbState {
     /// The DAX target of buffers read through `sb`.
     fn dax_target<T: FileSystem>(sb: &SuperBlock<T, Self>) -> Option<DaxTarget>
@@ -41,10 +42,12 @@ impl SbState for New {
 
 impl SbState for Ready {
     fn dax_target<T: FileSystem>(sb: &SuperBlock<T, Self>) -> Option<DaxTarget> {
-        sb.dax_device().map(|d| DaxTarget {
-            dev: d.as_non_null(),
-            part_off: d.part_off(),
-        })
+        sb.dax_device()
+            .filter(|d| d.meta_via_dax())
+            .map(|d| DaxTarget {
+                dev: d.as_non_null(),
+                part_off: d.part_off(),
+            })
     }
 }
 
