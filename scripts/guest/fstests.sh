@@ -68,6 +68,10 @@ for u in fsgqa fsgqa2 123456-fsgqa; do
 	id=$((id + 1))
 done
 for f in passwd group shadow gshadow; do mount -o bind "$new/run/$f" "$new/etc/$f"; done
+# The loopback interface (no init brings it up here): the lock tests run a
+# server and a client over TCP to localhost (generic/131: "unable to
+# connect: Network is unreachable" without it).
+ip link set lo up || fail "ip link set lo up"
 
 # r2dax: the module from the initramfs, the tools under their fsck.TYPE
 # names first in PATH (util-linux's mkfs and fsck search PATH).
