@@ -5,7 +5,8 @@
 # Usage: scripts/fstests.sh [--check]
 #
 #   FSTESTS_CONFIGS  sections of scripts/fstests/r2dax.config to run
-#                    (default: r2dax-always r2dax-inode r2dax-never ext4-dax)
+#                    (default: r2dax-always r2dax-inode r2dax-never ext4-dax;
+#                    ext2-dax, a peer, runs only when named)
 #   FSTESTS_GROUPS   groups to run (default: dax quick)
 #   FSTESTS_TESTS    tests to run instead of groups (generic/001 ...)
 #   FSTESTS_EXCLUDE  tests to leave out (a hung test, for the next chunk)
