@@ -37,6 +37,11 @@ pub(crate) struct SbInfo {
     pub(crate) geo: Geometry,
     /// The `dax=` mode (immutable: remount cannot change it).
     pub(crate) dax_mode: DaxMode,
+    /// Whether the mount named the mode (immutable). As ext4 does,
+    /// /proc/mounts shows the default mode, `dax=inode`, only when it was
+    /// given: fstests reads "no dax option shown" as "mounted without DAX"
+    /// (generic/413).
+    pub(crate) dax_given: bool,
     /// Whether the device supports DAX (immutable).
     pub(crate) dax_capable: bool,
     /// The on-disk superblock as r2dax will write it next.
@@ -202,7 +207,10 @@ impl FileSystem for R2dax {
     }
 
     fn show_options(sb: &SuperBlock<Self>, out: &mut OptionWriter<'_>) {
-        out.push(sb.info().dax_mode.option());
+        let info = sb.info();
+        if info.dax_given {
+            out.push(info.dax_mode.option());
+        }
     }
 
     fn init_inode_data() -> impl PinInit<RInode, Error> {
@@ -274,6 +282,7 @@ impl FileSystem for R2dax {
         Ok(try_pin_init!(SbInfo {
             geo,
             dax_mode,
+            dax_given: opts.dax.is_some(),
             dax_capable,
             disk <- new_mutex!(disk, "r2dax_sb_disk"),
             alloc <- new_mutex!(AllocState { groups, dirty: false }, "r2dax_alloc"),
