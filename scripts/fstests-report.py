@@ -61,7 +61,8 @@ FEATURES = [
     ("fallocate zero range", False, r"fzero|zero.range"),
     ("reflink / dedupe", False, r"reflink|clone|dedupe"),
     ("metadata journaling", False, r"journal"),
-    ("freeze", True, r"freeze"),
+    ("freeze", True, r"freez"),
+    ("FIBMAP", True, r"FIBMAP"),
 ]
 
 
