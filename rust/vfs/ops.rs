@@ -95,6 +95,7 @@ impl<T: FileSystem> Tables<T> {
         rmdir: Some(Self::rmdir),
         rename: Some(Self::rename),
         setattr: Some(Self::setattr),
+        getattr: Some(Self::getattr),
         fileattr_get: Some(Self::fileattr_get),
         fileattr_set: Some(Self::fileattr_set),
         // SAFETY: As above.
@@ -114,9 +115,10 @@ impl<T: FileSystem> Tables<T> {
 
     pub(super) const FILE_IOPS: raw::inode_operations = raw::inode_operations {
         setattr: Some(Self::setattr),
+        getattr: Some(Self::getattr),
         fileattr_get: Some(Self::fileattr_get),
         fileattr_set: Some(Self::fileattr_set),
-        // SAFETY: As above (getattr and permission use the VFS defaults).
+        // SAFETY: As above (permission uses the VFS default).
         ..unsafe { core::mem::zeroed() }
     };
 
@@ -174,6 +176,7 @@ impl<T: FileSystem> Tables<T> {
     pub(super) const SYMLINK_IOPS: raw::inode_operations = raw::inode_operations {
         get_link: Some(raw::page_get_link),
         setattr: Some(Self::setattr),
+        getattr: Some(Self::getattr),
         // SAFETY: As above.
         ..unsafe { core::mem::zeroed() }
     };
@@ -628,6 +631,34 @@ impl<T: FileSystem> Tables<T> {
             }
             Ok(0)
         })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_getattr_nosec`, for stat and statx) with a
+    /// path whose dentry is positive and ours, and a writable `kstat`.
+    unsafe extern "C" fn getattr(
+        idmap: *mut raw::mnt_idmap,
+        path: *const raw::path,
+        stat: *mut raw::kstat,
+        request_mask: u32,
+        _query_flags: c_uint,
+    ) -> c_int {
+        // SAFETY: Per the contract the dentry has a live inode of ours.
+        let raw_inode = unsafe { (*(*path).dentry).d_inode };
+        // SAFETY: As above.
+        let inode = unsafe { INode::<T>::from_raw(raw_inode) };
+        let (attributes, mask) = statx_attributes(T::get_flags(inode));
+        // SAFETY: Per the contract `stat` is writable and the inode live;
+        // `generic_fillattr` reads the inode as the default getattr does.
+        unsafe { raw::generic_fillattr(idmap, request_mask, raw_inode, stat) };
+        // SAFETY: As above; the VFS adds STATX_ATTR_DAX and the mount's
+        // attributes after this returns.
+        unsafe {
+            (*stat).attributes |= attributes;
+            (*stat).attributes_mask |= mask;
+        }
+        0
     }
 
     /// # Safety
@@ -1512,4 +1543,24 @@ impl<T: FileSystem> Tables<T> {
         // SAFETY: Forwarded as is; `IOMAP_OPS` is promoted to a `'static`.
         unsafe { raw::iomap_readahead(rac, &Self::IOMAP_OPS) }
     }
+}
+
+/// The statx attributes of an inode with `FS_*_FL` flags `flags`, and the
+/// mask of those r2dax supports (as ext2's getattr: append, immutable and
+/// nodump; compression and encryption r2dax has not).
+fn statx_attributes(flags: u32) -> (u64, u64) {
+    let map = [
+        (raw::FS_APPEND_FL, raw::STATX_ATTR_APPEND),
+        (raw::FS_IMMUTABLE_FL, raw::STATX_ATTR_IMMUTABLE),
+        (raw::FS_NODUMP_FL, raw::STATX_ATTR_NODUMP),
+    ];
+    let mut attributes = 0;
+    let mut mask = 0;
+    for (fs, statx) in map {
+        mask |= u64::from(statx);
+        if flags & fs != 0 {
+            attributes |= u64::from(statx);
+        }
+    }
+    (attributes, mask)
 }
