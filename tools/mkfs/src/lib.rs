@@ -4,6 +4,7 @@
 //! The library holds everything; `src/main.rs` is the command.
 
 mod build;
+mod probe;
 
 use r2dax_disk::{Device, BS};
 use r2dax_format::{
@@ -29,7 +30,7 @@ Options:
              files, directories, symlinks, device nodes, FIFOs, hard
              links; all-zero blocks become holes)
   -U UUID    filesystem UUID (default: random)
-  -f         overwrite an existing filesystem signature
+  -f         overwrite an existing filesystem or partition table
   -n         dry run: print what would be made, write nothing
   -q         quiet
   -h, --help show this help
@@ -147,18 +148,37 @@ pub fn parse_args<I: IntoIterator<Item = String>>(argv: I) -> Result<Cli, String
     Ok(Cli::Run(args))
 }
 
-/// What, if anything, already lives on the device.
-fn detect_signature(block0: &[u8]) -> Option<&'static str> {
-    if Superblock::decode(block0).is_ok() || block0.starts_with(b"R2DX") {
-        return Some("r2dax");
+/// Whether block 0 holds an r2dax superblock, or the start of one that
+/// does not decode (libblkid knows every other filesystem, not r2dax).
+fn is_r2dax(block0: &[u8]) -> bool {
+    Superblock::decode(block0).is_ok() || block0.starts_with(b"R2DX")
+}
+
+/// Refuses to write over anything already on the device: an r2dax
+/// filesystem, or any filesystem or partition table libblkid finds (as
+/// mkfs.xfs does). A probe that fails refuses too: what is on the device
+/// is then unknown.
+fn check_overwrite(dev: &Device) -> Result<(), String> {
+    let path = &dev.path;
+    let what = if is_r2dax(&dev.read_block(0)?) {
+        probe::Found::Filesystem("r2dax".into())
+    } else {
+        probe::probe(dev.as_fd()).map_err(|e| {
+            format!("probe of {path} failed ({e}), cannot detect an existing filesystem; use -f to overwrite it")
+        })?
+    };
+    match what {
+        probe::Found::Nothing => Ok(()),
+        probe::Found::Filesystem(t) => Err(format!(
+            "{path} appears to contain an existing filesystem ({t}); use -f to overwrite it"
+        )),
+        probe::Found::PartitionTable(t) => Err(format!(
+            "{path} appears to contain a partition table ({t}); use -f to overwrite it"
+        )),
+        probe::Found::Unknown => Err(format!(
+            "{path} appears to contain a signature libblkid cannot name; use -f to overwrite it"
+        )),
     }
-    if block0.starts_with(b"XFSB") {
-        return Some("xfs");
-    }
-    if block0.len() >= 1082 && block0[1080..1082] == [0x53, 0xef] {
-        return Some("ext2/3/4");
-    }
-    None
 }
 
 fn random_uuid() -> io::Result<[u8; 16]> {
@@ -217,13 +237,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     };
     let (blocks, ipg) = layout(bytes, args.inodes).map_err(|e| format!("{devname}: {e}"))?;
 
-    let block0 = dev.read_block(0)?;
-    if let Some(kind) = detect_signature(&block0) {
-        if !args.force {
-            return Err(format!(
-                "{devname} contains an {kind} filesystem; use -f to overwrite it"
-            ));
-        }
+    if !args.force {
+        check_overwrite(&dev)?;
     }
 
     let uuid = match args.uuid {
@@ -332,14 +347,11 @@ mod tests {
     }
 
     #[test]
-    fn signatures() {
+    fn r2dax_signature() {
         let mut b = vec![0u8; 4096];
-        assert_eq!(detect_signature(&b), None);
-        b[1080] = 0x53;
-        b[1081] = 0xef;
-        assert_eq!(detect_signature(&b), Some("ext2/3/4"));
-        b[..4].copy_from_slice(b"XFSB");
-        assert_eq!(detect_signature(&b), Some("xfs"));
+        assert!(!is_r2dax(&b));
+        b[..4].copy_from_slice(b"R2DX");
+        assert!(is_r2dax(&b));
     }
 
     #[test]
@@ -355,7 +367,7 @@ mod tests {
         sb.check_device(64 << 20).unwrap();
 
         let err = run(&run_args(&["-q", p])).unwrap_err();
-        assert!(err.contains("contains an r2dax filesystem"), "{err}");
+        assert!(err.contains("existing filesystem (r2dax)"), "{err}");
         run(&run_args(&["-q", "-f", p, "32M"])).unwrap();
         File::open(&path).unwrap().read_exact(&mut buf).unwrap();
         assert_eq!(Superblock::decode(&buf).unwrap().blocks_count, 8192);

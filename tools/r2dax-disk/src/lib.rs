@@ -9,6 +9,7 @@ use r2dax_format::{
 };
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 
 /// Bytes per block, as a `usize`.
@@ -87,6 +88,11 @@ impl Device {
         self.file
             .write_all_at(data, n * BLOCK_SIZE as u64)
             .map_err(|e| format!("{}: write block {n}: {e}", self.path))
+    }
+
+    /// The open file, for callers that hand it to a C library (libblkid).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 
     /// Flushes everything written to stable storage.
