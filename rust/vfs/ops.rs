@@ -116,6 +116,7 @@ impl<T: FileSystem> Tables<T> {
     pub(super) const FILE_IOPS: raw::inode_operations = raw::inode_operations {
         setattr: Some(Self::setattr),
         getattr: Some(Self::getattr),
+        fiemap: Some(Self::fiemap),
         fileattr_get: Some(Self::fileattr_get),
         fileattr_set: Some(Self::fileattr_set),
         // SAFETY: As above (permission uses the VFS default).
@@ -659,6 +660,32 @@ impl<T: FileSystem> Tables<T> {
             (*stat).attributes_mask |= mask;
         }
         0
+    }
+
+    /// # Safety
+    ///
+    /// Called by `ioctl_fiemap` with a live regular file of ours and an
+    /// extent buffer it checked (`fiemap_extent_info` is the kernel's).
+    unsafe extern "C" fn fiemap(
+        inode: *mut raw::inode,
+        fieinfo: *mut raw::fiemap_extent_info,
+        start: u64,
+        len: u64,
+    ) -> c_int {
+        // SAFETY: Per the contract. The map is read through iomap as for
+        // SEEK_HOLE/SEEK_DATA, under the inode lock (shared), which keeps
+        // truncate, punch hole and fallocate out (they hold it
+        // exclusive); a fault or write that fills a hole meanwhile is seen
+        // or not, as with any snapshot of the map. `fiemap_prep` (called
+        // by iomap) writes dirty page-cache data back first when asked to
+        // with FIEMAP_FLAG_SYNC. Physical offsets are on the block device,
+        // as for every mapping not asked for with IOMAP_DAX.
+        unsafe {
+            raw::r2dax_inode_lock_shared(inode);
+            let ret = raw::iomap_fiemap(inode, fieinfo, start, len, &Self::IOMAP_OPS);
+            raw::r2dax_inode_unlock_shared(inode);
+            ret
+        }
     }
 
     /// # Safety
