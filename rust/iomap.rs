@@ -101,9 +101,11 @@ impl ExtentCache {
 /// Maps up to `max` file blocks from `lblk` on: returns the device block
 /// of `lblk` (`None` for a hole) and how many following file blocks
 /// continue the same way (contiguous on the device, or a hole), at least 1.
-/// A hole run never leaves the map block that holds `lblk`, so one call
-/// reads at most one map block per level; a mapped run comes from the
-/// extent cache when it has one (and may then go on past that map block).
+/// A hole run ends with the leaf that holds `lblk`'s pointer or, where
+/// that leaf or a map block above it is missing, with the missing block's
+/// subtree; so one call reads at most one map block per level. A mapped
+/// run comes from the extent cache when it has one (and may then go on
+/// past that map block).
 pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(Option<u64>, u64)> {
     let sb = inode.sb();
     let geo = &sb.info().geo;
@@ -126,13 +128,18 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
         return Ok((None, max.max(1)));
     };
     let height = disk.height as usize;
+    // Levels of map under a missing map block on the path (1: the leaf).
+    let mut zero_levels = 1;
     // Pointers of the last level: the roots (height 0) or a leaf.
     let (ptrs_from_roots, leaf) = if height == 0 {
         (true, None)
     } else {
         let mut blk = disk.roots[root];
-        for &idx in path.iter().take(height - 1) {
+        for (depth, &idx) in path.iter().take(height - 1).enumerate() {
             if blk == 0 {
+                // A missing map block: the whole subtree below it, the
+                // `height - depth` levels from here down, is a hole.
+                zero_levels = height - depth;
                 break;
             }
             if !geo.is_data_block(blk) {
@@ -153,8 +160,11 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
         MAP_FANOUT as usize
     };
     if leaf == Some(0) {
-        // The whole leaf is a hole.
-        let run = (MAP_FANOUT as usize - idx) as u64;
+        // The subtree of the missing block is a hole, from `lblk` to its
+        // end: one call covers it, so a walk over a sparse file (FIEMAP,
+        // SEEK_DATA) takes a step per missing subtree, not per leaf.
+        let span = MAP_FANOUT.pow(zero_levels as u32);
+        let run = span - lblk % span;
         return Ok((None, run.min(max).max(1)));
     }
     // Scan the pointers from `idx` on (the roots, or the leaf block), to
