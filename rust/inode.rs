@@ -45,10 +45,13 @@ pub(crate) struct State {
     /// what they wrote (speculative preallocation, see `append_extra` in
     /// `iomap.rs`): beyond the end of the file when allocated, zeroed like
     /// every new block, and given back by [`crate::iomap::trim_prealloc`]
-    /// when a writer closes the file (or at eviction). In memory only:
-    /// after a crash such blocks stay allocated beyond the size, which is a
-    /// valid state (as after `fallocate(FALLOC_FL_KEEP_SIZE)`). `fallocate`
-    /// forgets the range, so blocks it asked for are never trimmed.
+    /// when a writer closes the file (or at eviction), or as far as a write
+    /// or `fallocate` past the end jumps over it. In memory only: after a
+    /// crash such blocks stay allocated beyond the size, which is a valid
+    /// state (as after `fallocate(FALLOC_FL_KEEP_SIZE)`). Set and cleared
+    /// only under the inode lock (appends are `write(2)`s). `fallocate`
+    /// gives the range back first, so blocks it asked for are never
+    /// trimmed.
     pub(crate) prealloc: Option<(u64, u64)>,
 }
 

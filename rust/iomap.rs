@@ -405,15 +405,32 @@ fn append_extra(inode: &INode<R2dax>, lblk: u64, want: u64) -> u64 {
 
 /// Gives back the speculative preallocation beyond the end of the file
 /// (see [`crate::inode::State::prealloc`]): when a writable descriptor of the file is
-/// closed, before a truncate grows the file over it, and at eviction.
+/// closed, before a truncate or a `fallocate` grows the file over it, and
+/// at eviction.
 ///
 /// Locking: the caller holds the inode lock and the invalidate lock
-/// exclusively (as for truncate), or the inode is being evicted. The
-/// blocks lie beyond the size, which cannot change meanwhile, so no page,
-/// DAX entry, mapping or pin can refer to them: faults beyond the size
-/// fail with `SIGBUS`, reads stop at it, and truncate waited for pins on
-/// anything it cut.
+/// exclusively with direct I/O drained (as for truncate), or the inode is
+/// being evicted. See [`trim_prealloc_below`].
 pub(crate) fn trim_prealloc(inode: &INode<R2dax>) -> Result {
+    trim_prealloc_below(inode, u64::MAX)
+}
+
+/// Gives back the speculative preallocation between the end of the file
+/// and file block `upto` (exclusive), before a write starting in block
+/// `upto` moves the size past them: those blocks become a hole, which is
+/// what the file holds there (generic/225 found them reported as data).
+/// What lies from `upto` on stays recorded.
+///
+/// Locking: the caller holds the inode lock and the invalidate lock
+/// exclusively and has drained direct I/O, or the inode is being evicted.
+/// The blocks lie beyond the size, which cannot change meanwhile (only
+/// the inode lock's holder changes it), so nothing refers to them: page
+/// and DAX faults beyond the size fail with `SIGBUS` (and are kept out
+/// anyway), reads and readahead stop at it, every direct I/O in flight
+/// lies within it, writeback handles only folios within it, and truncate
+/// waited for pins on whatever it cut. Lookups of the map that ran
+/// before see the generation change ([`mapping_valid`]).
+pub(crate) fn trim_prealloc_below(inode: &INode<R2dax>, upto: u64) -> Result {
     let Some((start, end)) = inode.data().state.lock().prealloc else {
         return Ok(());
     };
@@ -423,13 +440,15 @@ pub(crate) fn trim_prealloc(inode: &INode<R2dax>) -> Result {
         return Ok(());
     };
     let from = start.max(inode.size().div_ceil(u64::from(BLOCK_SIZE)));
-    if from < end {
+    let to = end.min(upto);
+    if from < to {
         // Nothing can be cached there; this is cheap and makes it certain.
-        inode.truncate_pagecache_range(from << BLOCK_SHIFT, (end << BLOCK_SHIFT) - 1);
-        // On failure the range stays recorded, for the retry at eviction.
-        release_blocks(inode, from, end)?;
+        inode.truncate_pagecache_range(from << BLOCK_SHIFT, (to << BLOCK_SHIFT) - 1);
+        // On failure the range stays recorded, for the retry at close or
+        // eviction.
+        release_blocks(inode, from, to)?;
     }
-    inode.data().state.lock().prealloc = None;
+    inode.data().state.lock().prealloc = (upto < end).then_some((start.max(upto), end));
     Ok(())
 }
 

@@ -371,6 +371,10 @@ impl FileSystem for R2dax {
         crate::file::release(inode)
     }
 
+    fn write_past_eof(inode: &INode<Self>, pos: u64) -> Result {
+        crate::file::write_past_eof(inode, pos)
+    }
+
     fn get_flags(inode: &INode<Self>) -> u32 {
         inode.data().state.lock().disk.flags
     }

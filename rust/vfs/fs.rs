@@ -128,6 +128,14 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// is logged; `close(2)` has returned already.
     fn release(inode: &INode<Self>) -> Result;
 
+    /// A write is about to start at byte `pos`, beyond the end of the
+    /// regular file `inode`; the old last block has been zeroed past the
+    /// size. Asked only when [`FileSystem::wants_release`] says there is
+    /// state beyond the size (what a release gives back is what a write
+    /// past the end must not turn into file data), with the inode lock and
+    /// the invalidate lock held exclusively and direct I/O drained.
+    fn write_past_eof(inode: &INode<Self>, pos: u64) -> Result;
+
     /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`).
     fn get_flags(inode: &INode<Self>) -> u32;
 

@@ -1081,10 +1081,12 @@ impl<T: FileSystem> Tables<T> {
                 // zeroes the rest of the old last block (as xfs's
                 // `xfs_file_write_zero_eof`), in either mode: a store
                 // through a mapping may have left bytes there, which the
-                // new size would expose.
+                // new size would expose. Preallocated blocks it jumps
+                // over go back, so that they become a hole.
                 let old = raw::r2dax_inode_size(inode);
-                let err = if err == 0 && raw::r2dax_iocb_pos(iocb) > old {
-                    match INode::<T>::from_raw(inode).zero_tail(old as u64) {
+                let pos = raw::r2dax_iocb_pos(iocb);
+                let err = if err == 0 && pos > old {
+                    match Self::write_past_eof(inode, old as u64, pos as u64) {
                         Ok(()) => 0,
                         Err(e) => e.to_errno(),
                     }
@@ -1106,6 +1108,36 @@ impl<T: FileSystem> Tables<T> {
                 ret = raw::r2dax_generic_write_sync(iocb, ret);
             }
             ret
+        }
+    }
+
+    /// Prepares a write at `pos` beyond the end of the file (`size`), with
+    /// the inode locked: zeroes the rest of the old last block, and lets
+    /// the filesystem drop what lies beyond the size that the write would
+    /// otherwise bring inside it ([`FileSystem::write_past_eof`]), under the
+    /// locks of truncate: `inode_dio_wait` drains direct I/O and the
+    /// invalidate lock (exclusive) keeps page faults out. Lock order as in
+    /// `release`: the inode lock, then the invalidate lock.
+    ///
+    /// # Safety
+    ///
+    /// `inode` is a live regular file of ours whose inode lock the caller
+    /// holds exclusively.
+    unsafe fn write_past_eof(inode: *mut raw::inode, size: u64, pos: u64) -> Result {
+        // SAFETY: Per the function contract.
+        let i = unsafe { INode::<T>::from_raw(inode) };
+        i.zero_tail(size)?;
+        if !T::wants_release(i) {
+            return Ok(());
+        }
+        // SAFETY: Per the function contract; the invalidate lock is taken
+        // and released here, after the inode lock.
+        unsafe {
+            raw::inode_dio_wait(inode);
+            raw::r2dax_invalidate_lock(inode);
+            let r = T::write_past_eof(i, pos);
+            raw::r2dax_invalidate_unlock(inode);
+            r
         }
     }
 
