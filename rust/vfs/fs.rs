@@ -234,6 +234,8 @@ pub(crate) const IOMAP_WRITE: u32 = raw::IOMAP_WRITE;
 pub(crate) const IOMAP_FAULT: u32 = raw::IOMAP_FAULT;
 /// `->iomap_begin` flag: zeroing a range (holes are skipped).
 pub(crate) const IOMAP_ZERO: u32 = raw::IOMAP_ZERO;
+/// `->iomap_begin` flag: reporting the layout (FIEMAP, SEEK_HOLE/DATA).
+pub(crate) const IOMAP_REPORT: u32 = raw::IOMAP_REPORT;
 
 /// What a [`Mapping`] covers.
 pub(crate) enum MapKind {
