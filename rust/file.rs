@@ -4,7 +4,7 @@
 //! (`vfs/ops.rs`) over [`crate::iomap::iomap_begin`].
 
 use crate::inode::release_blocks;
-use crate::iomap::map_range;
+use crate::iomap::{map_range, Fill};
 use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
@@ -32,7 +32,7 @@ const BS: u64 = BLOCK_SIZE as u64;
 fn preallocate(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
     let mut pos = start;
     while pos < end {
-        let m = map_range(inode, pos, end - pos, IOMAP_WRITE, false)?;
+        let m = map_range(inode, pos, end - pos, IOMAP_WRITE, Fill::Prealloc)?;
         if m.new && inode.is_dax() {
             inode.truncate_pagecache_range(m.offset, m.offset + m.length - 1);
         }

@@ -6,7 +6,7 @@
 
 use crate::alloc;
 use crate::ondisk::{
-    iflags, iflags2, map_capacity, map_height_for, map_path, map_ptr, mode, Inode, Slot,
+    iflags, iflags2, map_capacity, map_height_for, map_path, map_ptr, mode, ptr_block, Inode, Slot,
     BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS,
 };
 use crate::super_::R2dax;
@@ -533,6 +533,8 @@ fn truncate_node(
     late: &mut Result,
 ) -> Result<bool> {
     let whole = base >= from && base.saturating_add(span) <= to;
+    // A data block's pointer may say it is unwritten; map blocks' never do.
+    let blk = if depth == 0 { ptr_block(blk) } else { blk };
     if !sb.info().geo.is_data_block(blk) {
         sb_err!(sb, "block {} is outside the data area", blk);
         return Err(euclean());
@@ -717,6 +719,8 @@ fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
     while next < todo.len() {
         let (b, depth) = todo[next];
         next += 1;
+        // A data block's pointer may say it is unwritten; map blocks' never do.
+        let b = if depth == 0 { ptr_block(b) } else { b };
         if !sb.info().geo.is_data_block(b) {
             sb_err!(sb, "block {} is outside the data area", b);
             return Err(euclean());

@@ -14,7 +14,8 @@ use crate::inode::{
     map_insert_run, map_lookup, read_ptr, release_blocks, sync_attrs, write_disk, State,
 };
 use crate::ondisk::{
-    map_path, mode, BLOCK_SHIFT, BLOCK_SIZE, MAP_FANOUT, MAX_FILE_BLOCKS, PMD_BLOCKS,
+    map_path, mode, ptr_block, BLOCK_SHIFT, BLOCK_SIZE, MAP_FANOUT, MAX_FILE_BLOCKS, PMD_BLOCKS,
+    PTR_UNWRITTEN,
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::euclean;
@@ -105,13 +106,27 @@ impl ExtentCache {
 /// that leaf or a map block above it is missing, with the missing block's
 /// subtree; so one call reads at most one map block per level. A mapped
 /// run comes from the extent cache when it has one (and may then go on
-/// past that map block).
+/// past that map block). Unwritten blocks count as mapped (they are
+/// zeroed); see [`map_run`].
 pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(Option<u64>, u64)> {
+    let (p, n, _) = map_run(inode, lblk, max)?;
+    Ok((p, n))
+}
+
+/// [`map_extent`], and whether the run is unwritten (`PTR_UNWRITTEN`: a
+/// run has one state throughout). Unwritten runs are not cached: the
+/// cache holds only runs no pointer change but a punch can alter.
+pub(crate) fn map_run(
+    inode: &INode<R2dax>,
+    lblk: u64,
+    max: u64,
+) -> Result<(Option<u64>, u64, bool)> {
     let sb = inode.sb();
     let geo = &sb.info().geo;
+    let unwritten_ok = sb.info().unwritten;
     let mut state = inode.data().state.lock();
     if let Some((p, rest)) = state.extents.lookup(lblk) {
-        return Ok((Some(p), rest.min(max).max(1)));
+        return Ok((Some(p), rest.min(max).max(1), false));
     }
     let disk = &state.disk;
     let bad = |what: &str, p: u64| {
@@ -125,7 +140,7 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
         euclean()
     };
     let Some((root, path)) = map_path(lblk, disk.height) else {
-        return Ok((None, max.max(1)));
+        return Ok((None, max.max(1), false));
     };
     let height = disk.height as usize;
     // Levels of map under a missing map block on the path (1: the leaf).
@@ -165,52 +180,65 @@ pub(crate) fn map_extent(inode: &INode<R2dax>, lblk: u64, max: u64) -> Result<(O
         // SEEK_DATA) takes a step per missing subtree, not per leaf.
         let span = MAP_FANOUT.pow(zero_levels as u32);
         let run = span - lblk % span;
-        return Ok((None, run.min(max).max(1)));
+        return Ok((None, run.min(max).max(1), false));
     }
     // Scan the pointers from `idx` on (the roots, or the leaf block), to
-    // the end of the run within the leaf; a mapped run also backwards to
-    // its start, for the cache.
-    let scan = |ptrs: &dyn Fn(usize) -> Result<u64>| -> Result<(u64, u64, u64)> {
-        let first = ptrs(idx)?;
-        if first != 0 && !geo.is_data_block(first) {
+    // the end of the run within the leaf; a mapped written run also
+    // backwards to its start, for the cache. Pointers are compared with
+    // their `PTR_UNWRITTEN` bit: `raw + k` continues a run in the same
+    // state (block numbers are far below bit 63).
+    let scan = |ptrs: &dyn Fn(usize) -> Result<u64>| -> Result<(u64, u64, u64, bool)> {
+        let raw = ptrs(idx)?;
+        let unwritten = raw & PTR_UNWRITTEN != 0;
+        let first = ptr_block(raw);
+        if raw != 0 && !geo.is_data_block(first) {
             return Err(bad("block", first));
         }
+        if unwritten && !unwritten_ok {
+            sb_err!(
+                sb,
+                "inode {}: block {} is marked unwritten, which this filesystem's features do not allow",
+                inode.ino(),
+                first
+            );
+            return Err(euclean());
+        }
         let continues = |p: u64, k: u64| {
-            if first == 0 {
+            if raw == 0 {
                 p == 0
             } else {
-                p == first + k && geo.is_data_block(p)
+                p == raw + k && geo.is_data_block(ptr_block(p))
             }
         };
         let mut n = 1u64;
-        while idx + (n as usize) < limit && (first != 0 || n < max) {
+        while idx + (n as usize) < limit && (raw != 0 || n < max) {
             if !continues(ptrs(idx + n as usize)?, n) {
                 break;
             }
             n += 1;
         }
         let mut back = 0u64;
-        while first != 0 && (back as usize) < idx && first > back + 1 {
+        while first != 0 && !unwritten && (back as usize) < idx && first > back + 1 {
             let p = ptrs(idx - back as usize - 1)?;
             if p != first - back - 1 || !geo.is_data_block(p) {
                 break;
             }
             back += 1;
         }
-        Ok((first, n, back))
+        Ok((first, n, back, unwritten))
     };
-    let (first, n, back) = match leaf {
+    let (first, n, back, unwritten) = match leaf {
         Some(b) => {
             let bh = sb.bread(b)?;
             bh.with_data(|d| scan(&|i| read_ptr(d, i)))?
         }
         None => scan(&|i| Ok(disk.roots.get(i).copied().unwrap_or(0)))?,
     };
-    if first != 0 {
+    if first != 0 && !unwritten {
         state.extents.insert(lblk - back, first - back, back + n);
     }
     drop(state);
-    Ok(((first != 0).then_some(first), n.min(max).max(1)))
+    Ok(((first != 0).then_some(first), n.min(max).max(1), unwritten))
 }
 
 /// `->iomap_begin`: the mapping of the file range at `pos`. For writes
@@ -223,18 +251,46 @@ pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) 
     // Writes through write(2) (buffered, O_DIRECT or DAX) may preallocate
     // beyond what they write when they append; page faults and zeroing
     // never do.
-    let append = flags & IOMAP_WRITE != 0 && flags & (IOMAP_FAULT | IOMAP_ZERO) == 0;
-    map_range(inode, pos, len, flags, append)
+    let how = if flags & IOMAP_WRITE != 0 && flags & (IOMAP_FAULT | IOMAP_ZERO) == 0 {
+        Fill::Append
+    } else {
+        Fill::Write
+    };
+    map_range(inode, pos, len, flags, how)
 }
 
-/// [`iomap_begin`], with speculative preallocation for appends only when
-/// `append` is set (`fallocate` allocates exactly what it is asked for).
+/// How [`map_range`] fills holes (with `IOMAP_WRITE`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fill {
+    /// Exactly the blocks asked for, written: data is about to land there
+    /// (a write, a fault, zeroing). Unwritten blocks in the range become
+    /// written first.
+    Write,
+    /// As `Write`, and an append may preallocate speculatively beyond.
+    Append,
+    /// Exactly the blocks asked for, unwritten where the filesystem has
+    /// the feature (`fallocate`); blocks already there stay as they are.
+    Prealloc,
+}
+
+/// [`iomap_begin`] for `inode`'s byte range `pos..pos + len`, filling
+/// holes (`IOMAP_WRITE`) as `how` says.
+///
+/// Unwritten blocks (`PTR_UNWRITTEN`) are zeroed on the media, so every
+/// path but a report may use them as they are: reads get them as mapped
+/// (they read zeros), and a write of any kind (`write(2)`, O_DIRECT, DAX,
+/// a page-cache or DAX write fault, `pfn_mkwrite`, zeroing) marks them
+/// written here, before it returns the mapping that data will go through.
+/// Those are all the ways data reaches a block of a regular file:
+/// writeback only writes folios a buffered write or `page_mkwrite`
+/// dirtied, both after this. So a block reported unwritten (FIEMAP,
+/// SEEK_DATA) holds zeros.
 pub(crate) fn map_range(
     inode: &INode<R2dax>,
     pos: u64,
     len: u64,
     flags: u32,
-    append: bool,
+    how: Fill,
 ) -> Result<Mapping> {
     // Sampled before the map is read: a punch that overlaps the lookup
     // makes the mapping look stale (harmless), never fresh.
@@ -245,13 +301,15 @@ pub(crate) fn map_range(
         .div_ceil(u64::from(BLOCK_SIZE))
         .saturating_sub(lblk)
         .max(1);
-    let (pblk, n) = map_extent(inode, lblk, want)?;
+    let (pblk, n, unwritten) = map_run(inode, lblk, want)?;
     // Only a (MAP_SYNC) fault cares whether metadata is durable.
     let fault = flags & IOMAP_FAULT != 0;
-    let mapping = |p: Option<u64>, n: u64, new: bool| Mapping {
+    let report = flags & IOMAP_REPORT != 0;
+    let mapping = |p: Option<u64>, n: u64, new: bool, unwritten: bool| Mapping {
         offset: lblk << BLOCK_SHIFT,
         length: n << BLOCK_SHIFT,
         kind: match p {
+            Some(p) if unwritten && report => MapKind::Unwritten(p << BLOCK_SHIFT),
             Some(p) => MapKind::Mapped(p << BLOCK_SHIFT),
             None => MapKind::Hole,
         },
@@ -259,7 +317,7 @@ pub(crate) fn map_range(
         dirty: fault && metadata_dirty(inode),
         cookie,
     };
-    if flags & IOMAP_REPORT != 0 {
+    if report {
         // FIEMAP, SEEK_HOLE and SEEK_DATA see the file's layout, which the
         // speculative preallocation beyond its end is not part of while a
         // writer has it open (fiemap-tester, generic/225, looks there for
@@ -268,27 +326,31 @@ pub(crate) fn map_range(
         // range and the size are stable.
         if let Some((s, e)) = speculative(inode) {
             if (s..e).contains(&lblk) {
-                return Ok(mapping(None, n.min(e - lblk), false));
+                return Ok(mapping(None, n.min(e - lblk), false, false));
             }
             if pblk.is_some() && lblk < s && lblk + n > s {
-                return Ok(mapping(pblk, s - lblk, false));
+                return Ok(mapping(pblk, s - lblk, false, unwritten));
             }
         }
     }
-    if pblk.is_some() || flags & IOMAP_WRITE == 0 {
-        return Ok(mapping(pblk, n, false));
+    if flags & IOMAP_WRITE == 0 || (pblk.is_some() && (!unwritten || how == Fill::Prealloc)) {
+        return Ok(mapping(pblk, n, false, unwritten));
     }
     // Look again with holes serialised: another writer may have filled
-    // this one since.
+    // this one, or marked it written, since.
     let _fill = inode.data().fill.lock();
-    let extra = if append {
+    let extra = if how == Fill::Append {
         append_extra(inode, lblk, want)
     } else {
         0
     };
-    let (pblk, n) = map_extent(inode, lblk, want + extra)?;
-    if pblk.is_some() {
-        return Ok(mapping(pblk, n.min(want), false));
+    let (pblk, n, unwritten) = map_run(inode, lblk, want + extra)?;
+    if let Some(p) = pblk {
+        let n = n.min(want);
+        if unwritten && how != Fill::Prealloc {
+            mark_written(inode, lblk, p, n)?;
+        }
+        return Ok(mapping(pblk, n, false, unwritten && how == Fill::Prealloc));
     }
     // One run never spans two leaves (or the roots and a leaf), so one map
     // update either inserts all of it or none of it.
@@ -318,12 +380,17 @@ pub(crate) fn map_range(
         meta: false,
     };
     let (first, got) = alloc::alloc_blocks(sb, alloc_goal, n)?;
+    // What fallocate allocates stays unwritten until data goes there.
+    let unwritten = how == Fill::Prealloc && sb.info().unwritten;
+    let ptr = |p: u64| if unwritten { p | PTR_UNWRITTEN } else { p };
     let mut st = inode.data().state.lock();
-    if let Err(e) = map_insert_run(sb, goal, &mut st, lblk, first, got) {
-        insert_failed(inode, &mut st, lblk, first, got);
+    if let Err(e) = map_insert_run(sb, goal, &mut st, lblk, ptr(first), got) {
+        insert_failed(inode, &mut st, lblk, ptr(first), got);
         return Err(e);
     }
-    st.extents.insert(lblk, first, got);
+    if !unwritten {
+        st.extents.insert(lblk, first, got);
+    }
     if got > want {
         // The blocks beyond the write are speculative. A run that goes on
         // from the recorded one extends it; any other replaces it (only
@@ -343,7 +410,24 @@ pub(crate) fn map_range(
     write_disk(sb, inode.ino(), &mut st)?;
     // `mapping` looks at the state again.
     drop(st);
-    Ok(mapping(Some(first), got, true))
+    Ok(mapping(Some(first), got, true, unwritten))
+}
+
+/// Marks the unwritten run of file blocks `lblk..lblk + n` (device blocks
+/// `p..`, within one leaf) written, before data goes there (see
+/// [`map_range`]). The blocks are zeroed already, so this is only a map
+/// update: pointers rewritten without `PTR_UNWRITTEN`, then the inode
+/// written, which moves the metadata generation on, so that a MAP_SYNC
+/// fault or `fsync` flushes the change before it reports the data
+/// durable. A failure part way leaves a prefix marked, which is as valid.
+/// The caller holds `RInode::fill`; the run was not cached (unwritten
+/// runs never are), and marking changes no cached run.
+fn mark_written(inode: &INode<R2dax>, lblk: u64, p: u64, n: u64) -> Result {
+    let sb = inode.sb();
+    let mut st = inode.data().state.lock();
+    let r = map_insert_run(sb, crate::dir::group_of(inode), &mut st, lblk, p, n);
+    sync_attrs(inode, &mut st);
+    r.and(write_disk(sb, inode.ino(), &mut st))
 }
 
 /// The file blocks `start..end` of the speculative preallocation that lie
@@ -356,7 +440,8 @@ fn speculative(inode: &INode<R2dax>) -> Option<(u64, u64)> {
 }
 
 /// Cleans up after [`map_insert_run`] failed to put the run (file blocks
-/// `lblk..`, device blocks `first..first + got`) into the map. It stops at
+/// `lblk..`, device blocks `first..first + got`, `first` with the
+/// `PTR_UNWRITTEN` bit the pointers carry) into the map. It stops at
 /// the first failure, so the run's pointers that are in place form a
 /// prefix; a pointer is in place once it is in the buffer, whether or not
 /// that buffer's write then failed (it stays dirty and reaches the media
@@ -392,7 +477,7 @@ fn insert_failed(inode: &INode<R2dax>, st: &mut State, lblk: u64, first: u64, go
         );
     }
     if known && linked < got {
-        alloc::give_back(sb, first + linked, got - linked);
+        alloc::give_back(sb, ptr_block(first) + linked, got - linked);
     }
 }
 

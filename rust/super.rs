@@ -5,7 +5,7 @@
 use crate::dax::DaxMode;
 use crate::inode::{iget, RInode};
 use crate::ondisk::{
-    state, ErrorClass, Geometry, GroupDesc, SbError, Superblock, BLOCK_SHIFT, BLOCK_SIZE,
+    feature, state, ErrorClass, Geometry, GroupDesc, SbError, Superblock, BLOCK_SHIFT, BLOCK_SIZE,
     GROUP_DESCS_PER_BLOCK, GROUP_DESC_SIZE, MAGIC, MAX_FILE_BLOCKS, ROOT_INO, SUPERBLOCK_OFFSET,
     SUPERBLOCK_SIZE,
 };
@@ -44,6 +44,10 @@ pub(crate) struct SbInfo {
     pub(crate) dax_given: bool,
     /// Whether the device supports DAX (immutable).
     pub(crate) dax_capable: bool,
+    /// Whether data-block pointers may carry `PTR_UNWRITTEN`
+    /// (`feature::INCOMPAT_UNWRITTEN`; immutable): `fallocate` then
+    /// allocates unwritten blocks.
+    pub(crate) unwritten: bool,
     /// The on-disk superblock as r2dax will write it next.
     #[pin]
     pub(crate) disk: Mutex<Superblock>,
@@ -284,6 +288,7 @@ impl FileSystem for R2dax {
             dax_mode,
             dax_given: opts.dax.is_some(),
             dax_capable,
+            unwritten: disk.feature_incompat & feature::INCOMPAT_UNWRITTEN != 0,
             disk <- new_mutex!(disk, "r2dax_sb_disk"),
             alloc <- new_mutex!(AllocState { groups, dirty: false }, "r2dax_alloc"),
         }? Error))

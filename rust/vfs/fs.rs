@@ -243,6 +243,10 @@ pub(crate) enum MapKind {
     Hole,
     /// Allocated, at this byte address on the device.
     Mapped(u64),
+    /// Allocated and zeroed at this byte address, never written
+    /// (`IOMAP_UNWRITTEN`): only for `IOMAP_REPORT` (FIEMAP, SEEK_HOLE
+    /// and SEEK_DATA). Every other path gets such blocks as `Mapped`.
+    Unwritten(u64),
 }
 
 /// Hands directory entries to `readdir(2)` (a `struct dir_context`).

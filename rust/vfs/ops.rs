@@ -1565,13 +1565,17 @@ impl<T: FileSystem> Tables<T> {
                         (*iomap).type_ = raw::IOMAP_MAPPED as u16;
                         (*iomap).addr = addr;
                     }
+                    MapKind::Unwritten(addr) => {
+                        (*iomap).type_ = raw::IOMAP_UNWRITTEN as u16;
+                        (*iomap).addr = addr;
+                    }
                 }
                 // A DAX access addresses the DAX device, which starts at
                 // the partition's offset.
                 if flags & raw::IOMAP_DAX != 0 {
                     if let Some(dev) = i.sb().dax_device() {
                         (*iomap).dax_dev = dev.as_raw();
-                        if let MapKind::Mapped(_) = m.kind {
+                        if let MapKind::Mapped(_) | MapKind::Unwritten(_) = m.kind {
                             (*iomap).addr += dev.part_off();
                         }
                     }

@@ -14,6 +14,7 @@ Commands:
   inode INO      inode INO (decoded copy, map roots)
   dir INO        the entries of directory INO
   map INO        file block -> device block for every mapped block of INO
+                 (then the word unwritten: fallocate left it so)
   locate PATH    the inode number of PATH (from the root), and where its
                  inode slot lives: ino, block, byte offset on the device
   -h, --help     show this help
@@ -112,9 +113,9 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
             let i = inode(&fs, ino)?;
             let nblocks = i.size.div_ceil(4096).min(map_capacity(i.height));
             for lblk in 0..nblocks {
-                let p = fs.map(&i, lblk)?;
+                let (p, unwritten) = fs.map_state(&i, lblk)?;
                 if p != 0 {
-                    println!("{lblk} {p}");
+                    println!("{lblk} {p}{}", if unwritten { " unwritten" } else { "" });
                 }
             }
         }

@@ -20,9 +20,9 @@
 
 use r2dax_disk::{Fs, BS};
 use r2dax_format::{
-    dirent, iflags2, map_ptr, mode, set_bit, state, test_bit, DirSlot, Dirent, GroupDesc, Inode,
-    Slot, Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE,
-    LOST_FOUND_INO, MAP_FANOUT, ROOT_INO, SUPERBLOCK_SIZE,
+    dirent, feature, iflags2, map_ptr, mode, ptr_block, set_bit, state, test_bit, DirSlot, Dirent,
+    GroupDesc, Inode, Slot, Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE,
+    INODE_SIZE, LOST_FOUND_INO, MAP_FANOUT, PTR_UNWRITTEN, ROOT_INO, SUPERBLOCK_SIZE,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -137,9 +137,18 @@ impl Checker<'_> {
         let mut count = 0;
         let mut roots_changed = false;
         for r in 0..inode.roots.len() {
-            let p = inode.roots[r];
+            let mut p = inode.roots[r];
             if p == 0 {
                 continue;
+            }
+            if inode.height == 0 {
+                // The roots are data pointers.
+                let q = self.data_ptr(ino, p);
+                if q != p {
+                    inode.roots[r] = q;
+                    roots_changed = true;
+                }
+                p = ptr_block(q);
             }
             if !self.check_ptr(ino, p)? {
                 inode.roots[r] = 0;
@@ -152,6 +161,25 @@ impl Checker<'_> {
             self.write_inode(ino, inode, copy)?;
         }
         Ok(count)
+    }
+
+    /// A data pointer of inode `ino` as it may stay: the `PTR_UNWRITTEN`
+    /// bit is valid only with the unwritten feature; without it, repair
+    /// clears the bit (the block stays the file's, as written data).
+    fn data_ptr(&mut self, ino: u32, p: u64) -> u64 {
+        if p & PTR_UNWRITTEN == 0 || self.fs.sb.feature_incompat & feature::INCOMPAT_UNWRITTEN != 0
+        {
+            return p;
+        }
+        let b = ptr_block(p);
+        if self.problem(
+            format!("inode {ino}: block {b} is marked unwritten, but the filesystem lacks the unwritten feature"),
+            true,
+        ) {
+            b
+        } else {
+            p
+        }
     }
 
     /// Checks a pointer found in inode `ino`; claims it if good. Returns
@@ -185,9 +213,18 @@ impl Checker<'_> {
         let mut count = 0;
         let mut changed = false;
         for i in 0..MAP_FANOUT as usize {
-            let p = map_ptr(&b, i).unwrap_or(0);
+            let mut p = map_ptr(&b, i).unwrap_or(0);
             if p == 0 {
                 continue;
+            }
+            if depth == 1 {
+                // A leaf: its pointers are data pointers.
+                let q = self.data_ptr(ino, p);
+                if q != p {
+                    b[i * 8..i * 8 + 8].copy_from_slice(&q.to_le_bytes());
+                    changed = true;
+                }
+                p = ptr_block(q);
             }
             if !self.check_ptr(ino, p)? {
                 b[i * 8..i * 8 + 8].fill(0);

@@ -5,8 +5,9 @@
 
 use r2dax_disk::{Fs, BS};
 use r2dax_format::{
-    dirent, mode, set_bit, test_bit, DirSlot, Dirent, GroupDesc, Inode, Slot, BLOCK_SIZE,
-    FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE, LOST_FOUND_INO, MAP_FANOUT, ROOT_INO, SUPERBLOCK_SIZE,
+    dirent, feature, mode, set_bit, test_bit, DirSlot, Dirent, GroupDesc, Inode, Slot, BLOCK_SIZE,
+    FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE, LOST_FOUND_INO, MAP_FANOUT, PTR_UNWRITTEN, ROOT_INO,
+    SUPERBLOCK_SIZE,
 };
 use r2dax_fsck::check;
 use std::path::PathBuf;
@@ -516,4 +517,61 @@ fn random_damage_repairs_to_clean() {
             r.lines
         );
     }
+}
+
+/// Marks data pointers unwritten: root 1 of `a` (height 0) and pointer 5
+/// of `big`'s leaf.
+fn mark_unwritten(fs: &Fs, a: u32, big: u32) {
+    let mut ai = read_inode(fs, a);
+    ai.roots[1] |= PTR_UNWRITTEN;
+    ai.seq += 1;
+    write_inode(fs, a, &ai);
+    let leaf = read_inode(fs, big).roots[0];
+    rw_block(fs, leaf, |b| b[5 * 8 + 7] |= 0x80);
+}
+
+#[test]
+fn unwritten_pointers_are_clean() {
+    let (img, a, _, big) = populated();
+    let fs = img.fs(true);
+    assert_ne!(fs.sb.feature_incompat & feature::INCOMPAT_UNWRITTEN, 0);
+    let before = (
+        read_inode(&fs, a).roots[1],
+        fs.map(&read_inode(&fs, big), 5),
+    );
+    mark_unwritten(&fs, a, big);
+    drop(fs);
+    assert_eq!(img.check(false), (0, vec![]));
+    let fs = img.fs(false);
+    assert_eq!(fs.map_state(&read_inode(&fs, a), 1), Ok((before.0, true)));
+    assert_eq!(
+        fs.map_state(&read_inode(&fs, big), 5),
+        Ok((before.1.unwrap(), true))
+    );
+    assert_eq!(
+        fs.map_state(&read_inode(&fs, big), 4).map(|m| m.1),
+        Ok(false)
+    );
+}
+
+#[test]
+fn unwritten_without_the_feature_is_cleared() {
+    let (img, a, _, big) = populated();
+    let fs = img.fs(true);
+    mark_unwritten(&fs, a, big);
+    let mut sb = fs.sb;
+    sb.feature_incompat &= !feature::INCOMPAT_UNWRITTEN;
+    rw_block(&fs, 0, |b| {
+        let mut s = [0u8; SUPERBLOCK_SIZE];
+        sb.encode(&mut s);
+        b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
+    });
+    drop(fs);
+    img.expect_repaired("marked unwritten, but the filesystem lacks the unwritten feature");
+    let fs = img.fs(false);
+    assert_eq!(fs.map_state(&read_inode(&fs, a), 1).map(|m| m.1), Ok(false));
+    assert_eq!(
+        fs.map_state(&read_inode(&fs, big), 5).map(|m| m.1),
+        Ok(false)
+    );
 }

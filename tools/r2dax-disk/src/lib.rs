@@ -4,8 +4,8 @@
 //! format that validates everything it returns.
 
 use r2dax_format::{
-    dirent, map_path, map_ptr, DirSlot, Dirent, Geometry, GroupDesc, Inode, Slot, Superblock,
-    BLOCK_SIZE, GROUP_DESC_SIZE, INODE_SIZE, MAP_FANOUT,
+    dirent, feature, map_path, map_ptr, ptr_block, DirSlot, Dirent, Geometry, GroupDesc, Inode,
+    Slot, Superblock, BLOCK_SIZE, GROUP_DESC_SIZE, INODE_SIZE, MAP_FANOUT, PTR_UNWRITTEN,
 };
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
@@ -154,13 +154,19 @@ impl Fs {
     /// The block holding file block `lblk` of `inode`, 0 for a hole.
     /// Every pointer on the way is checked against the geometry.
     pub fn map(&self, inode: &Inode, lblk: u64) -> Result<u64, String> {
+        Ok(self.map_state(inode, lblk)?.0)
+    }
+
+    /// [`Fs::map`], and whether the block is unwritten
+    /// ([`r2dax_format::PTR_UNWRITTEN`]).
+    pub fn map_state(&self, inode: &Inode, lblk: u64) -> Result<(u64, bool), String> {
         let Some((root, path)) = map_path(lblk, inode.height) else {
-            return Ok(0);
+            return Ok((0, false));
         };
         let mut blk = inode.roots[root];
         for &idx in path.iter().take(inode.height as usize) {
             if blk == 0 {
-                return Ok(0);
+                return Ok((0, false));
             }
             if !self.geo.is_data_block(blk) {
                 return Err(format!("map block {blk} is outside the data area"));
@@ -168,16 +174,25 @@ impl Fs {
             let b = self.dev.read_block(blk)?;
             blk = map_ptr(&b, idx).ok_or("short map block")?;
         }
+        let unwritten = blk & PTR_UNWRITTEN != 0;
+        let blk = ptr_block(blk);
+        if unwritten && self.sb.feature_incompat & feature::INCOMPAT_UNWRITTEN == 0 {
+            return Err(format!(
+                "data block {blk} is marked unwritten without the unwritten feature"
+            ));
+        }
         if blk != 0 && !self.geo.is_data_block(blk) {
             return Err(format!("data block {blk} is outside the data area"));
         }
-        Ok(blk)
+        Ok((blk, unwritten))
     }
 
     /// Every block `inode` owns, map blocks and data blocks, skipping
     /// pointers outside the data area (fsck reports those separately).
     pub fn owned_blocks(&self, inode: &Inode) -> Result<Vec<u64>, String> {
         fn walk(fs: &Fs, blk: u64, depth: u8, out: &mut Vec<u64>) -> Result<(), String> {
+            // A data block's pointer may say it is unwritten.
+            let blk = if depth == 0 { ptr_block(blk) } else { blk };
             if blk == 0 || !fs.geo.is_data_block(blk) {
                 return Ok(());
             }

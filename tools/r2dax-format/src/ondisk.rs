@@ -69,8 +69,12 @@ pub mod feature {
     pub const COMPAT_SUPP: u64 = 0;
     /// Read-only-compatible features this version knows.
     pub const RO_COMPAT_SUPP: u64 = 0;
+    /// Incompatible: data-block pointers may carry
+    /// [`super::PTR_UNWRITTEN`] (blocks `fallocate` allocated and zeroed
+    /// that no write has reached yet). mkfs sets it.
+    pub const INCOMPAT_UNWRITTEN: u64 = 1 << 0;
     /// Incompatible features this version knows.
-    pub const INCOMPAT_SUPP: u64 = 0;
+    pub const INCOMPAT_SUPP: u64 = INCOMPAT_UNWRITTEN;
 }
 
 /// Superblock state flags (`state` field).
@@ -356,7 +360,7 @@ impl Superblock {
             state: 0,
             feature_compat: 0,
             feature_ro_compat: 0,
-            feature_incompat: 0,
+            feature_incompat: feature::INCOMPAT_UNWRITTEN,
             blocks_count,
             mkfs_time,
             uuid,
@@ -833,6 +837,19 @@ pub const MAX_FILE_BLOCKS: u64 = MAP_ROOTS as u64 * (1 << 36);
 pub const INLINE_SYMLINK_MAX: usize = MAP_ROOTS * 8;
 /// Longest symlink target.
 pub const SYMLINK_MAX: usize = BLOCK_SIZE as usize - 1;
+
+/// Bit 63 of a data-block pointer (a leaf's, or a root's in a map of
+/// height 0): the block is allocated and zeroed, and no write has reached
+/// it since (`fallocate`); FIEMAP reports it as an unwritten extent. The
+/// block number is the pointer without this bit. Only with
+/// [`feature::INCOMPAT_UNWRITTEN`], and never in a pointer to a map block.
+pub const PTR_UNWRITTEN: u64 = 1 << 63;
+
+/// The block number of data-block pointer `p` (without
+/// [`PTR_UNWRITTEN`]).
+pub fn ptr_block(p: u64) -> u64 {
+    p & !PTR_UNWRITTEN
+}
 
 /// Pointer `idx` of a map block (`None` if `block` is too short).
 pub fn map_ptr(block: &[u8], idx: usize) -> Option<u64> {
