@@ -590,7 +590,10 @@ fn truncate_node(
 /// Changes the size of a regular file. Shrinking zeroes the tail of the
 /// new last block (through the page cache, so no stale bytes come back if
 /// the file grows again), drops the page cache beyond, clears the map
-/// pointers and writes the inode, and only then frees the blocks.
+/// pointers and writes the inode, and only then frees the blocks. A
+/// truncate to the current size frees the blocks beyond it too
+/// (`fallocate -k`'s, an append's preallocation), as ext4 and xfs do
+/// (generic/092); the layer calls this for it.
 pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
     if !matches!(inode.mode() & mode::S_IFMT, mode::S_IFREG) {
         return Err(EINVAL);
@@ -616,10 +619,16 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
     } else if size > old {
         inode.zero_tail(old)?;
     }
-    inode.truncate_setsize(size);
-    inode.touch_mtime();
-    if size < old {
-        release_blocks(inode, size.div_ceil(u64::from(BLOCK_SIZE)), u64::MAX)
+    if size != old {
+        inode.truncate_setsize(size);
+        inode.touch_mtime();
+    }
+    if size <= old {
+        // Everything beyond the size goes, the recorded preallocation
+        // with it.
+        let r = release_blocks(inode, size.div_ceil(u64::from(BLOCK_SIZE)), u64::MAX);
+        inode.data().state.lock().prealloc = None;
+        r
     } else {
         write_inode(inode)
     }

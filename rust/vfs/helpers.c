@@ -224,7 +224,12 @@ int r2dax_setattr_simple(struct mnt_idmap *idmap, struct dentry *dentry,
 
 	if (err)
 		return err;
-	*size_change = (attr->ia_valid & ATTR_SIZE) && attr->ia_size != i_size_read(inode);
+	/*
+	 * A truncate of a regular file to its current size still goes to the
+	 * filesystem, which frees the blocks beyond the size (as ext4 and xfs).
+	 */
+	*size_change = (attr->ia_valid & ATTR_SIZE) &&
+		       (attr->ia_size != i_size_read(inode) || S_ISREG(inode->i_mode));
 	if (*size_change)
 		return 0;
 	setattr_copy(idmap, inode, attr);
