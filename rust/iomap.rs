@@ -33,7 +33,9 @@ use kernel::prelude::*;
 /// leaf when [`map_extent`] found it, and merged with the runs that
 /// `iomap_begin` allocates next to it; runs are sorted and disjoint.
 /// Filling a hole never changes a cached run (holes are not cached, and a
-/// run found later that covers cached ones replaces them); `map_punch` in
+/// run found later that covers cached ones replaces them), nor does
+/// marking unwritten blocks written (unwritten runs are not cached either;
+/// see [`map_run`]); `map_punch` in
 /// `inode.rs`, the only code that clears pointers of a live inode, empties
 /// the cache. Protected by `RInode::state`, like the map itself.
 #[derive(Default)]
