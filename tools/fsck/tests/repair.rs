@@ -94,6 +94,15 @@ fn write_inode(fs: &Fs, ino: u32, inode: &Inode) {
     });
 }
 
+/// Writes superblock `sb` over the image's.
+fn write_sb(fs: &Fs, sb: &r2dax_format::Superblock) {
+    rw_block(fs, 0, |b| {
+        let mut s = [0u8; SUPERBLOCK_SIZE];
+        sb.encode(&mut s);
+        b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
+    });
+}
+
 fn read_inode(fs: &Fs, ino: u32) -> Inode {
     match fs.inode(ino).unwrap() {
         Slot::Used { inode, .. } => inode,
@@ -117,11 +126,7 @@ fn count(fs: &Fs, blocks: i64, inodes: i64, dirs: i64) {
     let mut sb = r2dax_format::Superblock::decode(&fs.dev.read_block(0).unwrap()).unwrap();
     sb.free_blocks = (sb.free_blocks as i64 - blocks) as u64;
     sb.free_inodes = (sb.free_inodes as i64 - inodes) as u64;
-    rw_block(fs, 0, |b| {
-        let mut s = [0u8; SUPERBLOCK_SIZE];
-        sb.encode(&mut s);
-        b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
-    });
+    write_sb(fs, &sb);
 }
 
 /// Allocates the first free block of group 0.
@@ -371,11 +376,7 @@ fn orphan_list_naming_a_linked_file_is_cleared() {
     let ino = fs.locate("/d/big").unwrap();
     let mut sb = fs.sb;
     sb.orphan_head = ino;
-    rw_block(&fs, 0, |b| {
-        let mut s = [0u8; SUPERBLOCK_SIZE];
-        sb.encode(&mut s);
-        b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
-    });
+    write_sb(&fs, &sb);
     drop(fs);
     img.expect_repaired("orphan list names linked inode");
     let fs = img.fs(false);
@@ -406,11 +407,7 @@ fn orphans_are_freed() {
     sb.orphan_head = ino;
     sb.free_blocks -= 1;
     sb.free_inodes -= 1;
-    rw_block(&fs, 0, |b| {
-        let mut s = [0u8; SUPERBLOCK_SIZE];
-        sb.encode(&mut s);
-        b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
-    });
+    write_sb(&fs, &sb);
     drop(fs);
     img.expect_repaired("unlinked while open");
     let fs = img.fs(false);
@@ -561,11 +558,7 @@ fn unwritten_without_the_feature_is_cleared() {
     mark_unwritten(&fs, a, big);
     let mut sb = fs.sb;
     sb.feature_incompat &= !feature::INCOMPAT_UNWRITTEN;
-    rw_block(&fs, 0, |b| {
-        let mut s = [0u8; SUPERBLOCK_SIZE];
-        sb.encode(&mut s);
-        b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
-    });
+    write_sb(&fs, &sb);
     drop(fs);
     img.expect_repaired("marked unwritten, but the filesystem lacks the unwritten feature");
     let fs = img.fs(false);
