@@ -7,7 +7,7 @@
 use crate::ioctl::{status, DaxStatus, R2DAX_IOC_DAX_STATUS};
 use crate::ondisk::iflags;
 use crate::super_::R2dax;
-use crate::vfs::dax::SwitchError;
+use crate::vfs::dax_mode::SwitchError;
 use crate::vfs::inode::INode;
 use crate::vfs::sb::SuperBlock;
 use kernel::error::code::{EBUSY, ENOTTY};

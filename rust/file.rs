@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Regular-file operations beyond read and write: fallocate and release
 //! (the role of fs/ext2/file.c). Read, write, mmap and fsync are the layer's iomap glue
-//! (`vfs/ops.rs`) over [`crate::iomap::iomap_begin`].
+//! (`vfs/file_ops.rs`) over [`crate::iomap::iomap_begin`].
 
 use crate::inode::release_blocks;
 use crate::iomap::{map_range, Fill};

@@ -8,11 +8,12 @@
 //! [`FsType::new`] builds the `struct file_system_type` for `T` in a
 //! `static` (it embeds lockdep class keys, which lockdep only accepts in
 //! static memory). [`Registration`] creates the inode cache and registers
-//! the type for as long as the module is loaded. The C callbacks are in
-//! [`super::ops`].
+//! the type for as long as the module is loaded. The C operation tables
+//! ([`Tables`]) are built from `T`, one file per C object: `fs_context.rs`,
+//! `super_ops.rs`, `inode_ops.rs`, `file_ops.rs`, `vm_ops.rs`, `aops.rs`
+//! and `iomap_ops.rs`.
 
 use super::inode::{INode, Idmap, InodeWithData, NewInode};
-use super::ops::Tables;
 use super::options::{OptionWriter, ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, Root, SuperBlock};
@@ -26,6 +27,16 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::{ARef, Opaque};
 use kernel::ThisModule;
+
+/// The C operation tables and callbacks for `T`.
+///
+/// Each table is a `const` built from `T`; taking its address promotes it
+/// to a `'static`. Each callback converts its raw arguments into the
+/// layer's types (stating why that is valid), calls the trait method, and
+/// turns the `Result` back into the C convention. The tables and their
+/// callbacks are spread over one file per C object (see the module
+/// documentation).
+pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
 
 /// A filesystem type.
 pub(crate) trait FileSystem: Sized + Send + Sync + 'static {

@@ -9,8 +9,7 @@
 //! [`NewInode<T>`] is one that `iget_locked` just created (`I_NEW`), which
 //! the filesystem fills in before [`NewInode::finish`] publishes it.
 
-use super::fs::FileSystem;
-use super::ops::Tables;
+use super::fs::{FileSystem, Tables};
 use super::raw;
 use super::sb::SuperBlock;
 use core::marker::PhantomData;

@@ -4,7 +4,7 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 use super::buffer::{Buffer, DaxTarget};
-use super::dax::DaxDevice;
+use super::dax_device::DaxDevice;
 use super::fs::FileSystem;
 use super::inode::INode;
 use super::orphan::Orphans;

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Inode operations: `struct inode_operations` of directories, regular
+//! files and symlinks (names, attributes, flags, FIEMAP).
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::fs::{FileSystem, Tables};
+use super::inode::{INode, Idmap};
+use super::raw;
+use core::ffi::{c_int, c_uint};
+use kernel::error::from_result;
+use kernel::prelude::*;
+use kernel::types::ARef;
+
+/// The name of a dentry.
+///
+/// # Safety
+///
+/// `d` must be a dentry whose name is stable for `'a` (the VFS holds the
+/// parent directory's lock during the operations that use this).
+unsafe fn dname<'a>(d: *mut raw::dentry) -> &'a [u8] {
+    let mut len = 0u32;
+    // SAFETY: Per the function contract.
+    unsafe {
+        let p = raw::r2dax_dentry_name(d, &mut len);
+        core::slice::from_raw_parts(p, len as usize)
+    }
+}
+
+/// `new_encode_dev` of include/linux/kdev_t.h.
+fn new_encode_dev(dev: raw::dev_t) -> u32 {
+    let major = dev >> 20;
+    let minor = dev & 0xfffff;
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+/// `ERR_PTR`: an errno encoded in a pointer.
+fn err_ptr<U>(e: Error) -> *mut U {
+    e.to_errno() as isize as *mut U
+}
+
+impl<T: FileSystem> Tables<T> {
+    pub(super) const DIR_IOPS: raw::inode_operations = raw::inode_operations {
+        lookup: Some(Self::lookup),
+        create: Some(Self::create),
+        mkdir: Some(Self::mkdir),
+        mknod: Some(Self::mknod),
+        symlink: Some(Self::symlink),
+        link: Some(Self::link),
+        unlink: Some(Self::unlink),
+        rmdir: Some(Self::rmdir),
+        rename: Some(Self::rename),
+        setattr: Some(Self::setattr),
+        getattr: Some(Self::getattr),
+        fileattr_get: Some(Self::fileattr_get),
+        fileattr_set: Some(Self::fileattr_set),
+        // SAFETY: All-zero means "no callback" for every other member.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const FILE_IOPS: raw::inode_operations = raw::inode_operations {
+        setattr: Some(Self::setattr),
+        getattr: Some(Self::getattr),
+        fiemap: Some(Self::fiemap),
+        fileattr_get: Some(Self::fileattr_get),
+        fileattr_set: Some(Self::fileattr_set),
+        // SAFETY: All-zero means "no callback" for every other member.
+        // `permission` is the VFS default.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    pub(super) const SYMLINK_IOPS: raw::inode_operations = raw::inode_operations {
+        get_link: Some(raw::page_get_link),
+        setattr: Some(Self::setattr),
+        getattr: Some(Self::getattr),
+        // SAFETY: All-zero means "no callback" for every other member.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a directory of ours (locked shared) and a
+    /// negative, hashed-or-not dentry in it.
+    unsafe extern "C" fn lookup(
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        _flags: c_uint,
+    ) -> *mut raw::dentry {
+        // SAFETY: `dir` is a live inode of ours; the dentry's name is stable
+        // while the VFS holds the directory lock.
+        let (dir, name) = unsafe {
+            let mut len = 0u32;
+            let p = raw::r2dax_dentry_name(dentry, &mut len);
+            (
+                INode::<T>::from_raw(dir),
+                core::slice::from_raw_parts(p, len as usize),
+            )
+        };
+        let inode = match T::lookup(dir, name) {
+            Ok(Some(i)) => ARef::into_raw(i).as_ptr().cast::<raw::inode>(),
+            Ok(None) => core::ptr::null_mut(),
+            Err(e) => return err_ptr(e),
+        };
+        // SAFETY: `d_splice_alias` takes over the inode reference (or null
+        // for a negative entry).
+        unsafe { raw::d_splice_alias(inode, dentry) }
+    }
+
+    /// Creates through `T::create` and publishes the inode with `dentry`.
+    ///
+    /// # Safety
+    ///
+    /// Called from a VFS create-type operation: `dir` is a locked directory
+    /// of ours, `dentry` a negative dentry in it, `idmap` the mount's.
+    unsafe fn create_common(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: u16,
+        rdev: u32,
+        target: Option<&[u8]>,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the function contract.
+            let (dir, name) = unsafe { (INode::<T>::from_raw(dir), dname(dentry)) };
+            let new = T::create(&Idmap(idmap), dir, name, mode, rdev, target)?;
+            // SAFETY: `d_instantiate_new` unlocks the new inode and takes
+            // over our reference to it.
+            unsafe { raw::d_instantiate_new(dentry, new.as_ptr()) };
+            core::mem::forget(new);
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`.
+    unsafe extern "C" fn create(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: raw::umode_t,
+        _excl: bool,
+    ) -> c_int {
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, 0, None) }
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`.
+    unsafe extern "C" fn mkdir(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: raw::umode_t,
+    ) -> c_int {
+        let mode = (mode & 0o7777) | raw::S_IFDIR as u16;
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, 0, None) }
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`.
+    unsafe extern "C" fn mknod(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        mode: raw::umode_t,
+        dev: raw::dev_t,
+    ) -> c_int {
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, new_encode_dev(dev), None) }
+    }
+
+    /// # Safety
+    ///
+    /// See `create_common`; `target` is a NUL-terminated string.
+    unsafe extern "C" fn symlink(
+        idmap: *mut raw::mnt_idmap,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+        target: *const u8,
+    ) -> c_int {
+        // SAFETY: The VFS passes a NUL-terminated target that lives for the
+        // call.
+        let t = unsafe { kernel::str::CStr::from_char_ptr(target) };
+        let mode = raw::S_IFLNK as u16 | 0o777;
+        // SAFETY: Forwarded contract.
+        unsafe { Self::create_common(idmap, dir, dentry, mode, 0, Some(t.as_bytes())) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with both directories and the inode locked.
+    unsafe extern "C" fn link(
+        old: *mut raw::dentry,
+        dir: *mut raw::inode,
+        dentry: *mut raw::dentry,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract: `old` is positive, of ours.
+            let inode_ptr = unsafe { (*old).d_inode };
+            // SAFETY: As above.
+            let (inode, dir, name) = unsafe {
+                (
+                    INode::<T>::from_raw(inode_ptr),
+                    INode::<T>::from_raw(dir),
+                    dname(dentry),
+                )
+            };
+            T::link(inode, dir, name)?;
+            // SAFETY: The new dentry gets its own reference to the inode.
+            unsafe {
+                raw::ihold(inode_ptr);
+                raw::d_instantiate(dentry, inode_ptr);
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with `dir` and the victim locked.
+    unsafe extern "C" fn unlink(dir: *mut raw::inode, dentry: *mut raw::dentry) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract; the dentry is positive.
+            let (dir, inode, name) = unsafe {
+                (
+                    INode::<T>::from_raw(dir),
+                    INode::<T>::from_raw((*dentry).d_inode),
+                    dname(dentry),
+                )
+            };
+            T::unlink(dir, name, inode)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with `dir` and the victim locked.
+    unsafe extern "C" fn rmdir(dir: *mut raw::inode, dentry: *mut raw::dentry) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract; the dentry is positive.
+            let (dir, inode, name) = unsafe {
+                (
+                    INode::<T>::from_raw(dir),
+                    INode::<T>::from_raw((*dentry).d_inode),
+                    dname(dentry),
+                )
+            };
+            T::rmdir(dir, name, inode)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with the rename locks held (`lock_rename` and the
+    /// inodes involved).
+    unsafe extern "C" fn rename(
+        _idmap: *mut raw::mnt_idmap,
+        old_dir: *mut raw::inode,
+        old_dentry: *mut raw::dentry,
+        new_dir: *mut raw::inode,
+        new_dentry: *mut raw::dentry,
+        flags: c_uint,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract: the old dentry is positive; the new
+            // one may be negative.
+            let (od, on, o, nd, nn, n) = unsafe {
+                let n = (*new_dentry).d_inode;
+                (
+                    INode::<T>::from_raw(old_dir),
+                    dname(old_dentry),
+                    INode::<T>::from_raw((*old_dentry).d_inode),
+                    INode::<T>::from_raw(new_dir),
+                    dname(new_dentry),
+                    (!n.is_null()).then(|| INode::<T>::from_raw(n)),
+                )
+            };
+            T::rename(od, on, o, nd, nn, n, flags)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with the inode locked.
+    unsafe extern "C" fn setattr(
+        idmap: *mut raw::mnt_idmap,
+        dentry: *mut raw::dentry,
+        attr: *mut raw::iattr,
+    ) -> c_int {
+        from_result(|| {
+            let mut size_change = false;
+            // SAFETY: Per the contract; the helper checks permissions and
+            // applies everything but a size change.
+            kernel::error::to_result(unsafe {
+                raw::r2dax_setattr_simple(idmap, dentry, attr, &mut size_change)
+            })?;
+            if size_change {
+                // SAFETY: The dentry is positive and of ours; `attr` is valid.
+                let (inode, size) =
+                    unsafe { (INode::<T>::from_raw((*dentry).d_inode), (*attr).ia_size) };
+                let size = u64::try_from(size).map_err(|_| EINVAL)?;
+                // SAFETY: The inode is live and locked; direct I/O in flight
+                // finishes first; the invalidate lock keeps page faults out
+                // while blocks go away.
+                unsafe {
+                    raw::inode_dio_wait(inode.as_raw());
+                    raw::r2dax_invalidate_lock(inode.as_raw());
+                }
+                // DAX pages beyond the new size must not be pinned when
+                // their blocks are freed.
+                let r = inode
+                    .break_layouts(size, u64::MAX)
+                    .and_then(|()| T::setattr_size(inode, size));
+                // SAFETY: Taken above.
+                unsafe { raw::r2dax_invalidate_unlock(inode.as_raw()) };
+                r?;
+                // The other attributes of the same call (e.g. mtime).
+                let mut dummy = false;
+                // SAFETY: As above; the size now matches, so the helper
+                // applies the rest.
+                kernel::error::to_result(unsafe {
+                    (*attr).ia_valid &= !raw::ATTR_SIZE;
+                    raw::r2dax_setattr_simple(idmap, dentry, attr, &mut dummy)
+                })?;
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`vfs_getattr_nosec`, for stat and statx) with a
+    /// path whose dentry is positive and ours, and a writable `kstat`.
+    unsafe extern "C" fn getattr(
+        idmap: *mut raw::mnt_idmap,
+        path: *const raw::path,
+        stat: *mut raw::kstat,
+        request_mask: u32,
+        _query_flags: c_uint,
+    ) -> c_int {
+        // SAFETY: Per the contract the dentry has a live inode of ours.
+        let raw_inode = unsafe { (*(*path).dentry).d_inode };
+        // SAFETY: As above.
+        let inode = unsafe { INode::<T>::from_raw(raw_inode) };
+        let (attributes, mask) = statx_attributes(T::get_flags(inode));
+        // SAFETY: Per the contract `stat` is writable and the inode live;
+        // `generic_fillattr` reads the inode as the default getattr does.
+        unsafe { raw::generic_fillattr(idmap, request_mask, raw_inode, stat) };
+        // SAFETY: As above; the VFS adds STATX_ATTR_DAX and the mount's
+        // attributes after this returns.
+        unsafe {
+            (*stat).attributes |= attributes;
+            (*stat).attributes_mask |= mask;
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by `ioctl_fiemap` with a live regular file of ours and an
+    /// extent buffer it checked (`fiemap_extent_info` is the kernel's).
+    unsafe extern "C" fn fiemap(
+        inode: *mut raw::inode,
+        fieinfo: *mut raw::fiemap_extent_info,
+        start: u64,
+        len: u64,
+    ) -> c_int {
+        // SAFETY: Per the contract. The map is read through iomap as for
+        // SEEK_HOLE/SEEK_DATA, under the inode lock (shared), which keeps
+        // truncate, punch hole and fallocate out (they hold it
+        // exclusive); a fault or write that fills a hole meanwhile is seen
+        // or not, as with any snapshot of the map. `fiemap_prep` (called
+        // by iomap) writes dirty page-cache data back first when asked to
+        // with FIEMAP_FLAG_SYNC. Physical offsets are on the block device,
+        // as for every mapping not asked for with IOMAP_DAX.
+        unsafe {
+            raw::r2dax_inode_lock_shared(inode);
+            let ret = raw::iomap_fiemap(inode, fieinfo, start, len, &Self::IOMAP_OPS);
+            raw::r2dax_inode_unlock_shared(inode);
+            ret
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`) with a
+    /// positive dentry of ours.
+    unsafe extern "C" fn fileattr_get(
+        dentry: *mut raw::dentry,
+        fa: *mut kernel::bindings::fileattr,
+    ) -> c_int {
+        // SAFETY: Per the contract; the kernel's opaque `fileattr` is the
+        // local definition.
+        unsafe {
+            let inode = INode::<T>::from_raw((*dentry).d_inode);
+            raw::fileattr_fill_flags(fa.cast(), T::get_flags(inode));
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (`FS_IOC_SETFLAGS`, `FS_IOC_FSSETXATTR`) with the
+    /// inode locked, after its permission checks.
+    unsafe extern "C" fn fileattr_set(
+        _idmap: *mut raw::mnt_idmap,
+        dentry: *mut raw::dentry,
+        fa: *mut kernel::bindings::fileattr,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract.
+            let (inode, flags, fsx_only) = unsafe {
+                let fa = fa.cast::<raw::fileattr>();
+                (
+                    INode::<T>::from_raw((*dentry).d_inode),
+                    (*fa).flags,
+                    raw::r2dax_fileattr_has_fsx(fa),
+                )
+            };
+            T::set_flags(inode, flags, fsx_only)?;
+            Ok(0)
+        })
+    }
+}
+
+/// The statx attributes of an inode with `FS_*_FL` flags `flags`, and the
+/// mask of those r2dax supports (as ext2's getattr: append, immutable and
+/// nodump; compression and encryption r2dax has not).
+fn statx_attributes(flags: u32) -> (u64, u64) {
+    let map = [
+        (raw::FS_APPEND_FL, raw::STATX_ATTR_APPEND),
+        (raw::FS_IMMUTABLE_FL, raw::STATX_ATTR_IMMUTABLE),
+        (raw::FS_NODUMP_FL, raw::STATX_ATTR_NODUMP),
+    ];
+    let mut attributes = 0;
+    let mut mask = 0;
+    for (fs, statx) in map {
+        mask |= u64::from(statx);
+        if flags & fs != 0 {
+            attributes |= u64::from(statx);
+        }
+    }
+    (attributes, mask)
+}

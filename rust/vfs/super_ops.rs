@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Superblock operations: `struct super_operations` (the inode cache,
+//! writing and evicting inodes, `statfs`, `sync_fs`, `/proc/mounts`) and
+//! `kill_sb`.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::fs::{FileSystem, FsType, Tables};
+use super::inode::{INode, InodeWithData};
+use super::options::OptionWriter;
+use super::raw;
+use super::sb::{SbData, SuperBlock};
+use core::ffi::{c_int, c_void};
+use kernel::error::from_result;
+use kernel::init::PinInit;
+use kernel::prelude::*;
+
+impl<T: FileSystem> Tables<T> {
+    pub(super) const SUPER_OPS: raw::super_operations = raw::super_operations {
+        alloc_inode: Some(Self::alloc_inode),
+        free_inode: Some(Self::free_inode),
+        write_inode: Some(Self::write_inode),
+        evict_inode: Some(Self::evict_inode),
+        put_super: Some(Self::put_super),
+        sync_fs: Some(Self::sync_fs),
+        statfs: Some(Self::statfs),
+        show_options: Some(Self::show_options),
+        // SAFETY: All-zero means "no callback" for every other member.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// Slab constructor of the inode cache: runs once per object.
+    ///
+    /// # Safety
+    ///
+    /// Called by the slab allocator with an object of the cache.
+    pub(super) unsafe extern "C" fn inode_init_once(obj: *mut c_void) {
+        let outer = obj.cast::<InodeWithData<T>>();
+        // SAFETY: `obj` is an object of our cache, so an `InodeWithData<T>`;
+        // the mode lock is initialised once here and is unlocked whenever
+        // the object is free.
+        unsafe {
+            raw::inode_init_once((*outer).inode.get());
+            raw::r2dax_mode_lock_init((*outer).layer.mode_lock.get());
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a live superblock of ours.
+    unsafe extern "C" fn alloc_inode(sb: *mut raw::super_block) -> *mut raw::inode {
+        // SAFETY: `sb` is a live superblock of `T`.
+        let cache = unsafe { FsType::<T>::cache_of(sb) };
+        // SAFETY: The cache's objects are `InodeWithData<T>`.
+        let outer = unsafe { raw::r2dax_alloc_inode_sb(sb, cache) }.cast::<InodeWithData<T>>();
+        if outer.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: `outer` is a fresh object of ours; its data slot is
+        // uninitialised and stays in place (slab objects do not move).
+        unsafe {
+            let slot = core::ptr::addr_of_mut!((*outer).data).cast::<T::InodeData>();
+            if T::init_inode_data().__pinned_init(slot).is_err() {
+                raw::kmem_cache_free(cache, outer.cast());
+                return core::ptr::null_mut();
+            }
+            // A new inode has no VMAs (a freed one had none left either).
+            (*outer)
+                .layer
+                .mmaps
+                .store(0, core::sync::atomic::Ordering::Relaxed);
+            (*outer)
+                .layer
+                .collapsible
+                .store(0, core::sync::atomic::Ordering::Relaxed);
+            (*outer)
+                .cache
+                .store(cache, core::sync::atomic::Ordering::Relaxed);
+            // INVARIANT: the data is initialised until `free_inode`.
+            (*outer).inode.get()
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (from an RCU callback) for an inode that
+    /// `alloc_inode` returned, once nothing references it any more.
+    unsafe extern "C" fn free_inode(inode: *mut raw::inode) {
+        // SAFETY: The inode is embedded in an `InodeWithData<T>` of the cache
+        // `alloc_inode` recorded in it; its data is initialised and dropped
+        // only here. The superblock is not touched: this runs after an RCU
+        // grace period, when it may be gone (the cache itself outlives
+        // every callback: `Registration` waits for them with `rcu_barrier`
+        // before destroying it).
+        unsafe {
+            let outer = inode
+                .cast::<u8>()
+                .sub(core::mem::offset_of!(InodeWithData<T>, inode))
+                .cast::<InodeWithData<T>>();
+            core::ptr::drop_in_place(core::ptr::addr_of_mut!((*outer).data).cast::<T::InodeData>());
+            let cache = (*outer).cache.load(core::sync::atomic::Ordering::Relaxed);
+            raw::kmem_cache_free(cache, outer.cast());
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by writeback for a dirty inode of ours.
+    unsafe extern "C" fn write_inode(
+        inode: *mut raw::inode,
+        wbc: *mut raw::writeback_control,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract.
+            let (inode, sync) = unsafe {
+                (
+                    INode::<T>::from_raw(inode),
+                    (*wbc).sync_mode == raw::writeback_sync_modes_WB_SYNC_ALL,
+                )
+            };
+            T::write_inode(inode, sync)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS when an inode of ours leaves memory.
+    unsafe extern "C" fn evict_inode(inode: *mut raw::inode) {
+        // SAFETY: Per the contract; the page cache goes first, and
+        // `clear_inode` ends the inode's life in the filesystem. The inode
+        // leaves the orphan list before that (the list's invariant).
+        unsafe {
+            raw::truncate_inode_pages_final(core::ptr::addr_of_mut!((*inode).i_data));
+            let i = INode::<T>::from_raw(inode);
+            T::evict_inode(i);
+            if i.sb().orphans().forget(inode) {
+                crate::vfs::print::sb_err!(
+                    i.sb(),
+                    "inode {} left on the orphan list at eviction",
+                    i.ino()
+                );
+            }
+            raw::clear_inode(inode);
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for a mounted superblock of ours.
+    unsafe extern "C" fn sync_fs(sb: *mut raw::super_block, wait: c_int) -> c_int {
+        from_result(|| {
+            // SAFETY: Per the contract.
+            T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }, wait != 0)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a dentry of a mounted superblock of ours and a
+    /// writable `kstatfs`.
+    unsafe extern "C" fn statfs(
+        dentry: *mut raw::dentry,
+        buf: *mut kernel::bindings::kstatfs,
+    ) -> c_int {
+        let buf = buf.cast::<raw::kstatfs>();
+        from_result(|| {
+            // SAFETY: The dentry is valid and its superblock fully mounted.
+            let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
+            let st = T::statfs(sb)?;
+            // SAFETY: `buf` is valid for writes per the function contract,
+            // and the kernel's opaque `kstatfs` is the local definition.
+            unsafe {
+                (*buf).f_type = st.magic as _;
+                (*buf).f_bsize = st.block_size as _;
+                (*buf).f_frsize = st.block_size as _;
+                (*buf).f_blocks = st.blocks;
+                (*buf).f_bfree = st.free_blocks;
+                (*buf).f_bavail = st.avail_blocks;
+                (*buf).f_files = st.files;
+                (*buf).f_ffree = st.free_files;
+                (*buf).f_namelen = st.name_len as _;
+                (*buf).f_fsid.val = [st.fsid as i32, (st.fsid >> 32) as i32];
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS (under `namespace_sem`, which keeps the mount and
+    /// its superblock alive) with a `seq_file` being filled and a dentry of
+    /// a mounted superblock of ours.
+    unsafe extern "C" fn show_options(m: *mut raw::seq_file, root: *mut raw::dentry) -> c_int {
+        // SAFETY: Per the contract; the superblock is fully set up.
+        let (sb, mut out) = unsafe {
+            (
+                SuperBlock::<T>::from_raw((*root).d_sb),
+                OptionWriter::from_raw(m),
+            )
+        };
+        T::show_options(sb, &mut out);
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by `generic_shutdown_super` once every inode is gone.
+    unsafe extern "C" fn put_super(sb: *mut raw::super_block) {
+        // SAFETY: Per the contract; `s_fs_info` is still set.
+        T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS once for every superblock of this type that is torn
+    /// down, whether or not `fill_super` succeeded.
+    pub(super) unsafe extern "C" fn kill_sb(sb: *mut raw::super_block) {
+        // SAFETY: `sb` is a block-device superblock of ours.
+        unsafe { raw::kill_block_super(sb) };
+        // SAFETY: `s_fs_info` is null or the `KBox<SbData<T>>` stored by
+        // `fill_super`; nothing uses it after `kill_block_super`, which
+        // evicted every inode.
+        unsafe {
+            let info = (*sb).s_fs_info.cast::<SbData<T>>();
+            if !info.is_null() {
+                drop(KBox::from_raw(info));
+            }
+        }
+    }
+}
