@@ -9,6 +9,7 @@ use crate::ondisk::iflags;
 use crate::super_::R2dax;
 use crate::vfs::dax_mode::SwitchError;
 use crate::vfs::inode::INode;
+use crate::vfs::lock::{Excl, InodeLocked};
 use crate::vfs::sb::SuperBlock;
 use kernel::error::code::{EBUSY, ENOTTY};
 use kernel::prelude::*;
@@ -62,7 +63,7 @@ pub(crate) fn wants_dax(sb: &SuperBlock<R2dax>, flags: u32) -> bool {
 /// the new flags durable with `commit` on the way; `EBUSY` if the file is
 /// mapped or its pages stay pinned, and then nothing changed.
 pub(crate) fn switch(
-    inode: &INode<R2dax>,
+    inode: &InodeLocked<'_, R2dax, Excl>,
     to_dax: bool,
     commit: impl FnOnce() -> Result,
 ) -> Result {

@@ -10,6 +10,7 @@ use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
 use crate::vfs::fs::IOMAP_WRITE;
 use crate::vfs::inode::INode;
+use crate::vfs::lock::Quiesced;
 use kernel::error::code::{EFBIG, EINVAL, ENODEV};
 use kernel::prelude::*;
 
@@ -43,7 +44,7 @@ fn preallocate(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
 
 /// Frees the whole blocks inside `start..end` and zeroes the partial
 /// blocks at its edges (through the page cache).
-fn punch(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
+fn punch(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
     let size = inode.size();
     let first_full = start.div_ceil(BS);
     let last_full = end / BS; // exclusive
@@ -66,7 +67,7 @@ fn punch(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
 /// `fallocate(2)`: default (allocate, extend the size), `KEEP_SIZE`,
 /// `PUNCH_HOLE | KEEP_SIZE`, and `ZERO_RANGE` (with or without
 /// `KEEP_SIZE`). Other modes are refused with `EOPNOTSUPP`.
-pub(crate) fn fallocate(inode: &INode<R2dax>, fmode: u32, offset: u64, len: u64) -> Result {
+pub(crate) fn fallocate(inode: &Quiesced<'_, R2dax>, fmode: u32, offset: u64, len: u64) -> Result {
     if inode.mode() & mode::S_IFMT != mode::S_IFREG {
         return Err(ENODEV);
     }
@@ -111,7 +112,7 @@ pub(crate) fn fallocate(inode: &INode<R2dax>, fmode: u32, offset: u64, len: u64)
 /// appends preallocated beyond the end of the file
 /// ([`crate::iomap::trim_prealloc`]). The layer holds the inode lock and
 /// the invalidate lock exclusively.
-pub(crate) fn release(inode: &INode<R2dax>) -> Result {
+pub(crate) fn release(inode: &Quiesced<'_, R2dax>) -> Result {
     crate::iomap::trim_prealloc(inode)
 }
 
@@ -119,7 +120,7 @@ pub(crate) fn release(inode: &INode<R2dax>) -> Result {
 /// the speculative preallocation it jumps over goes back
 /// ([`crate::iomap::trim_prealloc_below`]). The layer holds the inode lock
 /// and the invalidate lock exclusively, with direct I/O drained.
-pub(crate) fn write_past_eof(inode: &INode<R2dax>, pos: u64) -> Result {
+pub(crate) fn write_past_eof(inode: &Quiesced<'_, R2dax>, pos: u64) -> Result {
     crate::iomap::trim_prealloc_below(inode, pos / BS)
 }
 

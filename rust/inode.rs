@@ -12,6 +12,7 @@ use crate::ondisk::{
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
 use crate::vfs::inode::{Attrs, INode, Iget, Kind, NewInode};
+use crate::vfs::lock::{Excl, InodeLocked, Quiesced};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
 use kernel::alloc::KVVec;
@@ -594,7 +595,7 @@ fn truncate_node(
 /// truncate to the current size frees the blocks beyond it too
 /// (`fallocate -k`'s, an append's preallocation), as ext4 and xfs do
 /// (generic/092); the layer calls this for it.
-pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
+pub(crate) fn set_size(inode: &Quiesced<'_, R2dax>, size: u64) -> Result {
     if !matches!(inode.mode() & mode::S_IFMT, mode::S_IFREG) {
         return Err(EINVAL);
     }
@@ -638,7 +639,7 @@ pub(crate) fn set_size(inode: &INode<R2dax>, size: u64) -> Result {
 /// rules: the map pointers are cleared (map blocks written), the inode is
 /// written, and only then are the blocks freed in the bitmaps. The caller
 /// has dropped the page cache of the range.
-pub(crate) fn release_blocks(inode: &INode<R2dax>, from: u64, to: u64) -> Result {
+pub(crate) fn release_blocks(inode: &Quiesced<'_, R2dax>, from: u64, to: u64) -> Result {
     let sb = inode.sb();
     let mut st = inode.data().state.lock();
     // Before any pointer changes, under `state` (which every map lookup
@@ -668,7 +669,11 @@ pub(crate) fn release_blocks(inode: &INode<R2dax>, from: u64, to: u64) -> Result
 /// (`dax=inode`, a DAX device), the mode switches before this returns, or
 /// nothing changes and the call fails with `EBUSY` (mapped or pinned); see
 /// [`crate::dax`]. The VFS holds the inode lock.
-pub(crate) fn set_flags(inode: &INode<R2dax>, flags: u32, fsx_only: bool) -> Result {
+pub(crate) fn set_flags(
+    inode: &InodeLocked<'_, R2dax, Excl>,
+    flags: u32,
+    fsx_only: bool,
+) -> Result {
     if fsx_only || flags & !iflags::KNOWN != 0 {
         return Err(eopnotsupp());
     }
@@ -801,7 +806,7 @@ pub(crate) fn free_on_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &State) -> Resu
 
 /// `->evict_inode`: an inode without links leaves the orphan list and is
 /// freed on disk ([`free_on_disk`]).
-pub(crate) fn evict(inode: &INode<R2dax>) {
+pub(crate) fn evict(inode: &Quiesced<'_, R2dax>) {
     let sb = inode.sb();
     if inode.is_bad() || sb.read_only() {
         return;

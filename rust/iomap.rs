@@ -21,6 +21,7 @@ use crate::super_::R2dax;
 use crate::vfs::errno::euclean;
 use crate::vfs::fs::{MapKind, Mapping, IOMAP_FAULT, IOMAP_REPORT, IOMAP_WRITE, IOMAP_ZERO};
 use crate::vfs::inode::INode;
+use crate::vfs::lock::Quiesced;
 use crate::vfs::print::sb_err;
 use kernel::error::code::EFBIG;
 use kernel::prelude::*;
@@ -523,7 +524,7 @@ fn append_extra(inode: &INode<R2dax>, lblk: u64, want: u64) -> u64 {
 /// Locking: the caller holds the inode lock and the invalidate lock
 /// exclusively with direct I/O drained (as for truncate), or the inode is
 /// being evicted. See [`trim_prealloc_below`].
-pub(crate) fn trim_prealloc(inode: &INode<R2dax>) -> Result {
+pub(crate) fn trim_prealloc(inode: &Quiesced<'_, R2dax>) -> Result {
     trim_prealloc_below(inode, u64::MAX)
 }
 
@@ -542,7 +543,7 @@ pub(crate) fn trim_prealloc(inode: &INode<R2dax>) -> Result {
 /// lies within it, writeback handles only folios within it, and truncate
 /// waited for pins on whatever it cut. Lookups of the map that ran
 /// before see the generation change ([`mapping_valid`]).
-pub(crate) fn trim_prealloc_below(inode: &INode<R2dax>, upto: u64) -> Result {
+pub(crate) fn trim_prealloc_below(inode: &Quiesced<'_, R2dax>, upto: u64) -> Result {
     let Some((start, end)) = inode.data().state.lock().prealloc else {
         return Ok(());
     };

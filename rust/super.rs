@@ -12,6 +12,7 @@ use crate::ondisk::{
 use crate::vfs::errno::euclean;
 use crate::vfs::fs::{DirEmitter, FileSystem, Mapping, Stat};
 use crate::vfs::inode::{INode, Idmap, NewInode};
+use crate::vfs::lock::{Excl, InodeLocked, Quiesced};
 use crate::vfs::options::{OptionWriter, ParamError, ParamValue};
 use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::{New, Root, SuperBlock};
@@ -334,7 +335,7 @@ impl FileSystem for R2dax {
         crate::inode::write_inode(inode)
     }
 
-    fn evict_inode(inode: &INode<Self>) {
+    fn evict_inode(inode: &Quiesced<'_, Self>) {
         crate::inode::evict(inode)
     }
 
@@ -360,11 +361,11 @@ impl FileSystem for R2dax {
         }
     }
 
-    fn setattr_size(inode: &INode<Self>, size: u64) -> Result {
+    fn setattr_size(inode: &Quiesced<'_, Self>, size: u64) -> Result {
         crate::inode::set_size(inode, size)
     }
 
-    fn fallocate(inode: &INode<Self>, mode: u32, offset: u64, len: u64) -> Result {
+    fn fallocate(inode: &Quiesced<'_, Self>, mode: u32, offset: u64, len: u64) -> Result {
         crate::file::fallocate(inode, mode, offset, len)
     }
 
@@ -372,11 +373,11 @@ impl FileSystem for R2dax {
         crate::file::has_prealloc(inode)
     }
 
-    fn release(inode: &INode<Self>) -> Result {
+    fn release(inode: &Quiesced<'_, Self>) -> Result {
         crate::file::release(inode)
     }
 
-    fn write_past_eof(inode: &INode<Self>, pos: u64) -> Result {
+    fn write_past_eof(inode: &Quiesced<'_, Self>, pos: u64) -> Result {
         crate::file::write_past_eof(inode, pos)
     }
 
@@ -388,7 +389,7 @@ impl FileSystem for R2dax {
         crate::dax::ioctl_read(inode, cmd)
     }
 
-    fn set_flags(inode: &INode<Self>, flags: u32, fsx_only: bool) -> Result {
+    fn set_flags(inode: &InodeLocked<'_, Self, Excl>, flags: u32, fsx_only: bool) -> Result {
         crate::inode::set_flags(inode, flags, fsx_only)
     }
 

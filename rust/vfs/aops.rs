@@ -92,27 +92,26 @@ impl<T: FileSystem> Tables<T> {
         mapping: *mut raw::address_space,
         wbc: *mut raw::writeback_control,
     ) -> c_int {
-        // SAFETY: The mapping's host is a live inode of ours. The mode lock
-        // (shared) keeps `S_DAX` from changing while this writeback walks
-        // the mapping, so it never finds entries of the other kind (see
-        // `INode::switch_dax`). A zeroed context is the initial state iomap
-        // expects; `WRITEBACK_OPS` is promoted to a `'static`.
-        unsafe {
-            let inode = (*mapping).host;
-            let i = INode::<T>::from_raw(inode);
-            let sem = i.layer().mode_lock.get();
-            raw::down_read(sem);
-            let ret = match i.sb().dax_device() {
-                Some(dev) if i.is_dax() => {
-                    raw::dax_writeback_mapping_range(mapping, dev.as_raw(), wbc)
-                }
-                _ => {
-                    let mut wpc: raw::iomap_writepage_ctx = core::mem::zeroed();
-                    raw::iomap_writepages(mapping, wbc, &mut wpc, &Self::WRITEBACK_OPS)
-                }
-            };
-            raw::up_read(sem);
-            ret
+        // SAFETY: The mapping's host is a live inode of ours.
+        let i = unsafe { INode::<T>::from_raw((*mapping).host) };
+        // The mode lock (shared) keeps `S_DAX` from changing while this
+        // writeback walks the mapping, so it never finds entries of the
+        // other kind (see `switch_dax`).
+        let _mode = i.mode_read();
+        match i.sb().dax_device() {
+            Some(dev) if i.is_dax() => {
+                // SAFETY: The mapping and `wbc` are the call's; the DAX
+                // device is live while the superblock is mounted.
+                unsafe { raw::dax_writeback_mapping_range(mapping, dev.as_raw(), wbc) }
+            }
+            _ => {
+                // SAFETY: A zeroed context is the initial state iomap
+                // expects.
+                let mut wpc: raw::iomap_writepage_ctx = unsafe { core::mem::zeroed() };
+                // SAFETY: The mapping and `wbc` are the call's;
+                // `WRITEBACK_OPS` is promoted to a `'static`.
+                unsafe { raw::iomap_writepages(mapping, wbc, &mut wpc, &Self::WRITEBACK_OPS) }
+            }
         }
     }
 

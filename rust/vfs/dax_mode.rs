@@ -9,6 +9,7 @@
 
 use super::fs::{FileSystem, Tables};
 use super::inode::INode;
+use super::lock::{Excl, InodeLocked, QuiesceGuard};
 use super::raw;
 use core::sync::atomic::Ordering;
 use kernel::error::code::EINVAL;
@@ -31,27 +32,6 @@ pub(crate) enum SwitchError {
 /// How long a mode switch waits for pinned pages before `EBUSY`.
 pub(crate) const PIN_WAIT_MS: u32 = 100;
 
-/// A held `invalidate_lock` (exclusive), released on drop.
-struct InvalidateGuard(*mut raw::inode);
-
-impl InvalidateGuard {
-    /// # Safety
-    ///
-    /// `inode` must be live for the guard's lifetime.
-    unsafe fn lock(inode: *mut raw::inode) -> Self {
-        // SAFETY: Per the function contract.
-        unsafe { raw::r2dax_invalidate_lock(inode) };
-        Self(inode)
-    }
-}
-
-impl Drop for InvalidateGuard {
-    fn drop(&mut self) {
-        // SAFETY: Taken in `lock`, the inode is live.
-        unsafe { raw::r2dax_invalidate_unlock(self.0) };
-    }
-}
-
 impl<T: FileSystem> INode<T> {
     /// How many VMAs map the file now (for status reports; only a caller
     /// holding the invalidate lock exclusively may act on it).
@@ -68,27 +48,25 @@ impl<T: FileSystem> INode<T> {
     /// Whether some DAX page of the file is referenced beyond the page
     /// cache (pinned for DMA or O_DIRECT). For status reports.
     pub(crate) fn dax_pinned(&self) -> bool {
-        let inode = self.as_raw();
-        // SAFETY: The inode is live. Under the invalidate lock (shared:
-        // a status query must not stall faults) S_DAX cannot change, so
-        // the mapping holds DAX entries only while `is_dax()`; the scan
-        // only reads entries and page reference counts.
-        unsafe {
-            raw::r2dax_invalidate_lock_shared(inode);
-            let busy = self.is_dax()
-                && !raw::r2dax_dax_busy_page(raw::r2dax_inode_mapping(inode), 0, usize::MAX)
-                    .is_null();
-            raw::r2dax_invalidate_unlock_shared(inode);
-            busy
-        }
+        // Under the invalidate lock (shared: a status query must not stall
+        // faults) S_DAX cannot change, so the mapping holds DAX entries
+        // only while `is_dax()`.
+        let _g = self.invalidate_lock_shared();
+        // SAFETY: The inode is live; its mapping is its own.
+        let mapping = unsafe { raw::r2dax_inode_mapping(self.as_raw()) };
+        // SAFETY: The mapping is live; the scan only reads entries and page
+        // reference counts.
+        self.is_dax() && !unsafe { raw::r2dax_dax_busy_page(mapping, 0, usize::MAX) }.is_null()
     }
+}
 
+impl<T: FileSystem> InodeLocked<'_, T, Excl> {
     /// Switches the file between DAX and the page cache (`to_dax`), now.
     ///
-    /// The caller holds the inode lock (the VFS does, around
-    /// `->fileattr_set`). This takes the invalidate lock exclusively, so
-    /// with both held no read, write, truncate, fallocate, page fault or
-    /// `->mmap` of the file runs. Then:
+    /// With the inode lock held (the token: the VFS holds it around
+    /// `->fileattr_set`), this drains direct I/O and takes the invalidate
+    /// lock exclusively ([`InodeLocked::quiesce`]), so no read, write,
+    /// truncate, fallocate, page fault or `->mmap` of the file runs. Then:
     ///
     /// 1. if any VMA maps the file, it fails with [`SwitchError::Mapped`];
     /// 2. it writes back the file's data (DAX: flushes the CPU cache of
@@ -113,12 +91,8 @@ impl<T: FileSystem> INode<T> {
         if to_dax && self.sb().dax_device().is_none() {
             return Err(SwitchError::Failed(EINVAL));
         }
-        let inode = self.as_raw();
-        // SAFETY: The inode is live and the caller holds its lock; direct
-        // I/O in flight finishes before the mode changes under it.
-        unsafe { raw::inode_dio_wait(inode) };
-        // SAFETY: The inode is live for the duration of the call.
-        let _g = unsafe { InvalidateGuard::lock(inode) };
+        // Direct I/O in flight finishes before the mode changes under it.
+        let q = self.quiesce();
         if self.is_dax() == to_dax {
             return commit().map_err(SwitchError::Failed);
         }
@@ -134,50 +108,49 @@ impl<T: FileSystem> INode<T> {
         if to_dax && self.collapsible_files() != 0 {
             return Err(SwitchError::Collapsible);
         }
+        let inode = self.as_raw();
         // SAFETY: The inode is live; its mapping is its own.
         let mapping = unsafe { raw::r2dax_inode_mapping(inode) };
-        // SAFETY: As above.
+        // SAFETY: The mapping is live (it is the inode's).
         kernel::error::to_result(unsafe { raw::r2dax_filemap_write_and_wait(mapping) })
             .map_err(SwitchError::Failed)?;
         if self.is_dax() {
-            self.wait_dax_unpinned(mapping)?;
+            q.wait_dax_unpinned(mapping)?;
             // SAFETY: No VMA, no pinned page (and none can appear: pins
             // need a VMA), no I/O; deletes every DAX entry while S_DAX is
             // still set, as truncate expects.
             unsafe { raw::truncate_inode_pages(mapping, 0) };
         } else {
-            self.drop_page_cache(mapping)?;
+            q.drop_page_cache(mapping)?;
         }
         // SAFETY: The mapping is live.
         if !unsafe { raw::r2dax_mapping_empty(mapping) } {
             return Err(SwitchError::Pinned);
         }
         commit().map_err(SwitchError::Failed)?;
-        let sem = self.layer().mode_lock.get();
-        // SAFETY: The mode lock is initialised (slab constructor). The
-        // mapping is empty and nothing can add to it while we hold both
-        // locks, so the new mode starts from nothing.
-        // The address space operations change with the mode: a DAX file's
-        // have no `read_folio` or `readahead` (see `Tables::DAX_AOPS`).
-        unsafe {
-            raw::down_write(sem);
-            let flag = if to_dax { raw::S_DAX } else { 0 };
-            raw::inode_set_flags(inode, flag, raw::S_DAX);
-            raw::r2dax_mapping_set_aops(
-                mapping,
-                if to_dax {
-                    &Tables::<T>::DAX_AOPS
-                } else {
-                    &Tables::<T>::FILE_AOPS
-                },
-            );
-            raw::up_write(sem);
-        }
+        // The mapping is empty and nothing can add to it while both locks
+        // are held, so the new mode starts from nothing. The address space
+        // operations change with the mode: a DAX file's have no
+        // `read_folio` or `readahead` (see `Tables::DAX_AOPS`).
+        let _mode = q.mode_write();
+        let flag = if to_dax { raw::S_DAX } else { 0 };
+        // SAFETY: The inode is live; `S_DAX` changes only here, under the
+        // mode lock (exclusive) and with the mapping empty.
+        unsafe { raw::inode_set_flags(inode, flag, raw::S_DAX) };
+        let aops = if to_dax {
+            &Tables::<T>::DAX_AOPS
+        } else {
+            &Tables::<T>::FILE_AOPS
+        };
+        // SAFETY: The mapping is live and empty; the tables are `'static`.
+        unsafe { raw::r2dax_mapping_set_aops(mapping, aops) };
         Ok(())
     }
+}
 
+impl<T: FileSystem> QuiesceGuard<'_, T> {
     /// Waits (at most [`PIN_WAIT_MS`]) until no DAX page of the file is
-    /// pinned. The caller holds both locks and the file has no VMA.
+    /// pinned. The file has no VMA.
     fn wait_dax_unpinned(
         &self,
         mapping: *mut raw::address_space,
@@ -185,7 +158,7 @@ impl<T: FileSystem> INode<T> {
         // SAFETY: Converting a constant.
         let mut left = unsafe { raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS) } as isize;
         loop {
-            // SAFETY: The mapping is live and the caller holds the
+            // SAFETY: The mapping is live and the guard holds the
             // invalidate lock exclusively (no VMA, so
             // `dax_layout_busy_page_range` would not look: see the helper).
             let page = unsafe { raw::r2dax_dax_busy_page(mapping, 0, usize::MAX) };
@@ -213,13 +186,14 @@ impl<T: FileSystem> INode<T> {
         let deadline =
             unsafe { raw::jiffies.wrapping_add(raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS)) };
         loop {
-            // SAFETY: The mapping is live and the caller holds both locks:
-            // nothing adds folios. A folio can still be dirtied meanwhile:
-            // a DMA pin taken through a mapping that is gone dirties its
-            // folio when it is dropped (an O_DIRECT read into it), so each
-            // round writes back again. `invalidate_inode_pages2` removes
-            // clean folios whatever their references, and fails (EBUSY) on
-            // one that is dirty or cannot be released.
+            // SAFETY: The mapping is live and the inode lock and the
+            // guard's invalidate lock keep folios from being added. A folio
+            // can still be dirtied meanwhile: a DMA pin taken through a
+            // mapping that is gone dirties its folio when it is dropped (an
+            // O_DIRECT read into it), so each round writes back again.
+            // `invalidate_inode_pages2` removes clean folios whatever their
+            // references, and fails (EBUSY) on one that is dirty or cannot
+            // be released.
             let done = unsafe {
                 raw::r2dax_filemap_write_and_wait(mapping) == 0
                     && !raw::r2dax_mapping_pinned(mapping)
@@ -241,15 +215,14 @@ impl<T: FileSystem> INode<T> {
     }
 
     /// Waits until no DAX page in bytes `start..=end` is pinned, before
-    /// their blocks go (truncate, punch hole, zero range). The caller holds
-    /// the inode lock and the invalidate lock exclusively;
+    /// their blocks go (truncate, punch hole, zero range);
     /// `dax_layout_busy_page_range` unmaps the range from the existing
     /// VMAs first. While it waits it drops the invalidate lock (faults may
     /// map pages again meanwhile, so it rescans, unmapping again, once it
     /// has the lock back); it returns with the lock held and the range
     /// unmapped and unpinned. Interruptible (`ERESTARTSYS`); a no-op for
     /// page-cache files.
-    pub(crate) fn break_layouts(&self, start: u64, end: u64) -> Result {
+    pub(crate) fn break_layouts(&mut self, start: u64, end: u64) -> Result {
         if !self.is_dax() {
             return Ok(());
         }
@@ -261,37 +234,30 @@ impl<T: FileSystem> INode<T> {
             usize::try_from(start >> 12).unwrap_or(usize::MAX),
             usize::try_from(end >> 12).unwrap_or(usize::MAX),
         );
-        let inode = self.as_raw();
+        // SAFETY: The inode is live; its mapping is its own.
+        let mapping = unsafe { raw::r2dax_inode_mapping(self.as_raw()) };
         loop {
-            // SAFETY: The inode is live and the caller holds the locks both
-            // functions require. The first unmaps the range from every VMA
-            // and finds pages pinned through them; the second finds pins
-            // that outlived their VMA, which the first does not look for
-            // once the file has no VMA.
-            let page = unsafe {
-                let mapping = raw::r2dax_inode_mapping(inode);
-                let p = raw::dax_layout_busy_page_range(mapping, bstart, bend);
-                if p.is_null() {
-                    raw::r2dax_dax_busy_page(mapping, pstart, pend)
-                } else {
-                    p
-                }
-            };
+            // SAFETY: The mapping is live and the inode lock and the
+            // guard's invalidate lock are held, as the function requires.
+            // It unmaps the range from every VMA and finds pages pinned
+            // through them.
+            let mut page = unsafe { raw::dax_layout_busy_page_range(mapping, bstart, bend) };
+            if page.is_null() {
+                // SAFETY: As for `dax_layout_busy_page_range`; this finds
+                // pins that outlived their VMA, which that function does
+                // not look for once the file has no VMA.
+                page = unsafe { raw::r2dax_dax_busy_page(mapping, pstart, pend) };
+            }
             if page.is_null() {
                 return Ok(());
             }
+            // The invalidate lock is dropped while waiting, as ext4 does:
+            // the pin's holder may be blocked in a fault on this file
+            // (O_DIRECT from its mapping pins one page, then faults the
+            // next). The loop rescans after retaking it.
             // SAFETY: `page` is a DAX page of the file (pmem pages have a
-            // struct page for as long as the device is mounted). The
-            // invalidate lock is dropped while waiting, as ext4 does: the
-            // pin's holder may be blocked in a fault on this file (O_DIRECT
-            // from its mapping pins one page, then faults the next). The
-            // loop rescans after retaking it.
-            let r = unsafe {
-                raw::r2dax_invalidate_unlock(inode);
-                let r = raw::r2dax_wait_page_idle_interruptible(page);
-                raw::r2dax_invalidate_lock(inode);
-                r
-            };
+            // struct page for as long as the device is mounted).
+            let r = self.unlocked(|| unsafe { raw::r2dax_wait_page_idle_interruptible(page) });
             if r != 0 {
                 return Err(Error::from_errno(r as i32));
             }

@@ -8,6 +8,7 @@
 use super::errno::eopnotsupp;
 use super::fs::{DirEmitter, FileSystem, Tables};
 use super::inode::INode;
+use super::lock::{Excl, InodeLocked};
 use super::raw;
 use core::ffi::{c_int, c_uint};
 use core::marker::PhantomData;
@@ -70,63 +71,64 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the VFS when the last reference to an open regular file
     /// of ours goes away.
     unsafe extern "C" fn release(inode: *mut raw::inode, file: *mut raw::file) -> c_int {
-        // SAFETY: Per the contract both are live. The locks are those of
-        // truncate (see `setattr`): the inode lock keeps writes and size
-        // changes out, `inode_dio_wait` drains direct I/O, and the
-        // invalidate lock (exclusive) keeps page faults out while blocks go
-        // away. Nothing is held on entry (`__fput` runs in process context
-        // without locks), so the usual lock order holds.
-        unsafe {
-            let i = INode::<T>::from_raw(inode);
-            // No reference to the file is left, so no collapse holds it.
-            if raw::r2dax_file_marked(file) {
-                i.layer()
-                    .collapsible
-                    .fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
-            }
-            if (*file).f_mode & raw::FMODE_WRITE == 0 {
-                return 0;
-            }
-            if !T::wants_release(i) {
-                return 0;
-            }
-            raw::r2dax_inode_lock(inode);
-            raw::inode_dio_wait(inode);
-            raw::r2dax_invalidate_lock(inode);
-            let r = T::release(i);
-            raw::r2dax_invalidate_unlock(inode);
-            raw::r2dax_inode_unlock(inode);
-            if let Err(e) = r {
-                crate::vfs::print::sb_err!(i.sb(), "inode {}: release failed ({:?})", i.ino(), e);
-            }
-            0
+        // SAFETY: Per the contract the inode is live and ours.
+        let i = unsafe { INode::<T>::from_raw(inode) };
+        // No reference to the file is left, so no collapse holds it.
+        // SAFETY: Per the contract the file is live.
+        if unsafe { raw::r2dax_file_marked(file) } {
+            i.layer().collapsible.fetch_sub(1, Ordering::AcqRel);
         }
+        // SAFETY: As above; `f_mode` does not change any more.
+        let written = unsafe { (*file).f_mode } & raw::FMODE_WRITE != 0;
+        if !written || !T::wants_release(i) {
+            return 0;
+        }
+        // The locks of truncate (see `setattr`). Nothing is held on entry
+        // (`__fput` runs in process context without locks), so the usual
+        // lock order holds.
+        let r = {
+            let locked = i.lock();
+            let q = locked.quiesce();
+            T::release(&q)
+        };
+        if let Err(e) = r {
+            crate::vfs::print::sb_err!(i.sb(), "inode {}: release failed ({:?})", i.ino(), e);
+        }
+        0
     }
 
     /// # Safety
     ///
     /// Called by the VFS for `read(2)` on an open regular file of ours.
     unsafe extern "C" fn read_iter(iocb: *mut raw::kiocb, to: *mut raw::iov_iter) -> isize {
-        // SAFETY: Per the contract. Every read holds the inode lock shared:
-        // it excludes truncate, writes and DAX mode switches, so the mode
-        // read here holds until the read is done (a buffered read must not
-        // add folios to a file that became DAX meanwhile).
-        unsafe {
-            let file = raw::r2dax_iocb_file(iocb);
-            let inode = raw::r2dax_file_inode(file);
-            if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_NOWAIT != 0 {
-                if !raw::r2dax_inode_trylock_shared(inode) {
-                    return -(raw::EAGAIN as isize);
-                }
-            } else {
-                raw::r2dax_inode_lock_shared(inode);
+        // SAFETY: Per the contract the kiocb is live, for an open file.
+        let (file, flags) = unsafe { (raw::r2dax_iocb_file(iocb), raw::r2dax_iocb_flags(iocb)) };
+        // SAFETY: An open regular file of ours has a live inode of ours.
+        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        // Every read holds the inode lock shared: it excludes truncate,
+        // writes and DAX mode switches, so the mode read here holds until
+        // the read is done (a buffered read must not add folios to a file
+        // that became DAX meanwhile).
+        let _locked = if flags as u32 & raw::IOCB_NOWAIT != 0 {
+            match i.try_lock_shared() {
+                Some(g) => g,
+                None => return -(raw::EAGAIN as isize),
             }
-            let ret = if raw::r2dax_is_dax(inode) {
-                let r = raw::dax_iomap_rw(iocb, to, &Self::IOMAP_OPS);
-                raw::r2dax_file_accessed(file);
-                r
-            } else if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT != 0 {
-                let r = raw::iomap_dio_rw(
+        } else {
+            i.lock_shared()
+        };
+        if i.is_dax() {
+            // SAFETY: The arguments are the call's; `IOMAP_OPS` is
+            // `'static`.
+            let r = unsafe { raw::dax_iomap_rw(iocb, to, &Self::IOMAP_OPS) };
+            // SAFETY: The file is open.
+            unsafe { raw::r2dax_file_accessed(file) };
+            r
+        } else if flags as u32 & raw::IOCB_DIRECT != 0 {
+            // SAFETY: The arguments are the call's; no dio ops, private
+            // data or completion flags.
+            let r = unsafe {
+                raw::iomap_dio_rw(
                     iocb,
                     to,
                     &Self::IOMAP_OPS,
@@ -134,14 +136,14 @@ impl<T: FileSystem> Tables<T> {
                     0,
                     core::ptr::null_mut(),
                     0,
-                );
-                raw::r2dax_file_accessed(file);
-                r
-            } else {
-                raw::generic_file_read_iter(iocb, to)
+                )
             };
-            raw::r2dax_inode_unlock_shared(inode);
-            ret
+            // SAFETY: The file is open.
+            unsafe { raw::r2dax_file_accessed(file) };
+            r
+        } else {
+            // SAFETY: The arguments are the call's.
+            unsafe { raw::generic_file_read_iter(iocb, to) }
         }
     }
 
@@ -155,183 +157,189 @@ impl<T: FileSystem> Tables<T> {
         len: usize,
         flags: c_uint,
     ) -> isize {
-        // SAFETY: Per the contract. As `read_iter`: the page-cache splice
-        // runs with the inode lock shared (as xfs), so the mode cannot
-        // change under it. A DAX file goes through `copy_splice_read`,
-        // which calls `read_iter`; that takes the lock itself and decides
-        // again.
-        unsafe {
-            let inode = raw::r2dax_file_inode(file);
-            raw::r2dax_inode_lock_shared(inode);
-            if raw::r2dax_is_dax(inode) {
-                raw::r2dax_inode_unlock_shared(inode);
-                return raw::copy_splice_read(file, ppos, pipe, len, flags);
-            }
-            let ret = raw::filemap_splice_read(file, ppos, pipe, len, flags);
-            raw::r2dax_inode_unlock_shared(inode);
-            ret
+        // SAFETY: An open regular file of ours has a live inode of ours.
+        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        // As `read_iter`: the page-cache splice runs with the inode lock
+        // shared (as xfs), so the mode cannot change under it.
+        let locked = i.lock_shared();
+        if i.is_dax() {
+            drop(locked);
+            // `copy_splice_read` calls `read_iter`, which takes the lock
+            // itself and decides again.
+            // SAFETY: The arguments are the call's.
+            return unsafe { raw::copy_splice_read(file, ppos, pipe, len, flags) };
         }
+        // SAFETY: The arguments are the call's.
+        unsafe { raw::filemap_splice_read(file, ppos, pipe, len, flags) }
     }
 
     /// # Safety
     ///
     /// Called by the VFS for a `write(2)` on an open regular file of ours.
     unsafe extern "C" fn write_iter(iocb: *mut raw::kiocb, from: *mut raw::iov_iter) -> isize {
-        // SAFETY: Per the contract; the steps are those of every iomap
-        // buffered write (ext2, xfs): checks, privileges and times under
-        // the inode lock, then the copy, then O_SYNC handling.
-        unsafe {
-            let file = raw::r2dax_iocb_file(iocb);
-            let inode = raw::r2dax_file_inode(file);
-            raw::r2dax_inode_lock(inode);
-            let mut ret = raw::generic_write_checks(iocb, from);
-            if ret > 0 {
-                let err = raw::file_remove_privs(file);
-                let err = if err == 0 {
-                    raw::file_update_time(file)
-                } else {
-                    err
-                };
-                // A write that starts beyond the end of the file first
-                // zeroes the rest of the old last block (as xfs's
-                // `xfs_file_write_zero_eof`), in either mode: a store
-                // through a mapping may have left bytes there, which the
-                // new size would expose. Preallocated blocks it jumps
-                // over go back, so that they become a hole.
-                let old = raw::r2dax_inode_size(inode);
-                let pos = raw::r2dax_iocb_pos(iocb);
-                let err = if err == 0 && pos > old {
-                    match Self::write_past_eof(inode, old as u64, pos as u64) {
-                        Ok(()) => 0,
-                        Err(e) => e.to_errno(),
-                    }
-                } else {
-                    err
-                };
-                ret = if err != 0 {
-                    err as isize
-                } else if raw::r2dax_is_dax(inode) {
-                    Self::dax_write(iocb, from, inode)
-                } else if raw::r2dax_iocb_flags(iocb) as u32 & raw::IOCB_DIRECT != 0 {
-                    Self::direct_write(iocb, from, inode)
-                } else {
-                    Self::buffered_write(iocb, from, inode)
-                };
-            }
-            raw::r2dax_inode_unlock(inode);
-            if ret > 0 {
-                ret = raw::r2dax_generic_write_sync(iocb, ret);
-            }
-            ret
+        // SAFETY: Per the contract the kiocb is live, for an open file.
+        let file = unsafe { raw::r2dax_iocb_file(iocb) };
+        // SAFETY: An open regular file of ours has a live inode of ours.
+        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let ret = {
+            let locked = i.lock();
+            // SAFETY: The arguments are this call's, on `locked`'s file.
+            unsafe { Self::write_locked(&locked, iocb, from, file) }
+        };
+        if ret <= 0 {
+            return ret;
         }
+        // SAFETY: The arguments are the call's; O_SYNC and O_DSYNC are
+        // handled once the inode lock is dropped, as in every iomap
+        // filesystem.
+        unsafe { raw::r2dax_generic_write_sync(iocb, ret) }
     }
 
-    /// Prepares a write at `pos` beyond the end of the file (`size`), with
-    /// the inode locked: zeroes the rest of the old last block, and lets
-    /// the filesystem drop what lies beyond the size that the write would
-    /// otherwise bring inside it ([`FileSystem::write_past_eof`]), under the
-    /// locks of truncate: `inode_dio_wait` drains direct I/O and the
-    /// invalidate lock (exclusive) keeps page faults out. Lock order as in
-    /// `release`: the inode lock, then the invalidate lock.
+    /// The part of a write under the inode lock; the steps are those of
+    /// every iomap buffered write (ext2, xfs): checks, privileges and
+    /// times, then the copy.
     ///
     /// # Safety
     ///
-    /// `inode` is a live regular file of ours whose inode lock the caller
-    /// holds exclusively.
-    unsafe fn write_past_eof(inode: *mut raw::inode, size: u64, pos: u64) -> Result {
+    /// `iocb`, `from` and `file` are the arguments of a `write_iter` call
+    /// in progress on `locked`'s file.
+    unsafe fn write_locked(
+        locked: &InodeLocked<'_, T, Excl>,
+        iocb: *mut raw::kiocb,
+        from: *mut raw::iov_iter,
+        file: *mut raw::file,
+    ) -> isize {
+        // SAFETY: Per the function contract, with the inode locked.
+        let ret = unsafe { raw::generic_write_checks(iocb, from) };
+        if ret <= 0 {
+            return ret;
+        }
+        // SAFETY: The file is open and its inode locked.
+        let mut err = unsafe { raw::file_remove_privs(file) };
+        if err == 0 {
+            // SAFETY: As above.
+            err = unsafe { raw::file_update_time(file) };
+        }
+        if err != 0 {
+            return err as isize;
+        }
+        // A write that starts beyond the end of the file first zeroes the
+        // rest of the old last block (as xfs's `xfs_file_write_zero_eof`),
+        // in either mode: a store through a mapping may have left bytes
+        // there, which the new size would expose. Preallocated blocks it
+        // jumps over go back, so that they become a hole.
+        let old = locked.size();
         // SAFETY: Per the function contract.
-        let i = unsafe { INode::<T>::from_raw(inode) };
-        i.zero_tail(size)?;
-        if !T::wants_release(i) {
+        let pos = unsafe { raw::r2dax_iocb_pos(iocb) };
+        if pos > 0 && pos as u64 > old {
+            if let Err(e) = Self::write_past_eof(locked, old, pos as u64) {
+                return e.to_errno() as isize;
+            }
+        }
+        // SAFETY: Per the function contract.
+        let direct = unsafe { raw::r2dax_iocb_flags(iocb) } as u32 & raw::IOCB_DIRECT != 0;
+        if locked.is_dax() {
+            // SAFETY: Per the function contract.
+            unsafe { Self::dax_write(locked, iocb, from) }
+        } else if direct {
+            // SAFETY: Per the function contract.
+            unsafe { Self::direct_write(locked, iocb, from) }
+        } else {
+            // SAFETY: Per the function contract.
+            unsafe { Self::buffered_write(locked, iocb, from) }
+        }
+    }
+
+    /// Prepares a write at `pos` beyond the end of the file (`size`):
+    /// zeroes the rest of the old last block, and lets the filesystem drop
+    /// what lies beyond the size that the write would otherwise bring
+    /// inside it ([`FileSystem::write_past_eof`]), with the file quiesced.
+    fn write_past_eof(locked: &InodeLocked<'_, T, Excl>, size: u64, pos: u64) -> Result {
+        locked.zero_tail(size)?;
+        if !T::wants_release(locked) {
             return Ok(());
         }
-        // SAFETY: Per the function contract; the invalidate lock is taken
-        // and released here, after the inode lock.
-        unsafe {
-            raw::inode_dio_wait(inode);
-            raw::r2dax_invalidate_lock(inode);
-            let r = T::write_past_eof(i, pos);
-            raw::r2dax_invalidate_unlock(inode);
-            r
-        }
+        let q = locked.quiesce();
+        T::write_past_eof(&q, pos)
     }
 
-    /// A write to a DAX file (buffered or O_DIRECT alike), with the inode
-    /// locked: blocks are allocated zeroed in `iomap_begin`, the data goes
-    /// straight to the media, then the size grows. The inode (size) is
-    /// written back by fsync or writeback, like a buffered write's.
+    /// A write to a DAX file (buffered or O_DIRECT alike): blocks are
+    /// allocated zeroed in `iomap_begin`, the data goes straight to the
+    /// media, then the size grows. The inode (size) is written back by
+    /// fsync or writeback, like a buffered write's.
     ///
     /// # Safety
     ///
-    /// Called from `write_iter` with its arguments and the inode locked.
+    /// As [`Self::write_locked`], whose checks have run.
     unsafe fn dax_write(
+        locked: &InodeLocked<'_, T, Excl>,
         iocb: *mut raw::kiocb,
         from: *mut raw::iov_iter,
-        inode: *mut raw::inode,
     ) -> isize {
-        // SAFETY: Per the function contract (`write_iter` zeroed the old
+        // SAFETY: Per the function contract (`write_locked` zeroed the old
         // last block already for a write beyond the end).
-        unsafe {
-            let ret = raw::dax_iomap_rw(iocb, from, &Self::IOMAP_OPS);
-            let end = raw::r2dax_iocb_pos(iocb);
-            if ret > 0 && end > raw::r2dax_inode_size(inode) {
-                raw::r2dax_inode_set_size(inode, end);
-                raw::r2dax_mark_inode_dirty(inode);
-            }
-            ret
+        let ret = unsafe { raw::dax_iomap_rw(iocb, from, &Self::IOMAP_OPS) };
+        // SAFETY: Per the function contract.
+        let end = unsafe { raw::r2dax_iocb_pos(iocb) };
+        if ret > 0 && end > 0 && end as u64 > locked.size() {
+            locked.set_size(end as u64);
+            locked.mark_dirty();
         }
+        ret
     }
 
-    /// A buffered write, with the inode locked. iomap raises the size in
-    /// memory and leaves writing it to the filesystem: the inode is marked
-    /// dirty when the size grew, so writeback writes it after the data (a
-    /// write that changes no timestamp, within the same clock tick as the
-    /// last one, would otherwise leave the old size on the media).
+    /// A buffered write. iomap raises the size in memory and leaves
+    /// writing it to the filesystem: the inode is marked dirty when the
+    /// size grew, so writeback writes it after the data (a write that
+    /// changes no timestamp, within the same clock tick as the last one,
+    /// would otherwise leave the old size on the media).
     ///
     /// # Safety
     ///
-    /// Called from `write_iter` with its arguments and the inode locked.
+    /// As [`Self::write_locked`], whose checks have run.
     unsafe fn buffered_write(
+        locked: &InodeLocked<'_, T, Excl>,
         iocb: *mut raw::kiocb,
         from: *mut raw::iov_iter,
-        inode: *mut raw::inode,
     ) -> isize {
-        // SAFETY: Per the function contract; `IOMAP_OPS` is 'static.
-        unsafe {
-            let old = raw::r2dax_inode_size(inode);
-            let ret =
-                raw::iomap_file_buffered_write(iocb, from, &Self::IOMAP_OPS, core::ptr::null_mut());
-            if raw::r2dax_inode_size(inode) > old {
-                raw::r2dax_mark_inode_dirty(inode);
-            }
-            ret
+        let old = locked.size();
+        // SAFETY: Per the function contract; `IOMAP_OPS` is `'static`.
+        let ret = unsafe {
+            raw::iomap_file_buffered_write(iocb, from, &Self::IOMAP_OPS, core::ptr::null_mut())
+        };
+        if locked.size() > old {
+            locked.mark_dirty();
         }
+        ret
     }
 
-    /// An O_DIRECT write, with the inode locked. Blocks are allocated
-    /// (zeroed) in `iomap_begin`; a write that extends the file waits for
-    /// its I/O, then the new size is set and the inode written, so the size
-    /// never covers data that is not on the media.
+    /// An O_DIRECT write. Blocks are allocated (zeroed) in `iomap_begin`;
+    /// a write that extends the file waits for its I/O, then the new size
+    /// is set and the inode written, so the size never covers data that is
+    /// not on the media.
     ///
     /// # Safety
     ///
-    /// Called from `write_iter` with its arguments and the inode locked.
+    /// As [`Self::write_locked`], whose checks have run.
     unsafe fn direct_write(
+        locked: &InodeLocked<'_, T, Excl>,
         iocb: *mut raw::kiocb,
         from: *mut raw::iov_iter,
-        inode: *mut raw::inode,
     ) -> isize {
         // SAFETY: Per the function contract.
-        unsafe {
-            let pos = raw::r2dax_iocb_pos(iocb);
-            let count = raw::r2dax_iov_iter_count(from) as raw::loff_t;
-            let extending = pos + count > raw::r2dax_inode_size(inode);
-            let flags = if extending {
-                raw::IOMAP_DIO_FORCE_WAIT
-            } else {
-                0
-            };
-            let ret = raw::iomap_dio_rw(
+        let pos = unsafe { raw::r2dax_iocb_pos(iocb) };
+        // SAFETY: Per the function contract.
+        let count = unsafe { raw::r2dax_iov_iter_count(from) } as raw::loff_t;
+        let size = locked.size() as raw::loff_t;
+        let flags = if pos + count > size {
+            raw::IOMAP_DIO_FORCE_WAIT
+        } else {
+            0
+        };
+        // SAFETY: Per the function contract; no dio ops, private data or
+        // completion flags.
+        let ret = unsafe {
+            raw::iomap_dio_rw(
                 iocb,
                 from,
                 &Self::IOMAP_OPS,
@@ -339,20 +347,21 @@ impl<T: FileSystem> Tables<T> {
                 flags,
                 core::ptr::null_mut(),
                 0,
-            );
-            if ret > 0 && pos + ret as raw::loff_t > raw::r2dax_inode_size(inode) {
-                raw::r2dax_inode_set_size(inode, pos + ret as raw::loff_t);
-                if let Err(e) = T::write_inode(INode::<T>::from_raw(inode), true) {
-                    return e.to_errno() as isize;
-                }
+            )
+        };
+        if ret > 0 && pos + ret as raw::loff_t > locked.size() as raw::loff_t {
+            locked.set_size((pos + ret as raw::loff_t) as u64);
+            if let Err(e) = T::write_inode(locked, true) {
+                return e.to_errno() as isize;
             }
-            if ret == -(raw::ENOTBLK as isize) {
-                // The page cache could not be invalidated: the buffered
-                // path does the write instead, as other iomap filesystems.
-                return Self::buffered_write(iocb, from, inode);
-            }
-            ret
         }
+        if ret == -(raw::ENOTBLK as isize) {
+            // The page cache could not be invalidated: the buffered path
+            // does the write instead, as other iomap filesystems.
+            // SAFETY: Per the function contract.
+            return unsafe { Self::buffered_write(locked, iocb, from) };
+        }
+        ret
     }
 
     /// # Safety
@@ -374,7 +383,6 @@ impl<T: FileSystem> Tables<T> {
             Ok(0)
         })
     }
-
     /// # Safety
     ///
     /// Called by the VFS for `fallocate(2)` on an open regular file of ours
@@ -385,46 +393,45 @@ impl<T: FileSystem> Tables<T> {
         offset: raw::loff_t,
         len: raw::loff_t,
     ) -> isize {
-        // SAFETY: Per the contract. The inode lock excludes writes and
-        // truncate; the invalidate lock (exclusive) excludes page faults
-        // while blocks go away; `inode_dio_wait` drains direct I/O.
-        unsafe {
-            let inode = raw::r2dax_file_inode(file);
-            raw::r2dax_inode_lock(inode);
-            raw::inode_dio_wait(inode);
-            raw::r2dax_invalidate_lock(inode);
+        // SAFETY: An open regular file of ours has a live inode of ours.
+        let inode = unsafe { raw::r2dax_file_inode(file) };
+        // SAFETY: As above.
+        let i = unsafe { INode::<T>::from_raw(inode) };
+        let mode = mode as u32;
+        // The locks of truncate: the inode lock excludes writes and
+        // truncate; quiescing drains direct I/O and excludes page faults
+        // while blocks go away.
+        let locked = i.lock();
+        let mut q = locked.quiesce();
+        let r = (|| -> Result {
             // A size-changing mode obeys RLIMIT_FSIZE (EFBIG and SIGXFSZ),
             // which vfs_fallocate leaves to the filesystem; the VFS has
             // checked s_maxbytes and overflow already.
-            let grows = mode as u32 & FALLOC_FL_KEEP_SIZE == 0
-                && offset.saturating_add(len) > raw::r2dax_inode_size(inode);
-            let r = if grows {
-                kernel::error::to_result(raw::inode_newsize_ok(inode, offset + len))
-            } else {
-                Ok(())
-            };
-            let r = r.and_then(|()| match (u64::try_from(offset), u64::try_from(len)) {
-                (Ok(o), Ok(l)) => {
-                    let i = INode::<T>::from_raw(inode);
-                    // Punching and zeroing free blocks: wait for DAX pins
-                    // of the range first. Preallocation frees nothing, so
-                    // it waits for no pin (one may be held for as long as
-                    // a pipe keeps a page); it unmaps and drops the
-                    // zero-page entries of the holes it fills itself.
-                    if mode as u32 & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
-                        i.break_layouts(o, o.saturating_add(l).saturating_sub(1))?;
-                    }
-                    T::fallocate(i, mode as u32, o, l)
-                }
-                _ => Err(EINVAL),
-            });
-            let r = r.and_then(|()| kernel::error::to_result(raw::file_modified(file)));
-            raw::r2dax_invalidate_unlock(inode);
-            raw::r2dax_inode_unlock(inode);
-            match r {
-                Ok(()) => 0,
-                Err(e) => e.to_errno() as isize,
+            let end = offset.saturating_add(len);
+            if mode & FALLOC_FL_KEEP_SIZE == 0 && end > 0 && end as u64 > q.size() {
+                // SAFETY: The inode is live.
+                kernel::error::to_result(unsafe { raw::inode_newsize_ok(inode, end) })?;
             }
+            let (Ok(o), Ok(l)) = (u64::try_from(offset), u64::try_from(len)) else {
+                return Err(EINVAL);
+            };
+            // Punching and zeroing free blocks: wait for DAX pins of the
+            // range first. Preallocation frees nothing, so it waits for no
+            // pin (one may be held for as long as a pipe keeps a page); it
+            // unmaps and drops the zero-page entries of the holes it fills
+            // itself.
+            if mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
+                q.break_layouts(o, o.saturating_add(l).saturating_sub(1))?;
+            }
+            T::fallocate(&q, mode, o, l)?;
+            // SAFETY: The file is open and its inode locked.
+            kernel::error::to_result(unsafe { raw::file_modified(file) })
+        })();
+        drop(q);
+        drop(locked);
+        match r {
+            Ok(()) => 0,
+            Err(e) => e.to_errno() as isize,
         }
     }
 
@@ -433,44 +440,47 @@ impl<T: FileSystem> Tables<T> {
     /// Called by the VFS for `mmap(2)` of an open regular file of ours
     /// (`mmap_lock` held for writing; the VMA is not linked anywhere yet).
     unsafe extern "C" fn mmap(file: *mut raw::file, vma: *mut raw::vm_area_struct) -> c_int {
-        // SAFETY: Per the contract. The invalidate lock (shared) excludes a
-        // mode switch from reading the mode here to counting the VMA, so a
-        // switch either sees the count or happened before the read. The
-        // VMA's flags are left alone: a flag change would let mmap_region
-        // merge the new VMA away without `close` (see dax.rst).
-        unsafe {
-            let inode = raw::r2dax_file_inode(file);
-            let i = INode::<T>::from_raw(inode);
-            raw::r2dax_invalidate_lock_shared(inode);
-            let dax = i.is_dax();
-            let dev = i
-                .sb()
-                .dax_device()
-                .map_or(core::ptr::null_mut(), |d| d.as_raw());
-            // MAP_SYNC needs a DAX file on a synchronous DAX device.
-            if !raw::r2dax_daxdev_mapping_supported(vma, dev) {
-                raw::r2dax_invalidate_unlock_shared(inode);
-                return eopnotsupp().to_errno();
-            }
-            raw::r2dax_file_accessed(file);
-            let ops: &'static raw::vm_operations_struct = if dax {
-                &Self::DAX_VM_OPS
-            } else {
-                &Self::VM_OPS
-            };
-            raw::r2dax_vma_set_ops(vma, ops);
-            i.layer().mmaps.fetch_add(1, Ordering::AcqRel);
-            // A page-cache mapping of a file open read-only is one that
-            // khugepaged may collapse: the file is counted until it is
-            // released (see `LayerInode::collapsible`).
-            if !dax
-                && (*file).f_mode & raw::FMODE_WRITE == 0
-                && raw::r2dax_collapse_possible()
-                && raw::r2dax_file_mark_mapped(file)
-            {
+        // SAFETY: An open regular file of ours has a live inode of ours.
+        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        // The invalidate lock (shared) excludes a mode switch from reading
+        // the mode here to counting the VMA, so a switch either sees the
+        // count or happened before the read.
+        let _inval = i.invalidate_lock_shared();
+        let dax = i.is_dax();
+        let dev = i
+            .sb()
+            .dax_device()
+            .map_or(core::ptr::null_mut(), |d| d.as_raw());
+        // MAP_SYNC needs a DAX file on a synchronous DAX device.
+        // SAFETY: Per the contract the VMA is valid; `dev` is null or the
+        // superblock's DAX device, live while it is mounted.
+        if !unsafe { raw::r2dax_daxdev_mapping_supported(vma, dev) } {
+            return eopnotsupp().to_errno();
+        }
+        // SAFETY: The file is open.
+        unsafe { raw::r2dax_file_accessed(file) };
+        let ops: &'static raw::vm_operations_struct = if dax {
+            &Self::DAX_VM_OPS
+        } else {
+            &Self::VM_OPS
+        };
+        // SAFETY: The VMA is being set up and not linked yet, so its
+        // operations are ours to set. Its flags are left alone: a flag
+        // change would let mmap_region merge the new VMA away without
+        // `close` (see dax.rst).
+        unsafe { raw::r2dax_vma_set_ops(vma, ops) };
+        i.layer().mmaps.fetch_add(1, Ordering::AcqRel);
+        // A page-cache mapping of a file open read-only is one that
+        // khugepaged may collapse: the file is counted until it is
+        // released (see `LayerInode::collapsible`).
+        // SAFETY: The file is open; `f_mode` is stable while it is.
+        let read_only = unsafe { (*file).f_mode } & raw::FMODE_WRITE == 0;
+        // SAFETY: A plain query of the kernel configuration.
+        if !dax && read_only && unsafe { raw::r2dax_collapse_possible() } {
+            // SAFETY: The file is open; the mark is set at most once.
+            if unsafe { raw::r2dax_file_mark_mapped(file) } {
                 i.layer().collapsible.fetch_add(1, Ordering::AcqRel);
             }
-            raw::r2dax_invalidate_unlock_shared(inode);
         }
         0
     }
@@ -483,28 +493,33 @@ impl<T: FileSystem> Tables<T> {
         offset: raw::loff_t,
         whence: c_int,
     ) -> raw::loff_t {
-        // SAFETY: Per the contract; SEEK_HOLE and SEEK_DATA walk the map
-        // through iomap under the inode lock (shared).
-        unsafe {
-            let inode = raw::r2dax_file_inode(file);
-            let pos = match whence as u32 {
-                raw::SEEK_HOLE | raw::SEEK_DATA => {
-                    raw::r2dax_inode_lock_shared(inode);
-                    let p = if whence as u32 == raw::SEEK_HOLE {
-                        raw::iomap_seek_hole(inode, offset, &Self::IOMAP_OPS)
-                    } else {
-                        raw::iomap_seek_data(inode, offset, &Self::IOMAP_OPS)
-                    };
-                    raw::r2dax_inode_unlock_shared(inode);
-                    p
-                }
-                _ => return raw::generic_file_llseek(file, offset, whence),
-            };
-            if pos < 0 {
-                return pos;
-            }
-            raw::vfs_setpos(file, pos, (*(*inode).i_sb).s_maxbytes)
+        let whence_u = whence as u32;
+        if whence_u != raw::SEEK_HOLE && whence_u != raw::SEEK_DATA {
+            // SAFETY: The arguments are the call's.
+            return unsafe { raw::generic_file_llseek(file, offset, whence) };
         }
+        // SAFETY: An open regular file of ours has a live inode of ours.
+        let inode = unsafe { raw::r2dax_file_inode(file) };
+        // SAFETY: As above.
+        let i = unsafe { INode::<T>::from_raw(inode) };
+        // SEEK_HOLE and SEEK_DATA walk the map through iomap under the
+        // inode lock (shared), as FIEMAP does.
+        let pos = {
+            let _locked = i.lock_shared();
+            if whence_u == raw::SEEK_HOLE {
+                // SAFETY: The inode is live; `IOMAP_OPS` is `'static`.
+                unsafe { raw::iomap_seek_hole(inode, offset, &Self::IOMAP_OPS) }
+            } else {
+                // SAFETY: As above.
+                unsafe { raw::iomap_seek_data(inode, offset, &Self::IOMAP_OPS) }
+            }
+        };
+        if pos < 0 {
+            return pos;
+        }
+        // SAFETY: The file is open; `s_maxbytes` is set at mount and never
+        // changes.
+        unsafe { raw::vfs_setpos(file, pos, (*i.sb().as_raw()).s_maxbytes) }
     }
 
     /// # Safety
@@ -516,15 +531,13 @@ impl<T: FileSystem> Tables<T> {
         len: raw::loff_t,
         advice: c_int,
     ) -> c_int {
-        // SAFETY: Per the contract. Readahead adds folios: the inode lock
-        // (shared) keeps the mode stable meanwhile, as in `read_iter`.
-        unsafe {
-            let inode = raw::r2dax_file_inode(file);
-            raw::r2dax_inode_lock_shared(inode);
-            let ret = raw::generic_fadvise(file, offset, len, advice);
-            raw::r2dax_inode_unlock_shared(inode);
-            ret
-        }
+        // SAFETY: An open regular file of ours has a live inode of ours.
+        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        // Readahead adds folios: the inode lock (shared) keeps the mode
+        // stable meanwhile, as in `read_iter`.
+        let _locked = i.lock_shared();
+        // SAFETY: The arguments are the call's.
+        unsafe { raw::generic_fadvise(file, offset, len, advice) }
     }
 
     /// # Safety

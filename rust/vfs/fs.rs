@@ -14,6 +14,7 @@
 //! and `iomap_ops.rs`.
 
 use super::inode::{INode, Idmap, InodeWithData, NewInode};
+use super::lock::{Excl, InodeLocked, Quiesced};
 use super::options::{OptionWriter, ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, Root, SuperBlock};
@@ -107,8 +108,9 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     fn write_inode(inode: &INode<Self>, sync: bool) -> Result;
 
     /// The inode leaves memory: free it on disk if it has no links left.
-    /// Called after its page cache is gone and before `clear_inode`.
-    fn evict_inode(inode: &INode<Self>);
+    /// Called after its page cache is gone and before `clear_inode`; no
+    /// lock is held, and none is needed: nothing else references the inode.
+    fn evict_inode(inode: &Quiesced<'_, Self>);
 
     /// Writes the superblock state back (`sync_fs`).
     fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
@@ -116,17 +118,19 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// The last step of unmounting (`put_super`).
     fn put_super(sb: &SuperBlock<Self>);
 
-    /// Changes the size of a regular file (`truncate`). Called with the
-    /// inode lock held; the layer holds the invalidate lock exclusively
-    /// around it, so no page fault runs meanwhile.
-    fn setattr_size(inode: &INode<Self>, size: u64) -> Result;
+    /// Changes the size of a regular file (`truncate`), quiesced: the
+    /// inode lock and the invalidate lock are held exclusively and direct
+    /// I/O is drained, so no I/O or page fault runs meanwhile; DAX pages
+    /// beyond the new size are unmapped and unpinned.
+    fn setattr_size(inode: &Quiesced<'_, Self>, size: u64) -> Result;
 
     /// Makes the inode durable after its data was written back (`fsync`).
     fn fsync(inode: &INode<Self>, datasync: bool) -> Result;
 
-    /// `fallocate(2)` on a regular file, with the inode lock and the
-    /// invalidate lock held exclusively and direct I/O drained.
-    fn fallocate(inode: &INode<Self>, mode: u32, offset: u64, len: u64) -> Result;
+    /// `fallocate(2)` on a regular file, quiesced (as for
+    /// [`FileSystem::setattr_size`]); for a punch or a zeroing, the DAX
+    /// pages of the range are unmapped and unpinned.
+    fn fallocate(inode: &Quiesced<'_, Self>, mode: u32, offset: u64, len: u64) -> Result;
 
     /// Whether closing a descriptor of the regular file `inode` that was
     /// opened for writing has work for [`FileSystem::release`]; asked
@@ -134,18 +138,16 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     fn wants_release(inode: &INode<Self>) -> bool;
 
     /// The last reference to a descriptor of a regular file opened for
-    /// writing is gone (`->release`), with the inode lock and the
-    /// invalidate lock held exclusively and direct I/O drained. An error
-    /// is logged; `close(2)` has returned already.
-    fn release(inode: &INode<Self>) -> Result;
+    /// writing is gone (`->release`); the file is quiesced. An error is
+    /// logged; `close(2)` has returned already.
+    fn release(inode: &Quiesced<'_, Self>) -> Result;
 
     /// A write is about to start at byte `pos`, beyond the end of the
     /// regular file `inode`; the old last block has been zeroed past the
     /// size. Asked only when [`FileSystem::wants_release`] says there is
     /// state beyond the size (what a release gives back is what a write
-    /// past the end must not turn into file data), with the inode lock and
-    /// the invalidate lock held exclusively and direct I/O drained.
-    fn write_past_eof(inode: &INode<Self>, pos: u64) -> Result;
+    /// past the end must not turn into file data), with the file quiesced.
+    fn write_past_eof(inode: &Quiesced<'_, Self>, pos: u64) -> Result;
 
     /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`).
     fn get_flags(inode: &INode<Self>) -> u32;
@@ -156,9 +158,10 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     fn ioctl_read(inode: &INode<Self>, cmd: u32) -> Result<KVec<u8>>;
 
     /// Sets the inode's `FS_*_FL` flags. The VFS has checked ownership and
-    /// `CAP_LINUX_IMMUTABLE`; `fsx_only` says the request came through
-    /// `FS_IOC_FSSETXATTR` with fields that have no `FS_*_FL` equivalent.
-    fn set_flags(inode: &INode<Self>, flags: u32, fsx_only: bool) -> Result;
+    /// `CAP_LINUX_IMMUTABLE` and holds the inode lock; `fsx_only` says the
+    /// request came through `FS_IOC_FSSETXATTR` with fields that have no
+    /// `FS_*_FL` equivalent.
+    fn set_flags(inode: &InodeLocked<'_, Self, Excl>, flags: u32, fsx_only: bool) -> Result;
 
     /// Creates `name` in `dir`: a file, directory, device node, FIFO or
     /// socket by `mode` (`rdev` for devices), or a symlink to `target`.

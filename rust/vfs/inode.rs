@@ -192,6 +192,13 @@ impl<T: FileSystem> INode<T> {
         unsafe { raw::r2dax_inode_set_size(self.as_raw(), size as _) };
     }
 
+    /// Marks the inode dirty, for writeback to write it
+    /// (`mark_inode_dirty`).
+    pub(crate) fn mark_dirty(&self) {
+        // SAFETY: The inode is live.
+        unsafe { raw::r2dax_mark_inode_dirty(self.as_raw()) };
+    }
+
     /// Sets the number of 4 KiB blocks reported by stat.
     pub(crate) fn set_blocks(&self, blocks: u64) {
         // SAFETY: `i_blocks` is protected by `i_lock` in the VFS, but the

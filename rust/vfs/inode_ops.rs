@@ -6,6 +6,7 @@
 
 use super::fs::{FileSystem, Tables};
 use super::inode::{INode, Idmap};
+use super::lock::{Excl, InodeLocked};
 use super::raw;
 use core::ffi::{c_int, c_uint};
 use kernel::error::from_result;
@@ -307,27 +308,23 @@ impl<T: FileSystem> Tables<T> {
                 let (inode, size) =
                     unsafe { (INode::<T>::from_raw((*dentry).d_inode), (*attr).ia_size) };
                 let size = u64::try_from(size).map_err(|_| EINVAL)?;
-                // SAFETY: The inode is live and locked; direct I/O in flight
-                // finishes first; the invalidate lock keeps page faults out
-                // while blocks go away.
-                unsafe {
-                    raw::inode_dio_wait(inode.as_raw());
-                    raw::r2dax_invalidate_lock(inode.as_raw());
+                // SAFETY: The VFS holds the inode lock exclusively around
+                // `->setattr` (`notify_change`).
+                let locked = unsafe { InodeLocked::<T, Excl>::assume(inode) };
+                {
+                    let mut q = locked.quiesce();
+                    // DAX pages beyond the new size must not be pinned when
+                    // their blocks are freed.
+                    q.break_layouts(size, u64::MAX)?;
+                    T::setattr_size(&q, size)?;
                 }
-                // DAX pages beyond the new size must not be pinned when
-                // their blocks are freed.
-                let r = inode
-                    .break_layouts(size, u64::MAX)
-                    .and_then(|()| T::setattr_size(inode, size));
-                // SAFETY: Taken above.
-                unsafe { raw::r2dax_invalidate_unlock(inode.as_raw()) };
-                r?;
                 // The other attributes of the same call (e.g. mtime).
+                // SAFETY: `attr` is the VFS's, ours to change for the call.
+                unsafe { (*attr).ia_valid &= !raw::ATTR_SIZE };
                 let mut dummy = false;
-                // SAFETY: As above; the size now matches, so the helper
-                // applies the rest.
+                // SAFETY: The arguments are the call's; the size now
+                // matches, so the helper applies the rest.
                 kernel::error::to_result(unsafe {
-                    (*attr).ia_valid &= !raw::ATTR_SIZE;
                     raw::r2dax_setattr_simple(idmap, dentry, attr, &mut dummy)
                 })?;
             }
@@ -373,20 +370,20 @@ impl<T: FileSystem> Tables<T> {
         start: u64,
         len: u64,
     ) -> c_int {
-        // SAFETY: Per the contract. The map is read through iomap as for
-        // SEEK_HOLE/SEEK_DATA, under the inode lock (shared), which keeps
-        // truncate, punch hole and fallocate out (they hold it
-        // exclusive); a fault or write that fills a hole meanwhile is seen
-        // or not, as with any snapshot of the map. `fiemap_prep` (called
-        // by iomap) writes dirty page-cache data back first when asked to
-        // with FIEMAP_FLAG_SYNC. Physical offsets are on the block device,
-        // as for every mapping not asked for with IOMAP_DAX.
-        unsafe {
-            raw::r2dax_inode_lock_shared(inode);
-            let ret = raw::iomap_fiemap(inode, fieinfo, start, len, &Self::IOMAP_OPS);
-            raw::r2dax_inode_unlock_shared(inode);
-            ret
-        }
+        // SAFETY: Per the contract the inode is live and ours.
+        let i = unsafe { INode::<T>::from_raw(inode) };
+        // The map is read through iomap as for SEEK_HOLE/SEEK_DATA, under
+        // the inode lock (shared), which keeps truncate, punch hole and
+        // fallocate out (they hold it exclusive); a fault or write that
+        // fills a hole meanwhile is seen or not, as with any snapshot of
+        // the map.
+        let _locked = i.lock_shared();
+        // SAFETY: Per the contract `fieinfo` is checked; `IOMAP_OPS` is
+        // `'static`. `fiemap_prep` (called by iomap) writes dirty
+        // page-cache data back first when asked to with FIEMAP_FLAG_SYNC.
+        // Physical offsets are on the block device, as for every mapping
+        // not asked for with IOMAP_DAX.
+        unsafe { raw::iomap_fiemap(inode, fieinfo, start, len, &Self::IOMAP_OPS) }
     }
 
     /// # Safety
@@ -425,7 +422,10 @@ impl<T: FileSystem> Tables<T> {
                     raw::r2dax_fileattr_has_fsx(fa),
                 )
             };
-            T::set_flags(inode, flags, fsx_only)?;
+            // SAFETY: `vfs_fileattr_set` holds the inode lock exclusively
+            // around `->fileattr_set`.
+            let locked = unsafe { InodeLocked::<T, Excl>::assume(inode) };
+            T::set_flags(&locked, flags, fsx_only)?;
             Ok(0)
         })
     }

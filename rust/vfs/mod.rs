@@ -23,6 +23,7 @@ pub(crate) mod fs_context;
 pub(crate) mod inode;
 pub(crate) mod inode_ops;
 pub(crate) mod iomap_ops;
+pub(crate) mod lock;
 pub(crate) mod options;
 pub(crate) mod orphan;
 pub(crate) mod print;

@@ -7,6 +7,7 @@
 
 use super::fs::{FileSystem, FsType, Tables};
 use super::inode::{INode, InodeWithData};
+use super::lock::Quiesced;
 use super::options::OptionWriter;
 use super::raw;
 use super::sb::{SbData, SuperBlock};
@@ -127,22 +128,25 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by the VFS when an inode of ours leaves memory.
     unsafe extern "C" fn evict_inode(inode: *mut raw::inode) {
-        // SAFETY: Per the contract; the page cache goes first, and
-        // `clear_inode` ends the inode's life in the filesystem. The inode
-        // leaves the orphan list before that (the list's invariant).
-        unsafe {
-            raw::truncate_inode_pages_final(core::ptr::addr_of_mut!((*inode).i_data));
-            let i = INode::<T>::from_raw(inode);
-            T::evict_inode(i);
-            if i.sb().orphans().forget(inode) {
-                crate::vfs::print::sb_err!(
-                    i.sb(),
-                    "inode {} left on the orphan list at eviction",
-                    i.ino()
-                );
-            }
-            raw::clear_inode(inode);
+        // SAFETY: Per the contract the inode is ours and being evicted;
+        // its page cache goes first.
+        unsafe { raw::truncate_inode_pages_final(core::ptr::addr_of_mut!((*inode).i_data)) };
+        // SAFETY: As above; nothing else references the inode.
+        let i = unsafe { Quiesced::evicting(INode::<T>::from_raw(inode)) };
+        T::evict_inode(&i);
+        // The inode leaves the orphan list before `clear_inode` (the
+        // list's invariant).
+        // SAFETY: The inode is being evicted.
+        if unsafe { i.sb().orphans().forget(inode) } {
+            crate::vfs::print::sb_err!(
+                i.sb(),
+                "inode {} left on the orphan list at eviction",
+                i.ino()
+            );
         }
+        // SAFETY: The inode is being evicted and the filesystem is done
+        // with it; `clear_inode` ends its life in the filesystem.
+        unsafe { raw::clear_inode(inode) };
     }
 
     /// # Safety

@@ -142,23 +142,24 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by the MM for a write fault on a shared mapping of ours.
     unsafe extern "C" fn page_mkwrite(vmf: *mut raw::vm_fault) -> raw::vm_fault_t {
-        // SAFETY: Per the contract; the VMA's file is one of ours. The
-        // invalidate lock (shared) keeps truncate out while the fault
-        // allocates; freeze protection as every filesystem's mkwrite.
-        unsafe {
-            if !Self::check_mode(vmf, false) {
-                return raw::VM_FAULT_SIGBUS;
-            }
-            let inode = raw::r2dax_vma_inode((*vmf).__bindgen_anon_1.vma);
-            let sb = (*inode).i_sb;
-            raw::r2dax_sb_start_pagefault(sb);
-            raw::file_update_time((*(*vmf).__bindgen_anon_1.vma).vm_file);
-            raw::r2dax_invalidate_lock_shared(inode);
-            let ret = raw::iomap_page_mkwrite(vmf, &Self::IOMAP_OPS);
-            raw::r2dax_invalidate_unlock_shared(inode);
-            raw::r2dax_sb_end_pagefault(sb);
-            ret
+        // SAFETY: Per the contract the fault is in progress on a VMA of
+        // ours.
+        if !unsafe { Self::check_mode(vmf, false) } {
+            return raw::VM_FAULT_SIGBUS;
         }
+        // SAFETY: As above; the VMA holds its file, whose inode is ours.
+        let (vma, i) = unsafe {
+            let vma = raw::r2dax_vmf_vma(vmf);
+            (vma, INode::<T>::from_raw(raw::r2dax_vma_inode(vma)))
+        };
+        // Freeze protection as every filesystem's mkwrite; the invalidate
+        // lock (shared) keeps truncate out while the fault allocates.
+        let _frozen_out = i.sb().start_pagefault();
+        // SAFETY: The VMA and its file are live during the fault.
+        unsafe { raw::file_update_time((*vma).vm_file) };
+        let _inval = i.invalidate_lock_shared();
+        // SAFETY: The fault is the call's; `IOMAP_OPS` is `'static`.
+        unsafe { raw::iomap_page_mkwrite(vmf, &Self::IOMAP_OPS) }
     }
 
     /// The DAX fault handler for every order: PTE faults (order 0, also
@@ -168,42 +169,46 @@ impl<T: FileSystem> Tables<T> {
     ///
     /// Called by the MM for a fault on a DAX VMA of ours.
     unsafe extern "C" fn dax_huge_fault(vmf: *mut raw::vm_fault, order: c_uint) -> raw::vm_fault_t {
-        // SAFETY: Per the contract. Lock order as ext4 and xfs: mmap_lock
-        // (held by the caller) → freeze protection → invalidate lock
-        // (shared: excludes truncate, hole punching and mode switches).
-        // A MAP_SYNC fault whose metadata is not durable yet comes back
-        // with VM_FAULT_NEEDDSYNC and a pfn; `dax_finish_sync_fault` runs
-        // fsync on the range and then installs the entry.
-        unsafe {
-            if !Self::check_mode(vmf, true) {
-                return raw::VM_FAULT_SIGBUS;
-            }
+        // SAFETY: Per the contract the fault is in progress on a VMA of
+        // ours.
+        if !unsafe { Self::check_mode(vmf, true) } {
+            return raw::VM_FAULT_SIGBUS;
+        }
+        // SAFETY: As above; the VMA holds its file, whose inode is ours.
+        let (vma, i) = unsafe {
             let vma = raw::r2dax_vmf_vma(vmf);
-            let inode = raw::r2dax_vma_inode(vma);
-            let sb = (*inode).i_sb;
-            let write = shared_write(vmf);
-            if write {
-                raw::r2dax_sb_start_pagefault(sb);
-                raw::file_update_time((*vma).vm_file);
-            }
-            raw::r2dax_invalidate_lock_shared(inode);
-            let mut pfn = raw::pfn_t { val: 0 };
-            let mut ret = raw::dax_iomap_fault(
+            (vma, INode::<T>::from_raw(raw::r2dax_vma_inode(vma)))
+        };
+        // Lock order as ext4 and xfs: mmap_lock (held by the caller) →
+        // freeze protection → invalidate lock (shared: excludes truncate,
+        // hole punching and mode switches).
+        // SAFETY: The fault is in progress.
+        let write = unsafe { shared_write(vmf) };
+        let _frozen_out = write.then(|| i.sb().start_pagefault());
+        if write {
+            // SAFETY: The VMA and its file are live during the fault.
+            unsafe { raw::file_update_time((*vma).vm_file) };
+        }
+        let _inval = i.invalidate_lock_shared();
+        let mut pfn = raw::pfn_t { val: 0 };
+        // SAFETY: The fault is the call's; `IOMAP_OPS` is `'static`.
+        let ret = unsafe {
+            raw::dax_iomap_fault(
                 vmf,
                 order,
                 &mut pfn,
                 core::ptr::null_mut(),
                 &Self::IOMAP_OPS,
-            );
-            if ret & raw::vm_fault_reason_VM_FAULT_NEEDDSYNC != 0 {
-                ret = raw::dax_finish_sync_fault(vmf, order, pfn);
-            }
-            raw::r2dax_invalidate_unlock_shared(inode);
-            if write {
-                raw::r2dax_sb_end_pagefault(sb);
-            }
-            ret
+            )
+        };
+        if ret & raw::vm_fault_reason_VM_FAULT_NEEDDSYNC == 0 {
+            return ret;
         }
+        // A MAP_SYNC fault whose metadata is not durable yet comes back
+        // with VM_FAULT_NEEDDSYNC and a pfn; `dax_finish_sync_fault` runs
+        // fsync on the range and then installs the entry.
+        // SAFETY: As above, with the pfn the fault returned.
+        unsafe { raw::dax_finish_sync_fault(vmf, order, pfn) }
     }
 
     /// # Safety

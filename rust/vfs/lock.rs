@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The locks of a file as guards and tokens.
+//!
+//! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
+//! [`include/linux/rwsem.h`](srctree/include/linux/rwsem.h)
+//!
+//! A guard holds a lock and releases it when dropped; a token is the proof,
+//! for as long as it lives, that a lock is held, whether the layer took it
+//! (the token then borrows from the guard) or the VFS holds it around a
+//! callback (the layer makes the token, stating why). A function that
+//! needs a lock takes the token, so "the caller holds the inode lock" is
+//! checked by the compiler instead of read in a comment.
+//!
+//! Lock order (Documentation/filesystems/r2dax/design.rst, "Locking"):
+//! the inode lock (`i_rwsem`), then the invalidate lock
+//! (`mapping->invalidate_lock`), then the mode lock
+//! ([`super::inode::LayerInode::mode_lock`]). Freeze protection
+//! (`sb_start_pagefault`) comes before the invalidate lock, as in every
+//! filesystem's fault path. Guards are neither `Send` nor `Sync`: a
+//! lock is released by the task that took it (lockdep checks the owner).
+
+use super::fs::FileSystem;
+use super::inode::INode;
+use super::raw;
+use super::sb::SuperBlock;
+use core::marker::PhantomData;
+use core::ops::Deref;
+
+mod private {
+    pub(crate) trait Sealed {}
+}
+
+/// How a reader-writer lock is held: [`Shared`] or [`Excl`].
+pub(crate) trait LockMode: private::Sealed {
+    /// Releases the inode lock of `inode`, held in this mode.
+    ///
+    /// # Safety
+    ///
+    /// `inode` is live and the caller holds its inode lock in this mode.
+    unsafe fn inode_unlock(inode: *mut raw::inode);
+}
+
+/// The lock is held shared (for reading).
+pub(crate) enum Shared {}
+
+/// The lock is held exclusively (for writing).
+pub(crate) enum Excl {}
+
+impl private::Sealed for Shared {}
+impl private::Sealed for Excl {}
+
+impl LockMode for Shared {
+    unsafe fn inode_unlock(inode: *mut raw::inode) {
+        // SAFETY: Per the function contract.
+        unsafe { raw::r2dax_inode_unlock_shared(inode) }
+    }
+}
+
+impl LockMode for Excl {
+    unsafe fn inode_unlock(inode: *mut raw::inode) {
+        // SAFETY: Per the function contract.
+        unsafe { raw::r2dax_inode_unlock(inode) }
+    }
+}
+
+/// Proof that the inode lock (`i_rwsem`) of an inode is held in mode `M`
+/// for `'a`.
+///
+/// # Invariants
+///
+/// The current task holds `inode`'s inode lock in mode `M` for `'a`.
+pub(crate) struct InodeLocked<'a, T: FileSystem, M: LockMode> {
+    inode: &'a INode<T>,
+    _p: PhantomData<(M, *mut ())>,
+}
+
+impl<'a, T: FileSystem, M: LockMode> InodeLocked<'a, T, M> {
+    /// A token for a lock the VFS holds around a callback.
+    ///
+    /// # Safety
+    ///
+    /// The current task holds `inode`'s inode lock in mode `M` for `'a`.
+    pub(super) unsafe fn assume(inode: &'a INode<T>) -> Self {
+        // INVARIANT: Per the function contract.
+        Self {
+            inode,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<T: FileSystem, M: LockMode> Deref for InodeLocked<'_, T, M> {
+    type Target = INode<T>;
+
+    fn deref(&self) -> &INode<T> {
+        self.inode
+    }
+}
+
+/// The inode lock of an inode, taken by the layer in mode `M` and
+/// released on drop.
+pub(crate) struct InodeGuard<'a, T: FileSystem, M: LockMode>(InodeLocked<'a, T, M>);
+
+impl<'a, T: FileSystem, M: LockMode> Deref for InodeGuard<'a, T, M> {
+    type Target = InodeLocked<'a, T, M>;
+
+    fn deref(&self) -> &InodeLocked<'a, T, M> {
+        &self.0
+    }
+}
+
+impl<T: FileSystem, M: LockMode> Drop for InodeGuard<'_, T, M> {
+    fn drop(&mut self) {
+        // SAFETY: The guard holds the lock in mode `M` (the token's
+        // invariant) and the inode outlives the borrow.
+        unsafe { M::inode_unlock(self.0.inode.as_raw()) };
+    }
+}
+
+impl<T: FileSystem> INode<T> {
+    /// Takes the inode lock exclusively (`inode_lock`).
+    pub(crate) fn lock(&self) -> InodeGuard<'_, T, Excl> {
+        // SAFETY: The inode is live for the borrow.
+        unsafe { raw::r2dax_inode_lock(self.as_raw()) };
+        // SAFETY: Just taken; the guard releases it.
+        InodeGuard(unsafe { InodeLocked::assume(self) })
+    }
+
+    /// Takes the inode lock shared (`inode_lock_shared`).
+    pub(crate) fn lock_shared(&self) -> InodeGuard<'_, T, Shared> {
+        // SAFETY: The inode is live for the borrow.
+        unsafe { raw::r2dax_inode_lock_shared(self.as_raw()) };
+        // SAFETY: Just taken; the guard releases it.
+        InodeGuard(unsafe { InodeLocked::assume(self) })
+    }
+
+    /// Takes the inode lock shared if that needs no wait
+    /// (`inode_trylock_shared`, for `IOCB_NOWAIT`).
+    pub(crate) fn try_lock_shared(&self) -> Option<InodeGuard<'_, T, Shared>> {
+        // SAFETY: The inode is live for the borrow.
+        if !unsafe { raw::r2dax_inode_trylock_shared(self.as_raw()) } {
+            return None;
+        }
+        // SAFETY: Just taken; the guard releases it.
+        Some(InodeGuard(unsafe { InodeLocked::assume(self) }))
+    }
+
+    /// Takes the invalidate lock shared, as a page fault does
+    /// (`filemap_invalidate_lock_shared`).
+    pub(crate) fn invalidate_lock_shared(&self) -> InvalidateShared<'_, T> {
+        // SAFETY: The inode is live for the borrow.
+        unsafe { raw::r2dax_invalidate_lock_shared(self.as_raw()) };
+        InvalidateShared(self, PhantomData)
+    }
+
+    /// Takes the mode lock shared ([`super::inode::LayerInode::mode_lock`]):
+    /// `S_DAX` cannot change until the guard goes.
+    pub(crate) fn mode_read(&self) -> ModeRead<'_, T> {
+        // SAFETY: The mode lock is initialised (slab constructor) and the
+        // inode is live for the borrow.
+        unsafe { raw::down_read(self.layer().mode_lock.get()) };
+        ModeRead(self, PhantomData)
+    }
+}
+
+impl<'a, T: FileSystem> InodeLocked<'a, T, Excl> {
+    /// Quiesces the file under the inode lock: waits for direct I/O in
+    /// flight (`inode_dio_wait`; new direct I/O needs the inode lock) and
+    /// takes the invalidate lock exclusively, which keeps page faults,
+    /// `->mmap` and readahead out. These are the locks of truncate, taken
+    /// in the order of ext4's and xfs's.
+    pub(crate) fn quiesce(&self) -> QuiesceGuard<'_, T> {
+        let inode = self.inode.as_raw();
+        // SAFETY: The inode is live and its lock is held exclusively (the
+        // token), which `inode_dio_wait` needs to be final.
+        unsafe { raw::inode_dio_wait(inode) };
+        // SAFETY: The inode is live; the inode lock comes first in the
+        // lock order.
+        unsafe { raw::r2dax_invalidate_lock(inode) };
+        // INVARIANT: Both locks are held and direct I/O is drained.
+        QuiesceGuard(Quiesced {
+            inode: self.inode,
+            _p: PhantomData,
+        })
+    }
+}
+
+/// Proof that nothing else runs on the file for `'a`: no read, write,
+/// page fault, `->mmap`, direct I/O or size change, and none starts. This
+/// is what blocks beyond the size, or blocks being punched, need before
+/// they go.
+///
+/// # Invariants
+///
+/// For `'a`, either the current task holds the inode lock and the
+/// invalidate lock exclusively with direct I/O drained ([`QuiesceGuard`]),
+/// or the inode is being evicted (`I_FREEING`: nothing references it).
+pub(crate) struct Quiesced<'a, T: FileSystem> {
+    inode: &'a INode<T>,
+    _p: PhantomData<*mut ()>,
+}
+
+impl<'a, T: FileSystem> Quiesced<'a, T> {
+    /// A token for an inode being evicted.
+    ///
+    /// # Safety
+    ///
+    /// The inode is in `->evict_inode` (`I_FREEING`, no reference left).
+    pub(super) unsafe fn evicting(inode: &'a INode<T>) -> Self {
+        // INVARIANT: Per the function contract.
+        Self {
+            inode,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<T: FileSystem> Deref for Quiesced<'_, T> {
+    type Target = INode<T>;
+
+    fn deref(&self) -> &INode<T> {
+        self.inode
+    }
+}
+
+/// A file quiesced by [`InodeLocked::quiesce`]: holds the invalidate lock
+/// exclusively (the inode lock stays with the token it borrows) and
+/// releases it on drop.
+pub(crate) struct QuiesceGuard<'a, T: FileSystem>(Quiesced<'a, T>);
+
+impl<'a, T: FileSystem> Deref for QuiesceGuard<'a, T> {
+    type Target = Quiesced<'a, T>;
+
+    fn deref(&self) -> &Quiesced<'a, T> {
+        &self.0
+    }
+}
+
+impl<T: FileSystem> Drop for QuiesceGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: The guard holds the invalidate lock exclusively.
+        unsafe { raw::r2dax_invalidate_unlock(self.0.inode.as_raw()) };
+    }
+}
+
+impl<T: FileSystem> QuiesceGuard<'_, T> {
+    /// Takes the mode lock exclusively, for changing `S_DAX`.
+    pub(super) fn mode_write(&self) -> ModeWrite<'_, T> {
+        // SAFETY: The mode lock is initialised (slab constructor); it
+        // comes after the invalidate lock in the lock order.
+        unsafe { raw::down_write(self.0.inode.layer().mode_lock.get()) };
+        ModeWrite(self.0.inode, PhantomData)
+    }
+
+    /// Drops the invalidate lock while `wait` runs, then takes it back.
+    /// Faults may map pages meanwhile: the caller looks again afterwards.
+    pub(super) fn unlocked<R>(&mut self, wait: impl FnOnce() -> R) -> R {
+        let inode = self.0.inode.as_raw();
+        // SAFETY: The guard holds the invalidate lock exclusively.
+        unsafe { raw::r2dax_invalidate_unlock(inode) };
+        let r = wait();
+        // SAFETY: The inode is live; the inode lock, which comes first in
+        // the lock order, is still held.
+        unsafe { raw::r2dax_invalidate_lock(inode) };
+        r
+    }
+}
+
+/// The invalidate lock of an inode, held shared and released on drop. It
+/// keeps truncate, hole punching and mode switches out.
+pub(crate) struct InvalidateShared<'a, T: FileSystem>(&'a INode<T>, PhantomData<*mut ()>);
+
+impl<T: FileSystem> Drop for InvalidateShared<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Taken shared in `invalidate_lock_shared`.
+        unsafe { raw::r2dax_invalidate_unlock_shared(self.0.as_raw()) };
+    }
+}
+
+/// The mode lock of an inode, held shared and released on drop.
+pub(crate) struct ModeRead<'a, T: FileSystem>(&'a INode<T>, PhantomData<*mut ()>);
+
+impl<T: FileSystem> Drop for ModeRead<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Taken shared in `mode_read`.
+        unsafe { raw::up_read(self.0.layer().mode_lock.get()) };
+    }
+}
+
+/// The mode lock of an inode, held exclusively and released on drop.
+pub(crate) struct ModeWrite<'a, T: FileSystem>(&'a INode<T>, PhantomData<*mut ()>);
+
+impl<T: FileSystem> Drop for ModeWrite<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Taken exclusively in `mode_write`.
+        unsafe { raw::up_write(self.0.layer().mode_lock.get()) };
+    }
+}
+
+/// Freeze protection of a page fault that will write
+/// (`sb_start_pagefault`), released on drop.
+pub(crate) struct PageFault<'a, T: FileSystem>(&'a SuperBlock<T>, PhantomData<*mut ()>);
+
+impl<T: FileSystem> SuperBlock<T> {
+    /// Waits while the filesystem is frozen, then keeps it from freezing
+    /// until the guard goes (`sb_start_pagefault`).
+    pub(crate) fn start_pagefault(&self) -> PageFault<'_, T> {
+        // SAFETY: The superblock is live for the borrow.
+        unsafe { raw::r2dax_sb_start_pagefault(self.as_raw()) };
+        PageFault(self, PhantomData)
+    }
+}
+
+impl<T: FileSystem> Drop for PageFault<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: Taken in `start_pagefault`.
+        unsafe { raw::r2dax_sb_end_pagefault(self.0.as_raw()) };
+    }
+}
