@@ -29,7 +29,7 @@ use crate::ondisk::{dirent, DirSlot, Dirent, BLOCK_SIZE};
 use crate::super_::R2dax;
 use crate::vfs::buffer::Buffer;
 use crate::vfs::errno::{enametoolong, euclean};
-use crate::vfs::fs::DirEmitter;
+use crate::vfs::file_ops::{DirEmitter, DirOperations};
 use crate::vfs::inode::INode;
 use crate::vfs::print::sb_err;
 use kernel::alloc::KVVec;
@@ -203,47 +203,6 @@ pub(crate) fn lookup(dir: &INode<R2dax>, name: &[u8]) -> Result<Option<ARef<INod
         Some(f) => Ok(Some(iget(dir.sb(), u64::from(f.ent.ino))?)),
         None => Ok(None),
     }
-}
-
-/// Emits the entries of `dir` from the emitter's position on. Each block is
-/// copied out under its lock first: emitting copies to user memory, which
-/// may fault, and no buffer lock may be held across that.
-pub(crate) fn readdir(dir: &INode<R2dax>, em: &mut DirEmitter<'_>) -> Result {
-    if !em.emit_dots() {
-        return Ok(());
-    }
-    let n = nblocks(dir);
-    let start = u64::try_from(em.pos() - 2).unwrap_or(0);
-    let mut copy = KVVec::from_elem(0u8, BLOCK_SIZE as usize, GFP_KERNEL)?;
-    for b in start / SLOTS..n {
-        let bh = dir_block(dir, b)?;
-        bh.with_data(|d| {
-            if let Some(src) = d.get(..BLOCK_SIZE as usize) {
-                copy.copy_from_slice(src);
-            }
-        });
-        drop(bh);
-        let mut full = false;
-        let r = scan_block(&copy, b == 0, |slot, d, data| {
-            let pos = 2 + b * SLOTS + slot as u64;
-            if pos < start + 2 {
-                return false;
-            }
-            em.set_pos(pos as i64);
-            if !em.emit(d.name(data), u64::from(d.ino), d.dtype) {
-                full = true;
-            }
-            full
-        });
-        if let Err(slot) = r {
-            return Err(corrupt(dir, b, slot));
-        }
-        if full {
-            return Ok(());
-        }
-    }
-    em.set_pos((2 + n * SLOTS) as i64);
-    Ok(())
 }
 
 /// Whether `dir` has no entries besides "..".
@@ -508,4 +467,48 @@ pub(crate) fn set_dotdot(dir: &INode<R2dax>, parent: u32) -> Result {
         written_late(dir, e);
     }
     Ok(())
+}
+
+/// The directory file operations (the role of `ext2_dir_operations`).
+impl DirOperations for R2dax {
+    /// Emits the entries of `dir` from the emitter's position on. Each block is
+    /// copied out under its lock first: emitting copies to user memory, which
+    /// may fault, and no buffer lock may be held across that.
+    fn readdir(dir: &INode<Self>, em: &mut DirEmitter<'_>) -> Result {
+        if !em.emit_dots() {
+            return Ok(());
+        }
+        let n = nblocks(dir);
+        let start = u64::try_from(em.pos() - 2).unwrap_or(0);
+        let mut copy = KVVec::from_elem(0u8, BLOCK_SIZE as usize, GFP_KERNEL)?;
+        for b in start / SLOTS..n {
+            let bh = dir_block(dir, b)?;
+            bh.with_data(|d| {
+                if let Some(src) = d.get(..BLOCK_SIZE as usize) {
+                    copy.copy_from_slice(src);
+                }
+            });
+            drop(bh);
+            let mut full = false;
+            let r = scan_block(&copy, b == 0, |slot, d, data| {
+                let pos = 2 + b * SLOTS + slot as u64;
+                if pos < start + 2 {
+                    return false;
+                }
+                em.set_pos(pos as i64);
+                if !em.emit(d.name(data), u64::from(d.ino), d.dtype) {
+                    full = true;
+                }
+                full
+            });
+            if let Err(slot) = r {
+                return Err(corrupt(dir, b, slot));
+            }
+            if full {
+                return Ok(());
+            }
+        }
+        em.set_pos((2 + n * SLOTS) as i64);
+        Ok(())
+    }
 }

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Regular-file operations beyond read and write: fallocate and release
-//! (the role of fs/ext2/file.c). Read, write, mmap and fsync are the layer's iomap glue
-//! (`vfs/file_ops.rs`) over [`crate::iomap::iomap_begin`].
+//! Regular-file operations beyond read and write: fsync, fallocate and
+//! release (the role of fs/ext2/file.c), as [`FileOperations`]. Read,
+//! write and mmap are the layer's iomap glue (`vfs/file_ops.rs`) over
+//! the block mapping of `iomap.rs`.
 
-use crate::inode::release_blocks;
+use crate::inode::{release_blocks, sync_attrs, write_disk};
 use crate::iomap::{map_range, Fill};
 use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
-use crate::vfs::fs::IOMAP_WRITE;
+use crate::vfs::file_ops::FileOperations;
 use crate::vfs::inode::INode;
+use crate::vfs::iomap_ops::IOMAP_WRITE;
 use crate::vfs::lock::Quiesced;
 use kernel::error::code::{EFBIG, EINVAL, ENODEV};
 use kernel::prelude::*;
@@ -64,68 +66,102 @@ fn punch(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
     release_blocks(inode, first_full, last_full)
 }
 
-/// `fallocate(2)`: default (allocate, extend the size), `KEEP_SIZE`,
-/// `PUNCH_HOLE | KEEP_SIZE`, and `ZERO_RANGE` (with or without
-/// `KEEP_SIZE`). Other modes are refused with `EOPNOTSUPP`.
-pub(crate) fn fallocate(inode: &Quiesced<'_, R2dax>, fmode: u32, offset: u64, len: u64) -> Result {
-    if inode.mode() & mode::S_IFMT != mode::S_IFREG {
-        return Err(ENODEV);
-    }
-    if len == 0 {
-        return Err(EINVAL);
-    }
-    let end = offset.checked_add(len).ok_or(EFBIG)?;
-    if end.div_ceil(BS) > MAX_FILE_BLOCKS {
-        return Err(EFBIG);
-    }
-    let keep = fmode & KEEP_SIZE != 0;
-    // What appends preallocated beyond the size goes back first: a
-    // fallocate that grows the file past it must leave a hole there, not
-    // blocks nobody asked for (generic/225 found the same after writes).
-    // Then nothing is recorded, so a trim at close never frees what this
-    // call allocates. The layer holds the locks `trim_prealloc` needs.
-    crate::iomap::trim_prealloc(inode)?;
-    inode.data().state.lock().prealloc = None;
-    match fmode & !KEEP_SIZE {
-        0 => preallocate(inode, offset, end)?,
-        PUNCH_HOLE if keep => return punch(inode, offset, end),
-        ZERO_RANGE => {
-            punch(inode, offset, end)?;
-            // The whole blocks come back zeroed; partial ones were zeroed
-            // in place by the punch.
-            preallocate(inode, offset, end)?;
+/// The regular-file operations (the role of fs/ext2/file.c).
+impl FileOperations for R2dax {
+    /// `fsync`: writes the inode, then flushes the device's write cache, so
+    /// everything this inode's metadata writes put on the device is durable
+    /// (map blocks and bitmaps are written before the inode that uses them).
+    ///
+    /// `fdatasync` (`datasync`, also what a MAP_SYNC fault runs) skips the
+    /// inode write when the size on the media is the size in memory: what
+    /// reaching the data needs besides the size (the block map, the inode's
+    /// roots) is written through when it changes, and timestamps may wait for
+    /// writeback, as fdatasync(2) allows. The device is flushed either way.
+    fn fsync(inode: &INode<Self>, datasync: bool) -> Result {
+        let gen = {
+            let mut st = inode.data().state.lock();
+            if !datasync || st.write_failed || st.disk.size != inode.size() {
+                sync_attrs(inode, &mut st);
+                write_disk(inode.sb(), inode.ino(), &mut st)?;
+            }
+            st.meta_gen
+        };
+        inode.sb().flush_device()?;
+        let mut st = inode.data().state.lock();
+        if st.flushed_gen < gen {
+            st.flushed_gen = gen;
         }
-        _ => return Err(eopnotsupp()),
+        Ok(())
     }
-    let old = inode.size();
-    if !keep && end > old {
-        // As a truncate up: bytes a mapping stored beyond the old end of
-        // the file must not become file data.
-        inode.zero_tail(old)?;
-        inode.set_size(end);
+
+    /// `fallocate(2)`: default (allocate, extend the size), `KEEP_SIZE`,
+    /// `PUNCH_HOLE | KEEP_SIZE`, and `ZERO_RANGE` (with or without
+    /// `KEEP_SIZE`). Other modes are refused with `EOPNOTSUPP`.
+    fn fallocate(inode: &Quiesced<'_, Self>, fmode: u32, offset: u64, len: u64) -> Result {
+        if inode.mode() & mode::S_IFMT != mode::S_IFREG {
+            return Err(ENODEV);
+        }
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        let end = offset.checked_add(len).ok_or(EFBIG)?;
+        if end.div_ceil(BS) > MAX_FILE_BLOCKS {
+            return Err(EFBIG);
+        }
+        let keep = fmode & KEEP_SIZE != 0;
+        // What appends preallocated beyond the size goes back first: a
+        // fallocate that grows the file past it must leave a hole there, not
+        // blocks nobody asked for (generic/225 found the same after writes).
+        // Then nothing is recorded, so a trim at close never frees what this
+        // call allocates. The layer holds the locks `trim_prealloc` needs.
+        crate::iomap::trim_prealloc(inode)?;
+        inode.data().state.lock().prealloc = None;
+        match fmode & !KEEP_SIZE {
+            0 => preallocate(inode, offset, end)?,
+            PUNCH_HOLE if keep => return punch(inode, offset, end),
+            ZERO_RANGE => {
+                punch(inode, offset, end)?;
+                // The whole blocks come back zeroed; partial ones were zeroed
+                // in place by the punch.
+                preallocate(inode, offset, end)?;
+            }
+            _ => return Err(eopnotsupp()),
+        }
+        let old = inode.size();
+        if !keep && end > old {
+            // As a truncate up: bytes a mapping stored beyond the old end of
+            // the file must not become file data.
+            inode.zero_tail(old)?;
+            inode.set_size(end);
+        }
+        inode.touch_mtime();
+        crate::inode::write_inode(inode)
     }
-    inode.touch_mtime();
-    crate::inode::write_inode(inode)
-}
 
-/// `->release` of a descriptor opened for writing: gives back the blocks
-/// appends preallocated beyond the end of the file
-/// ([`crate::iomap::trim_prealloc`]). The layer holds the inode lock and
-/// the invalidate lock exclusively.
-pub(crate) fn release(inode: &Quiesced<'_, R2dax>) -> Result {
-    crate::iomap::trim_prealloc(inode)
-}
+    /// Whether `release` has anything to do (checked without the layer's
+    /// locks, so closing a file that never appended takes none of them).
+    fn wants_release(inode: &INode<Self>) -> bool {
+        inode.data().state.lock().prealloc.is_some()
+    }
 
-/// A write is about to start at byte `pos`, beyond the end of the file:
-/// the speculative preallocation it jumps over goes back
-/// ([`crate::iomap::trim_prealloc_below`]). The layer holds the inode lock
-/// and the invalidate lock exclusively, with direct I/O drained.
-pub(crate) fn write_past_eof(inode: &Quiesced<'_, R2dax>, pos: u64) -> Result {
-    crate::iomap::trim_prealloc_below(inode, pos / BS)
-}
+    /// `->release` of a descriptor opened for writing: gives back the blocks
+    /// appends preallocated beyond the end of the file
+    /// ([`crate::iomap::trim_prealloc`]). The layer holds the inode lock and
+    /// the invalidate lock exclusively.
+    fn release(inode: &Quiesced<'_, Self>) -> Result {
+        crate::iomap::trim_prealloc(inode)
+    }
 
-/// Whether [`release`] has anything to do (checked without the layer's
-/// locks, so closing a file that never appended takes none of them).
-pub(crate) fn has_prealloc(inode: &INode<R2dax>) -> bool {
-    inode.data().state.lock().prealloc.is_some()
+    /// A write is about to start at byte `pos`, beyond the end of the file:
+    /// the speculative preallocation it jumps over goes back
+    /// ([`crate::iomap::trim_prealloc_below`]). The layer holds the inode lock
+    /// and the invalidate lock exclusively, with direct I/O drained.
+    fn write_past_eof(inode: &Quiesced<'_, Self>, pos: u64) -> Result {
+        crate::iomap::trim_prealloc_below(inode, pos / BS)
+    }
+
+    /// The private ioctls ([`crate::dax::ioctl_read`]).
+    fn ioctl_read(inode: &INode<Self>, cmd: u32) -> Result<KVec<u8>> {
+        crate::dax::ioctl_read(inode, cmd)
+    }
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Inodes: reading and writing them on disk, their attributes and flags,
 //! the block map's on-disk updates (inserting runs, punching, truncate),
-//! fsync and eviction (the role of fs/ext2/inode.c, without the iomap part,
-//! which is `iomap.rs`).
+//! eviction, and the inode operations ([`InodeOperations`]: truncate and
+//! flags) (the role of fs/ext2/inode.c, without the iomap part, which is
+//! `iomap.rs`).
 
 use crate::alloc;
 use crate::ondisk::{
@@ -12,6 +13,7 @@ use crate::ondisk::{
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
 use crate::vfs::inode::{Attrs, INode, Iget, Kind, NewInode};
+use crate::vfs::inode_ops::InodeOperations;
 use crate::vfs::lock::{Excl, InodeLocked, Quiesced};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
@@ -268,32 +270,6 @@ pub(crate) fn sync_attrs(inode: &INode<R2dax>, st: &mut State) {
     d.links = a.nlink;
     d.size = a.size;
     d.generation = a.generation;
-}
-
-/// `fsync`: writes the inode, then flushes the device's write cache, so
-/// everything this inode's metadata writes put on the device is durable
-/// (map blocks and bitmaps are written before the inode that uses them).
-///
-/// `fdatasync` (`datasync`, also what a MAP_SYNC fault runs) skips the
-/// inode write when the size on the media is the size in memory: what
-/// reaching the data needs besides the size (the block map, the inode's
-/// roots) is written through when it changes, and timestamps may wait for
-/// writeback, as fdatasync(2) allows. The device is flushed either way.
-pub(crate) fn fsync(inode: &INode<R2dax>, datasync: bool) -> Result {
-    let gen = {
-        let mut st = inode.data().state.lock();
-        if !datasync || st.write_failed || st.disk.size != inode.size() {
-            sync_attrs(inode, &mut st);
-            write_disk(inode.sb(), inode.ino(), &mut st)?;
-        }
-        st.meta_gen
-    };
-    inode.sb().flush_device()?;
-    let mut st = inode.data().state.lock();
-    if st.flushed_gen < gen {
-        st.flushed_gen = gen;
-    }
-    Ok(())
 }
 
 /// `->write_inode`, and the ordering point the namespace operations use:
@@ -588,53 +564,6 @@ fn truncate_node(
     Ok(false)
 }
 
-/// Changes the size of a regular file. Shrinking zeroes the tail of the
-/// new last block (through the page cache, so no stale bytes come back if
-/// the file grows again), drops the page cache beyond, clears the map
-/// pointers and writes the inode, and only then frees the blocks. A
-/// truncate to the current size frees the blocks beyond it too
-/// (`fallocate -k`'s, an append's preallocation), as ext4 and xfs do
-/// (generic/092); the layer calls this for it.
-pub(crate) fn set_size(inode: &Quiesced<'_, R2dax>, size: u64) -> Result {
-    if !matches!(inode.mode() & mode::S_IFMT, mode::S_IFREG) {
-        return Err(EINVAL);
-    }
-    if size > MAX_FILE_BLOCKS << BLOCK_SHIFT {
-        return Err(EFBIG);
-    }
-    let old = inode.size();
-    if size > old {
-        // Growing over an append preallocation would turn it into file
-        // blocks; give it back first, so the new range is a hole, as it
-        // would be without preallocation.
-        crate::iomap::trim_prealloc(inode)?;
-    }
-    // Shrinking zeroes the new last block beyond the size. Growing zeroes
-    // the old one's: a store through a mapping may have left bytes beyond
-    // the old size in that block (in the page cache, or on the media for
-    // DAX), and the new size must not expose them. The page cache would
-    // clear them at writeback only, and `pagecache_isize_extended` does
-    // nothing when the block size is the page size.
-    if size < old {
-        inode.zero_tail(size)?;
-    } else if size > old {
-        inode.zero_tail(old)?;
-    }
-    if size != old {
-        inode.truncate_setsize(size);
-        inode.touch_mtime();
-    }
-    if size <= old {
-        // Everything beyond the size goes, the recorded preallocation
-        // with it.
-        let r = release_blocks(inode, size.div_ceil(u64::from(BLOCK_SIZE)), u64::MAX);
-        inode.data().state.lock().prealloc = None;
-        r
-    } else {
-        write_inode(inode)
-    }
-}
-
 /// Removes file blocks `from..to` from `inode`, in the order of the crash
 /// rules: the map pointers are cleared (map blocks written), the inode is
 /// written, and only then are the blocks freed in the bitmaps. The caller
@@ -659,63 +588,6 @@ pub(crate) fn release_blocks(inode: &Quiesced<'_, R2dax>, from: u64, to: u64) ->
     let late = late.and(write_disk(sb, inode.ino(), &mut st));
     drop(st);
     late.and(free_sorted(sb, &freed))
-}
-
-/// Sets the inode's stored flags (chattr). Flags r2dax does not keep, and
-/// `FS_IOC_FSSETXATTR` fields without a flag equivalent (extent size,
-/// project id), are refused with `EOPNOTSUPP`, as ext4 does.
-///
-/// On a regular file whose effective DAX mode the new flags change
-/// (`dax=inode`, a DAX device), the mode switches before this returns, or
-/// nothing changes and the call fails with `EBUSY` (mapped or pinned); see
-/// [`crate::dax`]. The VFS holds the inode lock.
-pub(crate) fn set_flags(
-    inode: &InodeLocked<'_, R2dax, Excl>,
-    flags: u32,
-    fsx_only: bool,
-) -> Result {
-    if fsx_only || flags & !iflags::KNOWN != 0 {
-        return Err(eopnotsupp());
-    }
-    // All or nothing: if the inode write fails, the flags, ctime and the
-    // inode's image go back to what they were, in memory and in the
-    // buffer the failed write left dirty (which reaches the disk later):
-    // a failed chattr changes nothing, now or at the next inode write.
-    let commit = || {
-        let mut st = inode.data().state.lock();
-        let (old_disk, old_attrs) = (st.disk, inode.attrs());
-        st.disk.flags = flags;
-        inode.apply_flags(flags);
-        inode.touch_ctime();
-        sync_attrs(inode, &mut st);
-        let Err(e) = write_disk(inode.sb(), inode.ino(), &mut st) else {
-            return Ok(());
-        };
-        // The failed copy carries the newest sequence number; the old
-        // image takes its place under it.
-        st.disk = Inode {
-            seq: st.disk.seq,
-            ..old_disk
-        };
-        inode.apply_flags(old_disk.flags);
-        inode.set_times(old_attrs.atime, old_attrs.mtime, old_attrs.ctime);
-        if let Err(e2) = encode_pending(inode.sb(), inode.ino(), &st) {
-            sb_err!(
-                inode.sb(),
-                "inode {}: undoing a failed flag change failed ({:?})",
-                inode.ino(),
-                e2
-            );
-        }
-        Err(e)
-    };
-    if inode.mode() & mode::S_IFMT == mode::S_IFREG {
-        let want = crate::dax::wants_dax(inode.sb(), flags);
-        if want != inode.is_dax() {
-            return crate::dax::switch(inode, want, commit);
-        }
-    }
-    commit()
 }
 
 /// Every block `st.disk` owns, map blocks included, sorted.
@@ -844,5 +716,114 @@ pub(crate) fn evict(inode: &Quiesced<'_, R2dax>) {
             inode.ino(),
             e
         );
+    }
+}
+
+/// The inode operations (the role of `ext2_setattr` and the flag ioctls
+/// of fs/ext2/inode.c and ioctl.c).
+impl InodeOperations for R2dax {
+    /// Changes the size of a regular file. Shrinking zeroes the tail of the
+    /// new last block (through the page cache, so no stale bytes come back if
+    /// the file grows again), drops the page cache beyond, clears the map
+    /// pointers and writes the inode, and only then frees the blocks. A
+    /// truncate to the current size frees the blocks beyond it too
+    /// (`fallocate -k`'s, an append's preallocation), as ext4 and xfs do
+    /// (generic/092); the layer calls this for it.
+    fn setattr_size(inode: &Quiesced<'_, Self>, size: u64) -> Result {
+        if !matches!(inode.mode() & mode::S_IFMT, mode::S_IFREG) {
+            return Err(EINVAL);
+        }
+        if size > MAX_FILE_BLOCKS << BLOCK_SHIFT {
+            return Err(EFBIG);
+        }
+        let old = inode.size();
+        if size > old {
+            // Growing over an append preallocation would turn it into file
+            // blocks; give it back first, so the new range is a hole, as it
+            // would be without preallocation.
+            crate::iomap::trim_prealloc(inode)?;
+        }
+        // Shrinking zeroes the new last block beyond the size. Growing zeroes
+        // the old one's: a store through a mapping may have left bytes beyond
+        // the old size in that block (in the page cache, or on the media for
+        // DAX), and the new size must not expose them. The page cache would
+        // clear them at writeback only, and `pagecache_isize_extended` does
+        // nothing when the block size is the page size.
+        if size < old {
+            inode.zero_tail(size)?;
+        } else if size > old {
+            inode.zero_tail(old)?;
+        }
+        if size != old {
+            inode.truncate_setsize(size);
+            inode.touch_mtime();
+        }
+        if size <= old {
+            // Everything beyond the size goes, the recorded preallocation
+            // with it.
+            let r = release_blocks(inode, size.div_ceil(u64::from(BLOCK_SIZE)), u64::MAX);
+            inode.data().state.lock().prealloc = None;
+            r
+        } else {
+            write_inode(inode)
+        }
+    }
+
+    /// The stored flags.
+    fn get_flags(inode: &INode<Self>) -> u32 {
+        inode.data().state.lock().disk.flags
+    }
+
+    /// Sets the inode's stored flags (chattr). Flags r2dax does not keep, and
+    /// `FS_IOC_FSSETXATTR` fields without a flag equivalent (extent size,
+    /// project id), are refused with `EOPNOTSUPP`, as ext4 does.
+    ///
+    /// On a regular file whose effective DAX mode the new flags change
+    /// (`dax=inode`, a DAX device), the mode switches before this returns, or
+    /// nothing changes and the call fails with `EBUSY` (mapped or pinned); see
+    /// [`crate::dax`]. The VFS holds the inode lock.
+    fn set_flags(inode: &InodeLocked<'_, Self, Excl>, flags: u32, fsx_only: bool) -> Result {
+        if fsx_only || flags & !iflags::KNOWN != 0 {
+            return Err(eopnotsupp());
+        }
+        // All or nothing: if the inode write fails, the flags, ctime and the
+        // inode's image go back to what they were, in memory and in the
+        // buffer the failed write left dirty (which reaches the disk later):
+        // a failed chattr changes nothing, now or at the next inode write.
+        let commit = || {
+            let mut st = inode.data().state.lock();
+            let (old_disk, old_attrs) = (st.disk, inode.attrs());
+            st.disk.flags = flags;
+            inode.apply_flags(flags);
+            inode.touch_ctime();
+            sync_attrs(inode, &mut st);
+            let Err(e) = write_disk(inode.sb(), inode.ino(), &mut st) else {
+                return Ok(());
+            };
+            // The failed copy carries the newest sequence number; the old
+            // image takes its place under it.
+            st.disk = Inode {
+                seq: st.disk.seq,
+                ..old_disk
+            };
+            inode.apply_flags(old_disk.flags);
+            inode.set_times(old_attrs.atime, old_attrs.mtime, old_attrs.ctime);
+            if let Err(e2) = encode_pending(inode.sb(), inode.ino(), &st) {
+                sb_err!(
+                    inode.sb(),
+                    "inode {}: undoing a failed flag change failed ({:?})",
+                    inode.ino(),
+                    e2
+                );
+            }
+            Err(e)
+        };
+        if inode.mode() & mode::S_IFMT == mode::S_IFREG {
+            let want = crate::dax::wants_dax(inode.sb(), flags);
+            if want != inode.is_dax() {
+                return crate::dax::switch(inode, want, commit);
+            }
+        }
+        commit()
     }
 }

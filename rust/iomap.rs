@@ -19,8 +19,10 @@ use crate::ondisk::{
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::euclean;
-use crate::vfs::fs::{MapKind, Mapping, IOMAP_FAULT, IOMAP_REPORT, IOMAP_WRITE, IOMAP_ZERO};
 use crate::vfs::inode::INode;
+use crate::vfs::iomap_ops::{
+    IomapOperations, MapKind, Mapping, IOMAP_FAULT, IOMAP_REPORT, IOMAP_WRITE, IOMAP_ZERO,
+};
 use crate::vfs::lock::Quiesced;
 use crate::vfs::print::sb_err;
 use kernel::error::code::EFBIG;
@@ -242,24 +244,6 @@ pub(crate) fn map_run(
     }
     drop(state);
     Ok(((first != 0).then_some(first), n.min(max).max(1), unwritten))
-}
-
-/// `->iomap_begin`: the mapping of the file range at `pos`. For writes
-/// (`IOMAP_WRITE`), a hole at `pos` is filled first: up to the rest of the
-/// requested range (within one leaf) is allocated in one run, 2 MiB-aligned
-/// when it covers a whole aligned leaf range, zeroed on the device by the
-/// allocator, and published in the map and the inode before the mapping is
-/// returned as new.
-pub(crate) fn iomap_begin(inode: &INode<R2dax>, pos: u64, len: u64, flags: u32) -> Result<Mapping> {
-    // Writes through write(2) (buffered, O_DIRECT or DAX) may preallocate
-    // beyond what they write when they append; page faults and zeroing
-    // never do.
-    let how = if flags & IOMAP_WRITE != 0 && flags & (IOMAP_FAULT | IOMAP_ZERO) == 0 {
-        Fill::Append
-    } else {
-        Fill::Write
-    };
-    map_range(inode, pos, len, flags, how)
 }
 
 /// How [`map_range`] fills holes (with `IOMAP_WRITE`).
@@ -573,16 +557,37 @@ fn map_generation(inode: &INode<R2dax>) -> u64 {
         .load(core::sync::atomic::Ordering::Acquire)
 }
 
-/// Whether a mapping made at generation `cookie` may be used again: no
-/// pointer of the map has been cleared since (see `map_punch`).
-pub(crate) fn mapping_valid(inode: &INode<R2dax>, cookie: u64) -> bool {
-    map_generation(inode) == cookie
-}
-
 /// Whether some of the inode's metadata may not be durable yet: a write
 /// not covered by a device flush, or a size that grew in memory only.
 /// Reported to MAP_SYNC faults as `IOMAP_F_DIRTY`.
 fn metadata_dirty(inode: &INode<R2dax>) -> bool {
     let st = inode.data().state.lock();
     st.meta_gen != st.flushed_gen || st.write_failed || st.disk.size != inode.size()
+}
+
+/// The block mapping (the role of `ext2_iomap_ops`).
+impl IomapOperations for R2dax {
+    /// `->iomap_begin`: the mapping of the file range at `pos`. For writes
+    /// (`IOMAP_WRITE`), a hole at `pos` is filled first: up to the rest of the
+    /// requested range (within one leaf) is allocated in one run, 2 MiB-aligned
+    /// when it covers a whole aligned leaf range, zeroed on the device by the
+    /// allocator, and published in the map and the inode before the mapping is
+    /// returned as new.
+    fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping> {
+        // Writes through write(2) (buffered, O_DIRECT or DAX) may preallocate
+        // beyond what they write when they append; page faults and zeroing
+        // never do.
+        let how = if flags & IOMAP_WRITE != 0 && flags & (IOMAP_FAULT | IOMAP_ZERO) == 0 {
+            Fill::Append
+        } else {
+            Fill::Write
+        };
+        map_range(inode, pos, len, flags, how)
+    }
+
+    /// Whether a mapping made at generation `cookie` may be used again: no
+    /// pointer of the map has been cleared since (see `map_punch`).
+    fn mapping_valid(inode: &INode<Self>, cookie: u64) -> bool {
+        map_generation(inode) == cookie
+    }
 }

@@ -26,9 +26,11 @@ use crate::orphan::write_unlinked;
 use crate::super_::R2dax;
 use crate::vfs::errno::{enametoolong, enotempty};
 use crate::vfs::inode::{INode, Idmap, Kind, NewInode};
+use crate::vfs::inode_ops::DirInodeOperations;
 use crate::vfs::print::sb_err;
-use kernel::error::code::{EINVAL, EMLINK};
+use kernel::error::code::{EINVAL, EMLINK, ENOTDIR};
 use kernel::prelude::*;
+use kernel::types::ARef;
 
 /// Most links an inode may have.
 const LINK_MAX: u32 = 65000;
@@ -39,99 +41,6 @@ const RENAME_EXCHANGE: u32 = 1 << 1;
 
 fn ino32(i: &INode<R2dax>) -> u32 {
     i.ino() as u32
-}
-
-/// Creates an inode of `mode` named `name` in `dir`.
-pub(crate) fn create(
-    idmap: &Idmap,
-    dir: &INode<R2dax>,
-    name: &[u8],
-    mode: u16,
-    rdev: u32,
-    target: Option<&[u8]>,
-) -> Result<NewInode<R2dax>> {
-    if name.len() > dirent::NAME_MAX {
-        return Err(enametoolong());
-    }
-    let kind = mode & mode::S_IFMT;
-    if !mode::valid_type(mode) {
-        return Err(EINVAL);
-    }
-    let new_dir = kind == mode::S_IFDIR;
-    if new_dir && dir.nlink() >= LINK_MAX {
-        return Err(EMLINK);
-    }
-    if let Some(t) = target {
-        if t.is_empty() || t.len() > SYMLINK_MAX {
-            return Err(enametoolong());
-        }
-    }
-    let sb = dir.sb();
-    let goal = group_of(dir);
-    let ino = alloc::alloc_inode(sb, goal, new_dir)?;
-    let new = match sb.new_inode(idmap, dir, u64::from(ino), mode) {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = alloc::free_inode(sb, ino, new_dir);
-            return Err(e);
-        }
-    };
-    // Inherited flags, masked by type as ext4 does: only directories keep
-    // DIRSYNC, special files only NODUMP and NOATIME.
-    let mut flags = dir.data().state.lock().disk.flags & iflags::INHERITED;
-    if !new_dir {
-        flags &= !iflags::DIRSYNC;
-    }
-    if !matches!(kind, mode::S_IFREG | mode::S_IFDIR) {
-        flags &= iflags::NODUMP | iflags::NOATIME;
-    }
-    // The type is in the image from the start: giving a failed create back
-    // (`free_on_disk`) goes by it.
-    let mut disk = Inode {
-        mode,
-        links: if new_dir { 2 } else { 1 },
-        flags,
-        ..Inode::default()
-    };
-    match build(dir, &new, name, ino, mode, rdev, target, &mut disk) {
-        Ok(()) => {}
-        Err(e) => {
-            // No name points at the inode: everything it took goes back,
-            // so the bitmaps and counters stay as fsck expects. The I_NEW
-            // inode goes first (`iget_failed` unhashes it, and eviction
-            // leaves a bad inode alone), so whoever gets the number next
-            // does not meet it.
-            drop(new);
-            let st = crate::inode::State {
-                disk,
-                ..crate::inode::State::default()
-            };
-            if let Err(e2) = crate::inode::free_on_disk(sb, u64::from(ino), &st) {
-                sb_err!(
-                    sb,
-                    "giving back inode {} after a failed create failed ({:?}); fsck.r2dax will reclaim it",
-                    ino,
-                    e2
-                );
-            }
-            return Err(e);
-        }
-    }
-    if new_dir {
-        // The name exists: a failure from here on cannot undo the create.
-        // The count is right in memory (and in the buffer, which reaches
-        // the media later); fsck fixes a count left too high by a crash.
-        dir.inc_nlink();
-        if let Err(e) = write_inode(dir) {
-            sb_err!(
-                sb,
-                "directory {}: writing its link count failed ({:?})",
-                dir.ino(),
-                e
-            );
-        }
-    }
-    Ok(new)
 }
 
 /// The part of [`create`] that can fail while no name points at the new
@@ -198,127 +107,231 @@ fn build(
     add_entry(dir, name, ino, dirent::dtype(mode))
 }
 
-/// Adds the name `name` in `dir` for `inode`.
-pub(crate) fn link(inode: &INode<R2dax>, dir: &INode<R2dax>, name: &[u8]) -> Result {
-    if inode.nlink() >= LINK_MAX {
-        return Err(EMLINK);
+/// The directory inode operations (the role of `ext2_dir_inode_operations`).
+impl DirInodeOperations for R2dax {
+    /// Looks `name` up in the directory `dir`.
+    fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>> {
+        if !crate::inode::is_dir(dir.mode()) {
+            return Err(ENOTDIR);
+        }
+        crate::dir::lookup(dir, name)
     }
-    inode.inc_nlink();
-    inode.touch_ctime();
-    write_inode(inode)?;
-    if let Err(e) = add_entry(dir, name, ino32(inode), dirent::dtype(inode.mode())) {
-        inode.drop_nlink();
-        let _ = write_inode(inode);
-        return Err(e);
-    }
-    Ok(())
-}
 
-/// Removes `name` of `inode` from `dir`.
-pub(crate) fn unlink(dir: &INode<R2dax>, name: &[u8], inode: &INode<R2dax>) -> Result {
-    remove_entry(dir, name)?;
-    inode.drop_nlink();
-    inode.touch_ctime();
-    write_unlinked(inode)
-}
-
-/// Removes the empty directory `inode`.
-pub(crate) fn rmdir(dir: &INode<R2dax>, name: &[u8], inode: &INode<R2dax>) -> Result {
-    if !dir::is_empty(inode)? {
-        return Err(enotempty());
-    }
-    remove_entry(dir, name)?;
-    // Its entry and its "." go; the parent loses the victim's "..".
-    inode.drop_nlink();
-    inode.drop_nlink();
-    inode.touch_ctime();
-    write_unlinked(inode)?;
-    dir.drop_nlink();
-    write_inode(dir)
-}
-
-/// Renames `old_name` in `old_dir` to `new_name` in `new_dir`.
-pub(crate) fn rename(
-    old_dir: &INode<R2dax>,
-    old_name: &[u8],
-    old: &INode<R2dax>,
-    new_dir: &INode<R2dax>,
-    new_name: &[u8],
-    new: Option<&INode<R2dax>>,
-    flags: u32,
-) -> Result {
-    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 {
-        return Err(EINVAL);
-    }
-    let old_is_dir = is_dir(old.mode());
-    let moved_dir = old_dir.ino() != new_dir.ino();
-    if flags & RENAME_EXCHANGE != 0 {
-        let new = new.ok_or(EINVAL)?;
-        let new_is_dir = is_dir(new.mode());
-        // Both names are rewritten in place; a crash between leaves both
-        // names on one inode, which fsck resolves.
-        replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
-        replace_entry(old_dir, old_name, ino32(new), dirent::dtype(new.mode()))?;
-        if moved_dir && old_is_dir != new_is_dir {
-            let (gains, loses) = if old_is_dir {
-                (new_dir, old_dir)
-            } else {
-                (old_dir, new_dir)
-            };
-            gains.inc_nlink();
-            write_inode(gains)?;
-            loses.drop_nlink();
-            write_inode(loses)?;
+    /// Creates an inode of `mode` named `name` in `dir`.
+    fn create(
+        idmap: &Idmap,
+        dir: &INode<Self>,
+        name: &[u8],
+        mode: u16,
+        rdev: u32,
+        target: Option<&[u8]>,
+    ) -> Result<NewInode<Self>> {
+        if name.len() > dirent::NAME_MAX {
+            return Err(enametoolong());
         }
-        if moved_dir && old_is_dir {
-            set_dotdot(old, ino32(new_dir))?;
+        let kind = mode & mode::S_IFMT;
+        if !mode::valid_type(mode) {
+            return Err(EINVAL);
         }
-        if moved_dir && new_is_dir {
-            set_dotdot(new, ino32(old_dir))?;
-        }
-        old.touch_ctime();
-        write_inode(old)?;
-        new.touch_ctime();
-        return write_inode(new);
-    }
-    if let Some(victim) = new {
-        if is_dir(victim.mode()) && !dir::is_empty(victim)? {
-            return Err(enotempty());
-        }
-        // The new name now names `old` (one rewrite), then the old name goes.
-        replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
-        remove_entry(old_dir, old_name)?;
-        if is_dir(victim.mode()) {
-            victim.drop_nlink();
-            victim.drop_nlink();
-            if !moved_dir || !old_is_dir {
-                new_dir.drop_nlink();
-            }
-        } else {
-            victim.drop_nlink();
-        }
-        victim.touch_ctime();
-        write_unlinked(victim)?;
-        if old_is_dir && moved_dir {
-            old_dir.drop_nlink();
-            write_inode(old_dir)?;
-            set_dotdot(old, ino32(new_dir))?;
-        }
-        write_inode(new_dir)?;
-    } else {
-        if old_is_dir && moved_dir && new_dir.nlink() >= LINK_MAX {
+        let new_dir = kind == mode::S_IFDIR;
+        if new_dir && dir.nlink() >= LINK_MAX {
             return Err(EMLINK);
         }
-        add_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
-        remove_entry(old_dir, old_name)?;
-        if old_is_dir && moved_dir {
-            new_dir.inc_nlink();
-            write_inode(new_dir)?;
-            old_dir.drop_nlink();
-            write_inode(old_dir)?;
-            set_dotdot(old, ino32(new_dir))?;
+        if let Some(t) = target {
+            if t.is_empty() || t.len() > SYMLINK_MAX {
+                return Err(enametoolong());
+            }
         }
+        let sb = dir.sb();
+        let goal = group_of(dir);
+        let ino = alloc::alloc_inode(sb, goal, new_dir)?;
+        let new = match sb.new_inode(idmap, dir, u64::from(ino), mode) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = alloc::free_inode(sb, ino, new_dir);
+                return Err(e);
+            }
+        };
+        // Inherited flags, masked by type as ext4 does: only directories keep
+        // DIRSYNC, special files only NODUMP and NOATIME.
+        let mut flags = dir.data().state.lock().disk.flags & iflags::INHERITED;
+        if !new_dir {
+            flags &= !iflags::DIRSYNC;
+        }
+        if !matches!(kind, mode::S_IFREG | mode::S_IFDIR) {
+            flags &= iflags::NODUMP | iflags::NOATIME;
+        }
+        // The type is in the image from the start: giving a failed create back
+        // (`free_on_disk`) goes by it.
+        let mut disk = Inode {
+            mode,
+            links: if new_dir { 2 } else { 1 },
+            flags,
+            ..Inode::default()
+        };
+        match build(dir, &new, name, ino, mode, rdev, target, &mut disk) {
+            Ok(()) => {}
+            Err(e) => {
+                // No name points at the inode: everything it took goes back,
+                // so the bitmaps and counters stay as fsck expects. The I_NEW
+                // inode goes first (`iget_failed` unhashes it, and eviction
+                // leaves a bad inode alone), so whoever gets the number next
+                // does not meet it.
+                drop(new);
+                let st = crate::inode::State {
+                    disk,
+                    ..crate::inode::State::default()
+                };
+                if let Err(e2) = crate::inode::free_on_disk(sb, u64::from(ino), &st) {
+                    sb_err!(
+                        sb,
+                        "giving back inode {} after a failed create failed ({:?}); fsck.r2dax will reclaim it",
+                        ino,
+                        e2
+                    );
+                }
+                return Err(e);
+            }
+        }
+        if new_dir {
+            // The name exists: a failure from here on cannot undo the create.
+            // The count is right in memory (and in the buffer, which reaches
+            // the media later); fsck fixes a count left too high by a crash.
+            dir.inc_nlink();
+            if let Err(e) = write_inode(dir) {
+                sb_err!(
+                    sb,
+                    "directory {}: writing its link count failed ({:?})",
+                    dir.ino(),
+                    e
+                );
+            }
+        }
+        Ok(new)
     }
-    old.touch_ctime();
-    write_inode(old)
+
+    /// Adds the name `name` in `dir` for `inode`.
+    fn link(inode: &INode<Self>, dir: &INode<Self>, name: &[u8]) -> Result {
+        if inode.nlink() >= LINK_MAX {
+            return Err(EMLINK);
+        }
+        inode.inc_nlink();
+        inode.touch_ctime();
+        write_inode(inode)?;
+        if let Err(e) = add_entry(dir, name, ino32(inode), dirent::dtype(inode.mode())) {
+            inode.drop_nlink();
+            let _ = write_inode(inode);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes `name` of `inode` from `dir`.
+    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+        remove_entry(dir, name)?;
+        inode.drop_nlink();
+        inode.touch_ctime();
+        write_unlinked(inode)
+    }
+
+    /// Removes the empty directory `inode`.
+    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+        if !dir::is_empty(inode)? {
+            return Err(enotempty());
+        }
+        remove_entry(dir, name)?;
+        // Its entry and its "." go; the parent loses the victim's "..".
+        inode.drop_nlink();
+        inode.drop_nlink();
+        inode.touch_ctime();
+        write_unlinked(inode)?;
+        dir.drop_nlink();
+        write_inode(dir)
+    }
+
+    /// Renames `old_name` in `old_dir` to `new_name` in `new_dir`.
+    fn rename(
+        old_dir: &INode<Self>,
+        old_name: &[u8],
+        old: &INode<Self>,
+        new_dir: &INode<Self>,
+        new_name: &[u8],
+        new: Option<&INode<Self>>,
+        flags: u32,
+    ) -> Result {
+        if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 {
+            return Err(EINVAL);
+        }
+        let old_is_dir = is_dir(old.mode());
+        let moved_dir = old_dir.ino() != new_dir.ino();
+        if flags & RENAME_EXCHANGE != 0 {
+            let new = new.ok_or(EINVAL)?;
+            let new_is_dir = is_dir(new.mode());
+            // Both names are rewritten in place; a crash between leaves both
+            // names on one inode, which fsck resolves.
+            replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
+            replace_entry(old_dir, old_name, ino32(new), dirent::dtype(new.mode()))?;
+            if moved_dir && old_is_dir != new_is_dir {
+                let (gains, loses) = if old_is_dir {
+                    (new_dir, old_dir)
+                } else {
+                    (old_dir, new_dir)
+                };
+                gains.inc_nlink();
+                write_inode(gains)?;
+                loses.drop_nlink();
+                write_inode(loses)?;
+            }
+            if moved_dir && old_is_dir {
+                set_dotdot(old, ino32(new_dir))?;
+            }
+            if moved_dir && new_is_dir {
+                set_dotdot(new, ino32(old_dir))?;
+            }
+            old.touch_ctime();
+            write_inode(old)?;
+            new.touch_ctime();
+            return write_inode(new);
+        }
+        if let Some(victim) = new {
+            if is_dir(victim.mode()) && !dir::is_empty(victim)? {
+                return Err(enotempty());
+            }
+            // The new name now names `old` (one rewrite), then the old name goes.
+            replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
+            remove_entry(old_dir, old_name)?;
+            if is_dir(victim.mode()) {
+                victim.drop_nlink();
+                victim.drop_nlink();
+                if !moved_dir || !old_is_dir {
+                    new_dir.drop_nlink();
+                }
+            } else {
+                victim.drop_nlink();
+            }
+            victim.touch_ctime();
+            write_unlinked(victim)?;
+            if old_is_dir && moved_dir {
+                old_dir.drop_nlink();
+                write_inode(old_dir)?;
+                set_dotdot(old, ino32(new_dir))?;
+            }
+            write_inode(new_dir)?;
+        } else {
+            if old_is_dir && moved_dir && new_dir.nlink() >= LINK_MAX {
+                return Err(EMLINK);
+            }
+            add_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
+            remove_entry(old_dir, old_name)?;
+            if old_is_dir && moved_dir {
+                new_dir.inc_nlink();
+                write_inode(new_dir)?;
+                old_dir.drop_nlink();
+                write_inode(old_dir)?;
+                set_dotdot(old, ino32(new_dir))?;
+            }
+        }
+        old.touch_ctime();
+        write_inode(old)
+    }
 }

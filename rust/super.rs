@@ -10,20 +10,20 @@ use crate::ondisk::{
     SUPERBLOCK_SIZE,
 };
 use crate::vfs::errno::euclean;
-use crate::vfs::fs::{DirEmitter, FileSystem, Mapping, Stat};
-use crate::vfs::inode::{INode, Idmap, NewInode};
-use crate::vfs::lock::{Excl, InodeLocked, Quiesced};
+use crate::vfs::fs::FileSystem;
+use crate::vfs::inode::INode;
+use crate::vfs::lock::Quiesced;
 use crate::vfs::options::{OptionWriter, ParamError, ParamValue};
 use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::{New, Root, SuperBlock};
+use crate::vfs::super_ops::{Stat, SuperOperations};
 use kernel::alloc::KVVec;
-use kernel::error::code::{EINVAL, EIO, ENOTDIR};
+use kernel::error::code::{EINVAL, EIO};
 use kernel::init::PinInit;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Mutex;
-use kernel::types::ARef;
 
 /// The r2dax filesystem type.
 pub(crate) struct R2dax;
@@ -211,13 +211,6 @@ impl FileSystem for R2dax {
         Ok(())
     }
 
-    fn show_options(sb: &SuperBlock<Self>, out: &mut OptionWriter<'_>) {
-        let info = sb.info();
-        if info.dax_given {
-            out.push(info.dax_mode.option());
-        }
-    }
-
     fn init_inode_data() -> impl PinInit<RInode, Error> {
         RInode::new()
     }
@@ -329,6 +322,35 @@ impl FileSystem for R2dax {
             _ => Ok(()),
         }
     }
+}
+
+impl SuperOperations for R2dax {
+    fn statfs(sb: &SuperBlock<Self>) -> Result<Stat> {
+        let info = sb.info();
+        let (uuid, blocks) = {
+            let d = info.disk.lock();
+            (d.uuid, d.blocks_count)
+        };
+        let mut fsid = [0u8; 8];
+        for (i, b) in uuid.iter().enumerate() {
+            fsid[i % 8] ^= b;
+        }
+        let (free_blocks, free_files) = {
+            let a = info.alloc.lock();
+            (a.free_blocks(), a.free_inodes())
+        };
+        Ok(Stat {
+            magic: MAGIC,
+            block_size: BLOCK_SIZE,
+            blocks,
+            free_blocks,
+            avail_blocks: free_blocks,
+            files: info.geo.inodes_count(),
+            free_files,
+            name_len: crate::ondisk::dirent::NAME_MAX as u32,
+            fsid: u64::from_le_bytes(fsid),
+        })
+    }
 
     fn write_inode(inode: &INode<Self>, _sync: bool) -> Result {
         // Every inode write is synchronous (write-through metadata).
@@ -361,123 +383,10 @@ impl FileSystem for R2dax {
         }
     }
 
-    fn setattr_size(inode: &Quiesced<'_, Self>, size: u64) -> Result {
-        crate::inode::set_size(inode, size)
-    }
-
-    fn fallocate(inode: &Quiesced<'_, Self>, mode: u32, offset: u64, len: u64) -> Result {
-        crate::file::fallocate(inode, mode, offset, len)
-    }
-
-    fn wants_release(inode: &INode<Self>) -> bool {
-        crate::file::has_prealloc(inode)
-    }
-
-    fn release(inode: &Quiesced<'_, Self>) -> Result {
-        crate::file::release(inode)
-    }
-
-    fn write_past_eof(inode: &Quiesced<'_, Self>, pos: u64) -> Result {
-        crate::file::write_past_eof(inode, pos)
-    }
-
-    fn get_flags(inode: &INode<Self>) -> u32 {
-        inode.data().state.lock().disk.flags
-    }
-
-    fn ioctl_read(inode: &INode<Self>, cmd: u32) -> Result<KVec<u8>> {
-        crate::dax::ioctl_read(inode, cmd)
-    }
-
-    fn set_flags(inode: &InodeLocked<'_, Self, Excl>, flags: u32, fsx_only: bool) -> Result {
-        crate::inode::set_flags(inode, flags, fsx_only)
-    }
-
-    fn fsync(inode: &INode<Self>, datasync: bool) -> Result {
-        // Metadata is written through; the data was written back by the
-        // layer. What remains is the inode (size, times) and the device's
-        // write cache.
-        crate::inode::fsync(inode, datasync)
-    }
-
-    fn create(
-        idmap: &Idmap,
-        dir: &INode<Self>,
-        name: &[u8],
-        mode: u16,
-        rdev: u32,
-        target: Option<&[u8]>,
-    ) -> Result<NewInode<Self>> {
-        crate::namei::create(idmap, dir, name, mode, rdev, target)
-    }
-
-    fn link(inode: &INode<Self>, dir: &INode<Self>, name: &[u8]) -> Result {
-        crate::namei::link(inode, dir, name)
-    }
-
-    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
-        crate::namei::unlink(dir, name, inode)
-    }
-
-    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
-        crate::namei::rmdir(dir, name, inode)
-    }
-
-    fn rename(
-        old_dir: &INode<Self>,
-        old_name: &[u8],
-        old: &INode<Self>,
-        new_dir: &INode<Self>,
-        new_name: &[u8],
-        new: Option<&INode<Self>>,
-        flags: u32,
-    ) -> Result {
-        crate::namei::rename(old_dir, old_name, old, new_dir, new_name, new, flags)
-    }
-
-    fn statfs(sb: &SuperBlock<Self>) -> Result<Stat> {
+    fn show_options(sb: &SuperBlock<Self>, out: &mut OptionWriter<'_>) {
         let info = sb.info();
-        let (uuid, blocks) = {
-            let d = info.disk.lock();
-            (d.uuid, d.blocks_count)
-        };
-        let mut fsid = [0u8; 8];
-        for (i, b) in uuid.iter().enumerate() {
-            fsid[i % 8] ^= b;
+        if info.dax_given {
+            out.push(info.dax_mode.option());
         }
-        let (free_blocks, free_files) = {
-            let a = info.alloc.lock();
-            (a.free_blocks(), a.free_inodes())
-        };
-        Ok(Stat {
-            magic: MAGIC,
-            block_size: BLOCK_SIZE,
-            blocks,
-            free_blocks,
-            avail_blocks: free_blocks,
-            files: info.geo.inodes_count(),
-            free_files,
-            name_len: crate::ondisk::dirent::NAME_MAX as u32,
-            fsid: u64::from_le_bytes(fsid),
-        })
-    }
-
-    fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>> {
-        if !crate::inode::is_dir(dir.mode()) {
-            return Err(ENOTDIR);
-        }
-        crate::dir::lookup(dir, name)
-    }
-
-    fn readdir(dir: &INode<Self>, emitter: &mut DirEmitter<'_>) -> Result {
-        crate::dir::readdir(dir, emitter)
-    }
-
-    fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping> {
-        crate::iomap::iomap_begin(inode, pos, len, flags)
-    }
-
-    fn mapping_valid(inode: &INode<Self>, cookie: u64) -> bool {
-        crate::iomap::mapping_valid(inode, cookie)
     }
 }

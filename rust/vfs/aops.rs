@@ -6,13 +6,13 @@
 //! C headers: [`include/linux/fs.h`](srctree/include/linux/fs.h),
 //! [`include/linux/iomap.h`](srctree/include/linux/iomap.h)
 
-use super::fs::{FileSystem, Tables};
+use super::fs::{Operations, Tables};
 use super::inode::INode;
 use super::raw;
 use core::ffi::{c_int, c_uint};
 use kernel::prelude::*;
 
-impl<T: FileSystem> Tables<T> {
+impl<T: Operations> Tables<T> {
     /// Page-cache regular files (and symlinks with a block).
     pub(super) const FILE_AOPS: raw::address_space_operations = raw::address_space_operations {
         read_folio: Some(Self::read_folio),

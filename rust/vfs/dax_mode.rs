@@ -7,7 +7,7 @@
 //! C headers: [`include/linux/dax.h`](srctree/include/linux/dax.h),
 //! [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h)
 
-use super::fs::{FileSystem, Tables};
+use super::fs::{FileSystem, Operations, Tables};
 use super::inode::INode;
 use super::lock::{Excl, InodeLocked, QuiesceGuard};
 use super::raw;
@@ -60,7 +60,7 @@ impl<T: FileSystem> INode<T> {
     }
 }
 
-impl<T: FileSystem> InodeLocked<'_, T, Excl> {
+impl<T: Operations> InodeLocked<'_, T, Excl> {
     /// Switches the file between DAX and the page cache (`to_dax`), now.
     ///
     /// With the inode lock held (the token: the VFS holds it around

@@ -6,13 +6,14 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 use super::errno::eopnotsupp;
-use super::fs::{DirEmitter, FileSystem, Tables};
+use super::fs::{FileSystem, Operations, Tables};
 use super::inode::INode;
-use super::lock::{Excl, InodeLocked};
+use super::lock::{Excl, InodeLocked, Quiesced};
 use super::raw;
 use core::ffi::{c_int, c_uint};
 use core::marker::PhantomData;
 use core::sync::atomic::Ordering;
+use kernel::error::code::ENOTTY;
 use kernel::error::from_result;
 use kernel::prelude::*;
 
@@ -23,7 +24,108 @@ const FALLOC_FL_PUNCH_HOLE: u32 = 0x02;
 /// `FALLOC_FL_ZERO_RANGE`.
 const FALLOC_FL_ZERO_RANGE: u32 = 0x10;
 
-impl<T: FileSystem> Tables<T> {
+/// The operations of open regular files (`struct file_operations`) that
+/// the filesystem provides; reads, writes and `mmap` go through iomap
+/// ([`super::iomap_ops::IomapOperations`]).
+pub(crate) trait FileOperations: FileSystem {
+    /// Makes the inode durable after its data was written back (`fsync`).
+    /// Default: nothing more to do.
+    fn fsync(_inode: &INode<Self>, _datasync: bool) -> Result {
+        Ok(())
+    }
+
+    /// `fallocate(2)` on a regular file, quiesced (as for
+    /// [`super::inode_ops::InodeOperations::setattr_size`]); for a punch
+    /// or a zeroing, the DAX pages of the range are unmapped and unpinned.
+    /// Default: `EOPNOTSUPP`.
+    fn fallocate(_inode: &Quiesced<'_, Self>, _mode: u32, _offset: u64, _len: u64) -> Result {
+        Err(eopnotsupp())
+    }
+
+    /// Whether closing a descriptor of the regular file `inode` that was
+    /// opened for writing has work for [`FileOperations::release`]; asked
+    /// without the layer's locks, so closes without work take none.
+    /// Default: no.
+    fn wants_release(_inode: &INode<Self>) -> bool {
+        false
+    }
+
+    /// The last reference to a descriptor of a regular file opened for
+    /// writing is gone (`->release`); the file is quiesced. An error is
+    /// logged; `close(2)` has returned already.
+    fn release(_inode: &Quiesced<'_, Self>) -> Result {
+        Ok(())
+    }
+
+    /// A write is about to start at byte `pos`, beyond the end of the
+    /// regular file `inode`; the old last block has been zeroed past the
+    /// size. Asked only when [`FileOperations::wants_release`] says there
+    /// is state beyond the size (what a release gives back is what a write
+    /// past the end must not turn into file data), with the file quiesced.
+    fn write_past_eof(_inode: &Quiesced<'_, Self>, _pos: u64) -> Result {
+        Ok(())
+    }
+
+    /// A private ioctl that returns data (`_IOR`), on a file or directory:
+    /// the bytes to copy to user space, exactly `_IOC_SIZE(cmd)` of them.
+    /// Default: `ENOTTY`, an unknown command.
+    fn ioctl_read(_inode: &INode<Self>, _cmd: u32) -> Result<KVec<u8>> {
+        Err(ENOTTY)
+    }
+}
+
+/// The operations of open directories (`struct file_operations` of a
+/// directory).
+pub(crate) trait DirOperations: FileSystem {
+    /// Emits the entries of `dir` from the emitter's position on.
+    fn readdir(dir: &INode<Self>, emitter: &mut DirEmitter<'_>) -> Result;
+}
+
+/// Hands directory entries to `readdir(2)` (a `struct dir_context`).
+///
+/// # Invariants
+///
+/// `file` and `ctx` are the arguments of an `->iterate_shared` call in
+/// progress.
+pub(crate) struct DirEmitter<'a> {
+    pub(super) file: *mut raw::file,
+    pub(super) ctx: *mut raw::dir_context,
+    pub(super) _p: PhantomData<&'a ()>,
+}
+
+impl DirEmitter<'_> {
+    /// The position to continue from.
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: `ctx` is valid during the call (type invariant).
+        unsafe { (*self.ctx).pos }
+    }
+
+    /// Sets the position (of the next entry to emit, or the end).
+    pub(crate) fn set_pos(&mut self, pos: i64) {
+        // SAFETY: As above; the VFS holds the directory lock shared and owns
+        // `ctx` exclusively for this call.
+        unsafe { (*self.ctx).pos = pos };
+    }
+
+    /// Emits "." and ".." if the position is before them; moves the
+    /// position to 2. Returns false if the caller's buffer is full.
+    pub(crate) fn emit_dots(&mut self) -> bool {
+        // SAFETY: `file` and `ctx` are valid during the call.
+        unsafe { raw::r2dax_dir_emit_dots(self.file, self.ctx) }
+    }
+
+    /// Emits one entry at the current position. Returns false if the
+    /// caller's buffer is full (the entry was not taken).
+    pub(crate) fn emit(&mut self, name: &[u8], ino: u64, dtype: u8) -> bool {
+        let Ok(len) = i32::try_from(name.len()) else {
+            return false;
+        };
+        // SAFETY: `ctx` is valid; `name` is readable for `len` bytes.
+        unsafe { raw::r2dax_dir_emit(self.ctx, name.as_ptr().cast(), len, ino, u32::from(dtype)) }
+    }
+}
+
+impl<T: Operations> Tables<T> {
     pub(super) const DIR_FOPS: raw::file_operations = raw::file_operations {
         llseek: Some(raw::generic_file_llseek),
         read: Some(raw::generic_read_dir),
@@ -253,7 +355,7 @@ impl<T: FileSystem> Tables<T> {
     /// Prepares a write at `pos` beyond the end of the file (`size`):
     /// zeroes the rest of the old last block, and lets the filesystem drop
     /// what lies beyond the size that the write would otherwise bring
-    /// inside it ([`FileSystem::write_past_eof`]), with the file quiesced.
+    /// inside it ([`FileOperations::write_past_eof`]), with the file quiesced.
     fn write_past_eof(locked: &InodeLocked<'_, T, Excl>, size: u64, pos: u64) -> Result {
         locked.zero_tail(size)?;
         if !T::wants_release(locked) {

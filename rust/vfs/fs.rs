@@ -13,11 +13,14 @@
 //! `super_ops.rs`, `inode_ops.rs`, `file_ops.rs`, `vm_ops.rs`, `aops.rs`
 //! and `iomap_ops.rs`.
 
-use super::inode::{INode, Idmap, InodeWithData, NewInode};
-use super::lock::{Excl, InodeLocked, Quiesced};
-use super::options::{OptionWriter, ParamError, ParamValue};
+use super::file_ops::{DirOperations, FileOperations};
+use super::inode::InodeWithData;
+use super::inode_ops::{DirInodeOperations, InodeOperations};
+use super::iomap_ops::IomapOperations;
+use super::options::{ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, Root, SuperBlock};
+use super::super_ops::SuperOperations;
 use core::ffi::c_int;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -26,7 +29,7 @@ use kernel::error::to_result;
 use kernel::init::PinInit;
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::types::{ARef, Opaque};
+use kernel::types::Opaque;
 use kernel::ThisModule;
 
 /// The C operation tables and callbacks for `T`.
@@ -37,9 +40,15 @@ use kernel::ThisModule;
 /// turns the `Result` back into the C convention. The tables and their
 /// callbacks are spread over one file per C object (see the module
 /// documentation).
-pub(crate) struct Tables<T: FileSystem>(PhantomData<T>);
+pub(crate) struct Tables<T: Operations>(PhantomData<T>);
 
-/// A filesystem type.
+/// A filesystem type: its name, its data, mounting and remounting.
+///
+/// The operations on its objects are separate traits, one per C
+/// operation table, with default methods for what a filesystem may leave
+/// out: [`SuperOperations`], [`InodeOperations`], [`DirInodeOperations`],
+/// [`FileOperations`], [`DirOperations`] and [`IomapOperations`].
+/// [`Operations`] names them together.
 pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Name of the type, as in `mount -t NAME` and `/proc/filesystems`.
     const NAME: &'static CStr;
@@ -61,9 +70,6 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
         value: ParamValue<'_>,
     ) -> core::result::Result<(), ParamError>;
 
-    /// Appends the superblock's options to its /proc/mounts line.
-    fn show_options(sb: &SuperBlock<Self>, out: &mut OptionWriter<'_>);
-
     /// Initialises the per-inode data of a newly allocated inode.
     fn init_inode_data() -> impl PinInit<Self::InodeData, Error>;
 
@@ -84,227 +90,29 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Checks and applies a remount request (`new_read_only` is the
     /// requested mode, `opts` the options given with it).
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool, opts: &Self::Options) -> Result;
-
-    /// Reports space and inode usage for `statfs(2)`.
-    fn statfs(sb: &SuperBlock<Self>) -> Result<Stat>;
-
-    /// Looks `name` up in directory `dir`: `None` if it does not exist.
-    fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>>;
-
-    /// Emits the entries of `dir` from the emitter's position on.
-    fn readdir(dir: &INode<Self>, emitter: &mut DirEmitter<'_>) -> Result;
-
-    /// Maps the file range starting at byte `pos` (at most `len` bytes) of
-    /// a regular file or symlink to the device (`->iomap_begin`).
-    fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping>;
-
-    /// Whether a [`Mapping`] with `cookie` still describes the file: no
-    /// block it could name has been unmapped (punched, truncated, trimmed)
-    /// since it was made. Asked by writeback before it reuses a mapping
-    /// for another folio, with that folio locked.
-    fn mapping_valid(inode: &INode<Self>, cookie: u64) -> bool;
-
-    /// Writes the inode back (`sync`: wait until it is on the media).
-    fn write_inode(inode: &INode<Self>, sync: bool) -> Result;
-
-    /// The inode leaves memory: free it on disk if it has no links left.
-    /// Called after its page cache is gone and before `clear_inode`; no
-    /// lock is held, and none is needed: nothing else references the inode.
-    fn evict_inode(inode: &Quiesced<'_, Self>);
-
-    /// Writes the superblock state back (`sync_fs`).
-    fn sync_fs(sb: &SuperBlock<Self>, wait: bool) -> Result;
-
-    /// The last step of unmounting (`put_super`).
-    fn put_super(sb: &SuperBlock<Self>);
-
-    /// Changes the size of a regular file (`truncate`), quiesced: the
-    /// inode lock and the invalidate lock are held exclusively and direct
-    /// I/O is drained, so no I/O or page fault runs meanwhile; DAX pages
-    /// beyond the new size are unmapped and unpinned.
-    fn setattr_size(inode: &Quiesced<'_, Self>, size: u64) -> Result;
-
-    /// Makes the inode durable after its data was written back (`fsync`).
-    fn fsync(inode: &INode<Self>, datasync: bool) -> Result;
-
-    /// `fallocate(2)` on a regular file, quiesced (as for
-    /// [`FileSystem::setattr_size`]); for a punch or a zeroing, the DAX
-    /// pages of the range are unmapped and unpinned.
-    fn fallocate(inode: &Quiesced<'_, Self>, mode: u32, offset: u64, len: u64) -> Result;
-
-    /// Whether closing a descriptor of the regular file `inode` that was
-    /// opened for writing has work for [`FileSystem::release`]; asked
-    /// without the layer's locks, so closes without work take none.
-    fn wants_release(inode: &INode<Self>) -> bool;
-
-    /// The last reference to a descriptor of a regular file opened for
-    /// writing is gone (`->release`); the file is quiesced. An error is
-    /// logged; `close(2)` has returned already.
-    fn release(inode: &Quiesced<'_, Self>) -> Result;
-
-    /// A write is about to start at byte `pos`, beyond the end of the
-    /// regular file `inode`; the old last block has been zeroed past the
-    /// size. Asked only when [`FileSystem::wants_release`] says there is
-    /// state beyond the size (what a release gives back is what a write
-    /// past the end must not turn into file data), with the file quiesced.
-    fn write_past_eof(inode: &Quiesced<'_, Self>, pos: u64) -> Result;
-
-    /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`).
-    fn get_flags(inode: &INode<Self>) -> u32;
-
-    /// A private ioctl that returns data (`_IOR`): the bytes to copy to
-    /// user space, exactly `_IOC_SIZE(cmd)` of them. `ENOTTY` for an
-    /// unknown command.
-    fn ioctl_read(inode: &INode<Self>, cmd: u32) -> Result<KVec<u8>>;
-
-    /// Sets the inode's `FS_*_FL` flags. The VFS has checked ownership and
-    /// `CAP_LINUX_IMMUTABLE` and holds the inode lock; `fsx_only` says the
-    /// request came through `FS_IOC_FSSETXATTR` with fields that have no
-    /// `FS_*_FL` equivalent.
-    fn set_flags(inode: &InodeLocked<'_, Self, Excl>, flags: u32, fsx_only: bool) -> Result;
-
-    /// Creates `name` in `dir`: a file, directory, device node, FIFO or
-    /// socket by `mode` (`rdev` for devices), or a symlink to `target`.
-    /// Returns the new inode, still `I_NEW`; the layer publishes it with
-    /// the dentry.
-    fn create(
-        idmap: &Idmap,
-        dir: &INode<Self>,
-        name: &[u8],
-        mode: u16,
-        rdev: u32,
-        target: Option<&[u8]>,
-    ) -> Result<NewInode<Self>>;
-
-    /// Adds the name `name` in `dir` for `inode` (a hard link).
-    fn link(inode: &INode<Self>, dir: &INode<Self>, name: &[u8]) -> Result;
-
-    /// Removes the name `name` of `inode` from `dir`.
-    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
-
-    /// Removes the empty directory `inode`, named `name` in `dir`.
-    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result;
-
-    /// Renames (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
-    #[allow(clippy::too_many_arguments)]
-    fn rename(
-        old_dir: &INode<Self>,
-        old_name: &[u8],
-        old: &INode<Self>,
-        new_dir: &INode<Self>,
-        new_name: &[u8],
-        new: Option<&INode<Self>>,
-        flags: u32,
-    ) -> Result;
 }
 
-/// Filesystem statistics, in blocks of the superblock's block size.
-pub(crate) struct Stat {
-    /// Magic number (`f_type`).
-    pub(crate) magic: u32,
-    /// Block size in bytes.
-    pub(crate) block_size: u32,
-    /// Total data blocks.
-    pub(crate) blocks: u64,
-    /// Free blocks.
-    pub(crate) free_blocks: u64,
-    /// Free blocks available to unprivileged users.
-    pub(crate) avail_blocks: u64,
-    /// Total inodes.
-    pub(crate) files: u64,
-    /// Free inodes.
-    pub(crate) free_files: u64,
-    /// Longest file name.
-    pub(crate) name_len: u32,
-    /// Filesystem id (`f_fsid`), e.g. folded from the UUID.
-    pub(crate) fsid: u64,
+/// Every operation trait of a filesystem: what the layer's tables
+/// ([`Tables`]) are built from. Implemented for every type that
+/// implements them all.
+pub(crate) trait Operations:
+    SuperOperations
+    + InodeOperations
+    + DirInodeOperations
+    + FileOperations
+    + DirOperations
+    + IomapOperations
+{
 }
 
-/// Where a file range lives, as `->iomap_begin` reports it.
-pub(crate) struct Mapping {
-    /// File offset of the start of the mapping, bytes.
-    pub(crate) offset: u64,
-    /// Length of the mapping, bytes.
-    pub(crate) length: u64,
-    /// What is there.
-    pub(crate) kind: MapKind,
-    /// The blocks were allocated (and zeroed) for this request
-    /// (`IOMAP_F_NEW`): nothing needs to be read from them.
-    pub(crate) new: bool,
-    /// Metadata that fsync would write or flush is not durable yet
-    /// (`IOMAP_F_DIRTY`): a write fault on a MAP_SYNC mapping then runs
-    /// fsync before it maps the page.
-    pub(crate) dirty: bool,
-    /// The generation of the file's block map this mapping was read at
-    /// (`iomap::validity_cookie`): a mapping kept across calls (writeback
-    /// keeps one for a whole `->writepages`) is used again only while
-    /// [`FileSystem::mapping_valid`] says the generation is current.
-    pub(crate) cookie: u64,
-}
-
-/// `->iomap_begin` flag: the caller will write (allocate holes).
-pub(crate) const IOMAP_WRITE: u32 = raw::IOMAP_WRITE;
-/// `->iomap_begin` flag: the request comes from a page fault.
-pub(crate) const IOMAP_FAULT: u32 = raw::IOMAP_FAULT;
-/// `->iomap_begin` flag: zeroing a range (holes are skipped).
-pub(crate) const IOMAP_ZERO: u32 = raw::IOMAP_ZERO;
-/// `->iomap_begin` flag: reporting the layout (FIEMAP, SEEK_HOLE/DATA).
-pub(crate) const IOMAP_REPORT: u32 = raw::IOMAP_REPORT;
-
-/// What a [`Mapping`] covers.
-pub(crate) enum MapKind {
-    /// Nothing allocated: reads see zeros.
-    Hole,
-    /// Allocated, at this byte address on the device.
-    Mapped(u64),
-    /// Allocated and zeroed at this byte address, never written
-    /// (`IOMAP_UNWRITTEN`): only for `IOMAP_REPORT` (FIEMAP, SEEK_HOLE
-    /// and SEEK_DATA). Every other path gets such blocks as `Mapped`.
-    Unwritten(u64),
-}
-
-/// Hands directory entries to `readdir(2)` (a `struct dir_context`).
-///
-/// # Invariants
-///
-/// `file` and `ctx` are the arguments of an `->iterate_shared` call in
-/// progress.
-pub(crate) struct DirEmitter<'a> {
-    pub(super) file: *mut raw::file,
-    pub(super) ctx: *mut raw::dir_context,
-    pub(super) _p: PhantomData<&'a ()>,
-}
-
-impl DirEmitter<'_> {
-    /// The position to continue from.
-    pub(crate) fn pos(&self) -> i64 {
-        // SAFETY: `ctx` is valid during the call (type invariant).
-        unsafe { (*self.ctx).pos }
-    }
-
-    /// Sets the position (of the next entry to emit, or the end).
-    pub(crate) fn set_pos(&mut self, pos: i64) {
-        // SAFETY: As above; the VFS holds the directory lock shared and owns
-        // `ctx` exclusively for this call.
-        unsafe { (*self.ctx).pos = pos };
-    }
-
-    /// Emits "." and ".." if the position is before them; moves the
-    /// position to 2. Returns false if the caller's buffer is full.
-    pub(crate) fn emit_dots(&mut self) -> bool {
-        // SAFETY: `file` and `ctx` are valid during the call.
-        unsafe { raw::r2dax_dir_emit_dots(self.file, self.ctx) }
-    }
-
-    /// Emits one entry at the current position. Returns false if the
-    /// caller's buffer is full (the entry was not taken).
-    pub(crate) fn emit(&mut self, name: &[u8], ino: u64, dtype: u8) -> bool {
-        let Ok(len) = i32::try_from(name.len()) else {
-            return false;
-        };
-        // SAFETY: `ctx` is valid; `name` is readable for `len` bytes.
-        unsafe { raw::r2dax_dir_emit(self.ctx, name.as_ptr().cast(), len, ino, u32::from(dtype)) }
-    }
+impl<T> Operations for T where
+    T: SuperOperations
+        + InodeOperations
+        + DirInodeOperations
+        + FileOperations
+        + DirOperations
+        + IomapOperations
+{
 }
 
 /// A `struct file_system_type` for `T` and its inode cache, meant to live
@@ -316,7 +124,7 @@ impl DirEmitter<'_> {
 /// [`Registration::register`] only the VFS changes it. `cache` is the inode
 /// cache of `T` while registered.
 #[repr(C)]
-pub(crate) struct FsType<T: FileSystem> {
+pub(crate) struct FsType<T: Operations> {
     fs: Opaque<raw::file_system_type>,
     cache: AtomicPtr<raw::kmem_cache>,
     _p: PhantomData<T>,
@@ -325,9 +133,9 @@ pub(crate) struct FsType<T: FileSystem> {
 // SAFETY: `fs` is only written before registration (by `register`, once, in
 // module init) and afterwards only by the VFS under its own locks; `cache`
 // is atomic.
-unsafe impl<T: FileSystem> Sync for FsType<T> {}
+unsafe impl<T: Operations> Sync for FsType<T> {}
 
-impl<T: FileSystem> FsType<T> {
+impl<T: Operations> FsType<T> {
     /// The file system type of `T`; place it in a `static`.
     pub(crate) const fn new() -> Self {
         // INVARIANT: every field the VFS reads is set below or zero.
@@ -361,11 +169,11 @@ impl<T: FileSystem> FsType<T> {
 }
 
 /// A registered filesystem type; unregistered on drop.
-pub(crate) struct Registration<T: FileSystem> {
+pub(crate) struct Registration<T: Operations> {
     fs: &'static FsType<T>,
 }
 
-impl<T: FileSystem> Registration<T> {
+impl<T: Operations> Registration<T> {
     /// Creates the inode cache and registers `fs`, owned by `module`.
     pub(crate) fn register(fs: &'static FsType<T>, module: &'static ThisModule) -> Result<Self> {
         let size = u32::try_from(core::mem::size_of::<InodeWithData<T>>()).map_err(|_| ENOMEM)?;
@@ -401,7 +209,7 @@ impl<T: FileSystem> Registration<T> {
     }
 }
 
-impl<T: FileSystem> Drop for Registration<T> {
+impl<T: Operations> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: `self.fs` was registered by `register`. Unregistering while
         // mounted is impossible: every superblock holds a module reference.

@@ -6,7 +6,7 @@
 //! C header: [`include/linux/fs_context.h`](srctree/include/linux/fs_context.h)
 
 use super::dax_device::DaxDevice;
-use super::fs::{FileSystem, Tables};
+use super::fs::{Operations, Tables};
 use super::options::{ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, SbData, SuperBlock};
@@ -19,7 +19,7 @@ use kernel::str::CStr;
 /// filesystem", which makes the VFS try its own and then refuse it.
 const ENOPARAM: u32 = 519;
 
-impl<T: FileSystem> Tables<T> {
+impl<T: Operations> Tables<T> {
     const CONTEXT_OPS: raw::fs_context_operations = raw::fs_context_operations {
         get_tree: Some(Self::get_tree),
         reconfigure: Some(Self::reconfigure),

@@ -9,7 +9,7 @@
 //! [`NewInode<T>`] is one that `iget_locked` just created (`I_NEW`), which
 //! the filesystem fills in before [`NewInode::finish`] publishes it.
 
-use super::fs::{FileSystem, Tables};
+use super::fs::{FileSystem, Operations, Tables};
 use super::raw;
 use super::sb::SuperBlock;
 use core::marker::PhantomData;
@@ -274,67 +274,6 @@ impl<T: FileSystem> INode<T> {
         unsafe { raw::truncate_setsize(self.as_raw(), size as _) };
     }
 
-    /// Zeroes the part of the block holding `pos` beyond `pos`: on the
-    /// media for a DAX file (`dax_truncate_page`), otherwise through the
-    /// page cache (`iomap_truncate_page`). The caller holds the inode
-    /// lock (truncate and fallocate also the invalidate lock).
-    pub(crate) fn zero_tail(&self, pos: u64) -> Result {
-        let mut did_zero = false;
-        if self.is_dax() {
-            // SAFETY: The inode is live and locked by the caller, which
-            // keeps the mode stable (a switch needs the inode lock); the
-            // ops are 'static.
-            return kernel::error::to_result(unsafe {
-                raw::dax_truncate_page(
-                    self.as_raw(),
-                    pos as _,
-                    &mut did_zero,
-                    &Tables::<T>::IOMAP_OPS,
-                )
-            });
-        }
-        // SAFETY: The inode is live and locked by the caller; the ops are
-        // 'static.
-        kernel::error::to_result(unsafe {
-            raw::iomap_truncate_page(
-                self.as_raw(),
-                pos as _,
-                &mut did_zero,
-                &Tables::<T>::IOMAP_OPS,
-            )
-        })
-    }
-
-    /// Zeroes `len` bytes at `pos`, on the media for a DAX file
-    /// (`dax_zero_range`), otherwise through the page cache
-    /// (`iomap_zero_range`); holes stay holes.
-    pub(crate) fn zero_range(&self, pos: u64, len: u64) -> Result {
-        let mut did_zero = false;
-        if self.is_dax() {
-            // SAFETY: As in `zero_tail`.
-            return kernel::error::to_result(unsafe {
-                raw::dax_zero_range(
-                    self.as_raw(),
-                    pos as _,
-                    len as _,
-                    &mut did_zero,
-                    &Tables::<T>::IOMAP_OPS,
-                )
-            });
-        }
-        // SAFETY: The inode is live and locked by the caller; the ops are
-        // 'static.
-        kernel::error::to_result(unsafe {
-            raw::iomap_zero_range(
-                self.as_raw(),
-                pos as _,
-                len as _,
-                &mut did_zero,
-                &Tables::<T>::IOMAP_OPS,
-            )
-        })
-    }
-
     /// Drops the page cache of the byte range `start..=end`; the caller
     /// holds the inode and invalidate locks.
     pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
@@ -438,6 +377,70 @@ pub(crate) enum Iget<T: FileSystem> {
     New(NewInode<T>),
 }
 
+/// What needs the operation tables (iomap).
+impl<T: Operations> INode<T> {
+    /// Zeroes the part of the block holding `pos` beyond `pos`: on the
+    /// media for a DAX file (`dax_truncate_page`), otherwise through the
+    /// page cache (`iomap_truncate_page`). The caller holds the inode
+    /// lock (truncate and fallocate also the invalidate lock).
+    pub(crate) fn zero_tail(&self, pos: u64) -> Result {
+        let mut did_zero = false;
+        if self.is_dax() {
+            // SAFETY: The inode is live and locked by the caller, which
+            // keeps the mode stable (a switch needs the inode lock); the
+            // ops are 'static.
+            return kernel::error::to_result(unsafe {
+                raw::dax_truncate_page(
+                    self.as_raw(),
+                    pos as _,
+                    &mut did_zero,
+                    &Tables::<T>::IOMAP_OPS,
+                )
+            });
+        }
+        // SAFETY: The inode is live and locked by the caller; the ops are
+        // 'static.
+        kernel::error::to_result(unsafe {
+            raw::iomap_truncate_page(
+                self.as_raw(),
+                pos as _,
+                &mut did_zero,
+                &Tables::<T>::IOMAP_OPS,
+            )
+        })
+    }
+
+    /// Zeroes `len` bytes at `pos`, on the media for a DAX file
+    /// (`dax_zero_range`), otherwise through the page cache
+    /// (`iomap_zero_range`); holes stay holes.
+    pub(crate) fn zero_range(&self, pos: u64, len: u64) -> Result {
+        let mut did_zero = false;
+        if self.is_dax() {
+            // SAFETY: As in `zero_tail`.
+            return kernel::error::to_result(unsafe {
+                raw::dax_zero_range(
+                    self.as_raw(),
+                    pos as _,
+                    len as _,
+                    &mut did_zero,
+                    &Tables::<T>::IOMAP_OPS,
+                )
+            });
+        }
+        // SAFETY: The inode is live and locked by the caller; the ops are
+        // 'static.
+        kernel::error::to_result(unsafe {
+            raw::iomap_zero_range(
+                self.as_raw(),
+                pos as _,
+                len as _,
+                &mut did_zero,
+                &Tables::<T>::IOMAP_OPS,
+            )
+        })
+    }
+}
+
 impl<T: FileSystem> SuperBlock<T> {
     /// Finds inode `ino` in the inode cache or creates it (`iget_locked`).
     pub(crate) fn iget(&self, ino: u64) -> Result<Iget<T>> {
@@ -458,7 +461,7 @@ impl<T: FileSystem> SuperBlock<T> {
     }
 }
 
-impl<T: FileSystem> NewInode<T> {
+impl<T: Operations> NewInode<T> {
     /// The filesystem's data of the new inode.
     pub(crate) fn data(&self) -> &T::InodeData {
         // SAFETY: The inode is live and of `T` by the type invariant.

@@ -4,11 +4,14 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::fs::{FileSystem, Tables};
+use super::errno::eopnotsupp;
+use super::fs::{FileSystem, Operations, Tables};
+use super::inode::NewInode;
 use super::inode::{INode, Idmap};
-use super::lock::{Excl, InodeLocked};
+use super::lock::{Excl, InodeLocked, Quiesced};
 use super::raw;
 use core::ffi::{c_int, c_uint};
+use kernel::error::code::EPERM;
 use kernel::error::from_result;
 use kernel::prelude::*;
 use kernel::types::ARef;
@@ -40,7 +43,86 @@ fn err_ptr<U>(e: Error) -> *mut U {
     e.to_errno() as isize as *mut U
 }
 
-impl<T: FileSystem> Tables<T> {
+/// The operations of every inode (`struct inode_operations` members
+/// that directories, regular files and symlinks share).
+pub(crate) trait InodeOperations: FileSystem {
+    /// Changes the size of a regular file (`truncate`), quiesced: the
+    /// inode lock and the invalidate lock are held exclusively and direct
+    /// I/O is drained, so no I/O or page fault runs meanwhile; DAX pages
+    /// beyond the new size are unmapped and unpinned. Default:
+    /// `EOPNOTSUPP`.
+    fn setattr_size(_inode: &Quiesced<'_, Self>, _size: u64) -> Result {
+        Err(eopnotsupp())
+    }
+
+    /// The inode's `FS_*_FL` flags (`FS_IOC_GETFLAGS`, `FS_IOC_FSGETXATTR`,
+    /// and statx's attributes). Default: none.
+    fn get_flags(_inode: &INode<Self>) -> u32 {
+        0
+    }
+
+    /// Sets the inode's `FS_*_FL` flags. The VFS has checked ownership and
+    /// `CAP_LINUX_IMMUTABLE` and holds the inode lock; `fsx_only` says the
+    /// request came through `FS_IOC_FSSETXATTR` with fields that have no
+    /// `FS_*_FL` equivalent. Default: `EOPNOTSUPP`.
+    fn set_flags(_inode: &InodeLocked<'_, Self, Excl>, _flags: u32, _fsx_only: bool) -> Result {
+        Err(eopnotsupp())
+    }
+}
+
+/// The namespace operations of directories (`struct inode_operations` of
+/// a directory). The VFS holds the directory locks each one needs. The
+/// defaults refuse with `EPERM`, as the VFS does for a missing operation.
+pub(crate) trait DirInodeOperations: FileSystem {
+    /// Looks `name` up in directory `dir`: `None` if it does not exist.
+    fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>>;
+
+    /// Creates `name` in `dir`: a file, directory, device node, FIFO or
+    /// socket by `mode` (`rdev` for devices), or a symlink to `target`.
+    /// Returns the new inode, still `I_NEW`; the layer publishes it with
+    /// the dentry.
+    fn create(
+        _idmap: &Idmap,
+        _dir: &INode<Self>,
+        _name: &[u8],
+        _mode: u16,
+        _rdev: u32,
+        _target: Option<&[u8]>,
+    ) -> Result<NewInode<Self>> {
+        Err(EPERM)
+    }
+
+    /// Adds the name `name` in `dir` for `inode` (a hard link).
+    fn link(_inode: &INode<Self>, _dir: &INode<Self>, _name: &[u8]) -> Result {
+        Err(EPERM)
+    }
+
+    /// Removes the name `name` of `inode` from `dir`.
+    fn unlink(_dir: &INode<Self>, _name: &[u8], _inode: &INode<Self>) -> Result {
+        Err(EPERM)
+    }
+
+    /// Removes the empty directory `inode`, named `name` in `dir`.
+    fn rmdir(_dir: &INode<Self>, _name: &[u8], _inode: &INode<Self>) -> Result {
+        Err(EPERM)
+    }
+
+    /// Renames (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
+    #[allow(clippy::too_many_arguments)]
+    fn rename(
+        _old_dir: &INode<Self>,
+        _old_name: &[u8],
+        _old: &INode<Self>,
+        _new_dir: &INode<Self>,
+        _new_name: &[u8],
+        _new: Option<&INode<Self>>,
+        _flags: u32,
+    ) -> Result {
+        Err(EPERM)
+    }
+}
+
+impl<T: Operations> Tables<T> {
     pub(super) const DIR_IOPS: raw::inode_operations = raw::inode_operations {
         lookup: Some(Self::lookup),
         create: Some(Self::create),

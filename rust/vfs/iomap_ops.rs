@@ -4,14 +4,75 @@
 //!
 //! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h)
 
-use super::fs::{FileSystem, MapKind, Tables};
+use super::fs::{FileSystem, Operations, Tables};
 use super::inode::INode;
 use super::raw;
 use core::ffi::{c_int, c_uint};
 use kernel::error::from_result;
 use kernel::prelude::*;
 
-impl<T: FileSystem> Tables<T> {
+/// The block mapping of a filesystem (`struct iomap_ops`), through which
+/// reads, writes, faults, DAX, FIEMAP and seeking find the blocks of a
+/// file.
+pub(crate) trait IomapOperations: FileSystem {
+    /// Maps the file range starting at byte `pos` (at most `len` bytes) of
+    /// a regular file or symlink to the device (`->iomap_begin`).
+    fn iomap_begin(inode: &INode<Self>, pos: u64, len: u64, flags: u32) -> Result<Mapping>;
+
+    /// Whether a [`Mapping`] with `cookie` still describes the file: no
+    /// block it could name has been unmapped (punched, truncated, trimmed)
+    /// since it was made. Asked by writeback before it reuses a mapping
+    /// for another folio, with that folio locked. Default: never, so
+    /// writeback maps every folio afresh.
+    fn mapping_valid(_inode: &INode<Self>, _cookie: u64) -> bool {
+        false
+    }
+}
+
+/// Where a file range lives, as `->iomap_begin` reports it.
+pub(crate) struct Mapping {
+    /// File offset of the start of the mapping, bytes.
+    pub(crate) offset: u64,
+    /// Length of the mapping, bytes.
+    pub(crate) length: u64,
+    /// What is there.
+    pub(crate) kind: MapKind,
+    /// The blocks were allocated (and zeroed) for this request
+    /// (`IOMAP_F_NEW`): nothing needs to be read from them.
+    pub(crate) new: bool,
+    /// Metadata that fsync would write or flush is not durable yet
+    /// (`IOMAP_F_DIRTY`): a write fault on a MAP_SYNC mapping then runs
+    /// fsync before it maps the page.
+    pub(crate) dirty: bool,
+    /// The generation of the file's block map this mapping was read at
+    /// (`iomap::validity_cookie`): a mapping kept across calls (writeback
+    /// keeps one for a whole `->writepages`) is used again only while
+    /// [`IomapOperations::mapping_valid`] says the generation is current.
+    pub(crate) cookie: u64,
+}
+
+/// `->iomap_begin` flag: the caller will write (allocate holes).
+pub(crate) const IOMAP_WRITE: u32 = raw::IOMAP_WRITE;
+/// `->iomap_begin` flag: the request comes from a page fault.
+pub(crate) const IOMAP_FAULT: u32 = raw::IOMAP_FAULT;
+/// `->iomap_begin` flag: zeroing a range (holes are skipped).
+pub(crate) const IOMAP_ZERO: u32 = raw::IOMAP_ZERO;
+/// `->iomap_begin` flag: reporting the layout (FIEMAP, SEEK_HOLE/DATA).
+pub(crate) const IOMAP_REPORT: u32 = raw::IOMAP_REPORT;
+
+/// What a [`Mapping`] covers.
+pub(crate) enum MapKind {
+    /// Nothing allocated: reads see zeros.
+    Hole,
+    /// Allocated, at this byte address on the device.
+    Mapped(u64),
+    /// Allocated and zeroed at this byte address, never written
+    /// (`IOMAP_UNWRITTEN`): only for `IOMAP_REPORT` (FIEMAP, SEEK_HOLE
+    /// and SEEK_DATA). Every other path gets such blocks as `Mapped`.
+    Unwritten(u64),
+}
+
+impl<T: Operations> Tables<T> {
     pub(super) const IOMAP_OPS: raw::iomap_ops = raw::iomap_ops {
         iomap_begin: Some(Self::iomap_begin),
         iomap_end: None,

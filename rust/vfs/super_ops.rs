@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::fs::{FileSystem, FsType, Tables};
+use super::fs::{FileSystem, FsType, Operations, Tables};
 use super::inode::{INode, InodeWithData};
 use super::lock::Quiesced;
 use super::options::OptionWriter;
@@ -16,7 +16,59 @@ use kernel::error::from_result;
 use kernel::init::PinInit;
 use kernel::prelude::*;
 
-impl<T: FileSystem> Tables<T> {
+/// The superblock operations of a filesystem (`struct super_operations`).
+pub(crate) trait SuperOperations: FileSystem {
+    /// Reports space and inode usage for `statfs(2)`.
+    fn statfs(sb: &SuperBlock<Self>) -> Result<Stat>;
+
+    /// Writes the inode back (`sync`: wait until it is on the media).
+    /// Default: nothing to write.
+    fn write_inode(_inode: &INode<Self>, _sync: bool) -> Result {
+        Ok(())
+    }
+
+    /// The inode leaves memory: free it on disk if it has no links left.
+    /// Called after its page cache is gone and before `clear_inode`; no
+    /// lock is held, and none is needed: nothing else references the
+    /// inode. Default: nothing to do.
+    fn evict_inode(_inode: &Quiesced<'_, Self>) {}
+
+    /// Writes the superblock state back (`sync_fs`). Default: nothing.
+    fn sync_fs(_sb: &SuperBlock<Self>, _wait: bool) -> Result {
+        Ok(())
+    }
+
+    /// The last step of unmounting (`put_super`). Default: nothing.
+    fn put_super(_sb: &SuperBlock<Self>) {}
+
+    /// Appends the superblock's options to its /proc/mounts line.
+    /// Default: none.
+    fn show_options(_sb: &SuperBlock<Self>, _out: &mut OptionWriter<'_>) {}
+}
+
+/// Filesystem statistics, in blocks of the superblock's block size.
+pub(crate) struct Stat {
+    /// Magic number (`f_type`).
+    pub(crate) magic: u32,
+    /// Block size in bytes.
+    pub(crate) block_size: u32,
+    /// Total data blocks.
+    pub(crate) blocks: u64,
+    /// Free blocks.
+    pub(crate) free_blocks: u64,
+    /// Free blocks available to unprivileged users.
+    pub(crate) avail_blocks: u64,
+    /// Total inodes.
+    pub(crate) files: u64,
+    /// Free inodes.
+    pub(crate) free_files: u64,
+    /// Longest file name.
+    pub(crate) name_len: u32,
+    /// Filesystem id (`f_fsid`), e.g. folded from the UUID.
+    pub(crate) fsid: u64,
+}
+
+impl<T: Operations> Tables<T> {
     pub(super) const SUPER_OPS: raw::super_operations = raw::super_operations {
         alloc_inode: Some(Self::alloc_inode),
         free_inode: Some(Self::free_inode),

@@ -8,7 +8,7 @@
 //! The counting of mappings that a mode switch relies on is in
 //! Documentation/filesystems/r2dax/dax.rst, "Counting mappings".
 
-use super::fs::{FileSystem, Tables};
+use super::fs::{Operations, Tables};
 use super::inode::INode;
 use super::raw;
 use core::ffi::c_uint;
@@ -29,7 +29,7 @@ unsafe fn shared_write(vmf: *mut raw::vm_fault) -> bool {
     }
 }
 
-impl<T: FileSystem> Tables<T> {
+impl<T: Operations> Tables<T> {
     /// Page-cache mappings of regular files (the DAX ones are in
     /// `DAX_VM_OPS`). Installed by `->mmap` only while the file uses the
     /// page cache, which it then does until the VMA is closed.
