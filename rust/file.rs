@@ -10,9 +10,9 @@ use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
 use crate::vfs::file_ops::FileOperations;
-use crate::vfs::inode::INode;
 use crate::vfs::iomap_ops::IOMAP_WRITE;
 use crate::vfs::lock::Quiesced;
+use crate::vfs::vfs_inode::INode;
 use kernel::error::code::{EFBIG, EINVAL, ENODEV};
 use kernel::prelude::*;
 

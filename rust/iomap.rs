@@ -19,12 +19,12 @@ use crate::ondisk::{
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::euclean;
-use crate::vfs::inode::INode;
 use crate::vfs::iomap_ops::{
     IomapOperations, MapKind, Mapping, IOMAP_FAULT, IOMAP_REPORT, IOMAP_WRITE, IOMAP_ZERO,
 };
 use crate::vfs::lock::Quiesced;
 use crate::vfs::print::sb_err;
+use crate::vfs::vfs_inode::INode;
 use kernel::error::code::EFBIG;
 use kernel::prelude::*;
 

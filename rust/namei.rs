@@ -25,9 +25,9 @@ use crate::ondisk::{dirent, iflags, iflags2, mode, Inode, BLOCK_SIZE, SYMLINK_MA
 use crate::orphan::write_unlinked;
 use crate::super_::R2dax;
 use crate::vfs::errno::{enametoolong, enotempty};
-use crate::vfs::inode::{INode, Idmap, Kind, NewInode};
 use crate::vfs::inode_ops::DirInodeOperations;
 use crate::vfs::print::sb_err;
+use crate::vfs::vfs_inode::{INode, Idmap, Kind, NewInode};
 use kernel::error::code::{EINVAL, EMLINK, ENOTDIR};
 use kernel::prelude::*;
 use kernel::types::ARef;

@@ -7,7 +7,7 @@
 //! On disk the list is singly linked: the superblock's `orphan_head` names
 //! the newest orphan and each inode's `next_orphan` the one before it. In
 //! memory the layer keeps the same inodes, oldest first
-//! ([`crate::vfs::orphan`]), so a removal finds its predecessor without a
+//! ([`crate::vfs::orphan_list`]), so a removal finds its predecessor without a
 //! walk or an `iget`.
 //!
 //! Locking: the list lock comes first, then the inode state of a listed
@@ -27,9 +27,9 @@
 use crate::inode::{free_on_disk, read_disk, sync_attrs, write_disk, write_inode};
 use crate::super_::{write_sb, R2dax};
 use crate::vfs::errno::euclean;
-use crate::vfs::inode::INode;
 use crate::vfs::print::{sb_err, sb_info};
 use crate::vfs::sb::SuperBlock;
+use crate::vfs::vfs_inode::INode;
 use kernel::error::code::EIO;
 use kernel::prelude::*;
 

@@ -11,12 +11,12 @@ use crate::ondisk::{
 };
 use crate::vfs::errno::euclean;
 use crate::vfs::fs::FileSystem;
-use crate::vfs::inode::INode;
 use crate::vfs::lock::Quiesced;
 use crate::vfs::options::{OptionWriter, ParamError, ParamValue};
 use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::{New, Root, SuperBlock};
 use crate::vfs::super_ops::{Stat, SuperOperations};
+use crate::vfs::vfs_inode::INode;
 use kernel::alloc::KVVec;
 use kernel::error::code::{EINVAL, EIO};
 use kernel::init::PinInit;

@@ -7,8 +7,8 @@
 //! [`include/linux/iomap.h`](srctree/include/linux/iomap.h)
 
 use super::fs::{Operations, Tables};
-use super::inode::INode;
 use super::raw;
+use super::vfs_inode::INode;
 use core::ffi::{c_int, c_uint};
 use kernel::prelude::*;
 

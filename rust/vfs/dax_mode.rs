@@ -8,9 +8,9 @@
 //! [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h)
 
 use super::fs::{FileSystem, Operations, Tables};
-use super::inode::INode;
 use super::lock::{Excl, InodeLocked, QuiesceGuard};
 use super::raw;
+use super::vfs_inode::INode;
 use core::sync::atomic::Ordering;
 use kernel::error::code::EINVAL;
 use kernel::prelude::*;

@@ -7,9 +7,9 @@
 
 use super::errno::eopnotsupp;
 use super::fs::{FileSystem, Operations, Tables};
-use super::inode::INode;
 use super::lock::{Excl, InodeLocked, Quiesced};
 use super::raw;
+use super::vfs_inode::INode;
 use core::ffi::{c_int, c_uint};
 use core::marker::PhantomData;
 use core::sync::atomic::Ordering;

@@ -14,13 +14,13 @@
 //! and `iomap_ops.rs`.
 
 use super::file_ops::{DirOperations, FileOperations};
-use super::inode::InodeWithData;
 use super::inode_ops::{DirInodeOperations, InodeOperations};
 use super::iomap_ops::IomapOperations;
 use super::options::{ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, Root, SuperBlock};
 use super::super_ops::SuperOperations;
+use super::vfs_inode::InodeWithData;
 use core::ffi::c_int;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};

@@ -6,10 +6,10 @@
 
 use super::errno::eopnotsupp;
 use super::fs::{FileSystem, Operations, Tables};
-use super::inode::NewInode;
-use super::inode::{INode, Idmap};
 use super::lock::{Excl, InodeLocked, Quiesced};
 use super::raw;
+use super::vfs_inode::NewInode;
+use super::vfs_inode::{INode, Idmap};
 use core::ffi::{c_int, c_uint};
 use kernel::error::code::EPERM;
 use kernel::error::from_result;

@@ -5,8 +5,8 @@
 //! C header: [`include/linux/iomap.h`](srctree/include/linux/iomap.h)
 
 use super::fs::{FileSystem, Operations, Tables};
-use super::inode::INode;
 use super::raw;
+use super::vfs_inode::INode;
 use core::ffi::{c_int, c_uint};
 use kernel::error::from_result;
 use kernel::prelude::*;

@@ -14,15 +14,15 @@
 //! Lock order (Documentation/filesystems/r2dax/design.rst, "Locking"):
 //! the inode lock (`i_rwsem`), then the invalidate lock
 //! (`mapping->invalidate_lock`), then the mode lock
-//! ([`super::inode::LayerInode::mode_lock`]). Freeze protection
+//! ([`super::vfs_inode::LayerInode::mode_lock`]). Freeze protection
 //! (`sb_start_pagefault`) comes before the invalidate lock, as in every
 //! filesystem's fault path. Guards are neither `Send` nor `Sync`: a
 //! lock is released by the task that took it (lockdep checks the owner).
 
 use super::fs::FileSystem;
-use super::inode::INode;
 use super::raw;
 use super::sb::SuperBlock;
+use super::vfs_inode::INode;
 use core::marker::PhantomData;
 use core::ops::Deref;
 
@@ -153,7 +153,7 @@ impl<T: FileSystem> INode<T> {
         InvalidateShared(self, PhantomData)
     }
 
-    /// Takes the mode lock shared ([`super::inode::LayerInode::mode_lock`]):
+    /// Takes the mode lock shared ([`super::vfs_inode::LayerInode::mode_lock`]):
     /// `S_DAX` cannot change until the guard goes.
     pub(crate) fn mode_read(&self) -> ModeRead<'_, T> {
         // SAFETY: The mode lock is initialised (slab constructor) and the

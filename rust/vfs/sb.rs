@@ -6,9 +6,9 @@
 use super::buffer::{Buffer, DaxTarget};
 use super::dax_device::DaxDevice;
 use super::fs::FileSystem;
-use super::inode::INode;
-use super::orphan::Orphans;
+use super::orphan_list::Orphans;
 use super::raw;
+use super::vfs_inode::INode;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::code::{EINVAL, EIO, ENOMEM};
@@ -238,7 +238,7 @@ impl<T: FileSystem> SuperBlock<T> {
         self.sb_data().dax.as_ref()
     }
 
-    /// The superblock's orphan list (see [`super::orphan`]).
+    /// The superblock's orphan list (see [`super::orphan_list`]).
     pub(crate) fn orphans(&self) -> &Orphans<T> {
         &self.sb_data().orphans
     }

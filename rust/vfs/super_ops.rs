@@ -6,11 +6,11 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
 use super::fs::{FileSystem, FsType, Operations, Tables};
-use super::inode::{INode, InodeWithData};
 use super::lock::Quiesced;
 use super::options::OptionWriter;
 use super::raw;
 use super::sb::{SbData, SuperBlock};
+use super::vfs_inode::{INode, InodeWithData};
 use core::ffi::{c_int, c_void};
 use kernel::error::from_result;
 use kernel::init::PinInit;

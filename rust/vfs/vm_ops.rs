@@ -9,8 +9,8 @@
 //! Documentation/filesystems/r2dax/dax.rst, "Counting mappings".
 
 use super::fs::{Operations, Tables};
-use super::inode::INode;
 use super::raw;
+use super::vfs_inode::INode;
 use core::ffi::c_uint;
 use core::sync::atomic::Ordering;
 

@@ -21,8 +21,8 @@
 //! live inode whose per-inode data is initialised.
 
 use super::fs::FileSystem;
-use super::inode::INode;
 use super::raw;
+use super::vfs_inode::INode;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::new_mutex;
