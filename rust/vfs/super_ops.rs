@@ -71,6 +71,7 @@ pub(crate) struct Stat {
 impl<T: Operations> Tables<T> {
     pub(super) const SUPER_OPS: raw::super_operations = raw::super_operations {
         alloc_inode: Some(Self::alloc_inode),
+        destroy_inode: Some(Self::destroy_inode),
         free_inode: Some(Self::free_inode),
         write_inode: Some(Self::write_inode),
         evict_inode: Some(Self::evict_inode),
@@ -129,31 +130,42 @@ impl<T: Operations> Tables<T> {
             (*outer)
                 .cache
                 .store(cache, core::sync::atomic::Ordering::Relaxed);
-            // INVARIANT: the data is initialised until `free_inode`.
+            // INVARIANT: the data is initialised until `destroy_inode`.
             (*outer).inode.get()
         }
     }
 
     /// # Safety
     ///
+    /// Called by the VFS (`destroy_inode` in fs/inode.c, in process
+    /// context) for an inode that `alloc_inode` returned, once nothing but
+    /// RCU path walks can reach it: after `evict_inode`, or for an inode
+    /// whose set-up failed. `free_inode` follows after an RCU grace period.
+    unsafe extern "C" fn destroy_inode(inode: *mut raw::inode) {
+        let outer = InodeWithData::<T>::outer(inode);
+        // SAFETY: The inode is embedded in an `InodeWithData<T>` whose data
+        // `alloc_inode` initialised; it is dropped only here, and nothing
+        // reads it afterwards (an RCU path walk reads only the VFS's fields
+        // and the inline link, which stay until `free_inode`). Dropping it
+        // here, not in the RCU callback, lets its destructors sleep and
+        // take locks.
+        unsafe { core::ptr::drop_in_place((*outer).data.as_mut_ptr()) };
+    }
+
+    /// # Safety
+    ///
     /// Called by the VFS (from an RCU callback) for an inode that
-    /// `alloc_inode` returned, once nothing references it any more.
+    /// `destroy_inode` was called for, after an RCU grace period.
     unsafe extern "C" fn free_inode(inode: *mut raw::inode) {
-        // SAFETY: The inode is embedded in an `InodeWithData<T>` of the cache
-        // `alloc_inode` recorded in it; its data is initialised and dropped
-        // only here. The superblock is not touched: this runs after an RCU
-        // grace period, when it may be gone (the cache itself outlives
-        // every callback: `Registration` waits for them with `rcu_barrier`
+        let outer = InodeWithData::<T>::outer(inode);
+        // SAFETY: As in `destroy_inode`; `alloc_inode` recorded the cache.
+        let cache = unsafe { (*outer).cache.load(core::sync::atomic::Ordering::Relaxed) };
+        // SAFETY: The object came from `cache` and nothing references it.
+        // The superblock is not touched: this runs after an RCU grace
+        // period, when it may be gone (the cache itself outlives every
+        // callback: `Registration` waits for them with `rcu_barrier`
         // before destroying it).
-        unsafe {
-            let outer = inode
-                .cast::<u8>()
-                .sub(core::mem::offset_of!(InodeWithData<T>, inode))
-                .cast::<InodeWithData<T>>();
-            core::ptr::drop_in_place(core::ptr::addr_of_mut!((*outer).data).cast::<T::InodeData>());
-            let cache = (*outer).cache.load(core::sync::atomic::Ordering::Relaxed);
-            raw::kmem_cache_free(cache, outer.cast());
-        }
+        unsafe { raw::kmem_cache_free(cache, outer.cast()) };
     }
 
     /// # Safety

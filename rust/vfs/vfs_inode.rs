@@ -23,12 +23,13 @@ use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 /// # Invariants
 ///
 /// `data` is initialised from the time `alloc_inode` returns until
-/// `free_inode` drops it, which covers every moment the VFS can hand the
-/// `inode` to r2dax.
+/// `destroy_inode` drops it, which covers every moment the VFS can hand
+/// the `inode` to r2dax outside RCU path walks (which read only the VFS's
+/// fields and `link`).
 #[repr(C)]
 pub(crate) struct InodeWithData<T: FileSystem> {
     pub(super) data: core::mem::MaybeUninit<T::InodeData>,
-    /// The layer's own per-inode state (DAX mode, see [`super::dax`]).
+    /// The layer's own per-inode state (DAX mode, see [`super::dax_mode`]).
     pub(super) layer: LayerInode,
     /// NUL-terminated target of an inline symlink; `i_link` points here.
     /// Written only while the inode is `I_NEW`.
@@ -38,6 +39,17 @@ pub(crate) struct InodeWithData<T: FileSystem> {
     /// (through which the cache is otherwise found) was freed.
     pub(super) cache: core::sync::atomic::AtomicPtr<raw::kmem_cache>,
     pub(super) inode: Opaque<raw::inode>,
+}
+
+impl<T: FileSystem> InodeWithData<T> {
+    /// The allocation unit that embeds `inode` (`container_of`). Only
+    /// address arithmetic: nothing is read.
+    pub(super) fn outer(inode: *mut raw::inode) -> *mut Self {
+        inode
+            .cast::<u8>()
+            .wrapping_sub(core::mem::offset_of!(Self, inode))
+            .cast()
+    }
 }
 
 /// The layer's per-inode state for DAX mode switching.
@@ -290,25 +302,19 @@ impl<T: FileSystem> INode<T> {
 
     /// The filesystem's data for this inode.
     pub(crate) fn data(&self) -> &T::InodeData {
-        let outer = self
-            .as_raw()
-            .cast::<u8>()
-            .wrapping_sub(core::mem::offset_of!(InodeWithData<T>, inode));
+        let outer = InodeWithData::<T>::outer(self.as_raw());
         // SAFETY: By the type invariant the inode is embedded in an
         // `InodeWithData<T>` whose data is initialised for as long as the
         // inode is live.
-        unsafe { (*outer.cast::<InodeWithData<T>>()).data.assume_init_ref() }
+        unsafe { (*outer).data.assume_init_ref() }
     }
 
     /// The layer's own state of this inode.
     pub(super) fn layer(&self) -> &LayerInode {
-        let outer = self
-            .as_raw()
-            .cast::<u8>()
-            .wrapping_sub(core::mem::offset_of!(InodeWithData<T>, inode));
+        let outer = InodeWithData::<T>::outer(self.as_raw());
         // SAFETY: By the type invariant the inode is embedded in an
         // `InodeWithData<T>`; `layer` is plain data set up at allocation.
-        unsafe { &(*outer.cast::<InodeWithData<T>>()).layer }
+        unsafe { &(*outer).layer }
     }
 
     /// Whether the file uses DAX now (`S_DAX`). Stable while the caller
@@ -469,11 +475,7 @@ impl<T: Operations> NewInode<T> {
     }
 
     fn outer(&self) -> *mut InodeWithData<T> {
-        self.0
-            .as_ptr()
-            .cast::<u8>()
-            .wrapping_sub(core::mem::offset_of!(InodeWithData<T>, inode))
-            .cast()
+        InodeWithData::<T>::outer(self.0.as_ptr())
     }
 
     /// Fills in the attributes and operations and publishes the inode.
