@@ -4,12 +4,10 @@
 //! the DAX switch's time to effect.
 
 use crate::sample::{Better, Sample};
-use r2dax_format::ioctl::{
-    FsXattr, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, FS_XFLAG_DAX, STATX_ATTR_DAX,
-};
+use r2dax_format::ioctl::{FS_XFLAG_DAX, STATX_ATTR_DAX};
+use r2dax_sys::Mmap;
 use std::fs::{File, OpenOptions};
 use std::io::{Error, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,14 +16,6 @@ const MIB: usize = 1 << 20;
 const PAGE: usize = 4096;
 const MAP_SHARED_VALIDATE: libc::c_int = 0x03;
 const MAP_SYNC: libc::c_int = 0x80000;
-
-fn minflt() -> i64 {
-    // SAFETY: An all-zero rusage is a valid output buffer for getrusage.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_minflt
-}
 
 /// Writes FILE from scratch, `mib` MiB in 1 MiB `write(2)`s, then fsync:
 /// the "sequentially written file" the fault benchmark maps.
@@ -69,12 +59,9 @@ pub fn faults(path: &Path, o: &Faults, bench: &str, case: &str) -> Result<Vec<Sa
     } else {
         libc::MAP_SHARED
     };
-    // SAFETY: A fresh mapping chosen by the kernel; nothing else uses the
-    // range. It is unmapped below before returning.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, f.as_raw_fd(), 0) };
-    if p == libc::MAP_FAILED {
-        let e = Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+    let m = match Mmap::new(&f, 0, len, prot, flags) {
+        Ok(m) => m,
+        Err(e) if e.raw() == libc::EOPNOTSUPP => {
             let note = if o.sync {
                 "no MAP_SYNC"
             } else {
@@ -89,35 +76,30 @@ pub fn faults(path: &Path, o: &Faults, bench: &str, case: &str) -> Result<Vec<Sa
                 note,
             )]);
         }
-        return Err(e);
-    }
-    let base = p as *mut u8;
-    let aligned = (p as usize).is_multiple_of(2 * MIB);
+        Err(e) => return Err(e.into()),
+    };
+    let aligned = (m.as_ptr() as usize).is_multiple_of(2 * MIB);
     let chunk = 2 * MIB;
     let mut chunks = Vec::with_capacity(len / chunk);
-    let before = minflt();
+    let before = r2dax_sys::page_faults().minor;
     let t = Instant::now();
     let mut sum = 0u8;
     for c in (0..len).step_by(chunk) {
         let tc = Instant::now();
+        // Volatile accesses, so that every page is really touched.
         for off in (c..(c + chunk).min(len)).step_by(PAGE) {
-            // SAFETY: `off < len`, inside the mapping; volatile so that
-            // every page is really touched.
-            unsafe {
-                if o.write {
-                    base.add(off).write_volatile(0xa5);
-                } else {
-                    sum = sum.wrapping_add(base.add(off).read_volatile());
-                }
+            if o.write {
+                m.write(off, 0xa5);
+            } else {
+                sum = sum.wrapping_add(m.read(off));
             }
         }
         chunks.push(tc.elapsed().as_nanos() as f64);
     }
     let el = t.elapsed();
-    let n = (minflt() - before).max(1) as f64;
+    let n = (r2dax_sys::page_faults().minor - before).max(1) as f64;
     std::hint::black_box(sum);
-    // SAFETY: Unmaps exactly the mapping made above.
-    unsafe { libc::munmap(p, len) };
+    drop(m);
     let ns = el.as_nanos() as f64;
     Ok(vec![
         Sample::new(bench, case, "faults", n, "faults", Better::Lower),
@@ -207,49 +189,20 @@ pub fn meta(dir: &Path, n: usize) -> Result<Vec<Sample>, Error> {
     Ok(out)
 }
 
-fn get_xattr(f: &File) -> Result<FsXattr, Error> {
-    let mut fa = FsXattr::default();
-    // SAFETY: FS_IOC_FSGETXATTR writes one `struct fsxattr`, which `fa` is.
-    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR as libc::c_ulong, &mut fa) } < 0 {
-        return Err(Error::last_os_error());
-    }
-    Ok(fa)
-}
-
 fn set_dax_flag(f: &File, on: bool) -> Result<(), Error> {
-    let mut fa = get_xattr(f)?;
+    let mut fa = r2dax_sys::get_fsxattr(f)?;
     fa.xflags = if on {
         fa.xflags | FS_XFLAG_DAX
     } else {
         fa.xflags & !FS_XFLAG_DAX
     };
-    // SAFETY: FS_IOC_FSSETXATTR reads one `struct fsxattr`.
-    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR as libc::c_ulong, &fa) } < 0 {
-        return Err(Error::last_os_error());
-    }
-    Ok(())
+    Ok(r2dax_sys::set_fsxattr(f, &fa)?)
 }
 
 /// STATX_ATTR_DAX of the open file `f`.
 fn fd_is_dax(f: &File) -> Result<bool, Error> {
-    // SAFETY: An all-zero statx is a valid output buffer.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    let empty = c"";
-    // SAFETY: `empty` is NUL-terminated; AT_EMPTY_PATH makes statx use the
-    // descriptor itself; `stx` is writable.
-    let r = unsafe {
-        libc::statx(
-            f.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_BASIC_STATS,
-            &mut stx,
-        )
-    };
-    if r < 0 {
-        return Err(Error::last_os_error());
-    }
-    Ok(stx.stx_attributes & STATX_ATTR_DAX != 0 && stx.stx_attributes_mask & STATX_ATTR_DAX != 0)
+    let a = r2dax_sys::fstatx_attributes(f)?;
+    Ok(a.set & STATX_ATTR_DAX != 0 && a.mask & STATX_ATTR_DAX != 0)
 }
 
 /// STATX_ATTR_DAX of PATH.

@@ -12,6 +12,10 @@ use std::io::{self, Seek, SeekFrom};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 
+/// Lets a closed pipe end the program quietly (for the tools that have
+/// used it from here).
+pub use r2dax_sys::default_sigpipe;
+
 /// Bytes per block, as a `usize`.
 pub const BS: usize = BLOCK_SIZE as usize;
 
@@ -264,16 +268,5 @@ impl Fs {
             }
         }
         Ok(out)
-    }
-}
-
-/// Lets a closed pipe end the program quietly, as it does C tools
-/// (`dump.r2dax DEV map 12 | head`), instead of `println!` panicking on
-/// `EPIPE`: Rust programs start with `SIGPIPE` ignored.
-pub fn default_sigpipe() {
-    // SAFETY: Setting a signal's disposition to the default, before any
-    // thread is started; no handler is involved.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

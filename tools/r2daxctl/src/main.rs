@@ -7,15 +7,9 @@
 //! status ioctl also gives the number of mappings and pins, which explain
 //! an `EBUSY`. See r2daxctl(8) (`tools/r2daxctl/r2daxctl.8`).
 
-use r2dax_format::ioctl::{
-    status, DaxStatus, FsXattr, DAX_STATUS_SIZE, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR,
-    FS_XFLAG_DAX, R2DAX_IOC_DAX_STATUS, STATX_ATTR_DAX,
-};
-use std::ffi::CString;
+use r2dax_format::ioctl::{status, DaxStatus, FsXattr, FS_XFLAG_DAX, STATX_ATTR_DAX};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -54,60 +48,21 @@ struct Info {
     r2dax: Option<DaxStatus>,
 }
 
-fn errno() -> std::io::Error {
-    std::io::Error::last_os_error()
-}
-
 fn get_xattr(f: &File) -> std::io::Result<FsXattr> {
-    let mut fa = FsXattr::default();
-    // SAFETY: FS_IOC_FSGETXATTR writes one `struct fsxattr`, which `fa` is.
-    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR as libc::c_ulong, &mut fa) } < 0 {
-        return Err(errno());
-    }
-    Ok(fa)
+    Ok(r2dax_sys::get_fsxattr(f)?)
 }
 
 fn set_xattr(f: &File, fa: &FsXattr) -> std::io::Result<()> {
-    // SAFETY: FS_IOC_FSSETXATTR reads one `struct fsxattr`.
-    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR as libc::c_ulong, fa) } < 0 {
-        return Err(errno());
-    }
-    Ok(())
+    Ok(r2dax_sys::set_fsxattr(f, fa)?)
 }
 
 fn effective(path: &Path) -> std::io::Result<bool> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: An all-zero statx is a valid output buffer.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is NUL-terminated and `stx` writable.
-    let r = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            0,
-            libc::STATX_BASIC_STATS,
-            &mut stx,
-        )
-    };
-    if r < 0 {
-        return Err(errno());
-    }
-    Ok(stx.stx_attributes & STATX_ATTR_DAX != 0)
+    Ok(r2dax_sys::statx_attributes(path)?.set & STATX_ATTR_DAX != 0)
 }
 
+/// r2dax's status of the file; `None` on other filesystems (ENOTTY).
 fn r2dax_status(f: &File) -> Option<DaxStatus> {
-    let mut buf = [0u8; DAX_STATUS_SIZE];
-    // SAFETY: The ioctl writes at most DAX_STATUS_SIZE bytes (its size
-    // field); other filesystems fail it with ENOTTY.
-    let r = unsafe {
-        libc::ioctl(
-            f.as_raw_fd(),
-            R2DAX_IOC_DAX_STATUS as libc::c_ulong,
-            buf.as_mut_ptr(),
-        )
-    };
-    (r == 0).then(|| DaxStatus::decode(&buf))
+    r2dax_sys::dax_status(f).ok()
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
@@ -373,7 +328,7 @@ fn run(args: &[String]) -> Result<i32, String> {
 }
 
 fn main() {
-    r2dax_format_sigpipe();
+    r2dax_sys::default_sigpipe();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() || args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
@@ -386,10 +341,4 @@ fn main() {
             std::process::exit(2);
         }
     }
-}
-
-/// A closed pipe ends the program quietly (`r2daxctl status ... | head`).
-fn r2dax_format_sigpipe() {
-    // SAFETY: Restoring the default disposition of SIGPIPE.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }

@@ -10,12 +10,10 @@
 //! failure must be `EBUSY`. A SIGBUS, a wrong byte, a wrong mode or any
 //! other error fails the run (exit 1). The caller checks dmesg.
 
-use r2dax_format::ioctl::{
-    FsXattr, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, FS_XFLAG_DAX, STATX_ATTR_DAX,
-};
+use r2dax_format::ioctl::{FS_XFLAG_DAX, STATX_ATTR_DAX};
+use r2dax_sys::{Fork, Mmap};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,67 +50,27 @@ fn fail<T>(msg: String) -> Result<T, String> {
 }
 
 fn is_dax(f: &File) -> Result<bool, String> {
-    // SAFETY: An all-zero statx is a valid output buffer.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    let empty = c"";
-    // SAFETY: statx on the open fd (AT_EMPTY_PATH) into `stx`.
-    let r = unsafe {
-        libc::statx(
-            f.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_BASIC_STATS,
-            &mut stx,
-        )
-    };
-    if r < 0 {
-        return fail(format!("statx: {}", std::io::Error::last_os_error()));
+    match r2dax_sys::fstatx_attributes(f) {
+        Ok(a) => Ok(a.set & STATX_ATTR_DAX != 0),
+        Err(e) => fail(format!("statx: {e}")),
     }
-    Ok(stx.stx_attributes & STATX_ATTR_DAX != 0)
 }
 
-/// A shared or private mapping of `len` bytes at `off`, unmapped on drop.
-struct Map {
-    p: *mut u8,
-    len: usize,
-}
-impl Map {
-    fn new(f: &File, off: usize, len: usize, shared: bool) -> Result<Map, String> {
-        let flags = if shared {
-            libc::MAP_SHARED
-        } else {
-            libc::MAP_PRIVATE
-        };
-        // SAFETY: A fresh mapping of the file; the kernel picks the address.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                f.as_raw_fd(),
-                off as libc::off_t,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return fail(format!("mmap: {}", std::io::Error::last_os_error()));
-        }
-        Ok(Map { p: p.cast(), len })
-    }
-    fn read(&self, o: usize) -> u8 {
-        // SAFETY: `o < len` (callers), inside the mapping.
-        unsafe { std::ptr::read_volatile(self.p.add(o)) }
-    }
-    fn write(&self, o: usize, v: u8) {
-        // SAFETY: As in `read`.
-        unsafe { std::ptr::write_volatile(self.p.add(o), v) }
-    }
-}
-impl Drop for Map {
-    fn drop(&mut self) {
-        // SAFETY: Unmapping what `new` mapped.
-        unsafe { libc::munmap(self.p.cast(), self.len) };
-    }
+/// A shared or private read-write mapping of `len` bytes at `off`.
+fn map(f: &File, off: usize, len: usize, shared: bool) -> Result<Mmap, String> {
+    let flags = if shared {
+        libc::MAP_SHARED
+    } else {
+        libc::MAP_PRIVATE
+    };
+    Mmap::new(
+        f,
+        off as u64,
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        flags,
+    )
+    .map_err(|e| format!("mmap: {e}"))
 }
 
 fn check(f: &File, base: usize, model: &[u8], what: &str) -> Res {
@@ -152,7 +110,7 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
                 &format!("worker {id}"),
             )?,
             2 | 3 => {
-                let m = Map::new(f, base, REGION, true)?;
+                let m = map(f, base, REGION, true)?;
                 for _ in 0..8 {
                     let o = rng.below(REGION);
                     if rng.below(2) == 0 {
@@ -171,7 +129,7 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
             }
             4 => {
                 // A private mapping: reads see the file, writes stay private.
-                let m = Map::new(f, base, REGION, false)?;
+                let m = map(f, base, REGION, false)?;
                 let o = rng.below(REGION);
                 if m.read(o) != model[o] {
                     return fail(format!("worker {id}: private map byte {} wrong", base + o));
@@ -189,29 +147,24 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
                 // fork: the child's copy of the shared mapping keeps the
                 // file mapped after the parent unmaps; the child writes one
                 // byte through it and exits.
-                let m = Map::new(f, base, REGION, true)?;
+                let m = map(f, base, REGION, true)?;
                 let o = rng.below(REGION);
                 let v = (rng.next() & 0xff) as u8;
                 // SAFETY: The child only stores through the mapping, sleeps
                 // and calls _exit; no locks or allocation.
-                let pid = unsafe { libc::fork() };
-                if pid < 0 {
-                    return fail(format!("fork: {}", std::io::Error::last_os_error()));
-                }
-                if pid == 0 {
-                    m.write(o, v);
-                    // SAFETY: Async-signal-safe calls only.
-                    unsafe {
-                        libc::usleep(2000);
-                        libc::_exit(0);
+                let pid = match unsafe { r2dax_sys::fork() } {
+                    Err(e) => return fail(format!("fork: {e}")),
+                    Ok(Fork::Child) => {
+                        m.write(o, v);
+                        std::thread::sleep(Duration::from_micros(2000));
+                        r2dax_sys::exit_now(0);
                     }
-                }
+                    Ok(Fork::Parent(pid)) => pid,
+                };
                 drop(m);
-                let mut st = 0;
-                // SAFETY: Waiting for our own child.
-                unsafe { libc::waitpid(pid, &mut st, 0) };
-                if !libc::WIFEXITED(st) || libc::WEXITSTATUS(st) != 0 {
-                    return fail(format!("worker {id}: child died (status {st:#x})"));
+                let st = r2dax_sys::waitpid(pid).map_err(|e| format!("waitpid: {e}"))?;
+                if !st.exited() || st.exit_status() != 0 {
+                    return fail(format!("worker {id}: child died (status {:#x})", st.0));
                 }
                 model[o] = v;
             }
@@ -251,17 +204,11 @@ fn truncater(f: &File, start: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU
 
 fn flipper(f: &File, stop: &AtomicBool, ok: &AtomicU64, busy: &AtomicU64) -> Res {
     while !stop.load(Ordering::Relaxed) {
-        let mut fa = FsXattr::default();
-        // SAFETY: FS_IOC_FSGETXATTR fills `fa`.
-        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR as libc::c_ulong, &mut fa) } < 0 {
-            return fail(format!("FSGETXATTR: {}", std::io::Error::last_os_error()));
-        }
+        let mut fa = r2dax_sys::get_fsxattr(f).map_err(|e| format!("FSGETXATTR: {e}"))?;
         fa.xflags ^= FS_XFLAG_DAX;
         let want = fa.xflags & FS_XFLAG_DAX != 0;
-        // SAFETY: FS_IOC_FSSETXATTR reads `fa`.
-        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR as libc::c_ulong, &fa) } < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EBUSY) {
+        if let Err(e) = r2dax_sys::set_fsxattr(f, &fa) {
+            if e.raw() != libc::EBUSY {
                 return fail(format!("FSSETXATTR: {e}"));
             }
             busy.fetch_add(1, Ordering::Relaxed);

@@ -16,10 +16,10 @@
 //! the worker prints the operation, the first differing offset and its
 //! last operations, and the program exits 1.
 
-use std::ffi::CString;
+use r2dax_sys::{Errno, Mmap};
 use std::fmt::Write as _;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -121,16 +121,12 @@ impl Drop for Aligned {
     }
 }
 
-fn errno() -> std::io::Error {
-    std::io::Error::last_os_error()
-}
-
 struct Worker {
     id: u64,
     path: PathBuf,
-    cpath: CString,
-    fd: i32,
-    dfd: i32,
+    fd: Option<OwnedFd>,
+    /// The O_DIRECT descriptor (without --no-direct).
+    dfd: Option<OwnedFd>,
     model: Vec<u8>,
     rng: Rng,
     opt: Options,
@@ -157,36 +153,44 @@ const OP_NAMES: [&str; 14] = [
 
 type Res = Result<(), String>;
 
+/// A write of `len` bytes in one call: "`what` returned N: errno" unless
+/// it wrote them all (after a short count, the thread's errno as it
+/// stands).
+fn written(r: Result<usize, Errno>, len: u64, what: &str) -> Res {
+    match r {
+        Ok(n) if n as u64 == len => Ok(()),
+        Ok(n) => Err(format!("{what} returned {n}: {}", Errno::last())),
+        Err(e) => Err(format!("{what} returned -1: {e}")),
+    }
+}
+
 impl Worker {
     fn open(&mut self) -> Res {
-        // SAFETY: `cpath` is a valid NUL-terminated path.
-        self.fd = unsafe { libc::open(self.cpath.as_ptr(), libc::O_RDWR | libc::O_CREAT, 0o644) };
-        if self.fd < 0 {
-            return Err(format!("open {}: {}", self.path.display(), errno()));
-        }
-        self.dfd = -1;
+        let fd = r2dax_sys::open(&self.path, libc::O_RDWR | libc::O_CREAT, 0o644)
+            .map_err(|e| format!("open {}: {e}", self.path.display()))?;
+        self.fd = Some(fd);
+        self.dfd = None;
         if self.opt.direct {
-            // SAFETY: As above.
-            self.dfd = unsafe { libc::open(self.cpath.as_ptr(), libc::O_RDWR | libc::O_DIRECT) };
-            if self.dfd < 0 {
-                return Err(format!(
-                    "open O_DIRECT {}: {}",
-                    self.path.display(),
-                    errno()
-                ));
-            }
+            let dfd = r2dax_sys::open(&self.path, libc::O_RDWR | libc::O_DIRECT, 0)
+                .map_err(|e| format!("open O_DIRECT {}: {e}", self.path.display()))?;
+            self.dfd = Some(dfd);
         }
         Ok(())
     }
 
     fn close(&mut self) {
-        // SAFETY: Closing descriptors we opened.
-        unsafe {
-            libc::close(self.fd);
-            if self.dfd >= 0 {
-                libc::close(self.dfd);
-            }
-        }
+        self.fd = None;
+        self.dfd = None;
+    }
+
+    /// The buffered descriptor (open between `open` and `close`).
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_ref().expect("file not open").as_fd()
+    }
+
+    /// The O_DIRECT descriptor (open with O_DIRECT operations enabled).
+    fn dfd(&self) -> BorrowedFd<'_> {
+        self.dfd.as_ref().expect("no O_DIRECT descriptor").as_fd()
     }
 
     fn note(&mut self, s: String) {
@@ -230,12 +234,7 @@ impl Worker {
     }
 
     fn file_size(&self) -> Result<u64, String> {
-        // SAFETY: `st` is a valid out-parameter; `fd` is ours.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        if unsafe { libc::fstat(self.fd, &mut st) } != 0 {
-            return Err(format!("fstat: {}", errno()));
-        }
-        Ok(st.st_size as u64)
+        r2dax_sys::file_size(self.fd()).map_err(|e| format!("fstat: {e}"))
     }
 
     fn check_size(&self) -> Res {
@@ -256,35 +255,21 @@ impl Worker {
         let mut buf = vec![0u8; self.model.len()];
         let mut done = 0;
         while done < buf.len() {
-            // SAFETY: `buf[done..]` is valid for writes.
-            let n = unsafe {
-                libc::pread(
-                    self.fd,
-                    buf[done..].as_mut_ptr().cast(),
-                    buf.len() - done,
-                    done as i64,
-                )
-            };
-            if n < 0 {
-                return Err(format!("pread (full check): {}", errno()));
-            }
+            let n = r2dax_sys::pread(self.fd(), &mut buf[done..], done as u64)
+                .map_err(|e| format!("pread (full check): {e}"))?;
             if n == 0 {
                 return Err(format!("short file: EOF at {} of {}", done, buf.len()));
             }
-            done += n as usize;
+            done += n;
         }
         self.compare(0, &buf)
     }
 
     /// Reads `buf.len()` bytes at `off` through `fd` and checks the count
     /// (short only at end of file) and the data against the model.
-    fn read_check(&self, fd: i32, buf: &mut [u8], off: u64, what: &str) -> Res {
-        // SAFETY: `buf` is valid for `buf.len()` bytes of writes (and
-        // page-aligned when `fd` is the O_DIRECT descriptor).
-        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) };
-        if n < 0 {
-            return Err(format!("{what}: {}", errno()));
-        }
+    fn read_check(&self, fd: BorrowedFd<'_>, buf: &mut [u8], off: u64, what: &str) -> Res {
+        // `buf` is page-aligned when `fd` is the O_DIRECT descriptor.
+        let n = r2dax_sys::pread(fd, buf, off).map_err(|e| format!("{what}: {e}"))?;
         let want = (self.model.len() as u64)
             .saturating_sub(off)
             .min(buf.len() as u64);
@@ -342,7 +327,7 @@ impl Worker {
                 let (off, len) = self.range(size + 1024, max_io, 1);
                 let mut buf = vec![0u8; len as usize];
                 self.note(format!("read {off} +{len}"));
-                self.read_check(self.fd, &mut buf, off, "pread")
+                self.read_check(self.fd(), &mut buf, off, "pread")
             }
             1 => {
                 let (off, len) = self.range(max_len, max_io, 1);
@@ -350,12 +335,7 @@ impl Worker {
                 let mut buf = vec![0u8; len as usize];
                 self.rng.fill(&mut buf);
                 self.note(format!("write {off} +{len}"));
-                // SAFETY: `buf` is valid for `len` bytes of reads.
-                let n =
-                    unsafe { libc::pwrite(self.fd, buf.as_ptr().cast(), buf.len(), off as i64) };
-                if n as u64 != len {
-                    return Err(format!("pwrite returned {n}: {}", errno()));
-                }
+                written(r2dax_sys::pwrite(self.fd(), &buf, off), len, "pwrite")?;
                 let end = (off + len) as usize;
                 if end > self.model.len() {
                     self.resize_model(end);
@@ -367,7 +347,7 @@ impl Worker {
                 let (off, len) = self.range(size + PAGE as u64, max_io, PAGE as u64);
                 let mut buf = Aligned::new(len as usize);
                 self.note(format!("dio-read {off} +{len}"));
-                self.read_check(self.dfd, buf.as_mut(), off, "O_DIRECT pread")
+                self.read_check(self.dfd(), buf.as_mut(), off, "O_DIRECT pread")
             }
             3 => {
                 let (off, len) = self.range(max_len, max_io, PAGE as u64);
@@ -379,11 +359,11 @@ impl Worker {
                 self.rng.fill(buf.as_mut());
                 self.note(format!("dio-write {off} +{len}"));
                 let b = buf.as_mut();
-                // SAFETY: `b` is valid for `len` bytes and page-aligned.
-                let n = unsafe { libc::pwrite(self.dfd, b.as_ptr().cast(), b.len(), off as i64) };
-                if n as u64 != len {
-                    return Err(format!("O_DIRECT pwrite returned {n}: {}", errno()));
-                }
+                written(
+                    r2dax_sys::pwrite(self.dfd(), b, off),
+                    len,
+                    "O_DIRECT pwrite",
+                )?;
                 let end = (off + len) as usize;
                 if end > self.model.len() {
                     self.resize_model(end);
@@ -403,52 +383,39 @@ impl Worker {
                     if write { "mmap-write" } else { "mmap-read" }
                 ));
                 let prot = libc::PROT_READ | if write { libc::PROT_WRITE } else { 0 };
-                // SAFETY: A new shared mapping of our file; checked below.
-                let p = unsafe {
-                    libc::mmap(
-                        std::ptr::null_mut(),
-                        mlen,
-                        prot,
-                        libc::MAP_SHARED,
-                        self.fd,
-                        moff as i64,
-                    )
+                let mut m = match Mmap::new(self.fd(), moff, mlen, prot, libc::MAP_SHARED) {
+                    Ok(m) => m,
+                    Err(e) => return Err(format!("mmap: {e}")),
                 };
-                if p == libc::MAP_FAILED {
-                    return Err(format!("mmap: {}", errno()));
-                }
-                // SAFETY: The mapping is `mlen` bytes and within the file.
-                let map = unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), mlen) };
                 let at = (off - moff) as usize;
                 let res = if write {
                     let mut buf = vec![0u8; len as usize];
                     self.rng.fill(&mut buf);
+                    // SAFETY: A writable mapping within the file, which
+                    // only this worker changes, and not while the slice
+                    // lives.
+                    let map = unsafe { m.as_mut_slice() };
                     map[at..at + len as usize].copy_from_slice(&buf);
                     self.model[off as usize..(off + len) as usize].copy_from_slice(&buf);
                     if self.rng.below(2) == 0 {
-                        // SAFETY: Syncing our own mapping.
-                        if unsafe { libc::msync(p, mlen, libc::MS_SYNC) } != 0 {
-                            Err(format!("msync: {}", errno()))
-                        } else {
-                            Ok(())
-                        }
+                        m.msync(libc::MS_SYNC).map_err(|e| format!("msync: {e}"))
                     } else {
                         Ok(())
                     }
                 } else {
+                    // SAFETY: As above, read only.
+                    let map = unsafe { m.as_slice() };
                     let got = map[at..at + len as usize].to_vec();
                     self.compare(off as usize, &got)
                 };
-                // SAFETY: Unmapping what we mapped; `map` is not used after.
-                unsafe { libc::munmap(p, mlen) };
+                drop(m);
                 res
             }
             6 => {
                 let new = self.rng.below(max_len + 1);
                 self.note(format!("truncate {new}"));
-                // SAFETY: `fd` is ours.
-                if unsafe { libc::ftruncate(self.fd, new as i64) } != 0 {
-                    return Err(format!("ftruncate: {}", errno()));
+                if let Err(e) = r2dax_sys::ftruncate(self.fd(), new) {
+                    return Err(format!("ftruncate: {e}"));
                 }
                 self.resize_model(new as usize);
                 Ok(())
@@ -470,9 +437,8 @@ impl Worker {
                     }
                 };
                 self.note(format!("{} {off} +{len} (mode {mode:#x})", OP_NAMES[kind]));
-                // SAFETY: `fd` is ours.
-                if unsafe { libc::fallocate(self.fd, mode, off as i64, len as i64) } != 0 {
-                    return Err(format!("fallocate mode {mode:#x}: {}", errno()));
+                if let Err(e) = r2dax_sys::fallocate(self.fd(), mode, off, len) {
+                    return Err(format!("fallocate mode {mode:#x}: {e}"));
                 }
                 let end = off + len;
                 let keep = mode & libc::FALLOC_FL_KEEP_SIZE != 0;
@@ -489,16 +455,13 @@ impl Worker {
             }
             11 | 12 => {
                 self.note(OP_NAMES[kind].to_string());
-                // SAFETY: `fd` is ours.
-                let r = unsafe {
-                    if kind == 11 {
-                        libc::fsync(self.fd)
-                    } else {
-                        libc::fdatasync(self.fd)
-                    }
+                let r = if kind == 11 {
+                    r2dax_sys::fsync(self.fd())
+                } else {
+                    r2dax_sys::fdatasync(self.fd())
                 };
-                if r != 0 {
-                    return Err(format!("{}: {}", OP_NAMES[kind], errno()));
+                if let Err(e) = r {
+                    return Err(format!("{}: {e}", OP_NAMES[kind]));
                 }
                 Ok(())
             }
@@ -514,10 +477,7 @@ impl Worker {
 
     fn run(&mut self, ops: u64, stop: &AtomicBool) -> Res {
         // Start from an empty file.
-        // SAFETY: `fd` is ours.
-        if unsafe { libc::ftruncate(self.fd, 0) } != 0 {
-            return Err(format!("ftruncate: {}", errno()));
-        }
+        r2dax_sys::ftruncate(self.fd(), 0).map_err(|e| format!("ftruncate: {e}"))?;
         for op in 1..=ops {
             if stop.load(Ordering::Relaxed) {
                 return Err(format!(
@@ -623,14 +583,11 @@ fn main() -> ExitCode {
         let path = dir.join(format!("fsx.{id}"));
         let ops = opt.ops / opt.workers + u64::from(id < opt.ops % opt.workers);
         handles.push(std::thread::spawn(move || -> Result<[u64; 14], String> {
-            let cpath = CString::new(Path::new(&path).as_os_str().as_bytes())
-                .map_err(|_| "path has a NUL".to_string())?;
             let mut w = Worker {
                 id,
                 path,
-                cpath,
-                fd: -1,
-                dfd: -1,
+                fd: None,
+                dfd: None,
                 model: Vec::new(),
                 rng: Rng::new(opt.seed + id),
                 opt,

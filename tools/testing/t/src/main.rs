@@ -45,23 +45,22 @@
 //!   r2dax-t pattern FILE LEN                      the data collapse-race
 //!       checks
 
-use std::ffi::CString;
+use r2dax_sys::{Errno, Mmap};
 use std::process::ExitCode;
 
 mod race;
 mod stress;
 
-fn cstr(s: &str) -> CString {
-    CString::new(s).unwrap_or_default()
-}
-
-fn report(ret: libc::c_int) -> ExitCode {
-    if ret == 0 {
-        println!("ok");
-        ExitCode::SUCCESS
-    } else {
-        println!("{}", std::io::Error::last_os_error());
-        ExitCode::from(1)
+fn report(r: Result<(), Errno>) -> ExitCode {
+    match r {
+        Ok(()) => {
+            println!("ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -137,18 +136,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let (o, n) = (cstr(&a[1]), cstr(&a[2]));
-            // SAFETY: Two valid NUL-terminated paths.
-            let r = unsafe {
-                libc::renameat2(
-                    libc::AT_FDCWD,
-                    o.as_ptr(),
-                    libc::AT_FDCWD,
-                    n.as_ptr(),
-                    flags,
-                )
-            };
-            report(r)
+            report(r2dax_sys::renameat2(&a[1], &a[2], flags))
         }
         _ => {
             eprintln!("usage: r2dax-t rename OLD NEW [noreplace|exchange]");
@@ -158,11 +146,8 @@ fn main() -> ExitCode {
 }
 
 fn minor_major() -> u64 {
-    // SAFETY: An all-zero rusage is a valid output buffer.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes `ru`.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    (ru.ru_minflt + ru.ru_majflt) as u64
+    let f = r2dax_sys::page_faults();
+    (f.minor + f.major) as u64
 }
 
 /// What `faults FILE write` stores in the first byte of each page.
@@ -172,7 +157,6 @@ const WRITE_BYTE: u8 = 0x6b;
 /// stores [`WRITE_BYTE`], which the test wrote there before); returns the
 /// page faults taken and the pages touched.
 fn faults(path: &str, write: bool) -> std::io::Result<(u64, u64)> {
-    use std::os::unix::io::AsRawFd;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(write)
@@ -182,94 +166,54 @@ fn faults(path: &str, write: bool) -> std::io::Result<(u64, u64)> {
         return Ok((0, 0));
     }
     let prot = libc::PROT_READ | if write { libc::PROT_WRITE } else { 0 };
-    // SAFETY: A new shared mapping of the whole file; the kernel picks a
-    // (PMD-aligned, via the filesystem's get_unmapped_area) address.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_SHARED,
-            f.as_raw_fd(),
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
-    let p = p.cast::<u8>();
+    // The kernel picks a (PMD-aligned, via the filesystem's
+    // get_unmapped_area) address.
+    let m = Mmap::new(&f, 0, len, prot, libc::MAP_SHARED)?;
     let before = minor_major();
     let mut sum = 0u64;
     let mut pages = 0;
     for off in (0..len).step_by(4096) {
-        // SAFETY: `off < len`, inside the mapping.
-        unsafe {
-            if write {
-                // A store without a load first: one write fault per page
-                // (or per 2 MiB), not a read fault then a write fault.
-                std::ptr::write_volatile(p.add(off), WRITE_BYTE);
-            } else {
-                sum = sum.wrapping_add(u64::from(std::ptr::read_volatile(p.add(off))));
-            }
+        if write {
+            // A store without a load first: one write fault per page
+            // (or per 2 MiB), not a read fault then a write fault.
+            m.write(off, WRITE_BYTE);
+        } else {
+            sum = sum.wrapping_add(u64::from(m.read(off)));
         }
         pages += 1;
     }
     let n = minor_major() - before;
     std::hint::black_box(sum);
-    // SAFETY: Unmapping what was mapped above.
-    unsafe { libc::munmap(p.cast(), len) };
+    drop(m);
     Ok((n, pages))
 }
 
 /// See the module documentation (`pin`).
 fn pin(path: &str, ms: u64) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::io::AsRawFd;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(path)?;
     let len = 4 * 4096;
-    // SAFETY: A new shared mapping of the file's first 16 KiB.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            f.as_raw_fd(),
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two ends.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let iov = libc::iovec {
-        iov_base: p,
-        iov_len: len,
-    };
-    // SAFETY: vmsplice takes references on the mapped pages into the pipe.
-    let n = unsafe { libc::vmsplice(fds[1], &iov, 1, 0) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: Unmapping what was mapped; the pipe keeps its references.
-    unsafe { libc::munmap(p, len) };
+    let m = Mmap::new(
+        &f,
+        0,
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+    )?;
+    let (r, w) = r2dax_sys::pipe()?;
+    r2dax_sys::vmsplice(&w, &m)?;
+    // Unmapped; the pipe keeps its references.
+    drop(m);
     println!("pinned");
     std::io::stdout().flush()?;
     std::thread::sleep(std::time::Duration::from_millis(ms));
     let mut buf = vec![0u8; len];
-    // SAFETY: Draining the pipe drops the page references.
-    unsafe {
-        libc::read(fds[0], buf.as_mut_ptr().cast(), len);
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
+    // Draining the pipe drops the page references.
+    let _ = r2dax_sys::read(&r, &mut buf);
+    drop((r, w));
     println!("released");
     Ok(())
 }
@@ -288,28 +232,23 @@ fn report_io(r: std::io::Result<String>) -> ExitCode {
 }
 
 /// A shared (or private) read-write mapping of `len` bytes of `f`.
-fn map(f: &std::fs::File, len: usize, shared: bool) -> std::io::Result<*mut u8> {
-    use std::os::unix::io::AsRawFd;
+fn map(f: &std::fs::File, len: usize, shared: bool) -> Result<Mmap, Errno> {
     let flags = if shared {
         libc::MAP_SHARED
     } else {
         libc::MAP_PRIVATE
     };
-    // SAFETY: A new mapping; the kernel picks the address.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            flags,
-            f.as_raw_fd(),
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
+    Mmap::new(f, 0, len, libc::PROT_READ | libc::PROT_WRITE, flags)
+}
+
+/// Whether one read or write call moved all `len` bytes: if not, its
+/// error, or after a short count the thread's errno as it stands.
+fn one_call(r: Result<usize, Errno>, len: usize) -> Result<(), Errno> {
+    match r {
+        Ok(n) if n == len => Ok(()),
+        Ok(_) => Err(Errno::last()),
+        Err(e) => Err(e),
     }
-    Ok(p.cast())
 }
 
 fn pattern(i: usize, salt: u8) -> u8 {
@@ -322,7 +261,6 @@ fn pattern(i: usize, salt: u8) -> u8 {
 /// See the module documentation (`mmap-dio`).
 fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
-    use std::os::unix::io::AsRawFd;
     let bad = |m: String| std::io::Error::other(m);
     let s = std::fs::OpenOptions::new()
         .read(true)
@@ -338,19 +276,14 @@ fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
         .truncate(true)
         .custom_flags(libc::O_DIRECT)
         .open(dst)?;
-    let p = map(&s, len, true)?;
+    let mut m = map(&s, len, true)?;
     for i in 0..len {
-        // SAFETY: `i < len`, inside the mapping.
-        unsafe { *p.add(i) = pattern(i, 1) };
+        m.write(i, pattern(i, 1));
     }
     // O_DIRECT write from the mapping: the source pages are pinned by GUP.
-    // SAFETY: `p` maps `len` readable bytes.
-    let n = unsafe { libc::pwrite(d.as_raw_fd(), p.cast(), len, 0) };
-    if n != len as isize {
-        return Err(bad(format!(
-            "O_DIRECT write from the mapping: {}",
-            std::io::Error::last_os_error()
-        )));
+    // SAFETY: Only the kernel reads the slice; nothing changes the file.
+    if let Err(e) = one_call(r2dax_sys::pwrite(&d, unsafe { m.as_slice() }, 0), len) {
+        return Err(bad(format!("O_DIRECT write from the mapping: {e}")));
     }
     let mut back = vec![0u8; len];
     std::fs::File::open(dst)?.read_exact_at(&mut back, 0)?;
@@ -365,16 +298,12 @@ fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
         .open(dst)?
         .write_all_at(&(0..len).map(|i| pattern(i, 2)).collect::<Vec<u8>>(), 0)?;
     d.sync_all()?;
-    // SAFETY: `p` maps `len` writable bytes.
-    let n = unsafe { libc::pread(d.as_raw_fd(), p.cast(), len, 0) };
-    if n != len as isize {
-        return Err(bad(format!(
-            "O_DIRECT read into the mapping: {}",
-            std::io::Error::last_os_error()
-        )));
+    // SAFETY: Only the kernel writes the slice; nothing else changes the
+    // file meanwhile.
+    if let Err(e) = one_call(r2dax_sys::pread(&d, unsafe { m.as_mut_slice() }, 0), len) {
+        return Err(bad(format!("O_DIRECT read into the mapping: {e}")));
     }
-    // SAFETY: Unmapping what was mapped.
-    unsafe { libc::munmap(p.cast(), len) };
+    drop(m);
     let mut got = vec![0u8; len];
     s.read_exact_at(&mut got, 0)?;
     if let Some(i) = (0..len).find(|&i| got[i] != pattern(i, 2)) {
@@ -393,7 +322,8 @@ fn cow(path: &str, len: usize) -> std::io::Result<String> {
         .open(path)?;
     let mut orig = vec![0u8; len];
     f.read_exact_at(&mut orig, 0)?;
-    let p = map(&f, len, false)? as usize;
+    let m = map(&f, len, false)?;
+    let p = m.as_ptr() as usize;
     // Two threads write alternate pages of the same private mapping: COW
     // faults race over the same 2 MiB extents (fstests generic/437).
     let hs: Vec<_> = (0..2)
@@ -401,7 +331,8 @@ fn cow(path: &str, len: usize) -> std::io::Result<String> {
             std::thread::spawn(move || {
                 let p = p as *mut u8;
                 for pg in (t..len / 4096).step_by(2) {
-                    // SAFETY: Inside the private mapping.
+                    // SAFETY: Inside the private mapping, which `m` keeps
+                    // until the threads are joined.
                     unsafe { std::ptr::write_volatile(p.add(pg * 4096 + 7), 0xc0 ^ pg as u8) };
                 }
             })
@@ -410,16 +341,13 @@ fn cow(path: &str, len: usize) -> std::io::Result<String> {
     for h in hs {
         h.join().map_err(|_| bad("a COW thread panicked".into()))?;
     }
-    let p = p as *mut u8;
     for pg in 0..len / 4096 {
-        // SAFETY: Inside the mapping.
-        let (w, r) = unsafe { (*p.add(pg * 4096 + 7), *p.add(pg * 4096 + 8)) };
+        let (w, r) = (m.read(pg * 4096 + 7), m.read(pg * 4096 + 8));
         if w != 0xc0 ^ pg as u8 || r != orig[pg * 4096 + 8] {
             return Err(bad(format!("private copy of page {pg} wrong")));
         }
     }
-    // SAFETY: Unmapping what was mapped.
-    unsafe { libc::munmap(p.cast(), len) };
+    drop(m);
     let mut now = vec![0u8; len];
     f.read_exact_at(&mut now, 0)?;
     if now != orig {
@@ -434,7 +362,6 @@ fn cow(path: &str, len: usize) -> std::io::Result<String> {
 /// See the module documentation (`dio-race`).
 fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<String> {
     use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::io::AsRawFd;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
     let bad = |m: String| std::io::Error::other(m);
@@ -457,18 +384,12 @@ fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<Stri
             while !stop.load(Ordering::Relaxed) {
                 d.set_len(0)?;
                 d.set_len(len as u64)?;
-                // SAFETY: fallocate on our own descriptor.
-                let r = unsafe {
-                    libc::fallocate(
-                        d.as_raw_fd(),
-                        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                        0,
-                        (len / 2) as libc::off_t,
-                    )
-                };
-                if r < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                r2dax_sys::fallocate(
+                    &*d,
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    0,
+                    (len / 2) as u64,
+                )?;
                 cuts.fetch_add(1, Ordering::Relaxed);
                 // Leave the readers a window with the file whole.
                 std::thread::sleep(std::time::Duration::from_millis(10));
@@ -480,23 +401,23 @@ fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<Stri
     let (mut full, mut efault, mut short) = (0u64, 0u64, 0u64);
     let mut result = Ok(());
     while std::time::Instant::now() < end {
-        let p = match map(&d, len, true) {
-            Ok(p) => p,
+        let mut m = match map(&d, len, true) {
+            Ok(m) => m,
             Err(e) => {
-                result = Err(e);
+                result = Err(e.into());
                 break;
             }
         };
-        // SAFETY: `p` maps `len` bytes; GUP pins the pages for the read.
-        let n = unsafe { libc::pread(s.as_raw_fd(), p.cast(), len, 0) };
-        let e = std::io::Error::last_os_error();
-        // SAFETY: Unmapping what was mapped.
-        unsafe { libc::munmap(p.cast(), len) };
-        match n {
-            n if n == len as isize => full += 1,
-            n if n >= 0 => short += 1,
-            _ if e.raw_os_error() == Some(libc::EFAULT) => efault += 1,
-            _ => {
+        // GUP pins the pages for the read (or fails with EFAULT once the
+        // truncate took them).
+        // SAFETY: Only the kernel writes the slice; Rust never reads it.
+        let r = r2dax_sys::pread(&s, unsafe { m.as_mut_slice() }, 0);
+        drop(m);
+        match r {
+            Ok(n) if n == len => full += 1,
+            Ok(_) => short += 1,
+            Err(e) if e.raw() == libc::EFAULT => efault += 1,
+            Err(e) => {
                 result = Err(bad(format!("O_DIRECT read into the mapping: {e}")));
                 break;
             }

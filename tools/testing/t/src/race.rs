@@ -3,10 +3,11 @@
 //! (writeback, khugepaged's collapse) and the operations that change the
 //! file's layout or mode (punch hole, a DAX switch).
 
+use r2dax_format::ioctl::FS_XFLAG_DAX;
+use r2dax_sys::{Errno, Mmap};
 use std::fs::{File, OpenOptions};
 use std::io::{Error, Result};
 use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,12 +39,9 @@ fn dirty_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn check(ret: libc::c_int, what: &str) -> Result<()> {
-    if ret < 0 {
-        let e = Error::last_os_error();
-        return Err(Error::new(e.kind(), format!("{what}: {e}")));
-    }
-    Ok(())
+/// `e` as an `io::Error` of its kind, its text prefixed with `what`.
+fn context(what: &str) -> impl Fn(Errno) -> Error + '_ {
+    move |e| Error::new(Error::from(e).kind(), format!("{what}: {e}"))
 }
 
 /// Compares `len` bytes of `f` at `off` with `expect(offset)`; returns
@@ -114,18 +112,13 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
                 }
                 std::thread::sleep(Duration::from_micros(50));
             }
-            // SAFETY: A valid descriptor; plain integer arguments.
-            check(
-                unsafe {
-                    libc::fallocate(
-                        f2.as_raw_fd(),
-                        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                        HOLE as i64,
-                        HOLE_LEN as i64,
-                    )
-                },
-                "punch",
-            )?;
+            r2dax_sys::fallocate(
+                &*f2,
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                HOLE as u64,
+                HOLE_LEN as u64,
+            )
+            .map_err(context("punch"))?;
             let mut b = vec![0u8; HOLE_LEN];
             fill(&mut b, HOLE, round, 1);
             f2.write_all_at(&b, HOLE as u64)?;
@@ -136,21 +129,15 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
             }
             Ok(in_time)
         });
-        // SAFETY: A valid descriptor; plain integer arguments.
-        check(
-            unsafe {
-                libc::sync_file_range(f.as_raw_fd(), 0, SIZE as i64, libc::SYNC_FILE_RANGE_WRITE)
-            },
-            "sync_file_range",
-        )?;
+        r2dax_sys::sync_file_range(&*f, 0, SIZE as u64, libc::SYNC_FILE_RANGE_WRITE)
+            .map_err(context("sync_file_range"))?;
         let in_time = punch
             .join()
             .map_err(|_| Error::other("punch thread panicked"))??;
         if !in_time {
             late += 1;
         }
-        // SAFETY: No arguments.
-        unsafe { libc::sync() };
+        r2dax_sys::sync();
         std::fs::write("/proc/sys/vm/drop_caches", "3\n")?;
         let expect = |i: usize| {
             if (HOLE..HOLE + HOLE_LEN).contains(&i) {
@@ -185,54 +172,23 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
 
 /// A shared read-only mapping of the first `len` bytes of `f` (`f` may be
 /// open read-only, which a read-write mapping would refuse).
-fn map_read_only(f: &File, len: usize) -> Result<*mut libc::c_void> {
-    // SAFETY: A new mapping; the kernel picks the address.
-    let m = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            f.as_raw_fd(),
-            0,
-        )
-    };
-    if m == libc::MAP_FAILED {
-        return Err(Error::last_os_error());
-    }
-    Ok(m)
+fn map_read_only(f: &File, len: usize) -> Result<Mmap> {
+    Ok(Mmap::new(f, 0, len, libc::PROT_READ, libc::MAP_SHARED)?)
 }
-
-/// `FS_IOC_FSGETXATTR` / `FS_IOC_FSSETXATTR` and `FS_XFLAG_DAX`.
-const FS_IOC_FSGETXATTR: libc::c_ulong = 0x801c_581f;
-const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
-const FS_XFLAG_DAX: u32 = 0x8000;
 
 /// Sets or clears the DAX flag of `f`; `Ok(false)` for `EBUSY`.
 fn set_dax(f: &File, on: bool) -> Result<bool> {
-    let mut fsx = [0u8; 28];
-    // SAFETY: `fsx` is a `struct fsxattr` (28 bytes).
-    check(
-        unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSGETXATTR, fsx.as_mut_ptr()) },
-        "FS_IOC_FSGETXATTR",
-    )?;
-    let mut flags = u32::from_ne_bytes([fsx[0], fsx[1], fsx[2], fsx[3]]);
+    let mut fa = r2dax_sys::get_fsxattr(f).map_err(context("FS_IOC_FSGETXATTR"))?;
     if on {
-        flags |= FS_XFLAG_DAX;
+        fa.xflags |= FS_XFLAG_DAX;
     } else {
-        flags &= !FS_XFLAG_DAX;
+        fa.xflags &= !FS_XFLAG_DAX;
     }
-    fsx[..4].copy_from_slice(&flags.to_ne_bytes());
-    // SAFETY: As above.
-    let r = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FSSETXATTR, fsx.as_ptr()) };
-    if r < 0 {
-        let e = Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EBUSY) {
-            return Ok(false);
-        }
-        return Err(Error::new(e.kind(), format!("FS_IOC_FSSETXATTR: {e}")));
+    match r2dax_sys::set_fsxattr(f, &fa) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw() == libc::EBUSY => Ok(false),
+        Err(e) => Err(context("FS_IOC_FSSETXATTR")(e)),
     }
-    Ok(true)
 }
 
 /// `collapse-race FILE SECS`: khugepaged's collapse against a DAX switch
@@ -262,17 +218,18 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
     let collapser = std::thread::spawn(move || -> Result<()> {
         while !s.load(Ordering::Relaxed) {
             let f = File::open(&p)?;
-            let m = map_read_only(&f, LEN)?;
+            // Whoever takes the address unmaps it, once.
+            let m = map_read_only(&f, LEN)?.into_raw();
             a.store(m as usize, Ordering::Release);
             // SAFETY: The range is our mapping (or was: the unmapper may
-            // take it away, which is the race under test).
-            if unsafe { libc::madvise(m, LEN, MADV_COLLAPSE) } == 0 {
+            // take it away, which is the race under test); collapsing
+            // takes nothing away.
+            if unsafe { r2dax_sys::madvise(m, LEN, MADV_COLLAPSE) }.is_ok() {
                 c.fetch_add(1, Ordering::Relaxed);
             }
-            // Whoever takes the address unmaps it, once.
             if a.swap(0, Ordering::AcqRel) != 0 {
-                // SAFETY: Our mapping, unmapped once.
-                unsafe { libc::munmap(m, LEN) };
+                // SAFETY: Our mapping, given up above, taken back once.
+                drop(unsafe { Mmap::from_raw(m, LEN) });
             }
             drop(f);
         }
@@ -298,7 +255,7 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
             if m != 0 {
                 // SAFETY: The collapser's mapping, which it will not unmap
                 // now that the address is taken.
-                unsafe { libc::munmap(m as *mut libc::c_void, LEN) };
+                drop(unsafe { Mmap::from_raw(m as *mut u8, LEN) });
                 u.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -353,11 +310,11 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
             )));
         }
         let m = map_read_only(&f, LEN)?;
-        // SAFETY: `LEN` readable bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(m.cast::<u8>(), LEN) };
+        // SAFETY: A read-only mapping; the racing threads have ended and
+        // nothing else changes the file.
+        let bytes = unsafe { m.as_slice() };
         let bad = (0..LEN).find(|&i| bytes[i] != byte(i, 0, 9));
-        // SAFETY: Our mapping.
-        unsafe { libc::munmap(m, LEN) };
+        drop(m);
         if let Some(at) = bad {
             return Err(Error::other(format!(
                 "the mapping in {} mode differs at byte {at}",

@@ -30,8 +30,9 @@
 //! so the counts, vary from run to run.
 
 use crate::Rng;
-use std::ffi::CString;
+use r2dax_sys::{Errno, Fork, Mmap};
 use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::ExitCode;
 
 /// Regular files that take data: `f0`..`f63` of each directory.
@@ -77,26 +78,6 @@ const EXPECTED: [i32; 5] = [
 const EINVAL_OK: u8 = 1;
 /// `check` flag: the call makes an inode (ENOSPC may mean no free inode).
 const NEW_INODE: u8 = 2;
-
-fn cstr(s: &str) -> CString {
-    CString::new(s).unwrap_or_default()
-}
-
-/// A system call's return value, or the errno it set (read at once).
-fn sys(ret: i64) -> Result<i64, i32> {
-    if ret < 0 {
-        Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO))
-    } else {
-        Ok(ret)
-    }
-}
-
-fn close(fd: i32) -> Result<i64, i32> {
-    // SAFETY: Closing a descriptor this process opened.
-    sys(i64::from(unsafe { libc::close(fd) }))
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -237,9 +218,17 @@ impl Counts {
 
 /// A descriptor kept open between operations.
 struct Cached {
-    fd: i32,
+    fd: OwnedFd,
     direct: bool,
     append: bool,
+}
+
+/// The descriptor an operation works on.
+enum Desc {
+    /// `Worker::fds[i]`.
+    Cached(usize),
+    /// One the operation opened.
+    Fresh(OwnedFd),
 }
 
 struct Worker {
@@ -247,9 +236,10 @@ struct Worker {
     me: usize,
     nproc: usize,
     r: Rng,
-    /// MAX_IO + 4096 bytes; `buf` is its first 4096-aligned byte.
-    _backing: Vec<u8>,
-    buf: *mut u8,
+    /// MAX_IO + 4096 bytes; the write buffer starts at its first
+    /// 4096-aligned byte, `align`.
+    backing: Vec<u8>,
+    align: usize,
     fds: Vec<Cached>,
     c: Counts,
     phase: Phase,
@@ -280,15 +270,13 @@ impl Worker {
             chunk.copy_from_slice(&x[..chunk.len()]);
         }
         let align = backing.as_ptr().align_offset(4096);
-        // SAFETY: `align < 4096`, so MAX_IO bytes from there are inside.
-        let buf = unsafe { backing.as_mut_ptr().add(align) };
         let mut w = Worker {
             root: root.to_string(),
             me,
             nproc,
             r,
-            _backing: backing,
-            buf,
+            backing,
+            align,
             fds: Vec::new(),
             c: Counts::default(),
             phase: if me == 0 { Phase::Data } else { Phase::Inodes },
@@ -308,19 +296,34 @@ impl Worker {
     }
 
     fn statfs(&self) -> Option<libc::statvfs> {
-        let p = cstr(&self.root);
-        // SAFETY: An all-zero statvfs is a valid output buffer.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: A valid path and output buffer.
-        (unsafe { libc::statvfs(p.as_ptr(), &mut st) } == 0).then_some(st)
+        r2dax_sys::statvfs(&self.root).ok()
     }
 
-    /// Counts a result; returns whether the call succeeded.
-    fn check(&mut self, what: &str, path: &str, r: Result<i64, i32>, flags: u8) -> bool {
-        let e = match r {
-            Ok(_) => return true,
-            Err(e) => e,
+    /// The first `len` bytes of the (aligned) write buffer.
+    fn buf(&self, len: usize) -> &[u8] {
+        &self.backing[self.align..self.align + len]
+    }
+
+    fn fd<'a>(&'a self, d: &'a Desc) -> BorrowedFd<'a> {
+        match d {
+            Desc::Cached(i) => self.fds[*i].fd.as_fd(),
+            Desc::Fresh(fd) => fd.as_fd(),
+        }
+    }
+
+    /// Counts a result; returns the value if the call succeeded.
+    fn check<T>(
+        &mut self,
+        what: &str,
+        path: &str,
+        r: Result<T, impl Into<Errno>>,
+        flags: u8,
+    ) -> Option<T> {
+        let e: Errno = match r {
+            Ok(v) => return Some(v),
+            Err(e) => e.into(),
         };
+        let e = e.raw();
         if e == libc::ENOSPC {
             self.c.enospc += 1;
             self.phase_enospc += 1;
@@ -336,11 +339,11 @@ impl Worker {
                 eprintln!(
                     "r2dax-t stress: p{}: {what} {path}: {}",
                     self.me,
-                    std::io::Error::from_raw_os_error(e)
+                    Errno::new(e)
                 );
             }
         }
-        false
+        None
     }
 
     fn below(&mut self, n: usize) -> usize {
@@ -407,28 +410,23 @@ impl Worker {
         }
     }
 
-    fn open(&mut self, path: &str, flags: i32, check: u8) -> Option<i32> {
-        let p = cstr(path);
-        // SAFETY: A valid path.
-        let r = sys(i64::from(unsafe {
-            libc::open(p.as_ptr(), flags | libc::O_CLOEXEC, 0o644)
-        }));
+    fn open(&mut self, path: &str, flags: i32, check: u8) -> Option<OwnedFd> {
+        let r = r2dax_sys::open(path, flags | libc::O_CLOEXEC, 0o644);
         let what = if flags & libc::O_CREAT != 0 {
             "open (create)"
         } else {
             "open"
         };
         self.check(what, path, r, check)
-            .then(|| r.unwrap_or(-1) as i32)
     }
 
-    fn close_checked(&mut self, fd: i32, path: &str) {
-        let r = close(fd);
+    fn close_checked(&mut self, fd: OwnedFd, path: &str) {
+        let r = r2dax_sys::close(fd);
         self.check("close", path, r, 0);
     }
 
     /// Keeps `fd` open for later operations, or closes it.
-    fn keep_or_close(&mut self, fd: i32, direct: bool, append: bool, path: &str) {
+    fn keep_or_close(&mut self, fd: OwnedFd, direct: bool, append: bool, path: &str) {
         if self.below(4) != 0 {
             self.close_checked(fd, path);
             return;
@@ -439,13 +437,15 @@ impl Worker {
         self.fds.push(Cached { fd, direct, append });
     }
 
-    /// A cached descriptor a third of the time (if there is one).
-    fn cached(&mut self) -> Option<(i32, bool, bool)> {
+    /// A cached descriptor a third of the time (if there is one): its
+    /// index, whether it is O_DIRECT and whether O_APPEND.
+    fn cached(&mut self) -> Option<(usize, bool, bool)> {
         if self.fds.is_empty() || self.below(3) != 0 {
             return None;
         }
-        let c = &self.fds[self.r.below(self.fds.len())];
-        Some((c.fd, c.direct, c.append))
+        let i = self.r.below(self.fds.len());
+        let c = &self.fds[i];
+        Some((i, c.direct, c.append))
     }
 
     fn run(&mut self, ops: usize) {
@@ -553,8 +553,7 @@ impl Worker {
             Ok(v) => v,
             Err(e) => {
                 // ENOENT: a subdirectory not made yet, or removed.
-                let r = Err(e.raw_os_error().unwrap_or(libc::EIO));
-                self.check("readdir", dir, r, 0);
+                self.check("readdir", dir, Err::<(), _>(e), 0);
                 return;
             }
         };
@@ -563,17 +562,13 @@ impl Worker {
                 continue;
             }
             let path = format!("{dir}/{n}");
-            let p = cstr(&path);
-            // SAFETY: A valid path.
-            let r = sys(i64::from(unsafe { libc::unlink(p.as_ptr()) }));
-            if self.check("unlink", &path, r, 0) {
+            let r = std::fs::remove_file(&path);
+            if self.check("unlink", &path, r, 0).is_some() {
                 self.c.swept += 1;
             }
         }
         if all && dir.rsplit('/').next().is_some_and(|n| n.starts_with('d')) {
-            let p = cstr(dir);
-            // SAFETY: A valid path.
-            let r = sys(i64::from(unsafe { libc::rmdir(p.as_ptr()) }));
+            let r = std::fs::remove_dir(dir);
             self.check("rmdir", dir, r, 0);
         }
     }
@@ -590,18 +585,15 @@ impl Worker {
     }
 
     fn op_mkdir(&mut self) {
+        use std::os::unix::fs::DirBuilderExt;
         let path = self.subdir();
-        let p = cstr(&path);
-        // SAFETY: A valid path.
-        let r = sys(i64::from(unsafe { libc::mkdir(p.as_ptr(), 0o755) }));
+        let r = std::fs::DirBuilder::new().mode(0o755).create(&path);
         self.check("mkdir", &path, r, NEW_INODE);
     }
 
     fn op_rmdir(&mut self) {
         let path = self.subdir();
-        let p = cstr(&path);
-        // SAFETY: A valid path.
-        let r = sys(i64::from(unsafe { libc::rmdir(p.as_ptr()) }));
+        let r = std::fs::remove_dir(&path);
         self.check("rmdir", &path, r, 0);
     }
 
@@ -610,8 +602,8 @@ impl Worker {
     /// 4096-aligned.
     fn op_write(&mut self) {
         let mut len = self.io_len();
-        let (fd, direct, append, fresh, path) = match self.cached() {
-            Some((fd, d, a)) => (fd, d, a, false, "(cached descriptor)".to_string()),
+        let (d, direct, append, path) = match self.cached() {
+            Some((i, d, a)) => (Desc::Cached(i), d, a, "(cached descriptor)".to_string()),
             None => {
                 let path = self.file(false);
                 let direct = self.below(5) == 0;
@@ -626,22 +618,14 @@ impl Worker {
                 let Some(fd) = self.open(&path, fl, NEW_INODE | EINVAL_OK) else {
                     return;
                 };
-                (fd, direct, append, true, path)
+                (Desc::Fresh(fd), direct, append, path)
             }
         };
         let r = if append {
-            // SAFETY: `buf` holds MAX_IO >= len bytes.
-            sys(unsafe { libc::write(fd, self.buf.cast(), len) } as i64)
+            r2dax_sys::write(self.fd(&d), self.buf(len))
         } else {
             let mut off = if self.below(4) == 0 {
-                // SAFETY: An all-zero stat is a valid output buffer.
-                let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                // SAFETY: `fd` is open; `st` is an output buffer.
-                if unsafe { libc::fstat(fd, &mut st) } == 0 {
-                    st.st_size as usize
-                } else {
-                    0
-                }
+                r2dax_sys::file_size(self.fd(&d)).map_or(0, |s| s as usize)
             } else {
                 self.below(MAX_OFF)
             };
@@ -649,16 +633,15 @@ impl Worker {
                 off = off.div_ceil(4096) * 4096;
                 len = (len.div_ceil(4096) * 4096).min(MAX_IO);
             }
-            // SAFETY: `buf` holds MAX_IO >= len bytes (aligned for
-            // O_DIRECT).
-            sys(unsafe { libc::pwrite(fd, self.buf.cast(), len, off as libc::off_t) } as i64)
+            // The buffer is aligned for O_DIRECT.
+            r2dax_sys::pwrite(self.fd(&d), self.buf(len), off as u64)
         };
-        if matches!(r, Ok(n) if (n as usize) < len) {
+        if matches!(r, Ok(n) if n < len) {
             self.c.short_writes += 1;
         }
         let flags = if direct { EINVAL_OK } else { 0 };
         self.check("write", &path, r, flags);
-        if fresh {
+        if let Desc::Fresh(fd) = d {
             self.keep_or_close(fd, direct, append, &path);
         }
     }
@@ -670,17 +653,14 @@ impl Worker {
             1 => self.below(64 << 10),
             2 => self.below(MAX_OFF),
             _ => self.below(MAX_OFF + MAX_IO),
-        } as libc::off_t;
-        if let Some((fd, _, _)) = self.cached() {
-            // SAFETY: `fd` is open.
-            let r = sys(i64::from(unsafe { libc::ftruncate(fd, len) }));
+        } as u64;
+        if let Some((i, _, _)) = self.cached() {
+            let r = r2dax_sys::ftruncate(&self.fds[i].fd, len);
             self.check("ftruncate", "(cached descriptor)", r, 0);
             return;
         }
         let path = self.any_file();
-        let p = cstr(&path);
-        // SAFETY: A valid path.
-        let r = sys(i64::from(unsafe { libc::truncate(p.as_ptr(), len) }));
+        let r = r2dax_sys::truncate(&path, len);
         self.check("truncate", &path, r, 0);
     }
 
@@ -710,22 +690,19 @@ impl Worker {
         } else {
             1 + self.below(1 << 20)
         };
-        let (fd, fresh, path) = match self.cached() {
-            Some((fd, _, _)) => (fd, false, "(cached descriptor)".to_string()),
+        let (d, path) = match self.cached() {
+            Some((i, _, _)) => (Desc::Cached(i), "(cached descriptor)".to_string()),
             None => {
                 let path = self.file(false);
                 let Some(fd) = self.open(&path, libc::O_WRONLY | libc::O_CREAT, NEW_INODE) else {
                     return;
                 };
-                (fd, true, path)
+                (Desc::Fresh(fd), path)
             }
         };
-        // SAFETY: `fd` is open.
-        let r = sys(i64::from(unsafe {
-            libc::fallocate(fd, mode, off as libc::off_t, len as libc::off_t)
-        }));
+        let r = r2dax_sys::fallocate(self.fd(&d), mode, off as u64, len as u64);
         self.check("fallocate", &path, r, EINVAL_OK);
-        if fresh {
+        if let Desc::Fresh(fd) = d {
             self.close_checked(fd, &path);
         }
     }
@@ -738,9 +715,7 @@ impl Worker {
             7..=8 => (self.symlink_name(), self.symlink_name()),
             _ => (self.subdir(), self.subdir()),
         };
-        let (pa, pb) = (cstr(&a), cstr(&b));
-        // SAFETY: Two valid paths.
-        let r = sys(i64::from(unsafe { libc::rename(pa.as_ptr(), pb.as_ptr()) }));
+        let r = std::fs::rename(&a, &b);
         self.check("rename", &format!("{a} -> {b}"), r, 0);
     }
 
@@ -750,9 +725,7 @@ impl Worker {
         } else {
             (self.any_file(), self.any_file())
         };
-        let (pa, pb) = (cstr(&a), cstr(&b));
-        // SAFETY: Two valid paths.
-        let r = sys(i64::from(unsafe { libc::link(pa.as_ptr(), pb.as_ptr()) }));
+        let r = std::fs::hard_link(&a, &b);
         self.check("link", &format!("{a} -> {b}"), r, 0);
     }
 
@@ -762,9 +735,7 @@ impl Worker {
         } else {
             self.any_file()
         };
-        let p = cstr(&path);
-        // SAFETY: A valid path.
-        let r = sys(i64::from(unsafe { libc::unlink(p.as_ptr()) }));
+        let r = std::fs::remove_file(&path);
         self.check("unlink", &path, r, 0);
     }
 
@@ -786,34 +757,29 @@ impl Worker {
             })
             .collect();
         let path = self.symlink_name();
-        let (t, p) = (cstr(&target), cstr(&path));
-        // SAFETY: Two valid strings.
-        let r = sys(i64::from(unsafe { libc::symlink(t.as_ptr(), p.as_ptr()) }));
+        let r = std::os::unix::fs::symlink(&target, &path);
         self.check("symlink", &path, r, NEW_INODE);
     }
 
     fn op_fsync(&mut self) {
-        let (fd, fresh, path) = match self.cached() {
-            Some((fd, _, _)) => (fd, false, "(cached descriptor)".to_string()),
+        let (d, path) = match self.cached() {
+            Some((i, _, _)) => (Desc::Cached(i), "(cached descriptor)".to_string()),
             None => {
                 let path = self.file(false);
                 let Some(fd) = self.open(&path, libc::O_RDONLY, 0) else {
                     return;
                 };
-                (fd, true, path)
+                (Desc::Fresh(fd), path)
             }
         };
         let data = self.below(2) == 0;
-        // SAFETY: `fd` is open.
-        let r = sys(i64::from(unsafe {
-            if data {
-                libc::fdatasync(fd)
-            } else {
-                libc::fsync(fd)
-            }
-        }));
+        let r = if data {
+            r2dax_sys::fdatasync(self.fd(&d))
+        } else {
+            r2dax_sys::fsync(self.fd(&d))
+        };
         self.check(if data { "fdatasync" } else { "fsync" }, &path, r, 0);
-        if fresh {
+        if let Desc::Fresh(fd) = d {
             self.close_checked(fd, &path);
         }
     }
@@ -827,26 +793,20 @@ impl Worker {
         let Some(fd) = self.open(&path, libc::O_RDWR | libc::O_CREAT, NEW_INODE) else {
             return;
         };
-        self.mmap_store(fd, &path);
+        self.mmap_store(fd.as_fd(), &path);
         self.close_checked(fd, &path);
     }
 
-    fn mmap_store(&mut self, fd: i32, path: &str) {
-        // SAFETY: An all-zero stat is a valid output buffer.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: `fd` is open; `st` is an output buffer.
-        let r = sys(i64::from(unsafe { libc::fstat(fd, &mut st) }));
-        if !self.check("fstat", path, r, 0) {
+    fn mmap_store(&mut self, fd: BorrowedFd<'_>, path: &str) {
+        let r = r2dax_sys::file_size(fd);
+        let Some(size) = self.check("fstat", path, r, 0) else {
             return;
-        }
-        let mut size = st.st_size as usize;
+        };
+        let mut size = size as usize;
         if size < 4096 || self.below(5) == 0 {
             size = 4096 + self.below(1 << 20);
-            // SAFETY: `fd` is open.
-            let r = sys(i64::from(unsafe {
-                libc::ftruncate(fd, size as libc::off_t)
-            }));
-            if !self.check("ftruncate", path, r, 0) {
+            let r = r2dax_sys::ftruncate(fd, size as u64);
+            if self.check("ftruncate", path, r, 0).is_none() {
                 return;
             }
         }
@@ -857,48 +817,28 @@ impl Worker {
         // Every block of the pages stored to, up to the size (with blocks
         // smaller than pages, a fault allocates the page's other blocks).
         let falloc_end = (off + len).div_ceil(4096).saturating_mul(4096).min(size);
-        // SAFETY: `fd` is open.
-        let r = sys(i64::from(unsafe {
-            libc::fallocate(
-                fd,
-                0,
-                start as libc::off_t,
-                (falloc_end - start) as libc::off_t,
-            )
-        }));
-        if !self.check("fallocate (before mmap)", path, r, 0) {
+        let r = r2dax_sys::fallocate(fd, 0, start as u64, (falloc_end - start) as u64);
+        if self.check("fallocate (before mmap)", path, r, 0).is_none() {
             return;
         }
-        // SAFETY: A new shared mapping of the file's range.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                mlen,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                start as libc::off_t,
-            )
+        let r = Mmap::new(
+            fd,
+            start as u64,
+            mlen,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+        );
+        let Some(m) = self.check("mmap", path, r, 0) else {
+            return;
         };
-        if p == libc::MAP_FAILED {
-            let r = sys(-1);
-            self.check("mmap", path, r, 0);
-            return;
-        }
-        let p = p.cast::<u8>();
         let salt = self.r.next() as u8;
+        // Below the file's size, on allocated blocks; only this process
+        // touches `m` files.
         for i in off - start..mlen {
-            // SAFETY: Inside the mapping and below the file's size, on
-            // allocated blocks; only this process touches `m` files.
-            unsafe { std::ptr::write_volatile(p.add(i), salt.wrapping_add(i as u8)) };
+            m.write(i, salt.wrapping_add(i as u8));
         }
-        // SAFETY: The mapping made above.
-        let r = sys(i64::from(unsafe {
-            libc::msync(p.cast(), mlen, libc::MS_SYNC)
-        }));
+        let r = m.msync(libc::MS_SYNC);
         self.check("msync", path, r, 0);
-        // SAFETY: Unmapping what was mapped.
-        unsafe { libc::munmap(p.cast(), mlen) };
     }
 
     fn op_close(&mut self) {
@@ -912,7 +852,7 @@ impl Worker {
 }
 
 /// Runs one process's share; returns its exit status.
-fn child(root: &str, me: usize, nproc: usize, ops: usize, seed: u64, out: i32) -> i32 {
+fn child(root: &str, me: usize, nproc: usize, ops: usize, seed: u64, out: OwnedFd) -> i32 {
     let run = std::panic::catch_unwind(|| {
         let mut w = Worker::new(root, me, nproc, seed.wrapping_add(me as u64));
         w.run(ops);
@@ -939,8 +879,7 @@ fn child(root: &str, me: usize, nproc: usize, ops: usize, seed: u64, out: i32) -
         .collect::<Vec<_>>()
         .join(" ");
     line.push('\n');
-    // SAFETY: `out` is the pipe's write end; `line` is readable.
-    unsafe { libc::write(out, line.as_ptr().cast(), line.len()) };
+    let _ = r2dax_sys::write(&out, line.as_bytes());
     i32::from(c.unexpected > 0)
 }
 
@@ -954,7 +893,6 @@ fn mkdir_p(path: &str) -> std::io::Result<()> {
 /// See the module documentation.
 pub(crate) fn stress(dir: &str, ops: usize, seed: u64, nproc: usize) -> ExitCode {
     use std::io::Read;
-    use std::os::unix::io::FromRawFd;
     if ops == 0 || nproc == 0 {
         eprintln!("usage: r2dax-t stress DIR OPS SEED NPROC (OPS, NPROC > 0)");
         return ExitCode::from(2);
@@ -970,49 +908,55 @@ pub(crate) fn stress(dir: &str, ops: usize, seed: u64, nproc: usize) -> ExitCode
     let mut kids = Vec::new();
     let mut failed = false;
     for i in 0..nproc {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two ends.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
-            println!("pipe: {}", std::io::Error::last_os_error());
-            failed = true;
-            break;
-        }
+        let (r, w) = match r2dax_sys::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                println!("pipe: {e}");
+                failed = true;
+                break;
+            }
+        };
         // SAFETY: This process has one thread; the child only runs its
         // share and leaves with _exit.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            let _ = close(fds[0]);
-            let code = child(dir, i, nproc, ops, seed, fds[1]);
-            // SAFETY: Leaving the child without running the parent's
-            // exit handlers or flushing its copy of stdout.
-            unsafe { libc::_exit(code) };
-        }
-        let _ = close(fds[1]);
-        if pid < 0 {
-            println!("fork: {}", std::io::Error::last_os_error());
-            let _ = close(fds[0]);
-            failed = true;
-            break;
-        }
-        kids.push((i, pid, fds[0]));
+        let pid = match unsafe { r2dax_sys::fork() } {
+            Ok(Fork::Child) => {
+                drop(r);
+                let code = child(dir, i, nproc, ops, seed, w);
+                // Without running the parent's exit handlers or flushing
+                // its copy of stdout.
+                r2dax_sys::exit_now(code);
+            }
+            Ok(Fork::Parent(pid)) => pid,
+            Err(e) => {
+                println!("fork: {e}");
+                failed = true;
+                break;
+            }
+        };
+        drop(w);
+        kids.push((i, pid, r));
     }
     let mut total = Counts::default();
-    for (i, pid, rfd) in kids {
+    for (i, pid, r) in kids {
         let mut text = String::new();
-        // SAFETY: The read end of the pipe, owned from here on.
-        let _ = unsafe { std::fs::File::from_raw_fd(rfd) }.read_to_string(&mut text);
-        let mut status = 0;
-        // SAFETY: Waiting for our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        if libc::WIFSIGNALED(status) {
-            println!("p{i}: killed by signal {}", libc::WTERMSIG(status));
-            failed = true;
-        } else if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-            println!(
-                "p{i}: exit status {} (unexpected errors, see stderr)",
-                libc::WEXITSTATUS(status)
-            );
-            failed = true;
+        let _ = std::fs::File::from(r).read_to_string(&mut text);
+        match r2dax_sys::waitpid(pid) {
+            Err(e) => {
+                println!("p{i}: waitpid: {e}");
+                failed = true;
+            }
+            Ok(st) if st.signaled() => {
+                println!("p{i}: killed by signal {}", st.term_signal());
+                failed = true;
+            }
+            Ok(st) if !st.exited() || st.exit_status() != 0 => {
+                println!(
+                    "p{i}: exit status {} (unexpected errors, see stderr)",
+                    st.exit_status()
+                );
+                failed = true;
+            }
+            Ok(_) => {}
         }
         if let Some(c) = Counts::parse(text.trim()) {
             eprintln!(
