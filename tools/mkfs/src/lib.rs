@@ -3,7 +3,7 @@
 //!
 //! The library holds everything; `src/main.rs` is the command.
 
-mod build;
+mod image;
 mod probe;
 
 use r2dax_disk::{Device, BS};
@@ -278,8 +278,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     // leave an old superblock in front of half-written new metadata.
     dev.write_blocks(0, &vec![0u8; BS])?;
     dev.sync()?;
-    let mut b = build::Builder::new(&dev, geo, now as i64);
-    build::populate(&mut b, args.source.as_deref().map(std::path::Path::new))
+    let mut b = image::Builder::new(&dev, geo, now as i64);
+    image::populate(&mut b, args.source.as_deref().map(std::path::Path::new))
         .map_err(|e| format!("{devname}: {e}"))?;
     b.finish(&mut sb)
 }
