@@ -8,6 +8,7 @@
 //! which util-linux needs), so building needs no libblkid-dev.
 
 use std::ffi::{c_char, c_int, CStr};
+use std::fmt;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr::{self, NonNull};
 
@@ -45,6 +46,32 @@ pub enum Found {
     Unknown,
 }
 
+/// Why libblkid could not probe the device.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProbeError {
+    /// `blkid_new_probe` found no memory.
+    OutOfMemory,
+    /// `blkid_probe_set_device` failed.
+    SetDevice,
+    /// `blkid_probe_enable_partitions` failed.
+    EnablePartitions,
+    /// `blkid_do_fullprobe` failed (reading the device, most likely).
+    Probe,
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProbeError::OutOfMemory => "out of memory",
+            ProbeError::SetDevice => "cannot set up the probe",
+            ProbeError::EnablePartitions => "cannot enable partition table probing",
+            ProbeError::Probe => "probe failed",
+        })
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
 /// An owned probe; freed on drop.
 struct Probe(NonNull<RawProbe>);
 
@@ -80,19 +107,19 @@ impl Probe {
 
 /// Probes the whole of the open device `fd` for superblocks and partition
 /// tables. Errors are libblkid's failures to set up or read the device.
-pub fn probe(fd: BorrowedFd<'_>) -> Result<Found, String> {
+pub fn probe(fd: BorrowedFd<'_>) -> Result<Found, ProbeError> {
     // SAFETY: no arguments; the result is checked for NULL.
-    let pr = NonNull::new(unsafe { blkid_new_probe() }).ok_or("out of memory")?;
+    let pr = NonNull::new(unsafe { blkid_new_probe() }).ok_or(ProbeError::OutOfMemory)?;
     let pr = Probe(pr);
     // SAFETY: the probe is live and `fd` is open for the whole call and the
     // probe's life (libblkid neither closes nor keeps it past
     // blkid_free_probe); offset 0, size 0 means the whole device.
     if unsafe { blkid_probe_set_device(pr.0.as_ptr(), fd.as_raw_fd(), 0, 0) } != 0 {
-        return Err("cannot set up the probe".into());
+        return Err(ProbeError::SetDevice);
     }
     // SAFETY: the probe is live.
     if unsafe { blkid_probe_enable_partitions(pr.0.as_ptr(), 1) } != 0 {
-        return Err("cannot enable partition table probing".into());
+        return Err(ProbeError::EnablePartitions);
     }
     // SAFETY: the probe is live; it reads through the fd set above.
     match unsafe { blkid_do_fullprobe(pr.0.as_ptr()) } {
@@ -104,7 +131,7 @@ pub fn probe(fd: BorrowedFd<'_>) -> Result<Found, String> {
         } else {
             Found::Unknown
         }),
-        _ => Err("probe failed".into()),
+        _ => Err(ProbeError::Probe),
     }
 }
 

@@ -8,6 +8,7 @@
 //! an `EBUSY`. See r2daxctl(8) (`tools/r2daxctl/r2daxctl.8`).
 
 use r2dax_format::ioctl::{status, DaxStatus, FsXattr, FS_XFLAG_DAX, STATX_ATTR_DAX};
+use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -236,9 +237,35 @@ fn walk(path: &Path, recurse: bool, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn run(args: &[String]) -> Result<i32, String> {
+/// A command line `run` cannot follow (printed before the usage).
+#[derive(Debug, PartialEq, Eq)]
+enum UsageError {
+    MissingCommand,
+    UnknownCommand(String),
+    NoDaxState,
+    BadWait(String),
+    UnknownOption(String),
+    NoPath,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::MissingCommand => write!(f, "missing command"),
+            UsageError::UnknownCommand(c) => write!(f, "unknown command '{c}'"),
+            UsageError::NoDaxState => write!(f, "dax needs 'on' or 'off'"),
+            UsageError::BadWait(w) => write!(f, "bad --wait value '{w}'"),
+            UsageError::UnknownOption(o) => write!(f, "unknown option '{o}'"),
+            UsageError::NoPath => write!(f, "no PATH given"),
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn run(args: &[String]) -> Result<i32, UsageError> {
     let mut it = args.iter();
-    let cmd = it.next().ok_or("missing command")?;
+    let cmd = it.next().ok_or(UsageError::MissingCommand)?;
     let mut json = false;
     let mut recurse = false;
     let mut wait = None;
@@ -248,10 +275,10 @@ fn run(args: &[String]) -> Result<i32, String> {
         on = Some(match it.next().map(String::as_str) {
             Some("on") => true,
             Some("off") => false,
-            _ => return Err("dax needs 'on' or 'off'".into()),
+            _ => return Err(UsageError::NoDaxState),
         });
     } else if cmd != "status" {
-        return Err(format!("unknown command '{cmd}'"));
+        return Err(UsageError::UnknownCommand(cmd.clone()));
     }
     for a in it {
         match a.as_str() {
@@ -261,18 +288,20 @@ fn run(args: &[String]) -> Result<i32, String> {
             w if on.is_some() && w.starts_with("--wait=") => {
                 let s: f64 = w["--wait=".len()..]
                     .parse()
-                    .map_err(|_| format!("bad --wait value '{w}'"))?;
+                    .map_err(|_| UsageError::BadWait(w.into()))?;
                 if !(0.0..=86400.0).contains(&s) {
-                    return Err(format!("bad --wait value '{w}'"));
+                    return Err(UsageError::BadWait(w.into()));
                 }
                 wait = Some(Duration::from_secs_f64(s));
             }
-            o if o.starts_with('-') && o.len() > 1 => return Err(format!("unknown option '{o}'")),
+            o if o.starts_with('-') && o.len() > 1 => {
+                return Err(UsageError::UnknownOption(o.into()))
+            }
             p => paths.push(PathBuf::from(p)),
         }
     }
     if paths.is_empty() {
-        return Err("no PATH given".into());
+        return Err(UsageError::NoPath);
     }
     let stdout = std::io::stdout();
     let mut w = stdout.lock();

@@ -11,7 +11,8 @@
 //! other error fails the run (exit 1). The caller checks dmesg.
 
 use r2dax_format::ioctl::{FS_XFLAG_DAX, STATX_ATTR_DAX};
-use r2dax_sys::{Fork, Mmap};
+use r2dax_sys::{Errno, Fork, Mmap};
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,21 +44,94 @@ impl Rng {
     }
 }
 
-type Res = Result<(), String>;
-
-fn fail<T>(msg: String) -> Result<T, String> {
-    Err(msg)
+/// Why a thread failed the run.
+#[derive(Debug)]
+enum Failure {
+    /// A system call failed: which one, and its error.
+    Sys(&'static str, Errno),
+    /// File I/O failed: who did what, and the error.
+    Io(String, std::io::Error),
+    /// A byte read back differs from the model: whose check, the
+    /// offset, what was read and what the model holds.
+    Data {
+        what: String,
+        at: usize,
+        got: u8,
+        model: u8,
+    },
+    /// As `Data`, for a byte read through worker `worker`'s shared
+    /// mapping.
+    SharedMap {
+        worker: usize,
+        at: usize,
+        got: u8,
+        model: u8,
+    },
+    /// Worker `worker`'s private mapping shows a wrong byte at `at`.
+    PrivateMap { worker: usize, at: usize },
+    /// Worker `worker`'s forked child did not exit with 0.
+    Child { worker: usize, status: i32 },
+    /// A flip failed with EBUSY, yet statx shows the new mode.
+    ChangedWhenBusy,
+    /// A flip to `want` succeeded, yet statx shows the old mode.
+    NotSwitched { want: bool },
 }
 
-fn is_dax(f: &File) -> Result<bool, String> {
-    match r2dax_sys::fstatx_attributes(f) {
-        Ok(a) => Ok(a.set & STATX_ATTR_DAX != 0),
-        Err(e) => fail(format!("statx: {e}")),
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Sys(call, e) => write!(f, "{call}: {e}"),
+            Failure::Io(what, e) => write!(f, "{what}: {e}"),
+            Failure::Data {
+                what,
+                at,
+                got,
+                model,
+            } => write!(f, "{what}: byte {at} is {got:#04x}, model {model:#04x}"),
+            Failure::SharedMap {
+                worker,
+                at,
+                got,
+                model,
+            } => write!(
+                f,
+                "worker {worker}: shared map byte {at} is {got:#04x}, model {model:#04x}"
+            ),
+            Failure::PrivateMap { worker, at } => {
+                write!(f, "worker {worker}: private map byte {at} wrong")
+            }
+            Failure::Child { worker, status } => {
+                write!(f, "worker {worker}: child died (status {status:#x})")
+            }
+            Failure::ChangedWhenBusy => write!(f, "EBUSY, but the mode changed"),
+            Failure::NotSwitched { want } => {
+                write!(f, "flag set to {want}, but statx says otherwise")
+            }
+        }
     }
 }
 
+impl std::error::Error for Failure {}
+
+type Res = Result<(), Failure>;
+
+/// `Failure::Io` with `what` for context.
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Failure {
+    move |e| Failure::Io(what.into(), e)
+}
+
+/// `Failure::Sys` for `call`.
+fn sys(call: &'static str) -> impl FnOnce(Errno) -> Failure {
+    move |e| Failure::Sys(call, e)
+}
+
+fn is_dax(f: &File) -> Result<bool, Failure> {
+    let a = r2dax_sys::fstatx_attributes(f).map_err(sys("statx"))?;
+    Ok(a.set & STATX_ATTR_DAX != 0)
+}
+
 /// A shared or private read-write mapping of `len` bytes at `off`.
-fn map(f: &File, off: usize, len: usize, shared: bool) -> Result<Mmap, String> {
+fn map(f: &File, off: usize, len: usize, shared: bool) -> Result<Mmap, Failure> {
     let flags = if shared {
         libc::MAP_SHARED
     } else {
@@ -70,20 +144,20 @@ fn map(f: &File, off: usize, len: usize, shared: bool) -> Result<Mmap, String> {
         libc::PROT_READ | libc::PROT_WRITE,
         flags,
     )
-    .map_err(|e| format!("mmap: {e}"))
+    .map_err(sys("mmap"))
 }
 
 fn check(f: &File, base: usize, model: &[u8], what: &str) -> Res {
     let mut buf = vec![0u8; model.len()];
     f.read_exact_at(&mut buf, base as u64)
-        .map_err(|e| format!("{what}: pread: {e}"))?;
+        .map_err(io(format!("{what}: pread")))?;
     if let Some(i) = (0..model.len()).find(|&i| buf[i] != model[i]) {
-        return fail(format!(
-            "{what}: byte {} is {:#04x}, model {:#04x}",
-            base + i,
-            buf[i],
-            model[i]
-        ));
+        return Err(Failure::Data {
+            what: what.to_string(),
+            at: base + i,
+            got: buf[i],
+            model: model[i],
+        });
     }
     Ok(())
 }
@@ -100,7 +174,7 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
             0 => {
                 let data = vec![val; len];
                 f.write_all_at(&data, (base + off) as u64)
-                    .map_err(|e| format!("worker {id}: pwrite: {e}"))?;
+                    .map_err(io(format!("worker {id}: pwrite")))?;
                 model[off..off + len].fill(val);
             }
             1 => check(
@@ -118,12 +192,12 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
                         m.write(o, v);
                         model[o] = v;
                     } else if m.read(o) != model[o] {
-                        return fail(format!(
-                            "worker {id}: shared map byte {} is {:#04x}, model {:#04x}",
-                            base + o,
-                            m.read(o),
-                            model[o]
-                        ));
+                        return Err(Failure::SharedMap {
+                            worker: id,
+                            at: base + o,
+                            got: m.read(o),
+                            model: model[o],
+                        });
                     }
                 }
             }
@@ -132,7 +206,10 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
                 let m = map(f, base, REGION, false)?;
                 let o = rng.below(REGION);
                 if m.read(o) != model[o] {
-                    return fail(format!("worker {id}: private map byte {} wrong", base + o));
+                    return Err(Failure::PrivateMap {
+                        worker: id,
+                        at: base + o,
+                    });
                 }
                 m.write(o, model[o] ^ 0xff);
                 drop(m);
@@ -153,7 +230,7 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
                 // SAFETY: The child only stores through the mapping, sleeps
                 // and calls _exit; no locks or allocation.
                 let pid = match unsafe { r2dax_sys::fork() } {
-                    Err(e) => return fail(format!("fork: {e}")),
+                    Err(e) => return Err(Failure::Sys("fork", e)),
                     Ok(Fork::Child) => {
                         m.write(o, v);
                         std::thread::sleep(Duration::from_micros(2000));
@@ -162,15 +239,18 @@ fn worker(f: &File, id: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU64) ->
                     Ok(Fork::Parent(pid)) => pid,
                 };
                 drop(m);
-                let st = r2dax_sys::waitpid(pid).map_err(|e| format!("waitpid: {e}"))?;
+                let st = r2dax_sys::waitpid(pid).map_err(sys("waitpid"))?;
                 if !st.exited() || st.exit_status() != 0 {
-                    return fail(format!("worker {id}: child died (status {:#x})", st.0));
+                    return Err(Failure::Child {
+                        worker: id,
+                        status: st.0,
+                    });
                 }
                 model[o] = v;
             }
             _ => {
                 f.sync_data()
-                    .map_err(|e| format!("worker {id}: fdatasync: {e}"))?;
+                    .map_err(io(format!("worker {id}: fdatasync")))?;
             }
         }
         ops.fetch_add(1, Ordering::Relaxed);
@@ -184,8 +264,7 @@ fn truncater(f: &File, start: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU
     let mut len = TAIL;
     while !stop.load(Ordering::Relaxed) {
         let new = rng.below(TAIL + 1);
-        f.set_len((start + new) as u64)
-            .map_err(|e| format!("truncate: {e}"))?;
+        f.set_len((start + new) as u64).map_err(io("truncate"))?;
         model.truncate(new);
         model.resize(TAIL, 0);
         len = new;
@@ -193,7 +272,7 @@ fn truncater(f: &File, start: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU
         let n = 1 + rng.below(TAIL - off);
         let v = (rng.next() & 0xff) as u8;
         f.write_all_at(&vec![v; n], (start + off) as u64)
-            .map_err(|e| format!("tail pwrite: {e}"))?;
+            .map_err(io("tail pwrite"))?;
         model[off..off + n].fill(v);
         len = len.max(off + n);
         check(f, start, &model[..len], "tail")?;
@@ -204,21 +283,21 @@ fn truncater(f: &File, start: usize, seed: u64, stop: &AtomicBool, ops: &AtomicU
 
 fn flipper(f: &File, stop: &AtomicBool, ok: &AtomicU64, busy: &AtomicU64) -> Res {
     while !stop.load(Ordering::Relaxed) {
-        let mut fa = r2dax_sys::get_fsxattr(f).map_err(|e| format!("FSGETXATTR: {e}"))?;
+        let mut fa = r2dax_sys::get_fsxattr(f).map_err(sys("FSGETXATTR"))?;
         fa.xflags ^= FS_XFLAG_DAX;
         let want = fa.xflags & FS_XFLAG_DAX != 0;
         if let Err(e) = r2dax_sys::set_fsxattr(f, &fa) {
             if e.raw() != libc::EBUSY {
-                return fail(format!("FSSETXATTR: {e}"));
+                return Err(Failure::Sys("FSSETXATTR", e));
             }
             busy.fetch_add(1, Ordering::Relaxed);
             if is_dax(f)? == want {
-                return fail("EBUSY, but the mode changed".into());
+                return Err(Failure::ChangedWhenBusy);
             }
         } else {
             ok.fetch_add(1, Ordering::Relaxed);
             if is_dax(f)? != want {
-                return fail(format!("flag set to {want}, but statx says otherwise"));
+                return Err(Failure::NotSwitched { want });
             }
         }
         std::thread::yield_now();
@@ -320,4 +399,61 @@ fn main() {
         busy.load(Ordering::Relaxed)
     );
     std::process::exit(if failed { 1 } else { 0 });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_print_as_before() {
+        let io = std::io::Error::from_raw_os_error(libc::EIO);
+        let cases = [
+            (
+                Failure::Sys("FSSETXATTR", Errno::new(libc::EPERM)),
+                "FSSETXATTR: Operation not permitted (os error 1)",
+            ),
+            (
+                Failure::Io("worker 2: pwrite".into(), io),
+                "worker 2: pwrite: Input/output error (os error 5)",
+            ),
+            (
+                Failure::Data {
+                    what: "tail final".into(),
+                    at: 70000,
+                    got: 0x5,
+                    model: 0xab,
+                },
+                "tail final: byte 70000 is 0x05, model 0xab",
+            ),
+            (
+                Failure::SharedMap {
+                    worker: 1,
+                    at: 65537,
+                    got: 0,
+                    model: 0x10,
+                },
+                "worker 1: shared map byte 65537 is 0x00, model 0x10",
+            ),
+            (
+                Failure::PrivateMap { worker: 0, at: 9 },
+                "worker 0: private map byte 9 wrong",
+            ),
+            (
+                Failure::Child {
+                    worker: 2,
+                    status: 0x86,
+                },
+                "worker 2: child died (status 0x86)",
+            ),
+            (Failure::ChangedWhenBusy, "EBUSY, but the mode changed"),
+            (
+                Failure::NotSwitched { want: true },
+                "flag set to true, but statx says otherwise",
+            ),
+        ];
+        for (f, text) in cases {
+            assert_eq!(f.to_string(), text);
+        }
+    }
 }
