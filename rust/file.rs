@@ -9,16 +9,15 @@ use crate::iomap::{map_range, Fill};
 use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
-use crate::vfs::file_ops::FileOperations;
+use crate::vfs::file_ops::{
+    FileOperations, FALLOC_FL_KEEP_SIZE as KEEP_SIZE, FALLOC_FL_PUNCH_HOLE as PUNCH_HOLE,
+    FALLOC_FL_ZERO_RANGE as ZERO_RANGE,
+};
 use crate::vfs::iomap_ops::IOMAP_WRITE;
 use crate::vfs::lock::Quiesced;
 use crate::vfs::vfs_inode::INode;
 use kernel::error::code::{EFBIG, EINVAL, ENODEV};
 use kernel::prelude::*;
-
-const KEEP_SIZE: u32 = 0x01;
-const PUNCH_HOLE: u32 = 0x02;
-const ZERO_RANGE: u32 = 0x10;
 
 const BS: u64 = BLOCK_SIZE as u64;
 

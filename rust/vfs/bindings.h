@@ -12,6 +12,7 @@
 #include <linux/iomap.h>
 #include <linux/statfs.h>
 #include <linux/fileattr.h>
+#include <linux/falloc.h>
 
 #include "helpers.h"
 

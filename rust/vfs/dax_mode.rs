@@ -14,6 +14,7 @@ use super::vfs_inode::INode;
 use core::sync::atomic::Ordering;
 use kernel::error::code::EINVAL;
 use kernel::prelude::*;
+use kernel::time::msecs_to_jiffies;
 
 /// Why a DAX mode switch did not happen.
 pub(crate) enum SwitchError {
@@ -27,6 +28,14 @@ pub(crate) enum SwitchError {
     Collapsible,
     /// Writeback, the caller's commit, or a signal failed it.
     Failed(Error),
+}
+
+/// The jiffies counter now.
+fn jiffies() -> kernel::time::Jiffies {
+    // SAFETY: A volatile read of the counter the timer interrupt updates
+    // (an unlocked read of a word that only grows, as `time_after` users
+    // do).
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(raw::jiffies)) }
 }
 
 /// How long a mode switch waits for pinned pages before `EBUSY`.
@@ -155,8 +164,7 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         &self,
         mapping: *mut raw::address_space,
     ) -> core::result::Result<(), SwitchError> {
-        // SAFETY: Converting a constant.
-        let mut left = unsafe { raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS) } as isize;
+        let mut left = msecs_to_jiffies(PIN_WAIT_MS) as isize;
         loop {
             // SAFETY: The mapping is live and the guard holds the
             // invalidate lock exclusively (no VMA, so
@@ -182,9 +190,7 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         &self,
         mapping: *mut raw::address_space,
     ) -> core::result::Result<(), SwitchError> {
-        // SAFETY: Converting a constant; reading the jiffies counter.
-        let deadline =
-            unsafe { raw::jiffies.wrapping_add(raw::r2dax_msecs_to_jiffies(PIN_WAIT_MS)) };
+        let deadline = jiffies().wrapping_add(msecs_to_jiffies(PIN_WAIT_MS));
         loop {
             // SAFETY: The mapping is live and the inode lock and the
             // guard's invalidate lock keep folios from being added. A folio
@@ -203,10 +209,7 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
             if done {
                 return Ok(());
             }
-            // SAFETY: Reading the jiffies counter (a racy read of a word
-            // that only grows is what time_after() does too).
-            let now = unsafe { core::ptr::read_volatile(core::ptr::addr_of!(raw::jiffies)) };
-            if (now.wrapping_sub(deadline) as isize) >= 0 {
+            if (jiffies().wrapping_sub(deadline) as isize) >= 0 {
                 return Err(SwitchError::Pinned);
             }
             // SAFETY: A plain sleep.

@@ -15,14 +15,15 @@ use core::marker::PhantomData;
 use core::sync::atomic::Ordering;
 use kernel::error::code::ENOTTY;
 use kernel::error::from_result;
+use kernel::ioctl::{_IOC_DIR, _IOC_SIZE};
 use kernel::prelude::*;
 
-/// `FALLOC_FL_KEEP_SIZE` of include/uapi/linux/falloc.h.
-const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
-/// `FALLOC_FL_PUNCH_HOLE`.
-const FALLOC_FL_PUNCH_HOLE: u32 = 0x02;
-/// `FALLOC_FL_ZERO_RANGE`.
-const FALLOC_FL_ZERO_RANGE: u32 = 0x10;
+/// `fallocate(2)` mode: do not change the size.
+pub(crate) const FALLOC_FL_KEEP_SIZE: u32 = raw::FALLOC_FL_KEEP_SIZE;
+/// `fallocate(2)` mode: free the range (with `FALLOC_FL_KEEP_SIZE`).
+pub(crate) const FALLOC_FL_PUNCH_HOLE: u32 = raw::FALLOC_FL_PUNCH_HOLE;
+/// `fallocate(2)` mode: make the range read as zeros, allocated.
+pub(crate) const FALLOC_FL_ZERO_RANGE: u32 = raw::FALLOC_FL_ZERO_RANGE;
 
 /// The operations of open regular files (`struct file_operations`) that
 /// the filesystem provides; reads, writes and `mmap` go through iomap
@@ -647,9 +648,8 @@ impl<T: Operations> Tables<T> {
     /// Called by the VFS for an ioctl it does not handle itself, on an open
     /// file or directory of ours; `arg` is a user pointer for ours.
     unsafe extern "C" fn ioctl(file: *mut raw::file, cmd: c_uint, arg: usize) -> isize {
-        const IOC_READ: u32 = 2;
-        let size = ((cmd >> 16) & 0x3fff) as usize;
-        if cmd >> 30 != IOC_READ {
+        let size = _IOC_SIZE(cmd);
+        if _IOC_DIR(cmd) != raw::_IOC_READ {
             return -(raw::ENOTTY as isize);
         }
         let r = (|| -> Result<isize> {

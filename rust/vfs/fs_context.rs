@@ -15,10 +15,6 @@ use kernel::error::from_result;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
-/// `ENOPARAM` of include/linux/errno.h: "not a parameter of this
-/// filesystem", which makes the VFS try its own and then refuse it.
-const ENOPARAM: u32 = 519;
-
 impl<T: Operations> Tables<T> {
     const CONTEXT_OPS: raw::fs_context_operations = raw::fs_context_operations {
         get_tree: Some(Self::get_tree),
@@ -109,8 +105,9 @@ impl<T: Operations> Tables<T> {
         let opts = unsafe { Self::options(fc) };
         match T::parse_param(opts, key.as_bytes(), value) {
             Ok(()) => 0,
-            // The VFS then handles `source` or reports the unknown option.
-            Err(ParamError::Unknown) => -(ENOPARAM as c_int),
+            // `ENOPARAM`, "not a parameter of this filesystem": the VFS
+            // then handles `source` or reports the unknown option.
+            Err(ParamError::Unknown) => -(raw::ENOPARAM as c_int),
             // SAFETY: `fc` and the key are valid; the helper only logs.
             Err(ParamError::BadValue) => unsafe { raw::r2dax_fc_bad_value(fc, (*param).key) },
         }

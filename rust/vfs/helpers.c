@@ -427,11 +427,6 @@ long r2dax_wait_page_idle_interruptible(struct page *page)
 					    page_ref_count(page) == 1);
 }
 
-unsigned long r2dax_msecs_to_jiffies(unsigned int ms)
-{
-	return msecs_to_jiffies(ms);
-}
-
 bool r2dax_inode_trylock_shared(struct inode *inode)
 {
 	return inode_trylock_shared(inode);

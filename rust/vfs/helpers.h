@@ -114,7 +114,6 @@ bool r2dax_mapping_empty(struct address_space *mapping);
 bool r2dax_folio_is_zone_device(const struct folio *folio);
 long r2dax_wait_page_idle(struct page *page, long timeout);
 long r2dax_wait_page_idle_interruptible(struct page *page);
-unsigned long r2dax_msecs_to_jiffies(unsigned int ms);
 bool r2dax_inode_trylock_shared(struct inode *inode);
 struct address_space *r2dax_inode_mapping(struct inode *inode);
 int r2dax_filemap_write_and_wait(struct address_space *mapping);
