@@ -124,39 +124,34 @@ impl<T: Operations> Tables<T> {
         offset: raw::loff_t,
         _len: c_uint,
     ) -> c_int {
-        // SAFETY: Per the contract. `iomap_writepages` keeps `wpc->iomap`
-        // from one call to the next, for a whole writeback pass; the folio
-        // at `offset` is locked and under writeback. A punch, truncate or
-        // trim that freed blocks since the mapping was made (they may
-        // belong to another file by now) has moved the map generation on,
-        // so the cached mapping is used only while its cookie is current
-        // (as xfs's `xfs_imap_valid`). The generation moves before any
-        // pointer is cleared, and a folio dirtied over a new block after a
-        // punch is created after the punch returned, so its check sees the
-        // new generation.
-        unsafe {
-            let m = &(*wpc).iomap;
-            if m.type_ == raw::IOMAP_MAPPED as u16
-                && offset >= m.offset
-                && (offset as u64) < m.offset as u64 + m.length
-                && T::mapping_valid(INode::<T>::from_raw(inode), m.validity_cookie)
-            {
-                return 0;
-            }
-            let r = Self::iomap_begin(
-                inode,
-                offset,
-                1 << 30,
-                0,
-                core::ptr::addr_of_mut!((*wpc).iomap),
-                core::ptr::null_mut(),
-            );
-            if r == 0 && (*wpc).iomap.type_ != raw::IOMAP_MAPPED as u16 {
-                // Blocks are allocated when data is written (or a page is
-                // made writable), so a dirty page over a hole is a bug.
-                return EIO.to_errno();
-            }
-            r
+        // SAFETY: Per the contract `wpc` is valid and ours for the call;
+        // `iomap_writepages` keeps `wpc->iomap` from one call to the next,
+        // for a whole writeback pass.
+        let map = unsafe { &mut (*wpc).iomap };
+        // SAFETY: Writeback passes a live inode of ours.
+        let i = unsafe { INode::<T>::from_raw(inode) };
+        // The folio at `offset` is locked and under writeback. A punch,
+        // truncate or trim that freed blocks since the mapping was made
+        // (they may belong to another file by now) has moved the map
+        // generation on, so the cached mapping is used only while its
+        // cookie is current (as xfs's `xfs_imap_valid`). The generation
+        // moves before any pointer is cleared, and a folio dirtied over a
+        // new block after a punch is created after the punch returned, so
+        // its check sees the new generation.
+        if map.type_ == raw::IOMAP_MAPPED as u16
+            && offset >= map.offset
+            && (offset as u64) < map.offset as u64 + map.length
+            && T::mapping_valid(i, map.validity_cookie)
+        {
+            return 0;
         }
+        // SAFETY: The inode is live and `map` is valid for writes.
+        let r = unsafe { Self::iomap_begin(inode, offset, 1 << 30, 0, map, core::ptr::null_mut()) };
+        if r == 0 && map.type_ != raw::IOMAP_MAPPED as u16 {
+            // Blocks are allocated when data is written (or a page is made
+            // writable), so a dirty page over a hole is a bug.
+            return EIO.to_errno();
+        }
+        r
     }
 }

@@ -60,37 +60,38 @@ impl Buffer {
     /// Runs `f` on the block's contents, with the buffer locked.
     pub(crate) fn with_data<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         let bh = self.bh.as_ptr();
+        let _locked = self.lock();
         // SAFETY: By the type invariant the buffer is referenced and maps
         // `b_size` bytes. Every writer of the contents (r2dax through
         // `with_data_mut`, the block layer while it reads) holds the buffer
-        // lock, which we hold while the slice lives.
-        unsafe {
-            raw::r2dax_lock_buffer(bh);
-            let r = f(core::slice::from_raw_parts(
-                (*bh).b_data.cast::<u8>(),
-                (*bh).b_size,
-            ));
-            raw::r2dax_unlock_buffer(bh);
-            r
-        }
+        // lock, which `_locked` holds while the slice lives.
+        let data = unsafe { core::slice::from_raw_parts((*bh).b_data.cast::<u8>(), (*bh).b_size) };
+        f(data)
+    }
+
+    /// Takes the buffer lock (`lock_buffer`) until the guard goes.
+    fn lock(&self) -> BufferLock<'_> {
+        // SAFETY: The buffer is referenced (type invariant).
+        unsafe { raw::r2dax_lock_buffer(self.bh.as_ptr()) };
+        BufferLock(self)
     }
 
     /// Runs `f` on the block's contents for writing, with the buffer locked,
     /// and marks it dirty. [`Buffer::sync`] then writes it out.
     pub(crate) fn with_data_mut<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
         let bh = self.bh.as_ptr();
-        // SAFETY: As in `with_data`; holding the buffer lock makes this the
-        // only reference to the contents.
-        unsafe {
-            raw::r2dax_lock_buffer(bh);
-            let r = f(core::slice::from_raw_parts_mut(
-                (*bh).b_data.cast::<u8>(),
-                (*bh).b_size,
-            ));
-            raw::r2dax_unlock_buffer(bh);
-            raw::mark_buffer_dirty(bh);
-            r
-        }
+        let r = {
+            let _locked = self.lock();
+            // SAFETY: By the type invariant the buffer is referenced and
+            // maps `b_size` bytes; holding the buffer lock makes this the
+            // only reference to the contents while the slice lives.
+            let data =
+                unsafe { core::slice::from_raw_parts_mut((*bh).b_data.cast::<u8>(), (*bh).b_size) };
+            f(data)
+        };
+        // SAFETY: The buffer is referenced (type invariant).
+        unsafe { raw::mark_buffer_dirty(bh) };
+        r
     }
 
     /// Writes the buffer to the device and waits for it (the ordering point
@@ -130,6 +131,16 @@ impl Buffer {
             return Err(EIO);
         }
         Ok(())
+    }
+}
+
+/// A held buffer lock, released on drop.
+struct BufferLock<'a>(&'a Buffer);
+
+impl Drop for BufferLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Taken in `Buffer::lock`; the buffer is referenced.
+        unsafe { raw::r2dax_unlock_buffer(self.0.bh.as_ptr()) };
     }
 }
 

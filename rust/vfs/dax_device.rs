@@ -31,7 +31,8 @@ pub(crate) struct DaxDevice {
 // SAFETY: A `dax_device` reference may be used and put from any thread; the
 // DAX core synchronises its state itself (SRCU and atomics).
 unsafe impl Send for DaxDevice {}
-// SAFETY: As above; the wrapper has no interior mutability of its own.
+// SAFETY: Shared references only read `dev`, `part_off` and
+// `meta_via_dax`, which never change; the DAX core synchronises the device.
 unsafe impl Sync for DaxDevice {}
 
 impl DaxDevice {

@@ -246,9 +246,10 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
             // through them.
             let mut page = unsafe { raw::dax_layout_busy_page_range(mapping, bstart, bend) };
             if page.is_null() {
-                // SAFETY: As for `dax_layout_busy_page_range`; this finds
-                // pins that outlived their VMA, which that function does
-                // not look for once the file has no VMA.
+                // SAFETY: The mapping is live, the inode lock and the
+                // guard's invalidate lock are held; this finds pins that
+                // outlived their VMA, which `dax_layout_busy_page_range`
+                // does not look for once the file has no VMA.
                 page = unsafe { raw::r2dax_dax_busy_page(mapping, pstart, pend) };
             }
             if page.is_null() {

@@ -103,8 +103,9 @@ impl DirEmitter<'_> {
 
     /// Sets the position (of the next entry to emit, or the end).
     pub(crate) fn set_pos(&mut self, pos: i64) {
-        // SAFETY: As above; the VFS holds the directory lock shared and owns
-        // `ctx` exclusively for this call.
+        // SAFETY: `ctx` is valid during the call (type invariant); the VFS
+        // holds the directory lock shared and owns `ctx` exclusively for
+        // this call.
         unsafe { (*self.ctx).pos = pos };
     }
 
@@ -181,7 +182,8 @@ impl<T: Operations> Tables<T> {
         if unsafe { raw::r2dax_file_marked(file) } {
             i.layer().collapsible.fetch_sub(1, Ordering::AcqRel);
         }
-        // SAFETY: As above; `f_mode` does not change any more.
+        // SAFETY: The file is live (per the contract); `f_mode` does not
+        // change any more.
         let written = unsafe { (*file).f_mode } & raw::FMODE_WRITE != 0;
         if !written || !T::wants_release(i) {
             return 0;
@@ -228,19 +230,8 @@ impl<T: Operations> Tables<T> {
             unsafe { raw::r2dax_file_accessed(file) };
             r
         } else if flags as u32 & raw::IOCB_DIRECT != 0 {
-            // SAFETY: The arguments are the call's; no dio ops, private
-            // data or completion flags.
-            let r = unsafe {
-                raw::iomap_dio_rw(
-                    iocb,
-                    to,
-                    &Self::IOMAP_OPS,
-                    core::ptr::null(),
-                    0,
-                    core::ptr::null_mut(),
-                    0,
-                )
-            };
+            // SAFETY: The arguments are the call's, with the inode locked.
+            let r = unsafe { Self::dio_rw(iocb, to, 0) };
             // SAFETY: The file is open.
             unsafe { raw::r2dax_file_accessed(file) };
             r
@@ -248,6 +239,20 @@ impl<T: Operations> Tables<T> {
             // SAFETY: The arguments are the call's.
             unsafe { raw::generic_file_read_iter(iocb, to) }
         }
+    }
+
+    /// Direct I/O through iomap (`iomap_dio_rw`) with r2dax's mapping and
+    /// no dio operations, private data or completion flags.
+    ///
+    /// # Safety
+    ///
+    /// `iocb` and `iter` are the arguments of a `read_iter` or `write_iter`
+    /// call in progress on a file of ours, whose inode lock the caller
+    /// holds.
+    unsafe fn dio_rw(iocb: *mut raw::kiocb, iter: *mut raw::iov_iter, dio_flags: u32) -> isize {
+        let (ops, no_dops, no_priv) = (&Self::IOMAP_OPS, core::ptr::null(), core::ptr::null_mut());
+        // SAFETY: Per the function contract; `IOMAP_OPS` is `'static`.
+        unsafe { raw::iomap_dio_rw(iocb, iter, ops, no_dops, dio_flags, no_priv, 0) }
     }
 
     /// # Safety
@@ -320,7 +325,8 @@ impl<T: Operations> Tables<T> {
         // SAFETY: The file is open and its inode locked.
         let mut err = unsafe { raw::file_remove_privs(file) };
         if err == 0 {
-            // SAFETY: As above.
+            // SAFETY: The file is open and its inode locked, as
+            // `file_update_time` needs.
             err = unsafe { raw::file_update_time(file) };
         }
         if err != 0 {
@@ -439,19 +445,8 @@ impl<T: Operations> Tables<T> {
         } else {
             0
         };
-        // SAFETY: Per the function contract; no dio ops, private data or
-        // completion flags.
-        let ret = unsafe {
-            raw::iomap_dio_rw(
-                iocb,
-                from,
-                &Self::IOMAP_OPS,
-                core::ptr::null(),
-                flags,
-                core::ptr::null_mut(),
-                0,
-            )
-        };
+        // SAFETY: Per the function contract.
+        let ret = unsafe { Self::dio_rw(iocb, from, flags) };
         if ret > 0 && pos + ret as raw::loff_t > locked.size() as raw::loff_t {
             locked.set_size((pos + ret as raw::loff_t) as u64);
             if let Err(e) = T::write_inode(locked, true) {
@@ -496,9 +491,9 @@ impl<T: Operations> Tables<T> {
         offset: raw::loff_t,
         len: raw::loff_t,
     ) -> isize {
-        // SAFETY: An open regular file of ours has a live inode of ours.
+        // SAFETY: Per the contract the file is open.
         let inode = unsafe { raw::r2dax_file_inode(file) };
-        // SAFETY: As above.
+        // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw(inode) };
         let mode = mode as u32;
         // The locks of truncate: the inode lock excludes writes and
@@ -601,9 +596,9 @@ impl<T: Operations> Tables<T> {
             // SAFETY: The arguments are the call's.
             return unsafe { raw::generic_file_llseek(file, offset, whence) };
         }
-        // SAFETY: An open regular file of ours has a live inode of ours.
+        // SAFETY: Per the contract the file is open.
         let inode = unsafe { raw::r2dax_file_inode(file) };
-        // SAFETY: As above.
+        // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw(inode) };
         // SEEK_HOLE and SEEK_DATA walk the map through iomap under the
         // inode lock (shared), as FIEMAP does.
@@ -613,7 +608,7 @@ impl<T: Operations> Tables<T> {
                 // SAFETY: The inode is live; `IOMAP_OPS` is `'static`.
                 unsafe { raw::iomap_seek_hole(inode, offset, &Self::IOMAP_OPS) }
             } else {
-                // SAFETY: As above.
+                // SAFETY: The inode is live; `IOMAP_OPS` is `'static`.
                 unsafe { raw::iomap_seek_data(inode, offset, &Self::IOMAP_OPS) }
             }
         };

@@ -84,22 +84,23 @@ impl<T: Operations> Tables<T> {
         fc: *mut raw::fs_context,
         param: *mut raw::fs_parameter,
     ) -> c_int {
-        // SAFETY: `param->key` is a NUL-terminated string, and a string
-        // value is NUL-terminated with its length in `size`; both live for
-        // the duration of the call.
-        let (key, value) = unsafe {
-            let key = CStr::from_char_ptr((*param).key);
-            let value = match (*param).type_() {
-                raw::fs_value_type_fs_value_is_flag => ParamValue::Flag,
-                raw::fs_value_type_fs_value_is_string => {
-                    ParamValue::Str(core::slice::from_raw_parts(
-                        (*param).__bindgen_anon_1.string.cast::<u8>(),
-                        (*param).size,
-                    ))
-                }
-                _ => ParamValue::Other,
-            };
-            (key, value)
+        // SAFETY: Per the contract the parameter is valid for the call.
+        let param = unsafe { &*param };
+        // SAFETY: `param->key` is a NUL-terminated string that lives for
+        // the call.
+        let key = unsafe { CStr::from_char_ptr(param.key) };
+        let value = match param.type_() {
+            raw::fs_value_type_fs_value_is_flag => ParamValue::Flag,
+            raw::fs_value_type_fs_value_is_string => {
+                // SAFETY: A string value is NUL-terminated with its length
+                // in `size`, and lives for the call.
+                let string = unsafe { param.__bindgen_anon_1.string };
+                // SAFETY: `size` bytes are readable at `string` for the call.
+                ParamValue::Str(unsafe {
+                    core::slice::from_raw_parts(string.cast::<u8>(), param.size)
+                })
+            }
+            _ => ParamValue::Other,
         };
         // SAFETY: Per the contract; the VFS serialises parsing of one context.
         let opts = unsafe { Self::options(fc) };
@@ -109,7 +110,7 @@ impl<T: Operations> Tables<T> {
             // then handles `source` or reports the unknown option.
             Err(ParamError::Unknown) => -(raw::ENOPARAM as c_int),
             // SAFETY: `fc` and the key are valid; the helper only logs.
-            Err(ParamError::BadValue) => unsafe { raw::r2dax_fc_bad_value(fc, (*param).key) },
+            Err(ParamError::BadValue) => unsafe { raw::r2dax_fc_bad_value(fc, param.key) },
         }
     }
 

@@ -283,9 +283,11 @@ impl<T: Operations> Tables<T> {
         dentry: *mut raw::dentry,
     ) -> c_int {
         from_result(|| {
-            // SAFETY: Per the contract: `old` is positive, of ours.
+            // SAFETY: Per the contract `old` is a positive dentry of ours.
             let inode_ptr = unsafe { (*old).d_inode };
-            // SAFETY: As above.
+            // SAFETY: Per the contract the inode and `dir` are live inodes
+            // of ours, locked, and the new dentry's name is stable under
+            // the directory lock.
             let (inode, dir, name) = unsafe {
                 (
                     INode::<T>::from_raw(inode_ptr),
@@ -352,19 +354,20 @@ impl<T: Operations> Tables<T> {
         flags: c_uint,
     ) -> c_int {
         from_result(|| {
-            // SAFETY: Per the contract: the old dentry is positive; the new
-            // one may be negative.
-            let (od, on, o, nd, nn, n) = unsafe {
-                let n = (*new_dentry).d_inode;
-                (
-                    INode::<T>::from_raw(old_dir),
-                    dname(old_dentry),
-                    INode::<T>::from_raw((*old_dentry).d_inode),
-                    INode::<T>::from_raw(new_dir),
-                    dname(new_dentry),
-                    (!n.is_null()).then(|| INode::<T>::from_raw(n)),
-                )
-            };
+            // SAFETY: Per the contract both directories are live inodes of
+            // ours, locked.
+            let (od, nd) =
+                unsafe { (INode::<T>::from_raw(old_dir), INode::<T>::from_raw(new_dir)) };
+            // SAFETY: The dentries' names are stable under the rename
+            // locks.
+            let (on, nn) = unsafe { (dname(old_dentry), dname(new_dentry)) };
+            // SAFETY: The old dentry is positive, its inode live and ours.
+            let o = unsafe { INode::<T>::from_raw((*old_dentry).d_inode) };
+            // SAFETY: The new dentry may be negative; if not, its inode is
+            // live and ours.
+            let n = unsafe { (*new_dentry).d_inode };
+            // SAFETY: A non-null inode of the new dentry is live and ours.
+            let n = (!n.is_null()).then(|| unsafe { INode::<T>::from_raw(n) });
             T::rename(od, on, o, nd, nn, n, flags)?;
             Ok(0)
         })
@@ -425,16 +428,16 @@ impl<T: Operations> Tables<T> {
         request_mask: u32,
         _query_flags: c_uint,
     ) -> c_int {
-        // SAFETY: Per the contract the dentry has a live inode of ours.
+        // SAFETY: Per the contract the path's dentry is positive.
         let raw_inode = unsafe { (*(*path).dentry).d_inode };
-        // SAFETY: As above.
+        // SAFETY: The dentry's inode is live and ours.
         let inode = unsafe { INode::<T>::from_raw(raw_inode) };
         let (attributes, mask) = statx_attributes(T::get_flags(inode));
         // SAFETY: Per the contract `stat` is writable and the inode live;
         // `generic_fillattr` reads the inode as the default getattr does.
         unsafe { raw::generic_fillattr(idmap, request_mask, raw_inode, stat) };
-        // SAFETY: As above; the VFS adds STATX_ATTR_DAX and the mount's
-        // attributes after this returns.
+        // SAFETY: `stat` is writable for the call; the VFS adds
+        // STATX_ATTR_DAX and the mount's attributes after this returns.
         unsafe {
             (*stat).attributes |= attributes;
             (*stat).attributes_mask |= mask;

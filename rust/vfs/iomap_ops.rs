@@ -95,46 +95,43 @@ impl<T: Operations> Tables<T> {
             let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
             let len = u64::try_from(length).map_err(|_| EINVAL)?;
             let m = T::iomap_begin(i, pos, len, flags)?;
-            // SAFETY: `iomap` is valid for writes; the block device of a
-            // mounted superblock is live.
-            unsafe {
-                (*iomap).offset = m.offset as _;
-                (*iomap).length = m.length;
-                (*iomap).flags = 0;
-                (*iomap).validity_cookie = m.cookie;
-                (*iomap).bdev = (*(*inode).i_sb).s_bdev;
-                (*iomap).dax_dev = core::ptr::null_mut();
-                match m.kind {
-                    MapKind::Hole => {
-                        (*iomap).type_ = raw::IOMAP_HOLE as u16;
-                        (*iomap).addr = raw::IOMAP_NULL_ADDR as u64;
+            let (type_, mut addr) = match m.kind {
+                MapKind::Hole => (raw::IOMAP_HOLE, raw::IOMAP_NULL_ADDR as u64),
+                MapKind::Mapped(addr) => (raw::IOMAP_MAPPED, addr),
+                MapKind::Unwritten(addr) => (raw::IOMAP_UNWRITTEN, addr),
+            };
+            // A DAX access addresses the DAX device, which starts at the
+            // partition's offset.
+            let mut dax_dev = core::ptr::null_mut();
+            if flags & raw::IOMAP_DAX != 0 {
+                if let Some(dev) = i.sb().dax_device() {
+                    dax_dev = dev.as_raw();
+                    if !matches!(m.kind, MapKind::Hole) {
+                        addr += dev.part_off();
                     }
-                    MapKind::Mapped(addr) => {
-                        (*iomap).type_ = raw::IOMAP_MAPPED as u16;
-                        (*iomap).addr = addr;
-                    }
-                    MapKind::Unwritten(addr) => {
-                        (*iomap).type_ = raw::IOMAP_UNWRITTEN as u16;
-                        (*iomap).addr = addr;
-                    }
-                }
-                // A DAX access addresses the DAX device, which starts at
-                // the partition's offset.
-                if flags & raw::IOMAP_DAX != 0 {
-                    if let Some(dev) = i.sb().dax_device() {
-                        (*iomap).dax_dev = dev.as_raw();
-                        if let MapKind::Mapped(_) | MapKind::Unwritten(_) = m.kind {
-                            (*iomap).addr += dev.part_off();
-                        }
-                    }
-                }
-                if m.new {
-                    (*iomap).flags |= raw::IOMAP_F_NEW as u16;
-                }
-                if m.dirty {
-                    (*iomap).flags |= raw::IOMAP_F_DIRTY as u16;
                 }
             }
+            let mut map_flags = 0;
+            if m.new {
+                map_flags |= raw::IOMAP_F_NEW;
+            }
+            if m.dirty {
+                map_flags |= raw::IOMAP_F_DIRTY;
+            }
+            let map = raw::iomap {
+                addr,
+                offset: m.offset as _,
+                length: m.length,
+                type_: type_ as u16,
+                flags: map_flags as u16,
+                bdev: i.sb().bdev(),
+                dax_dev,
+                validity_cookie: m.cookie,
+                // No inline data, private data or folio operations.
+                ..Default::default()
+            };
+            // SAFETY: iomap passes a valid `iomap` to fill.
+            unsafe { iomap.write(map) };
             Ok(0)
         })
     }

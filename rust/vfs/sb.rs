@@ -108,6 +108,13 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
         self.0.get()
     }
 
+    /// The block device (`s_bdev`), for iomap.
+    pub(super) fn bdev(&self) -> *mut raw::block_device {
+        // SAFETY: A block-device superblock's `s_bdev` is set before it is
+        // filled and never changes while it is mounted.
+        unsafe { (*self.as_raw()).s_bdev }
+    }
+
     /// The device name (`s_id`), e.g. `pmem0`.
     pub(crate) fn id(&self) -> &CStr {
         // SAFETY: `s_id` is a NUL-terminated array set when the superblock

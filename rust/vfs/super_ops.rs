@@ -12,6 +12,7 @@ use super::raw;
 use super::sb::{SbData, SuperBlock};
 use super::vfs_inode::{INode, InodeWithData};
 use core::ffi::{c_int, c_void};
+use core::sync::atomic::Ordering;
 use kernel::error::from_result;
 use kernel::init::PinInit;
 use kernel::prelude::*;
@@ -110,29 +111,24 @@ impl<T: Operations> Tables<T> {
         if outer.is_null() {
             return core::ptr::null_mut();
         }
-        // SAFETY: `outer` is a fresh object of ours; its data slot is
-        // uninitialised and stays in place (slab objects do not move).
-        unsafe {
-            let slot = core::ptr::addr_of_mut!((*outer).data).cast::<T::InodeData>();
-            if T::init_inode_data().__pinned_init(slot).is_err() {
-                raw::kmem_cache_free(cache, outer.cast());
-                return core::ptr::null_mut();
-            }
-            // A new inode has no VMAs (a freed one had none left either).
-            (*outer)
-                .layer
-                .mmaps
-                .store(0, core::sync::atomic::Ordering::Relaxed);
-            (*outer)
-                .layer
-                .collapsible
-                .store(0, core::sync::atomic::Ordering::Relaxed);
-            (*outer)
-                .cache
-                .store(cache, core::sync::atomic::Ordering::Relaxed);
-            // INVARIANT: the data is initialised until `destroy_inode`.
-            (*outer).inode.get()
+        // SAFETY: `outer` is a fresh object of ours.
+        let slot = unsafe { core::ptr::addr_of_mut!((*outer).data) }.cast::<T::InodeData>();
+        // SAFETY: The data slot is uninitialised and stays in place (slab
+        // objects do not move).
+        if unsafe { T::init_inode_data().__pinned_init(slot) }.is_err() {
+            // SAFETY: The object came from `cache` and nothing else has it.
+            unsafe { raw::kmem_cache_free(cache, outer.cast()) };
+            return core::ptr::null_mut();
         }
+        // SAFETY: The object is ours and its data initialised; the fields
+        // set below are atomics.
+        let outer = unsafe { &*outer };
+        // A new inode has no VMAs (a freed one had none left either).
+        outer.layer.mmaps.store(0, Ordering::Relaxed);
+        outer.layer.collapsible.store(0, Ordering::Relaxed);
+        outer.cache.store(cache, Ordering::Relaxed);
+        // INVARIANT: the data is initialised until `destroy_inode`.
+        outer.inode.get()
     }
 
     /// # Safety
@@ -158,7 +154,8 @@ impl<T: Operations> Tables<T> {
     /// `destroy_inode` was called for, after an RCU grace period.
     unsafe extern "C" fn free_inode(inode: *mut raw::inode) {
         let outer = InodeWithData::<T>::outer(inode);
-        // SAFETY: As in `destroy_inode`; `alloc_inode` recorded the cache.
+        // SAFETY: The inode is embedded in an `InodeWithData<T>`, live until
+        // the `kmem_cache_free` below; `alloc_inode` recorded the cache.
         let cache = unsafe { (*outer).cache.load(core::sync::atomic::Ordering::Relaxed) };
         // SAFETY: The object came from `cache` and nothing references it.
         // The superblock is not touched: this runs after an RCU grace
@@ -195,7 +192,8 @@ impl<T: Operations> Tables<T> {
         // SAFETY: Per the contract the inode is ours and being evicted;
         // its page cache goes first.
         unsafe { raw::truncate_inode_pages_final(core::ptr::addr_of_mut!((*inode).i_data)) };
-        // SAFETY: As above; nothing else references the inode.
+        // SAFETY: The inode is live, ours, and in `->evict_inode`: nothing
+        // else references it.
         let i = unsafe { Quiesced::evicting(INode::<T>::from_raw(inode)) };
         T::evict_inode(&i);
         // The inode leaves the orphan list before `clear_inode` (the
@@ -237,20 +235,20 @@ impl<T: Operations> Tables<T> {
             // SAFETY: The dentry is valid and its superblock fully mounted.
             let sb = unsafe { SuperBlock::<T>::from_raw((*dentry).d_sb) };
             let st = T::statfs(sb)?;
-            // SAFETY: `buf` is valid for writes per the function contract,
-            // and the kernel's opaque `kstatfs` is the local definition.
-            unsafe {
-                (*buf).f_type = st.magic as _;
-                (*buf).f_bsize = st.block_size as _;
-                (*buf).f_frsize = st.block_size as _;
-                (*buf).f_blocks = st.blocks;
-                (*buf).f_bfree = st.free_blocks;
-                (*buf).f_bavail = st.avail_blocks;
-                (*buf).f_files = st.files;
-                (*buf).f_ffree = st.free_files;
-                (*buf).f_namelen = st.name_len as _;
-                (*buf).f_fsid.val = [st.fsid as i32, (st.fsid >> 32) as i32];
-            }
+            // SAFETY: `buf` is valid for writes and ours for the call
+            // (`statfs_by_dentry` zeroed it), and the kernel's opaque
+            // `kstatfs` is the local definition.
+            let buf = unsafe { &mut *buf };
+            buf.f_type = st.magic as _;
+            buf.f_bsize = st.block_size as _;
+            buf.f_frsize = st.block_size as _;
+            buf.f_blocks = st.blocks;
+            buf.f_bfree = st.free_blocks;
+            buf.f_bavail = st.avail_blocks;
+            buf.f_files = st.files;
+            buf.f_ffree = st.free_files;
+            buf.f_namelen = st.name_len as _;
+            buf.f_fsid.val = [st.fsid as i32, (st.fsid >> 32) as i32];
             Ok(0)
         })
     }

@@ -13,6 +13,7 @@ use super::fs::{FileSystem, Operations, Tables};
 use super::raw;
 use super::sb::SuperBlock;
 use core::marker::PhantomData;
+use core::ptr::null;
 use core::ptr::NonNull;
 use kernel::error::code::{EINVAL, ENOMEM};
 use kernel::prelude::*;
@@ -112,7 +113,8 @@ unsafe impl<T: FileSystem> AlwaysRefCounted for INode<T> {
 // SAFETY: Inode fields r2dax reads are stable or read with the VFS's own
 // accessors (i_size_read), and `T::InodeData` is `Send + Sync`.
 unsafe impl<T: FileSystem> Send for INode<T> {}
-// SAFETY: As above.
+// SAFETY: Shared access only reads stable fields or uses the VFS's own
+// accessors and locks; `T::InodeData` is `Sync`.
 unsafe impl<T: FileSystem> Sync for INode<T> {}
 
 impl<T: FileSystem> INode<T> {
@@ -159,22 +161,27 @@ impl<T: FileSystem> INode<T> {
         let inode = self.as_raw();
         let mut t = [0i64; 3];
         let mut ns = [0u32; 3];
-        // SAFETY: The inode is live; the helpers read its fields with the
+        // SAFETY: The inode is live; the helper reads the times with the
         // VFS's accessors.
-        unsafe {
-            raw::r2dax_inode_get_times(inode, t.as_mut_ptr(), ns.as_mut_ptr());
-            Attrs {
-                mode: (*inode).i_mode,
-                nlink: raw::r2dax_inode_nlink(inode),
-                uid: raw::r2dax_inode_uid(inode),
-                gid: raw::r2dax_inode_gid(inode),
-                size: u64::try_from(raw::r2dax_inode_size(inode)).unwrap_or(0),
-                blocks: 0,
-                generation: (*inode).i_generation,
-                atime: (t[0], ns[0]),
-                mtime: (t[1], ns[1]),
-                ctime: (t[2], ns[2]),
-            }
+        unsafe { raw::r2dax_inode_get_times(inode, t.as_mut_ptr(), ns.as_mut_ptr()) };
+        // SAFETY: The inode is live; `i_uid` is read with `i_uid_read`.
+        let uid = unsafe { raw::r2dax_inode_uid(inode) };
+        // SAFETY: The inode is live; `i_gid` is read with `i_gid_read`.
+        let gid = unsafe { raw::r2dax_inode_gid(inode) };
+        // SAFETY: The generation is set before the inode is published and
+        // never changes afterwards.
+        let generation = unsafe { (*inode).i_generation };
+        Attrs {
+            mode: self.mode(),
+            nlink: self.nlink(),
+            uid,
+            gid,
+            size: self.size(),
+            blocks: 0,
+            generation,
+            atime: (t[0], ns[0]),
+            mtime: (t[1], ns[1]),
+            ctime: (t[2], ns[2]),
         }
     }
 
@@ -193,7 +200,8 @@ impl<T: FileSystem> INode<T> {
 
     /// Drops a link (the caller holds the inode lock).
     pub(crate) fn drop_nlink(&self) {
-        // SAFETY: As in `inc_nlink`.
+        // SAFETY: The inode is live; the VFS serializes link changes by the
+        // inode lock, which the caller holds.
         unsafe { raw::drop_nlink(self.as_raw()) };
     }
 
@@ -251,23 +259,14 @@ impl<T: FileSystem> INode<T> {
     /// Sets the three times (seconds, nanoseconds), e.g. back to what
     /// they were after a change failed; the caller holds the inode lock.
     pub(crate) fn set_times(&self, atime: (i64, u32), mtime: (i64, u32), ctime: (i64, u32)) {
+        let ((a, a_ns), (m, m_ns), (c, c_ns)) = (atime, mtime, ctime);
         // SAFETY: The inode is live; the caller holds its lock.
-        unsafe {
-            raw::r2dax_inode_set_times(
-                self.as_raw(),
-                atime.0,
-                atime.1,
-                mtime.0,
-                mtime.1,
-                ctime.0,
-                ctime.1,
-            )
-        };
+        unsafe { raw::r2dax_inode_set_times(self.as_raw(), a, a_ns, m, m_ns, c, c_ns) };
     }
 
     /// Sets ctime to now (an inode whose links changed).
     pub(crate) fn touch_ctime(&self) {
-        // SAFETY: As in `touch_mtime`.
+        // SAFETY: The inode is live and the caller holds its lock.
         unsafe { raw::inode_set_ctime_current(self.as_raw()) };
     }
 
@@ -422,7 +421,9 @@ impl<T: Operations> INode<T> {
     pub(crate) fn zero_range(&self, pos: u64, len: u64) -> Result {
         let mut did_zero = false;
         if self.is_dax() {
-            // SAFETY: As in `zero_tail`.
+            // SAFETY: The inode is live and locked by the caller, which
+            // keeps the mode stable (a switch needs the inode lock); the
+            // ops are 'static.
             return kernel::error::to_result(unsafe {
                 raw::dax_zero_range(
                     self.as_raw(),
@@ -516,83 +517,69 @@ impl<T: Operations> NewInode<T> {
             // SAFETY: The inode is I_NEW and embedded in an
             // `InodeWithData<T>` (type invariant); nobody else reads `link`
             // before `unlock_new_inode`.
-            unsafe {
-                let link = (*self.outer()).link.get().cast::<u8>();
-                core::ptr::copy_nonoverlapping(target.as_ptr(), link, target.len());
-                *link.add(target.len()) = 0;
-            }
+            let link = unsafe { &mut *(*self.outer()).link.get() };
+            link[..target.len()].copy_from_slice(target);
+            link[target.len()] = 0;
         }
-        // SAFETY: The inode is I_NEW, so nobody else looks at it; the
-        // operation tables are 'static; an inline symlink's `i_link` points
-        // into `InodeWithData::link`, which lives as long as the inode.
-        unsafe {
-            (*inode).i_mode = attrs.mode;
-            raw::set_nlink(inode, attrs.nlink);
-            raw::r2dax_inode_set_ids(inode, attrs.uid, attrs.gid);
-            raw::r2dax_inode_set_size(inode, attrs.size as _);
-            (*inode).i_blocks = (attrs.blocks << 3) as _;
-            (*inode).i_generation = attrs.generation;
-            raw::r2dax_inode_set_times(
-                inode,
-                attrs.atime.0,
-                attrs.atime.1,
-                attrs.mtime.0,
-                attrs.mtime.1,
-                attrs.ctime.0,
-                attrs.ctime.1,
-            );
-            match kind {
-                Kind::Dir => raw::r2dax_inode_set_ops(
-                    inode,
-                    &Tables::<T>::DIR_IOPS,
-                    &Tables::<T>::DIR_FOPS,
-                    core::ptr::null(),
-                ),
-                Kind::Reg(dax) => {
-                    raw::r2dax_inode_set_ops(
-                        inode,
-                        &Tables::<T>::FILE_IOPS,
-                        &Tables::<T>::FILE_FOPS,
-                        if dax {
-                            &Tables::<T>::DAX_AOPS
-                        } else {
-                            &Tables::<T>::FILE_AOPS
-                        },
-                    );
-                    // An I_NEW inode has no mapping users yet, so S_DAX may
-                    // be set without the switch protocol.
-                    if dax {
-                        raw::inode_set_flags(inode, raw::S_DAX, raw::S_DAX);
-                    }
-                }
-                Kind::Symlink => {
-                    raw::inode_nohighmem(inode);
-                    raw::r2dax_inode_set_ops(
-                        inode,
-                        &Tables::<T>::SYMLINK_IOPS,
-                        core::ptr::null(),
-                        &Tables::<T>::FILE_AOPS,
-                    );
-                }
-                Kind::InlineSymlink(_) => {
-                    raw::r2dax_inode_set_link(inode, (*self.outer()).link.get().cast());
-                    raw::r2dax_inode_set_ops(
-                        inode,
-                        core::ptr::addr_of!(raw::simple_symlink_inode_operations),
-                        core::ptr::null(),
-                        core::ptr::null(),
-                    );
-                }
-                Kind::Special(dev) => {
-                    raw::r2dax_inode_set_ops(
-                        inode,
-                        &Tables::<T>::FILE_IOPS,
-                        core::ptr::null(),
-                        core::ptr::null(),
-                    );
-                    raw::init_special_inode(inode, attrs.mode, new_decode_dev(dev));
-                }
+        // Every write below is to an I_NEW inode (type invariant), which
+        // nobody else looks at until `unlock_new_inode`.
+        // SAFETY: The inode is live and I_NEW: `i_mode` is ours to set.
+        unsafe { (*inode).i_mode = attrs.mode };
+        // SAFETY: The inode is live and I_NEW: the link count is ours.
+        unsafe { raw::set_nlink(inode, attrs.nlink) };
+        // SAFETY: The inode is live and I_NEW: the owner is ours to set.
+        unsafe { raw::r2dax_inode_set_ids(inode, attrs.uid, attrs.gid) };
+        self.inode().set_size(attrs.size);
+        self.inode().set_blocks(attrs.blocks);
+        // SAFETY: The inode is live and I_NEW: the generation is ours.
+        unsafe { (*inode).i_generation = attrs.generation };
+        self.inode()
+            .set_times(attrs.atime, attrs.mtime, attrs.ctime);
+        let (iops, fops, aops): (
+            *const raw::inode_operations,
+            *const raw::file_operations,
+            *const raw::address_space_operations,
+        ) = match kind {
+            Kind::Dir => (&Tables::<T>::DIR_IOPS, &Tables::<T>::DIR_FOPS, null()),
+            Kind::Reg(false) => (
+                &Tables::<T>::FILE_IOPS,
+                &Tables::<T>::FILE_FOPS,
+                &Tables::<T>::FILE_AOPS,
+            ),
+            Kind::Reg(true) => (
+                &Tables::<T>::FILE_IOPS,
+                &Tables::<T>::FILE_FOPS,
+                &Tables::<T>::DAX_AOPS,
+            ),
+            Kind::Symlink => (&Tables::<T>::SYMLINK_IOPS, null(), &Tables::<T>::FILE_AOPS),
+            Kind::InlineSymlink(_) => (
+                core::ptr::addr_of!(raw::simple_symlink_inode_operations),
+                null(),
+                null(),
+            ),
+            Kind::Special(_) => (&Tables::<T>::FILE_IOPS, null(), null()),
+        };
+        // SAFETY: The inode is live and I_NEW; the tables are `'static`
+        // (ours or the kernel's).
+        unsafe { raw::r2dax_inode_set_ops(inode, iops, fops, aops) };
+        match kind {
+            // An I_NEW inode has no mapping users yet, so S_DAX may be set
+            // without the switch protocol.
+            // SAFETY: The inode is live and I_NEW.
+            Kind::Reg(true) => unsafe { raw::inode_set_flags(inode, raw::S_DAX, raw::S_DAX) },
+            // SAFETY: The inode is live and I_NEW; its mapping is empty.
+            Kind::Symlink => unsafe { raw::inode_nohighmem(inode) },
+            Kind::InlineSymlink(_) => {
+                // SAFETY: The inode is live and I_NEW; `i_link` points into
+                // `InodeWithData::link`, which lives as long as the inode
+                // (until `free_inode`).
+                unsafe { raw::r2dax_inode_set_link(inode, (*self.outer()).link.get().cast()) };
             }
+            Kind::Special(dev) => {
+                // SAFETY: The inode is live and I_NEW.
+                unsafe { raw::init_special_inode(inode, attrs.mode, new_decode_dev(dev)) };
+            }
+            Kind::Dir | Kind::Reg(false) => {}
         }
         Ok(())
     }

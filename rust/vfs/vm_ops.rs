@@ -112,30 +112,33 @@ impl<T: Operations> Tables<T> {
     ///
     /// Called by the MM for a fault on a page-cache VMA of ours.
     unsafe extern "C" fn pc_fault(vmf: *mut raw::vm_fault) -> raw::vm_fault_t {
-        // SAFETY: Per the contract the fault's VMA maps a live file of ours
-        // and is counted, on entry. `filemap_fault` may drop the mmap lock
-        // for I/O (readahead) and still add folios afterwards, when the
-        // VMA may be gone: the fault counts itself as a mapping user
-        // meanwhile, so a mode switch that sees no users really has no
-        // fault in flight (dax.rst, "Counting mappings"). Once the VMA is
-        // gone only a file reference keeps the inode alive, and the one
-        // `filemap_fault` takes for its I/O is dropped before it returns:
-        // the fault holds its own from entry (when the VMA holds one) to
-        // after the count is dropped, so the count is never touched on a
-        // freed inode.
-        unsafe {
-            if !Self::check_mode(vmf, false) {
-                return raw::VM_FAULT_SIGBUS;
-            }
-            let file = raw::r2dax_vma_get_file(raw::r2dax_vmf_vma(vmf));
-            let i = INode::<T>::from_raw(raw::r2dax_file_inode(file));
-            let users = &i.layer().mmaps;
-            users.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
-            let ret = raw::filemap_fault(vmf);
-            users.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
-            raw::r2dax_fput(file);
-            ret
+        // Per the contract the fault's VMA maps a live file of ours and is
+        // counted, on entry. `filemap_fault` may drop the mmap lock for
+        // I/O (readahead) and still add folios afterwards, when the VMA may
+        // be gone: the fault counts itself as a mapping user meanwhile, so
+        // a mode switch that sees no users really has no fault in flight
+        // (dax.rst, "Counting mappings"). Once the VMA is gone only a file
+        // reference keeps the inode alive, and the one `filemap_fault`
+        // takes for its I/O is dropped before it returns: the fault holds
+        // its own from entry (when the VMA holds one) to after the count
+        // is dropped, so the count is never touched on a freed inode.
+        // SAFETY: The fault is in progress on a VMA of ours.
+        if !unsafe { Self::check_mode(vmf, false) } {
+            return raw::VM_FAULT_SIGBUS;
         }
+        // SAFETY: The fault's VMA is live and holds its file, so taking
+        // another reference is valid.
+        let file = unsafe { raw::r2dax_vma_get_file(raw::r2dax_vmf_vma(vmf)) };
+        // SAFETY: The file is ours and referenced; its inode is live.
+        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let users = &i.layer().mmaps;
+        users.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+        // SAFETY: The fault is the call's.
+        let ret = unsafe { raw::filemap_fault(vmf) };
+        users.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+        // SAFETY: The reference taken above; `i` is not used after it.
+        unsafe { raw::r2dax_fput(file) };
+        ret
     }
 
     /// # Safety
@@ -147,7 +150,8 @@ impl<T: Operations> Tables<T> {
         if !unsafe { Self::check_mode(vmf, false) } {
             return raw::VM_FAULT_SIGBUS;
         }
-        // SAFETY: As above; the VMA holds its file, whose inode is ours.
+        // SAFETY: The fault's VMA is live and holds its file, whose inode
+        // is ours.
         let (vma, i) = unsafe {
             let vma = raw::r2dax_vmf_vma(vmf);
             (vma, INode::<T>::from_raw(raw::r2dax_vma_inode(vma)))
@@ -174,7 +178,8 @@ impl<T: Operations> Tables<T> {
         if !unsafe { Self::check_mode(vmf, true) } {
             return raw::VM_FAULT_SIGBUS;
         }
-        // SAFETY: As above; the VMA holds its file, whose inode is ours.
+        // SAFETY: The fault's VMA is live and holds its file, whose inode
+        // is ours.
         let (vma, i) = unsafe {
             let vma = raw::r2dax_vmf_vma(vmf);
             (vma, INode::<T>::from_raw(raw::r2dax_vma_inode(vma)))
@@ -207,7 +212,9 @@ impl<T: Operations> Tables<T> {
         // A MAP_SYNC fault whose metadata is not durable yet comes back
         // with VM_FAULT_NEEDDSYNC and a pfn; `dax_finish_sync_fault` runs
         // fsync on the range and then installs the entry.
-        // SAFETY: As above, with the pfn the fault returned.
+        // SAFETY: The fault is the call's, still in progress, and `pfn` is
+        // what `dax_iomap_fault` returned for it; the invalidate lock is
+        // still held.
         unsafe { raw::dax_finish_sync_fault(vmf, order, pfn) }
     }
 
