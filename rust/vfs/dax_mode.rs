@@ -62,7 +62,7 @@ impl<T: FileSystem> INode<T> {
         // only while `is_dax()`.
         let _g = self.invalidate_lock_shared();
         // SAFETY: The inode is live; its mapping is its own.
-        let mapping = unsafe { raw::r2dax_inode_mapping(self.as_raw()) };
+        let mapping = unsafe { (*self.as_raw()).i_mapping };
         // SAFETY: The mapping is live; the scan only reads entries and page
         // reference counts.
         self.is_dax() && !unsafe { raw::r2dax_dax_busy_page(mapping, 0, usize::MAX) }.is_null()
@@ -119,7 +119,7 @@ impl<T: Operations> InodeLocked<'_, T, Excl> {
         }
         let inode = self.as_raw();
         // SAFETY: The inode is live; its mapping is its own.
-        let mapping = unsafe { raw::r2dax_inode_mapping(inode) };
+        let mapping = unsafe { (*inode).i_mapping };
         // SAFETY: The mapping is live (it is the inode's).
         kernel::error::to_result(unsafe { raw::r2dax_filemap_write_and_wait(mapping) })
             .map_err(SwitchError::Failed)?;
@@ -238,7 +238,7 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
             usize::try_from(end >> 12).unwrap_or(usize::MAX),
         );
         // SAFETY: The inode is live; its mapping is its own.
-        let mapping = unsafe { raw::r2dax_inode_mapping(self.as_raw()) };
+        let mapping = unsafe { (*self.as_raw()).i_mapping };
         loop {
             // SAFETY: The mapping is live and the inode lock and the
             // guard's invalidate lock are held, as the function requires.

@@ -207,9 +207,9 @@ impl<T: Operations> Tables<T> {
     /// Called by the VFS for `read(2)` on an open regular file of ours.
     unsafe extern "C" fn read_iter(iocb: *mut raw::kiocb, to: *mut raw::iov_iter) -> isize {
         // SAFETY: Per the contract the kiocb is live, for an open file.
-        let (file, flags) = unsafe { (raw::r2dax_iocb_file(iocb), raw::r2dax_iocb_flags(iocb)) };
+        let (file, flags) = unsafe { ((*iocb).ki_filp, (*iocb).ki_flags) };
         // SAFETY: An open regular file of ours has a live inode of ours.
-        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
         // Every read holds the inode lock shared: it excludes truncate,
         // writes and DAX mode switches, so the mode read here holds until
         // the read is done (a buffered read must not add folios to a file
@@ -266,7 +266,7 @@ impl<T: Operations> Tables<T> {
         flags: c_uint,
     ) -> isize {
         // SAFETY: An open regular file of ours has a live inode of ours.
-        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
         // As `read_iter`: the page-cache splice runs with the inode lock
         // shared (as xfs), so the mode cannot change under it.
         let locked = i.lock_shared();
@@ -286,9 +286,9 @@ impl<T: Operations> Tables<T> {
     /// Called by the VFS for a `write(2)` on an open regular file of ours.
     unsafe extern "C" fn write_iter(iocb: *mut raw::kiocb, from: *mut raw::iov_iter) -> isize {
         // SAFETY: Per the contract the kiocb is live, for an open file.
-        let file = unsafe { raw::r2dax_iocb_file(iocb) };
+        let file = unsafe { (*iocb).ki_filp };
         // SAFETY: An open regular file of ours has a live inode of ours.
-        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
         let ret = {
             let locked = i.lock();
             // SAFETY: The arguments are this call's, on `locked`'s file.
@@ -339,14 +339,14 @@ impl<T: Operations> Tables<T> {
         // jumps over go back, so that they become a hole.
         let old = locked.size();
         // SAFETY: Per the function contract.
-        let pos = unsafe { raw::r2dax_iocb_pos(iocb) };
+        let pos = unsafe { (*iocb).ki_pos };
         if pos > 0 && pos as u64 > old {
             if let Err(e) = Self::write_past_eof(locked, old, pos as u64) {
                 return e.to_errno() as isize;
             }
         }
         // SAFETY: Per the function contract.
-        let direct = unsafe { raw::r2dax_iocb_flags(iocb) } as u32 & raw::IOCB_DIRECT != 0;
+        let direct = unsafe { (*iocb).ki_flags } as u32 & raw::IOCB_DIRECT != 0;
         if locked.is_dax() {
             // SAFETY: Per the function contract.
             unsafe { Self::dax_write(locked, iocb, from) }
@@ -389,7 +389,7 @@ impl<T: Operations> Tables<T> {
         // last block already for a write beyond the end).
         let ret = unsafe { raw::dax_iomap_rw(iocb, from, &Self::IOMAP_OPS) };
         // SAFETY: Per the function contract.
-        let end = unsafe { raw::r2dax_iocb_pos(iocb) };
+        let end = unsafe { (*iocb).ki_pos };
         if ret > 0 && end > 0 && end as u64 > locked.size() {
             locked.set_size(end as u64);
             locked.mark_dirty();
@@ -436,7 +436,7 @@ impl<T: Operations> Tables<T> {
         from: *mut raw::iov_iter,
     ) -> isize {
         // SAFETY: Per the function contract.
-        let pos = unsafe { raw::r2dax_iocb_pos(iocb) };
+        let pos = unsafe { (*iocb).ki_pos };
         // SAFETY: Per the function contract.
         let count = unsafe { raw::r2dax_iov_iter_count(from) } as raw::loff_t;
         let size = locked.size() as raw::loff_t;
@@ -475,7 +475,7 @@ impl<T: Operations> Tables<T> {
             // SAFETY: Per the contract: data first, then the inode.
             let inode = unsafe {
                 kernel::error::to_result(raw::file_write_and_wait_range(file, start, end))?;
-                INode::<T>::from_raw(raw::r2dax_file_inode(file))
+                INode::<T>::from_raw((*file).f_inode)
             };
             T::fsync(inode, datasync != 0)?;
             Ok(0)
@@ -492,7 +492,7 @@ impl<T: Operations> Tables<T> {
         len: raw::loff_t,
     ) -> isize {
         // SAFETY: Per the contract the file is open.
-        let inode = unsafe { raw::r2dax_file_inode(file) };
+        let inode = unsafe { (*file).f_inode };
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw(inode) };
         let mode = mode as u32;
@@ -539,7 +539,7 @@ impl<T: Operations> Tables<T> {
     /// (`mmap_lock` held for writing; the VMA is not linked anywhere yet).
     unsafe extern "C" fn mmap(file: *mut raw::file, vma: *mut raw::vm_area_struct) -> c_int {
         // SAFETY: An open regular file of ours has a live inode of ours.
-        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
         // The invalidate lock (shared) excludes a mode switch from reading
         // the mode here to counting the VMA, so a switch either sees the
         // count or happened before the read.
@@ -597,7 +597,7 @@ impl<T: Operations> Tables<T> {
             return unsafe { raw::generic_file_llseek(file, offset, whence) };
         }
         // SAFETY: Per the contract the file is open.
-        let inode = unsafe { raw::r2dax_file_inode(file) };
+        let inode = unsafe { (*file).f_inode };
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw(inode) };
         // SEEK_HOLE and SEEK_DATA walk the map through iomap under the
@@ -630,7 +630,7 @@ impl<T: Operations> Tables<T> {
         advice: c_int,
     ) -> c_int {
         // SAFETY: An open regular file of ours has a live inode of ours.
-        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
         // Readahead adds folios: the inode lock (shared) keeps the mode
         // stable meanwhile, as in `read_iter`.
         let _locked = i.lock_shared();
@@ -649,7 +649,7 @@ impl<T: Operations> Tables<T> {
         }
         let r = (|| -> Result<isize> {
             // SAFETY: Per the contract the file is open, so its inode live.
-            let inode = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+            let inode = unsafe { INode::<T>::from_raw((*file).f_inode) };
             let data = T::ioctl_read(inode, cmd)?;
             if data.len() != size {
                 return Err(EINVAL);
@@ -671,7 +671,7 @@ impl<T: Operations> Tables<T> {
     unsafe extern "C" fn iterate_shared(file: *mut raw::file, ctx: *mut raw::dir_context) -> c_int {
         from_result(|| {
             // SAFETY: An open file of ours has a live inode of ours.
-            let dir = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+            let dir = unsafe { INode::<T>::from_raw((*file).f_inode) };
             // INVARIANT: `file` and `ctx` are this call's arguments.
             let mut emitter = DirEmitter {
                 file,

@@ -104,11 +104,6 @@ bool r2dax_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino,
 	return dir_emit(ctx, name, len, ino, type);
 }
 
-struct inode *r2dax_file_inode(struct file *file)
-{
-	return file_inode(file);
-}
-
 const unsigned char *r2dax_dentry_name(const struct dentry *dentry, u32 *len)
 {
 	*len = dentry->d_name.len;
@@ -252,11 +247,6 @@ ssize_t r2dax_generic_write_sync(struct kiocb *iocb, ssize_t count)
 	return generic_write_sync(iocb, count);
 }
 
-struct file *r2dax_iocb_file(struct kiocb *iocb)
-{
-	return iocb->ki_filp;
-}
-
 void r2dax_file_accessed(struct file *file)
 {
 	file_accessed(file);
@@ -266,11 +256,6 @@ void r2dax_vma_set_ops(struct vm_area_struct *vma,
 		       const struct vm_operations_struct *ops)
 {
 	vma->vm_ops = ops;
-}
-
-struct inode *r2dax_vma_inode(struct vm_area_struct *vma)
-{
-	return file_inode(vma->vm_file);
 }
 
 /* A reference to the file of a VMA that is live (fault entry). */
@@ -334,16 +319,6 @@ void r2dax_inode_unlock_shared(struct inode *inode)
 	inode_unlock_shared(inode);
 }
 
-loff_t r2dax_iocb_pos(struct kiocb *iocb)
-{
-	return iocb->ki_pos;
-}
-
-int r2dax_iocb_flags(struct kiocb *iocb)
-{
-	return iocb->ki_flags;
-}
-
 size_t r2dax_iov_iter_count(const struct iov_iter *i)
 {
 	return iov_iter_count(i);
@@ -379,11 +354,6 @@ unsigned long r2dax_vma_flags(const struct vm_area_struct *vma)
 struct vm_area_struct *r2dax_vmf_vma(const struct vm_fault *vmf)
 {
 	return vmf->vma;
-}
-
-unsigned int r2dax_vmf_flags(const struct vm_fault *vmf)
-{
-	return vmf->flags;
 }
 
 bool r2dax_daxdev_mapping_supported(struct vm_area_struct *vma,
@@ -430,11 +400,6 @@ long r2dax_wait_page_idle_interruptible(struct page *page)
 bool r2dax_inode_trylock_shared(struct inode *inode)
 {
 	return inode_trylock_shared(inode);
-}
-
-struct address_space *r2dax_inode_mapping(struct inode *inode)
-{
-	return inode->i_mapping;
 }
 
 int r2dax_filemap_write_and_wait(struct address_space *mapping)

@@ -1,10 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * C helpers for r2dax: static inline functions and macros of the kernel
- * headers that Rust cannot call directly, and stores into anonymous unions
- * whose bindgen names are not stable. Each is a one-line forwarder; the
+ * C helpers for r2dax, where Rust cannot reach the kernel directly. The
  * Rust side sees them through the module's own bindgen run
- * (rust/vfs/bindings_generated.rs) as raw::r2dax_<name>.
+ * (rust/vfs/bindings_generated.rs) as raw::r2dax_<name>. They are:
+ *
+ * - forwarders to static inline functions and macros of the kernel
+ *   headers (sb_bread, inode_lock, i_size_read, IS_DAX, ...), one call
+ *   each;
+ * - reads and stores of fields in anonymous unions or structs, whose
+ *   bindgen names are not stable (i_nlink, vm_flags, vmf->vma, the ops
+ *   pointers, d_name); plain fields are read from Rust through bindgen;
+ * - a few functions that sequence several such calls under a lock or
+ *   need C-only constructs: r2dax_sb_zeroout and r2dax_sb_getblk_zeroed
+ *   (buffer-cache coherence of zeroed blocks), r2dax_setattr_simple
+ *   (setattr_prepare/setattr_copy), r2dax_mapping_pinned and
+ *   r2dax_dax_busy_page (walks of the mapping's xarray),
+ *   r2dax_write_buffer_dax (a metadata block stored through the DAX
+ *   device), the collapse marks of a struct file, and the debugfs fault
+ *   injection of the test suite (fault.rs). Each says why at its
+ *   definition in helpers.c.
  */
 #ifndef R2DAX_HELPERS_H
 #define R2DAX_HELPERS_H
@@ -60,7 +74,6 @@ void r2dax_inode_set_times(struct inode *inode, s64 a, u32 a_ns, s64 m, u32 m_ns
 bool r2dax_dir_emit_dots(struct file *file, struct dir_context *ctx);
 bool r2dax_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino,
 		    unsigned int type);
-struct inode *r2dax_file_inode(struct file *file);
 struct dentry;
 const unsigned char *r2dax_dentry_name(const struct dentry *dentry, u32 *len);
 
@@ -72,16 +85,12 @@ struct address_space;
 void r2dax_inode_lock(struct inode *inode);
 void r2dax_inode_lock_shared(struct inode *inode);
 void r2dax_inode_unlock_shared(struct inode *inode);
-loff_t r2dax_iocb_pos(struct kiocb *iocb);
 size_t r2dax_iov_iter_count(const struct iov_iter *i);
-int r2dax_iocb_flags(struct kiocb *iocb);
 void r2dax_inode_unlock(struct inode *inode);
 ssize_t r2dax_generic_write_sync(struct kiocb *iocb, ssize_t count);
-struct file *r2dax_iocb_file(struct kiocb *iocb);
 void r2dax_file_accessed(struct file *file);
 void r2dax_vma_set_ops(struct vm_area_struct *vma,
 		       const struct vm_operations_struct *ops);
-struct inode *r2dax_vma_inode(struct vm_area_struct *vma);
 struct file *r2dax_vma_get_file(struct vm_area_struct *vma);
 void r2dax_fput(struct file *file);
 void r2dax_invalidate_lock(struct inode *inode);
@@ -106,7 +115,6 @@ struct dax_device;
 void r2dax_mode_lock_init(struct rw_semaphore *sem);
 unsigned long r2dax_vma_flags(const struct vm_area_struct *vma);
 struct vm_area_struct *r2dax_vmf_vma(const struct vm_fault *vmf);
-unsigned int r2dax_vmf_flags(const struct vm_fault *vmf);
 bool r2dax_daxdev_mapping_supported(struct vm_area_struct *vma,
 				    struct dax_device *dax_dev);
 bool r2dax_is_dax(const struct inode *inode);
@@ -115,7 +123,6 @@ bool r2dax_folio_is_zone_device(const struct folio *folio);
 long r2dax_wait_page_idle(struct page *page, long timeout);
 long r2dax_wait_page_idle_interruptible(struct page *page);
 bool r2dax_inode_trylock_shared(struct inode *inode);
-struct address_space *r2dax_inode_mapping(struct inode *inode);
 int r2dax_filemap_write_and_wait(struct address_space *mapping);
 int r2dax_invalidate_inode_pages2(struct address_space *mapping);
 bool r2dax_mapping_pinned(struct address_space *mapping);

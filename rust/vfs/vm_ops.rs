@@ -24,7 +24,7 @@ use core::sync::atomic::Ordering;
 unsafe fn shared_write(vmf: *mut raw::vm_fault) -> bool {
     // SAFETY: Per the function contract the fault and its VMA are live.
     unsafe {
-        raw::r2dax_vmf_flags(vmf) & raw::FAULT_FLAG_WRITE != 0
+        (*vmf).flags & raw::FAULT_FLAG_WRITE != 0
             && raw::r2dax_vma_flags(raw::r2dax_vmf_vma(vmf)) & raw::VM_SHARED as usize != 0
     }
 }
@@ -64,7 +64,7 @@ impl<T: Operations> Tables<T> {
     unsafe extern "C" fn vm_open(vma: *mut raw::vm_area_struct) {
         // SAFETY: Per the contract the VMA maps a live file of ours.
         unsafe {
-            let i = INode::<T>::from_raw(raw::r2dax_vma_inode(vma));
+            let i = INode::<T>::from_raw((*(*vma).vm_file).f_inode);
             i.layer().mmaps.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -76,7 +76,7 @@ impl<T: Operations> Tables<T> {
     unsafe extern "C" fn vm_close(vma: *mut raw::vm_area_struct) {
         // SAFETY: Per the contract the VMA still holds its file.
         unsafe {
-            let i = INode::<T>::from_raw(raw::r2dax_vma_inode(vma));
+            let i = INode::<T>::from_raw((*(*vma).vm_file).f_inode);
             let old = i.layer().mmaps.fetch_sub(1, Ordering::AcqRel);
             if old == 0 {
                 // Unreachable by the counting argument; never wrap.
@@ -95,7 +95,7 @@ impl<T: Operations> Tables<T> {
     /// `vmf` must be a fault in progress on a VMA of ours.
     unsafe fn check_mode(vmf: *mut raw::vm_fault, dax: bool) -> bool {
         // SAFETY: Per the function contract.
-        let i = unsafe { INode::<T>::from_raw(raw::r2dax_vma_inode(raw::r2dax_vmf_vma(vmf))) };
+        let i = unsafe { INode::<T>::from_raw((*(*raw::r2dax_vmf_vma(vmf)).vm_file).f_inode) };
         if i.is_dax() == dax {
             return true;
         }
@@ -130,7 +130,7 @@ impl<T: Operations> Tables<T> {
         // another reference is valid.
         let file = unsafe { raw::r2dax_vma_get_file(raw::r2dax_vmf_vma(vmf)) };
         // SAFETY: The file is ours and referenced; its inode is live.
-        let i = unsafe { INode::<T>::from_raw(raw::r2dax_file_inode(file)) };
+        let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
         let users = &i.layer().mmaps;
         users.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
         // SAFETY: The fault is the call's.
@@ -154,7 +154,7 @@ impl<T: Operations> Tables<T> {
         // is ours.
         let (vma, i) = unsafe {
             let vma = raw::r2dax_vmf_vma(vmf);
-            (vma, INode::<T>::from_raw(raw::r2dax_vma_inode(vma)))
+            (vma, INode::<T>::from_raw((*(*vma).vm_file).f_inode))
         };
         // Freeze protection as every filesystem's mkwrite; the invalidate
         // lock (shared) keeps truncate out while the fault allocates.
@@ -182,7 +182,7 @@ impl<T: Operations> Tables<T> {
         // is ours.
         let (vma, i) = unsafe {
             let vma = raw::r2dax_vmf_vma(vmf);
-            (vma, INode::<T>::from_raw(raw::r2dax_vma_inode(vma)))
+            (vma, INode::<T>::from_raw((*(*vma).vm_file).f_inode))
         };
         // Lock order as ext4 and xfs: mmap_lock (held by the caller) →
         // freeze protection → invalidate lock (shared: excludes truncate,
