@@ -16,10 +16,11 @@
 //!       DAX (pinning its pages) while another truncates DAX to 0 and back
 //!       and punches holes in it (fstests generic/503); prints the counts.
 //!       Reads may fail with EFAULT when the truncate wins; nothing else
-//!   r2dax-t pin FILE MS                           take references on the
-//!       first 4 pages of FILE's pages (vmsplice of a shared mapping into a
-//!       pipe, as DMA would pin them), unmap, print "pinned", hold them MS
-//!       milliseconds, drop them, print "released"
+//!   r2dax-t pin FILE MS [OFFSET]                  take references on 4
+//!       pages of FILE from byte OFFSET (default 0; k and m suffixes) on
+//!       (vmsplice of a shared mapping into a pipe, as DMA would pin them),
+//!       unmap, print "pinned", hold them MS milliseconds, drop them, print
+//!       "released"
 //!   r2dax-t dirops DIR OPS SEED [MODEL]           OPS random namespace
 //!       operations in DIR (create, unlink, rename over free and taken
 //!       names, link, lookups of present and absent names) with names of
@@ -99,7 +100,11 @@ fn main() -> ExitCode {
         Some("pattern") if a.len() == 3 => {
             report_io(race::pattern(&a[1], a[2].parse().unwrap_or(0)))
         }
-        Some("pin") if a.len() == 3 => match pin(&a[1], a[2].parse().unwrap_or(0)) {
+        Some("pin") if a.len() == 3 || a.len() == 4 => match pin(
+            &a[1],
+            a[2].parse().unwrap_or(0),
+            a.get(3).map_or(Some(0), |s| parse_size(s)),
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 println!("{e}");
@@ -189,8 +194,9 @@ fn faults(path: &str, write: bool) -> std::io::Result<(u64, u64)> {
 }
 
 /// See the module documentation (`pin`).
-fn pin(path: &str, ms: u64) -> std::io::Result<()> {
+fn pin(path: &str, ms: u64, offset: Option<u64>) -> std::io::Result<()> {
     use std::io::Write;
+    let offset = offset.ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -198,7 +204,7 @@ fn pin(path: &str, ms: u64) -> std::io::Result<()> {
     let len = 4 * 4096;
     let m = Mmap::new(
         &f,
-        0,
+        offset,
         len,
         libc::PROT_READ | libc::PROT_WRITE,
         libc::MAP_SHARED,
@@ -216,6 +222,18 @@ fn pin(path: &str, ms: u64) -> std::io::Result<()> {
     drop((r, w));
     println!("released");
     Ok(())
+}
+
+/// A byte count: digits, optionally followed by `k` or `m` (KiB, MiB).
+fn parse_size(s: &str) -> Option<u64> {
+    let (digits, shift) = match s.strip_suffix('k') {
+        Some(d) => (d, 10),
+        None => match s.strip_suffix('m') {
+            Some(d) => (d, 20),
+            None => (s, 0),
+        },
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 fn report_io(r: std::io::Result<String>) -> ExitCode {
