@@ -377,26 +377,6 @@ bool r2dax_folio_is_zone_device(const struct folio *folio)
 	return folio_is_zone_device(folio);
 }
 
-/*
- * Waits until an fsdax page is idle (its reference count is back to 1, see
- * __put_devmap_managed_folio_refs), at most @timeout jiffies; returns the
- * jiffies left (0: it is still busy).
- */
-long r2dax_wait_page_idle(struct page *page, long timeout)
-{
-	if (page_ref_count(page) == 1)
-		return timeout ? timeout : 1;
-	return wait_var_event_timeout(&page->_refcount,
-				      page_ref_count(page) == 1, timeout);
-}
-
-/* As above, without a time limit; -ERESTARTSYS on a signal. */
-long r2dax_wait_page_idle_interruptible(struct page *page)
-{
-	return wait_var_event_interruptible(&page->_refcount,
-					    page_ref_count(page) == 1);
-}
-
 bool r2dax_inode_trylock_shared(struct inode *inode)
 {
 	return inode_trylock_shared(inode);
@@ -440,63 +420,6 @@ bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio)
 int r2dax_flush_device(struct super_block *sb)
 {
 	return blkdev_issue_flush(sb->s_bdev);
-}
-
-/*
- * The first DAX page of @mapping in pages @start..@end (inclusive) that is
- * referenced beyond its mapping entry (refcount > 1: pinned or held by a
- * pipe or bio), or NULL.
- *
- * dax_layout_busy_page_range() answers this only while the mapping has VMAs
- * (it returns NULL when !mapping_mapped()), but a pin taken through a VMA
- * outlives munmap. So this walks the DAX entries itself, decoding them as
- * fs/dax.c of 6.12 encodes them (a value entry holding pfn << DAX_SHIFT and
- * the flags below); it mirrors dax_busy_page(). The caller holds the
- * invalidate lock exclusively, so entries cannot be added meanwhile.
- */
-#define R2DAX_DAX_SHIFT 4		/* fs/dax.c DAX_SHIFT (6.12) */
-#define R2DAX_DAX_PMD (1UL << 1)	/* DAX_PMD */
-#define R2DAX_DAX_ZERO_PAGE (1UL << 2)	/* DAX_ZERO_PAGE */
-#define R2DAX_DAX_EMPTY (1UL << 3)	/* DAX_EMPTY */
-
-struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
-				 pgoff_t end)
-{
-	XA_STATE(xas, &mapping->i_pages, start);
-	struct page *busy = NULL;
-	unsigned int scanned = 0;
-	void *entry;
-
-	xas_lock_irq(&xas);
-	xas_for_each(&xas, entry, end) {
-		unsigned long v, pfn, n, i;
-
-		if (WARN_ON_ONCE(!xa_is_value(entry)))
-			continue;
-		v = xa_to_value(entry);
-		if (v & (R2DAX_DAX_ZERO_PAGE | R2DAX_DAX_EMPTY))
-			continue;
-		pfn = v >> R2DAX_DAX_SHIFT;
-		n = (v & R2DAX_DAX_PMD) ? PTRS_PER_PMD : 1;
-		for (i = 0; i < n; i++) {
-			struct page *page = pfn_to_page(pfn + i);
-
-			if (page_ref_count(page) > 1) {
-				busy = page;
-				break;
-			}
-		}
-		if (busy)
-			break;
-		if (++scanned % XA_CHECK_SCHED)
-			continue;
-		xas_pause(&xas);
-		xas_unlock_irq(&xas);
-		cond_resched();
-		xas_lock_irq(&xas);
-	}
-	xas_unlock_irq(&xas);
-	return busy;
 }
 
 /*

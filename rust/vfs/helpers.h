@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * C helpers for r2dax, where Rust cannot reach the kernel directly. The
+ * C helpers for r2dax, where Rust cannot reach the kernel directly
+ * (helpers.c), and the fs/dax.c internals of Linux 6.12 that r2dax
+ * decodes (fsdax_6_12.c, which says why). The
  * Rust side sees them through the module's own bindgen run
  * (rust/vfs/bindings_generated.rs) as raw::r2dax_<name>. They are:
  *
@@ -13,8 +15,8 @@
  * - a few functions that sequence several such calls under a lock or
  *   need C-only constructs: r2dax_sb_zeroout and r2dax_sb_getblk_zeroed
  *   (buffer-cache coherence of zeroed blocks), r2dax_setattr_simple
- *   (setattr_prepare/setattr_copy), r2dax_mapping_pinned and
- *   r2dax_dax_busy_page (walks of the mapping's xarray),
+ *   (setattr_prepare/setattr_copy), r2dax_mapping_pinned (a walk of
+ *   the mapping's xarray),
  *   r2dax_write_buffer_dax (a metadata block stored through the DAX
  *   device), the collapse marks of a struct file, and the debugfs fault
  *   injection of the test suite (fault.rs). Each says why at its
@@ -120,15 +122,17 @@ bool r2dax_daxdev_mapping_supported(struct vm_area_struct *vma,
 bool r2dax_is_dax(const struct inode *inode);
 bool r2dax_mapping_empty(struct address_space *mapping);
 bool r2dax_folio_is_zone_device(const struct folio *folio);
-long r2dax_wait_page_idle(struct page *page, long timeout);
-long r2dax_wait_page_idle_interruptible(struct page *page);
 bool r2dax_inode_trylock_shared(struct inode *inode);
 int r2dax_filemap_write_and_wait(struct address_space *mapping);
 int r2dax_invalidate_inode_pages2(struct address_space *mapping);
 bool r2dax_mapping_pinned(struct address_space *mapping);
+bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio);
+
+/* fs/dax.c internals of 6.12 (fsdax_6_12.c). */
 struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 				 pgoff_t end);
-bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio);
+long r2dax_wait_page_idle(struct page *page, long timeout);
+long r2dax_wait_page_idle_interruptible(struct page *page);
 
 struct fileattr;
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa);

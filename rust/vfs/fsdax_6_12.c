@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fs/dax.c internals of Linux 6.12, in one place.
+ *
+ * r2dax looks at two things fs/dax.c keeps private:
+ *
+ * - how a DAX entry in a mapping's xarray is encoded: a value entry
+ *   holding pfn << DAX_SHIFT and the flag bits DAX_LOCKED, DAX_PMD,
+ *   DAX_ZERO_PAGE and DAX_EMPTY (the #defines at the top of fs/dax.c).
+ *   r2dax_dax_busy_page() decodes entries to find pins that outlived their
+ *   VMA, which dax_layout_busy_page_range() does not look for once the
+ *   file has no VMA;
+ * - when an fsdax page is idle: its reference count is back to 1 (the
+ *   mapping's own reference; __put_devmap_managed_folio_refs wakes
+ *   waiters on _refcount), as dax_wait_page_idle() is in later kernels.
+ *
+ * Both changed after 6.12 (6.15 reworked fsdax page refcounts: an idle
+ * page has count 0 there), so this file refuses to build for any other
+ * kernel than 6.12. Porting means checking fs/dax.c's encoding and
+ * mm/memremap.c's idle count again and updating the values below.
+ * The guest test 021 fails if the decoding does not match the kernel's:
+ * it pins DAX pages of a file without VMAs (a PTE entry and a PMD entry)
+ * and expects r2daxctl status to report "pinned true", which only this
+ * decoding can see.
+ */
+#include <linux/version.h>
+#include <linux/dax.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/wait_bit.h>
+#include <linux/xarray.h>
+
+#include "helpers.h"
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0) || \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#error "fsdax_6_12.c decodes fs/dax.c entries as Linux 6.12 encodes them; check fs/dax.c and port it"
+#endif
+
+#define R2DAX_DAX_SHIFT 4		/* fs/dax.c DAX_SHIFT */
+#define R2DAX_DAX_PMD (1UL << 1)	/* DAX_PMD */
+#define R2DAX_DAX_ZERO_PAGE (1UL << 2)	/* DAX_ZERO_PAGE */
+#define R2DAX_DAX_EMPTY (1UL << 3)	/* DAX_EMPTY */
+/* The reference count of an idle fsdax page (the mapping's own). */
+#define R2DAX_DAX_IDLE_REFS 1
+
+/*
+ * The first DAX page of @mapping in pages @start..@end (inclusive) that is
+ * referenced beyond its mapping entry (refcount > 1: pinned or held by a
+ * pipe or bio), or NULL.
+ *
+ * dax_layout_busy_page_range() answers this only while the mapping has VMAs
+ * (it returns NULL when !mapping_mapped()), but a pin taken through a VMA
+ * outlives munmap. So this walks the DAX entries itself, decoding them as
+ * fs/dax.c of 6.12 encodes them (a value entry holding pfn << DAX_SHIFT and
+ * the flags below); it mirrors dax_busy_page(). The caller holds the
+ * invalidate lock exclusively, so entries cannot be added meanwhile.
+ */
+struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
+				 pgoff_t end)
+{
+	XA_STATE(xas, &mapping->i_pages, start);
+	struct page *busy = NULL;
+	unsigned int scanned = 0;
+	void *entry;
+
+	xas_lock_irq(&xas);
+	xas_for_each(&xas, entry, end) {
+		unsigned long v, pfn, n, i;
+
+		if (WARN_ON_ONCE(!xa_is_value(entry)))
+			continue;
+		v = xa_to_value(entry);
+		if (v & (R2DAX_DAX_ZERO_PAGE | R2DAX_DAX_EMPTY))
+			continue;
+		pfn = v >> R2DAX_DAX_SHIFT;
+		n = (v & R2DAX_DAX_PMD) ? PTRS_PER_PMD : 1;
+		for (i = 0; i < n; i++) {
+			struct page *page = pfn_to_page(pfn + i);
+
+			if (page_ref_count(page) > R2DAX_DAX_IDLE_REFS) {
+				busy = page;
+				break;
+			}
+		}
+		if (busy)
+			break;
+		if (++scanned % XA_CHECK_SCHED)
+			continue;
+		xas_pause(&xas);
+		xas_unlock_irq(&xas);
+		cond_resched();
+		xas_lock_irq(&xas);
+	}
+	xas_unlock_irq(&xas);
+	return busy;
+}
+
+/*
+ * Waits until an fsdax page is idle (its reference count is back to 1, see
+ * __put_devmap_managed_folio_refs), at most @timeout jiffies; returns the
+ * jiffies left (0: it is still busy).
+ */
+long r2dax_wait_page_idle(struct page *page, long timeout)
+{
+	if (page_ref_count(page) == R2DAX_DAX_IDLE_REFS)
+		return timeout ? timeout : 1;
+	return wait_var_event_timeout(&page->_refcount,
+				      page_ref_count(page) == R2DAX_DAX_IDLE_REFS, timeout);
+}
+
+/*
+ * Waits until an fsdax page is idle (reference count 1), without a time
+ * limit; -ERESTARTSYS on a signal.
+ */
+long r2dax_wait_page_idle_interruptible(struct page *page)
+{
+	return wait_var_event_interruptible(&page->_refcount,
+					    page_ref_count(page) == R2DAX_DAX_IDLE_REFS);
+}
