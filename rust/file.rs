@@ -31,7 +31,7 @@ const BS: u64 = BLOCK_SIZE as u64;
 /// entries of blocks that were already allocated may be dirty (stores
 /// through a mapping), and deleting them would skip the cache flush that
 /// fsync owes them.
-fn preallocate(inode: &INode<R2dax>, start: u64, end: u64) -> Result {
+fn preallocate(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
     let mut pos = start;
     while pos < end {
         let m = map_range(inode, pos, end - pos, IOMAP_WRITE, Fill::Prealloc)?;

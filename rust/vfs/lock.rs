@@ -215,6 +215,25 @@ impl<'a, T: FileSystem> Quiesced<'a, T> {
     }
 }
 
+impl<T: FileSystem> Quiesced<'_, T> {
+    /// Sets the size and drops the page cache beyond it
+    /// (`truncate_setsize`).
+    pub(crate) fn truncate_setsize(&self, size: u64) {
+        // SAFETY: The inode is live, and quiesced as `truncate_setsize`
+        // needs: the inode lock and the invalidate lock are held (or the
+        // inode is being evicted).
+        unsafe { raw::truncate_setsize(self.inode.as_raw(), size as _) };
+    }
+
+    /// Drops the page cache of the byte range `start..=end`
+    /// (`truncate_pagecache_range`).
+    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
+        // SAFETY: The inode is live and quiesced (as for
+        // `truncate_setsize`), so no fault maps the range again meanwhile.
+        unsafe { raw::truncate_pagecache_range(self.inode.as_raw(), start as _, end as _) };
+    }
+}
+
 impl<T: FileSystem> Deref for Quiesced<'_, T> {
     type Target = INode<T>;
 

@@ -276,22 +276,6 @@ impl<T: FileSystem> INode<T> {
         unsafe { raw::r2dax_is_bad_inode(self.as_raw()) }
     }
 
-    /// Sets the size and drops the page cache beyond it
-    /// (`truncate_setsize`); the caller holds the inode and invalidate
-    /// locks.
-    pub(crate) fn truncate_setsize(&self, size: u64) {
-        // SAFETY: The inode is live; the caller holds the locks the
-        // function needs.
-        unsafe { raw::truncate_setsize(self.as_raw(), size as _) };
-    }
-
-    /// Drops the page cache of the byte range `start..=end`; the caller
-    /// holds the inode and invalidate locks.
-    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
-        // SAFETY: The inode is live and locked by the caller.
-        unsafe { raw::truncate_pagecache_range(self.as_raw(), start as _, end as _) };
-    }
-
     /// The superblock.
     pub(crate) fn sb(&self) -> &SuperBlock<T> {
         // SAFETY: An inode of `T` belongs to a fully set up superblock of
