@@ -34,7 +34,7 @@ impl<T: Operations> Tables<T> {
     /// mapping through its operations to fill it with folios (swapon,
     /// uprobes, `read_cache_folio` users, forced readahead) refuse a DAX
     /// file instead of putting folios among its DAX entries. A mode switch
-    /// swaps the tables (`INode::switch_dax`); `writepages` and
+    /// swaps the tables (`InodeLocked::switch_dax`); `writepages` and
     /// `dirty_folio` are the same functions in both, because writeback
     /// and `folio_mark_dirty` read `a_ops` without r2dax's locks.
     pub(super) const DAX_AOPS: raw::address_space_operations = raw::address_space_operations {

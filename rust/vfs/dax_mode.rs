@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The DAX mode of an inode: a live switch between DAX and the page cache
-//! ([`INode::switch_dax`]), and breaking DAX layouts before blocks go
-//! ([`INode::break_layouts`]). The locking argument is in
+//! ([`InodeLocked::switch_dax`]), and breaking DAX layouts before blocks go
+//! ([`QuiesceGuard::break_layouts`]). The locking argument is in
 //! Documentation/filesystems/r2dax/dax.rst.
 //!
 //! C headers: [`include/linux/dax.h`](srctree/include/linux/dax.h),
