@@ -7,6 +7,7 @@
 #   make demo         set up everything missing, boot the guest, show r2dax
 #   make check        set up everything missing, run every test
 #   make check TESTS="001 004"   run a subset of the guest suite
+#   make check GROUPS=quick XGROUPS=stress   the same, by group (check -g, -x)
 #   make bench        r2dax vs ext4/xfs/ext2-DAX and device DAX in one guest
 #   make bench BENCH="B1 B6"     a subset (not a test: no pass/fail)
 #   make fstests      fstests (dax and quick groups) on r2dax dax=always,
@@ -34,7 +35,7 @@ LAB_KDIR = $(shell $(TOP)/scripts/build-kernel.sh --print-dir)
 all: module
 
 help:
-	@sed -n '3,19p' $(TOP)/Makefile
+	@sed -n '3,20p' $(TOP)/Makefile
 
 setup:
 	@$(TOP)/scripts/setup-host.sh
@@ -62,8 +63,12 @@ initramfs: module tools samples
 demo: initramfs
 	@$(TOP)/scripts/run-guest.sh demo
 
+# GROUPS="quick dax" (or quick,dax) becomes -g quick -g dax: the guest's
+# command line carries the arguments with commas for spaces.
+comma := ,
 check: initramfs
-	@$(TOP)/scripts/check.sh $(TESTS)
+	@$(TOP)/scripts/check.sh $(addprefix -g ,$(subst $(comma), ,$(GROUPS))) \
+		$(addprefix -x ,$(subst $(comma), ,$(XGROUPS))) $(TESTS)
 
 bench: setup
 	@$(TOP)/scripts/bench.sh $(BENCH)

@@ -2,7 +2,8 @@
 # make check: every test. Host side first (cargo test for the tools,
 # rustfmt and clippy on the module), then the guest suite in one boot.
 # Ends with one line "N passed, N failed, N skipped"; exits 1 on any
-# failure. Arguments select a subset of the guest tests.
+# failure. Arguments select a subset of the guest tests: test names, or
+# ./check's options (-g GROUP, -x GROUP) before them.
 set -u
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
