@@ -27,7 +27,7 @@ pub const SUPERBLOCK_OFFSET: u64 = 0;
 /// Bytes of the superblock covered by its definition and checksum.
 pub const SUPERBLOCK_SIZE: usize = 512;
 /// Offset of the crc32c that covers bytes `0..SUPERBLOCK_CSUM_OFFSET`.
-pub const SUPERBLOCK_CSUM_OFFSET: usize = SUPERBLOCK_SIZE - 4;
+pub const SUPERBLOCK_CSUM_OFFSET: usize = core::mem::offset_of!(DiskSuperblock, checksum);
 /// Length of the label field, NUL-padded (not necessarily NUL-terminated).
 pub const LABEL_LEN: usize = 32;
 /// Smallest device the format accepts: 16 MiB.
@@ -284,63 +284,212 @@ impl fmt::Display for SbError {
     }
 }
 
-fn le16(b: &[u8], off: usize) -> u16 {
-    let mut a = [0u8; 2];
-    a.copy_from_slice(&b[off..off + 2]);
-    u16::from_le_bytes(a)
+/// A little-endian `u16` as it is stored on disk: two bytes, no alignment.
+#[repr(transparent)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Le16([u8; 2]);
+
+/// A little-endian `u32` as it is stored on disk: four bytes, no alignment.
+#[repr(transparent)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Le32([u8; 4]);
+
+/// A little-endian `u64` as it is stored on disk: eight bytes, no
+/// alignment.
+#[repr(transparent)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Le64([u8; 8]);
+
+macro_rules! le_int {
+    ($le:ident, $int:ty) => {
+        impl $le {
+            /// Stores `v` in little-endian byte order.
+            pub const fn new(v: $int) -> Self {
+                $le(v.to_le_bytes())
+            }
+
+            /// The value in native byte order.
+            pub const fn get(self) -> $int {
+                <$int>::from_le_bytes(self.0)
+            }
+        }
+
+        impl fmt::Debug for $le {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.get(), f)
+            }
+        }
+
+        impl Field for $le {
+            fn load(b: &[u8]) -> Self {
+                $le(Field::load(b))
+            }
+
+            fn store(&self, b: &mut [u8]) {
+                self.0.store(b)
+            }
+        }
+    };
 }
 
-fn le32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[off..off + 4]);
-    u32::from_le_bytes(a)
+le_int!(Le16, u16);
+le_int!(Le32, u32);
+le_int!(Le64, u64);
+
+/// A field of an on-disk record: a fixed number of bytes with no alignment
+/// (so a `#[repr(C)]` record of fields has no padding), copied in and out
+/// of a byte slice without `unsafe`.
+trait Field: Sized {
+    /// Reads the field from the start of `b`. A too-short `b` reads as
+    /// zeros; the records' size assertions rule that out.
+    fn load(b: &[u8]) -> Self;
+
+    /// Writes the field to the start of `b`, or nothing if `b` is too
+    /// short (ruled out in the same way).
+    fn store(&self, b: &mut [u8]);
 }
 
-fn le64(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_le_bytes(a)
+impl Field for u8 {
+    fn load(b: &[u8]) -> Self {
+        b.first().copied().unwrap_or(0)
+    }
+
+    fn store(&self, b: &mut [u8]) {
+        if let Some(x) = b.first_mut() {
+            *x = *self;
+        }
+    }
 }
 
-fn put16(b: &mut [u8], off: usize, v: u16) {
-    b[off..off + 2].copy_from_slice(&v.to_le_bytes());
+impl<const N: usize> Field for [u8; N] {
+    fn load(b: &[u8]) -> Self {
+        b.first_chunk().copied().unwrap_or([0; N])
+    }
+
+    fn store(&self, b: &mut [u8]) {
+        if let Some(x) = b.first_chunk_mut() {
+            *x = *self;
+        }
+    }
 }
 
-fn put32(b: &mut [u8], off: usize, v: u32) {
-    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+impl<const N: usize> Field for [Le64; N] {
+    fn load(b: &[u8]) -> Self {
+        let mut a = [Le64::default(); N];
+        for (i, x) in a.iter_mut().enumerate() {
+            *x = Le64::load(b.get(8 * i..).unwrap_or(&[]));
+        }
+        a
+    }
+
+    fn store(&self, b: &mut [u8]) {
+        for (i, x) in self.iter().enumerate() {
+            put(b, 8 * i, *x);
+        }
+    }
 }
 
-fn put64(b: &mut [u8], off: usize, v: u64) {
-    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+/// Writes field `v` at byte `off` of `b` (nothing if it does not fit).
+fn put<F: Field>(b: &mut [u8], off: usize, v: F) {
+    if let Some(b) = b.get_mut(off..) {
+        v.store(b);
+    }
 }
 
-// Field offsets inside the superblock. Bytes 164..508 are reserved: this
-// version writes zeros there and preserves whatever it finds on rewrite.
-const OFF_MAGIC: usize = 0;
-const OFF_VERSION_MAJOR: usize = 4;
-const OFF_VERSION_MINOR: usize = 6;
-const OFF_BLOCK_SIZE: usize = 8;
-const OFF_STATE: usize = 12;
-const OFF_FEATURE_COMPAT: usize = 16;
-const OFF_FEATURE_RO_COMPAT: usize = 24;
-const OFF_FEATURE_INCOMPAT: usize = 32;
-const OFF_BLOCKS_COUNT: usize = 40;
-const OFF_MKFS_TIME: usize = 48;
-const OFF_UUID: usize = 56;
-const OFF_LABEL: usize = 72;
-const OFF_BLOCKS_PER_GROUP: usize = 104;
-const OFF_INODES_PER_GROUP: usize = 108;
-const OFF_GROUP_COUNT: usize = 112;
-const OFF_ORPHAN_HEAD: usize = 116;
-const OFF_FREE_BLOCKS: usize = 120;
-const OFF_FREE_INODES: usize = 128;
-const OFF_MOUNT_COUNT: usize = 136;
-const OFF_INODE_SIZE: usize = 140;
-const OFF_MOUNT_TIME: usize = 144;
-const OFF_WRITE_TIME: usize = 152;
-const OFF_RESERVED: usize = 160;
-/// Length of the reserved area of the superblock.
-pub const RESERVED_LEN: usize = SUPERBLOCK_CSUM_OFFSET - OFF_RESERVED;
+/// Makes `$t`, a `#[repr(C)]` struct of [`Field`]s listed in `{...}`, an
+/// on-disk record of `$size` bytes: asserts at compile time that its size is
+/// `$size` and that it has no padding, and gives it `from_bytes` and
+/// `to_bytes`, which copy each field at its `offset_of!`. The struct
+/// declaration is therefore the byte layout; the list only names the fields
+/// to copy (a missing one fails to compile).
+macro_rules! record {
+    ($t:ident, $size:expr, { $($f:ident),+ $(,)? }) => {
+        const _: () = assert!(core::mem::size_of::<$t>() == $size);
+        const _: () = assert!(core::mem::align_of::<$t>() == 1);
+
+        impl $t {
+            /// Decodes the record from its bytes (no validation).
+            pub fn from_bytes(b: &[u8; $size]) -> Self {
+                $t {
+                    $($f: Field::load(b.get(core::mem::offset_of!($t, $f)..).unwrap_or(&[])),)+
+                }
+            }
+
+            /// Encodes the record into its bytes, exactly as stored.
+            pub fn to_bytes(self) -> [u8; $size] {
+                let mut b = [0u8; $size];
+                $(put(&mut b, core::mem::offset_of!($t, $f), self.$f);)+
+                b
+            }
+        }
+    };
+}
+
+/// Length of the reserved area of the superblock (bytes 160..508).
+pub const RESERVED_LEN: usize = 348;
+
+/// The superblock as stored at byte 0 of block 0 (`ondisk.rst`,
+/// "Superblock"). [`Superblock::decode`] validates it into a [`Superblock`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskSuperblock {
+    /// [`MAGIC`], the bytes "R2DX".
+    pub magic: Le32,
+    /// Format major version.
+    pub version_major: Le16,
+    /// Format minor version.
+    pub version_minor: Le16,
+    /// Block size in bytes.
+    pub block_size: Le32,
+    /// State flags, see [`state`].
+    pub state: Le32,
+    /// Compatible feature flags.
+    pub feature_compat: Le64,
+    /// Read-only-compatible feature flags.
+    pub feature_ro_compat: Le64,
+    /// Incompatible feature flags.
+    pub feature_incompat: Le64,
+    /// Size of the filesystem in blocks.
+    pub blocks_count: Le64,
+    /// Creation time, seconds since the epoch.
+    pub mkfs_time: Le64,
+    /// Filesystem UUID.
+    pub uuid: [u8; 16],
+    /// Volume label, NUL-padded.
+    pub label: [u8; LABEL_LEN],
+    /// Blocks per group.
+    pub blocks_per_group: Le32,
+    /// Inodes per group.
+    pub inodes_per_group: Le32,
+    /// Number of block groups.
+    pub group_count: Le32,
+    /// First inode of the orphan list, or 0.
+    pub orphan_head: Le32,
+    /// Free blocks (a hint).
+    pub free_blocks: Le64,
+    /// Free inodes (a hint).
+    pub free_inodes: Le64,
+    /// Number of mounts since mkfs.
+    pub mount_count: Le32,
+    /// Size of an inode slot.
+    pub inode_size: Le32,
+    /// Last mount time, seconds since the epoch.
+    pub mount_time: Le64,
+    /// Last write time of the superblock.
+    pub write_time: Le64,
+    /// Zero when written by this version; preserved on rewrite.
+    pub reserved: [u8; RESERVED_LEN],
+    /// CRC-32C of the bytes before it.
+    pub checksum: Le32,
+}
+
+record!(DiskSuperblock, SUPERBLOCK_SIZE, {
+    magic, version_major, version_minor, block_size, state, feature_compat,
+    feature_ro_compat, feature_incompat, blocks_count, mkfs_time, uuid, label,
+    blocks_per_group, inodes_per_group, group_count, orphan_head, free_blocks,
+    free_inodes, mount_count, inode_size, mount_time, write_time, reserved,
+    checksum,
+});
 
 impl Superblock {
     /// A new superblock for a filesystem of `blocks_count` blocks with
@@ -386,48 +535,42 @@ impl Superblock {
     /// geometry. The device size is checked separately by
     /// [`Superblock::check_device`].
     pub fn decode(buf: &[u8]) -> Result<Self, SbError> {
-        if buf.len() < SUPERBLOCK_SIZE {
+        let Some(b) = buf.first_chunk::<SUPERBLOCK_SIZE>() else {
             return Err(SbError::Truncated { len: buf.len() });
-        }
-        let b = &buf[..SUPERBLOCK_SIZE];
-        let magic = le32(b, OFF_MAGIC);
+        };
+        let d = DiskSuperblock::from_bytes(b);
+        let magic = d.magic.get();
         if magic != MAGIC {
             return Err(SbError::BadMagic { found: magic });
         }
-        let stored = le32(b, SUPERBLOCK_CSUM_OFFSET);
-        let computed = crc32c(&b[..SUPERBLOCK_CSUM_OFFSET]);
+        let stored = d.checksum.get();
+        let computed = crc32c(b.split_at(SUPERBLOCK_CSUM_OFFSET).0);
         if stored != computed {
             return Err(SbError::BadChecksum { stored, computed });
         }
-        let mut uuid = [0u8; 16];
-        uuid.copy_from_slice(&b[OFF_UUID..OFF_UUID + 16]);
-        let mut label = [0u8; LABEL_LEN];
-        label.copy_from_slice(&b[OFF_LABEL..OFF_LABEL + LABEL_LEN]);
-        let mut reserved = [0u8; RESERVED_LEN];
-        reserved.copy_from_slice(&b[OFF_RESERVED..SUPERBLOCK_CSUM_OFFSET]);
         let sb = Superblock {
-            version_major: le16(b, OFF_VERSION_MAJOR),
-            version_minor: le16(b, OFF_VERSION_MINOR),
-            block_size: le32(b, OFF_BLOCK_SIZE),
-            state: le32(b, OFF_STATE),
-            feature_compat: le64(b, OFF_FEATURE_COMPAT),
-            feature_ro_compat: le64(b, OFF_FEATURE_RO_COMPAT),
-            feature_incompat: le64(b, OFF_FEATURE_INCOMPAT),
-            blocks_count: le64(b, OFF_BLOCKS_COUNT),
-            mkfs_time: le64(b, OFF_MKFS_TIME),
-            uuid,
-            label,
-            blocks_per_group: le32(b, OFF_BLOCKS_PER_GROUP),
-            inodes_per_group: le32(b, OFF_INODES_PER_GROUP),
-            group_count: le32(b, OFF_GROUP_COUNT),
-            orphan_head: le32(b, OFF_ORPHAN_HEAD),
-            free_blocks: le64(b, OFF_FREE_BLOCKS),
-            free_inodes: le64(b, OFF_FREE_INODES),
-            mount_count: le32(b, OFF_MOUNT_COUNT),
-            inode_size: le32(b, OFF_INODE_SIZE),
-            mount_time: le64(b, OFF_MOUNT_TIME),
-            write_time: le64(b, OFF_WRITE_TIME),
-            reserved,
+            version_major: d.version_major.get(),
+            version_minor: d.version_minor.get(),
+            block_size: d.block_size.get(),
+            state: d.state.get(),
+            feature_compat: d.feature_compat.get(),
+            feature_ro_compat: d.feature_ro_compat.get(),
+            feature_incompat: d.feature_incompat.get(),
+            blocks_count: d.blocks_count.get(),
+            mkfs_time: d.mkfs_time.get(),
+            uuid: d.uuid,
+            label: d.label,
+            blocks_per_group: d.blocks_per_group.get(),
+            inodes_per_group: d.inodes_per_group.get(),
+            group_count: d.group_count.get(),
+            orphan_head: d.orphan_head.get(),
+            free_blocks: d.free_blocks.get(),
+            free_inodes: d.free_inodes.get(),
+            mount_count: d.mount_count.get(),
+            inode_size: d.inode_size.get(),
+            mount_time: d.mount_time.get(),
+            write_time: d.write_time.get(),
+            reserved: d.reserved,
         };
         if sb.version_major != VERSION_MAJOR {
             return Err(SbError::UnsupportedVersion {
@@ -518,32 +661,35 @@ impl Superblock {
 
     /// Encodes the superblock, including its checksum, into `buf`.
     pub fn encode(&self, buf: &mut [u8; SUPERBLOCK_SIZE]) {
-        buf.fill(0);
-        put32(buf, OFF_MAGIC, MAGIC);
-        put16(buf, OFF_VERSION_MAJOR, self.version_major);
-        put16(buf, OFF_VERSION_MINOR, self.version_minor);
-        put32(buf, OFF_BLOCK_SIZE, self.block_size);
-        put32(buf, OFF_STATE, self.state);
-        put64(buf, OFF_FEATURE_COMPAT, self.feature_compat);
-        put64(buf, OFF_FEATURE_RO_COMPAT, self.feature_ro_compat);
-        put64(buf, OFF_FEATURE_INCOMPAT, self.feature_incompat);
-        put64(buf, OFF_BLOCKS_COUNT, self.blocks_count);
-        put64(buf, OFF_MKFS_TIME, self.mkfs_time);
-        buf[OFF_UUID..OFF_UUID + 16].copy_from_slice(&self.uuid);
-        buf[OFF_LABEL..OFF_LABEL + LABEL_LEN].copy_from_slice(&self.label);
-        put32(buf, OFF_BLOCKS_PER_GROUP, self.blocks_per_group);
-        put32(buf, OFF_INODES_PER_GROUP, self.inodes_per_group);
-        put32(buf, OFF_GROUP_COUNT, self.group_count);
-        put32(buf, OFF_ORPHAN_HEAD, self.orphan_head);
-        put64(buf, OFF_FREE_BLOCKS, self.free_blocks);
-        put64(buf, OFF_FREE_INODES, self.free_inodes);
-        put32(buf, OFF_MOUNT_COUNT, self.mount_count);
-        put32(buf, OFF_INODE_SIZE, self.inode_size);
-        put64(buf, OFF_MOUNT_TIME, self.mount_time);
-        put64(buf, OFF_WRITE_TIME, self.write_time);
-        buf[OFF_RESERVED..SUPERBLOCK_CSUM_OFFSET].copy_from_slice(&self.reserved);
-        let csum = crc32c(&buf[..SUPERBLOCK_CSUM_OFFSET]);
-        put32(buf, SUPERBLOCK_CSUM_OFFSET, csum);
+        let d = DiskSuperblock {
+            magic: Le32::new(MAGIC),
+            version_major: Le16::new(self.version_major),
+            version_minor: Le16::new(self.version_minor),
+            block_size: Le32::new(self.block_size),
+            state: Le32::new(self.state),
+            feature_compat: Le64::new(self.feature_compat),
+            feature_ro_compat: Le64::new(self.feature_ro_compat),
+            feature_incompat: Le64::new(self.feature_incompat),
+            blocks_count: Le64::new(self.blocks_count),
+            mkfs_time: Le64::new(self.mkfs_time),
+            uuid: self.uuid,
+            label: self.label,
+            blocks_per_group: Le32::new(self.blocks_per_group),
+            inodes_per_group: Le32::new(self.inodes_per_group),
+            group_count: Le32::new(self.group_count),
+            orphan_head: Le32::new(self.orphan_head),
+            free_blocks: Le64::new(self.free_blocks),
+            free_inodes: Le64::new(self.free_inodes),
+            mount_count: Le32::new(self.mount_count),
+            inode_size: Le32::new(self.inode_size),
+            mount_time: Le64::new(self.mount_time),
+            write_time: Le64::new(self.write_time),
+            reserved: self.reserved,
+            checksum: Le32::new(0),
+        };
+        *buf = d.to_bytes();
+        let csum = crc32c(buf.split_at(SUPERBLOCK_CSUM_OFFSET).0);
+        put(buf, SUPERBLOCK_CSUM_OFFSET, Le32::new(csum));
     }
 
     /// The label up to its first NUL, if it is valid UTF-8.
@@ -706,6 +852,32 @@ pub struct GroupDesc {
     pub flags: u32,
 }
 
+/// A group descriptor as stored in the descriptor table (`ondisk.rst`,
+/// "Group descriptors").
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskGroupDesc {
+    /// Free blocks in the group.
+    pub free_blocks: Le32,
+    /// Free inodes in the group.
+    pub free_inodes: Le32,
+    /// Directories in the group.
+    pub used_dirs: Le32,
+    /// Flags (zero).
+    pub flags: Le32,
+    /// Written as zero.
+    pub reserved: [u8; 12],
+    /// CRC-32C of the group number (LE) and the bytes before it.
+    pub checksum: Le32,
+}
+
+record!(DiskGroupDesc, GROUP_DESC_SIZE, {
+    free_blocks, free_inodes, used_dirs, flags, reserved, checksum,
+});
+
+/// Offset of a group descriptor's checksum, which covers the bytes before.
+const GD_CSUM_OFFSET: usize = core::mem::offset_of!(DiskGroupDesc, checksum);
+
 /// Why a group descriptor was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GdError {
@@ -719,15 +891,15 @@ impl GroupDesc {
     /// Decodes descriptor `g` from its 32 bytes and checks its counters
     /// against the geometry.
     pub fn decode(b: &[u8; GROUP_DESC_SIZE], g: u32, geo: &Geometry) -> Result<Self, GdError> {
-        let csum = gd_csum(b, g);
-        if csum != le32(b, 28) {
+        let d = DiskGroupDesc::from_bytes(b);
+        if gd_csum(b, g) != d.checksum.get() {
             return Err(GdError::BadChecksum);
         }
         let gd = GroupDesc {
-            free_blocks: le32(b, 0),
-            free_inodes: le32(b, 4),
-            used_dirs: le32(b, 8),
-            flags: le32(b, 12),
+            free_blocks: d.free_blocks.get(),
+            free_inodes: d.free_inodes.get(),
+            used_dirs: d.used_dirs.get(),
+            flags: d.flags.get(),
         };
         let data = geo.group_blocks(g).saturating_sub(geo.meta_blocks());
         if u64::from(gd.free_blocks) > data
@@ -741,13 +913,16 @@ impl GroupDesc {
 
     /// Encodes descriptor `g`.
     pub fn encode(&self, b: &mut [u8; GROUP_DESC_SIZE], g: u32) {
-        b.fill(0);
-        put32(b, 0, self.free_blocks);
-        put32(b, 4, self.free_inodes);
-        put32(b, 8, self.used_dirs);
-        put32(b, 12, self.flags);
+        let d = DiskGroupDesc {
+            free_blocks: Le32::new(self.free_blocks),
+            free_inodes: Le32::new(self.free_inodes),
+            used_dirs: Le32::new(self.used_dirs),
+            flags: Le32::new(self.flags),
+            ..DiskGroupDesc::default()
+        };
+        *b = d.to_bytes();
         let csum = gd_csum(b, g);
-        put32(b, 28, csum);
+        put(b, GD_CSUM_OFFSET, Le32::new(csum));
     }
 
     /// Block of the descriptor table and byte offset in it for group `g`.
@@ -762,7 +937,8 @@ impl GroupDesc {
 /// The group number is part of the checksum, so a descriptor written to
 /// the wrong slot does not verify.
 fn gd_csum(b: &[u8; GROUP_DESC_SIZE], g: u32) -> u32 {
-    !crc32c_update(crc32c_update(!0, &g.to_le_bytes()), &b[..28])
+    let covered = b.split_at(GD_CSUM_OFFSET).0;
+    !crc32c_update(crc32c_update(!0, &g.to_le_bytes()), covered)
 }
 
 /// File types in the inode mode (the `S_IFMT` bits).
@@ -946,6 +1122,64 @@ pub struct Inode {
     pub seq: u32,
 }
 
+/// One copy of an inode as stored in its slot (`ondisk.rst`, "Inodes"):
+/// copy 0 is bytes 0..128 of the slot, copy 1 bytes 128..256.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskInode {
+    /// Type and permission bits.
+    pub mode: Le16,
+    /// Height of the block map.
+    pub height: u8,
+    /// [`iflags2`] bits.
+    pub iflags2: u8,
+    /// Hard links.
+    pub links: Le32,
+    /// Owner.
+    pub uid: Le32,
+    /// Group.
+    pub gid: Le32,
+    /// [`iflags`] bits.
+    pub flags: Le32,
+    /// Generation number.
+    pub generation: Le32,
+    /// Size in bytes.
+    pub size: Le64,
+    /// Blocks allocated to the file.
+    pub blocks: Le64,
+    /// Access time, seconds (an `i64`).
+    pub atime: Le64,
+    /// Modification time, seconds (an `i64`).
+    pub mtime: Le64,
+    /// Change time, seconds (an `i64`).
+    pub ctime: Le64,
+    /// Access time, nanoseconds.
+    pub atime_ns: Le32,
+    /// Modification time, nanoseconds.
+    pub mtime_ns: Le32,
+    /// Change time, nanoseconds.
+    pub ctime_ns: Le32,
+    /// Next inode on the orphan list, or 0.
+    pub next_orphan: Le32,
+    /// Block-map roots (or a device number, or an inline symlink target).
+    pub roots: [Le64; MAP_ROOTS],
+    /// Sequence number of this copy.
+    pub seq: Le32,
+    /// CRC-32C of the inode number (LE) and the bytes before it.
+    pub checksum: Le32,
+}
+
+record!(DiskInode, INODE_COPY_SIZE, {
+    mode, height, iflags2, links, uid, gid, flags, generation, size, blocks,
+    atime, mtime, ctime, atime_ns, mtime_ns, ctime_ns, next_orphan, roots, seq,
+    checksum,
+});
+
+const _: () = assert!(INODE_SIZE == 2 * INODE_COPY_SIZE);
+
+/// Offset of an inode copy's checksum, which covers the bytes before.
+const INODE_CSUM_OFFSET: usize = core::mem::offset_of!(DiskInode, checksum);
+
 /// Why an inode was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InodeError {
@@ -991,10 +1225,11 @@ impl Inode {
             return Ok(Slot::Free);
         }
         let mut best: Option<(Inode, usize)> = None;
-        for copy in 0..2 {
-            let mut c = [0u8; INODE_COPY_SIZE];
-            c.copy_from_slice(&b[copy * INODE_COPY_SIZE..(copy + 1) * INODE_COPY_SIZE]);
-            if let Some(i) = Inode::decode_copy(&c, ino) {
+        for (copy, c) in b.chunks_exact(INODE_COPY_SIZE).enumerate() {
+            let Ok(c) = c.try_into() else {
+                continue;
+            };
+            if let Some(i) = Inode::decode_copy(c, ino) {
                 best = match best {
                     Some((cur, cc)) if !newer(i.seq, cur.seq) => Some((cur, cc)),
                     _ => Some((i, copy)),
@@ -1007,33 +1242,30 @@ impl Inode {
     }
 
     fn decode_copy(c: &[u8; INODE_COPY_SIZE], ino: u32) -> Option<Inode> {
-        if inode_csum(c, ino) != le32(c, 124) {
+        let d = DiskInode::from_bytes(c);
+        if inode_csum(c, ino) != d.checksum.get() {
             return None;
         }
-        let mut roots = [0u64; MAP_ROOTS];
-        for (i, r) in roots.iter_mut().enumerate() {
-            *r = le64(c, 80 + 8 * i);
-        }
         Some(Inode {
-            mode: le16(c, 0),
-            height: c[2],
-            iflags2: c[3],
-            links: le32(c, 4),
-            uid: le32(c, 8),
-            gid: le32(c, 12),
-            flags: le32(c, 16),
-            generation: le32(c, 20),
-            size: le64(c, 24),
-            blocks: le64(c, 32),
-            atime: le64(c, 40) as i64,
-            mtime: le64(c, 48) as i64,
-            ctime: le64(c, 56) as i64,
-            atime_ns: le32(c, 64),
-            mtime_ns: le32(c, 68),
-            ctime_ns: le32(c, 72),
-            next_orphan: le32(c, 76),
-            roots,
-            seq: le32(c, 120),
+            mode: d.mode.get(),
+            height: d.height,
+            iflags2: d.iflags2,
+            links: d.links.get(),
+            uid: d.uid.get(),
+            gid: d.gid.get(),
+            flags: d.flags.get(),
+            generation: d.generation.get(),
+            size: d.size.get(),
+            blocks: d.blocks.get(),
+            atime: d.atime.get() as i64,
+            mtime: d.mtime.get() as i64,
+            ctime: d.ctime.get() as i64,
+            atime_ns: d.atime_ns.get(),
+            mtime_ns: d.mtime_ns.get(),
+            ctime_ns: d.ctime_ns.get(),
+            next_orphan: d.next_orphan.get(),
+            roots: d.roots.map(Le64::get),
+            seq: d.seq.get(),
         })
     }
 
@@ -1081,40 +1313,40 @@ impl Inode {
     /// Encodes this inode as copy `copy` (0 or 1) of slot `ino`, leaving
     /// the other copy in `b` untouched.
     pub fn encode_copy(&self, b: &mut [u8; INODE_SIZE], copy: usize, ino: u32) {
-        let mut c = [0u8; INODE_COPY_SIZE];
-        put16(&mut c, 0, self.mode);
-        c[2] = self.height;
-        c[3] = self.iflags2;
-        put32(&mut c, 4, self.links);
-        put32(&mut c, 8, self.uid);
-        put32(&mut c, 12, self.gid);
-        put32(&mut c, 16, self.flags);
-        put32(&mut c, 20, self.generation);
-        put64(&mut c, 24, self.size);
-        put64(&mut c, 32, self.blocks);
-        put64(&mut c, 40, self.atime as u64);
-        put64(&mut c, 48, self.mtime as u64);
-        put64(&mut c, 56, self.ctime as u64);
-        put32(&mut c, 64, self.atime_ns);
-        put32(&mut c, 68, self.mtime_ns);
-        put32(&mut c, 72, self.ctime_ns);
-        put32(&mut c, 76, self.next_orphan);
-        for (i, r) in self.roots.iter().enumerate() {
-            put64(&mut c, 80 + 8 * i, *r);
-        }
-        put32(&mut c, 120, self.seq);
+        let d = DiskInode {
+            mode: Le16::new(self.mode),
+            height: self.height,
+            iflags2: self.iflags2,
+            links: Le32::new(self.links),
+            uid: Le32::new(self.uid),
+            gid: Le32::new(self.gid),
+            flags: Le32::new(self.flags),
+            generation: Le32::new(self.generation),
+            size: Le64::new(self.size),
+            blocks: Le64::new(self.blocks),
+            atime: Le64::new(self.atime as u64),
+            mtime: Le64::new(self.mtime as u64),
+            ctime: Le64::new(self.ctime as u64),
+            atime_ns: Le32::new(self.atime_ns),
+            mtime_ns: Le32::new(self.mtime_ns),
+            ctime_ns: Le32::new(self.ctime_ns),
+            next_orphan: Le32::new(self.next_orphan),
+            roots: self.roots.map(Le64::new),
+            seq: Le32::new(self.seq),
+            checksum: Le32::new(0),
+        };
+        let mut c = d.to_bytes();
         let csum = inode_csum(&c, ino);
-        put32(&mut c, 124, csum);
-        let copy = copy & 1;
-        b[copy * INODE_COPY_SIZE..(copy + 1) * INODE_COPY_SIZE].copy_from_slice(&c);
+        put(&mut c, INODE_CSUM_OFFSET, Le32::new(csum));
+        if let Some(dst) = b.chunks_exact_mut(INODE_COPY_SIZE).nth(copy & 1) {
+            dst.copy_from_slice(&c);
+        }
     }
 
     /// The inline symlink target stored in the roots.
     pub fn inline_data(&self) -> [u8; INLINE_SYMLINK_MAX] {
         let mut d = [0u8; INLINE_SYMLINK_MAX];
-        for (i, r) in self.roots.iter().enumerate() {
-            d[8 * i..8 * i + 8].copy_from_slice(&r.to_le_bytes());
-        }
+        self.roots.map(Le64::new).store(&mut d);
         d
     }
 
@@ -1124,16 +1356,15 @@ impl Inode {
         let mut d = [0u8; INLINE_SYMLINK_MAX];
         let n = data.len().min(INLINE_SYMLINK_MAX);
         d[..n].copy_from_slice(&data[..n]);
-        for (i, r) in self.roots.iter_mut().enumerate() {
-            *r = le64(&d, 8 * i);
-        }
+        self.roots = <[Le64; MAP_ROOTS]>::load(&d).map(Le64::get);
     }
 }
 
 /// The inode number is part of the checksum, so an inode copied to the
 /// wrong slot does not verify.
 fn inode_csum(c: &[u8; INODE_COPY_SIZE], ino: u32) -> u32 {
-    !crc32c_update(crc32c_update(!0, &ino.to_le_bytes()), &c[..124])
+    let covered = c.split_at(INODE_CSUM_OFFSET).0;
+    !crc32c_update(crc32c_update(!0, &ino.to_le_bytes()), covered)
 }
 
 /// Directory entries live in 32-byte slots, 128 per block. An entry is a
@@ -1184,6 +1415,51 @@ pub mod dirent {
     }
 }
 
+/// The head slot of a directory entry as stored (`ondisk.rst`,
+/// "Directories"). The name continues in the next `nslots - 1` slots.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskDirentHead {
+    /// Inode number; 0 means the slot is free.
+    pub ino: Le32,
+    /// Length of the name, 1..=255.
+    pub name_len: u8,
+    /// `d_type` of the target.
+    pub file_type: u8,
+    /// Slots the entry occupies, see [`dirent::slots_for`].
+    pub nslots: u8,
+    /// Zero.
+    pub zero: u8,
+    /// CRC-32C of the bytes before it and the whole name.
+    pub checksum: Le32,
+    /// The first [`dirent::HEAD_NAME`] bytes of the name.
+    pub name: [u8; dirent::HEAD_NAME],
+}
+
+record!(DiskDirentHead, dirent::SLOT_SIZE, {
+    ino, name_len, file_type, nslots, zero, checksum, name,
+});
+
+/// Offset of a head slot's checksum, which covers the bytes before it.
+const DIRENT_CSUM_OFFSET: usize = core::mem::offset_of!(DiskDirentHead, checksum);
+/// Offset of the name in the head slot; it runs on into the next slots.
+const DIRENT_NAME_OFFSET: usize = core::mem::offset_of!(DiskDirentHead, name);
+
+/// Bytes of slots `slot..slot + nslots` of a directory block, if they are
+/// inside `blk`.
+fn dir_slots(blk: &[u8], slot: usize, nslots: usize) -> Option<&[u8]> {
+    let start = slot.checked_mul(dirent::SLOT_SIZE)?;
+    let end = slot.checked_add(nslots)?.checked_mul(dirent::SLOT_SIZE)?;
+    blk.get(start..end)
+}
+
+/// [`dir_slots`], mutable.
+fn dir_slots_mut(blk: &mut [u8], slot: usize, nslots: usize) -> Option<&mut [u8]> {
+    let start = slot.checked_mul(dirent::SLOT_SIZE)?;
+    let end = slot.checked_add(nslots)?.checked_mul(dirent::SLOT_SIZE)?;
+    blk.get_mut(start..end)
+}
+
 /// A decoded directory entry (its name stays in the block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dirent {
@@ -1214,65 +1490,88 @@ impl Dirent {
     /// Decodes the slot `slot` of directory block `blk`. Continuation
     /// slots must be skipped by the caller (using `nslots` of the head).
     pub fn decode(blk: &[u8], slot: usize) -> DirSlot {
-        use dirent::{slots_for, SLOTS_PER_BLOCK, SLOT_SIZE};
+        use dirent::{slots_for, SLOTS_PER_BLOCK};
         if blk.len() != BLOCK_SIZE as usize || slot >= SLOTS_PER_BLOCK {
             return DirSlot::Corrupt;
         }
-        let off = slot * SLOT_SIZE;
-        let h = &blk[off..off + SLOT_SIZE];
-        let ino = le32(h, 0);
+        let Some(h) = dir_slots(blk, slot, 1).and_then(|h| h.first_chunk()) else {
+            return DirSlot::Corrupt;
+        };
+        let d = DiskDirentHead::from_bytes(h);
+        let ino = d.ino.get();
         if ino == 0 {
             return DirSlot::Free;
         }
-        let name_len = h[4] as usize;
-        let nslots = h[6] as usize;
+        let name_len = usize::from(d.name_len);
+        let nslots = usize::from(d.nslots);
         if name_len == 0
             || nslots != slots_for(name_len)
             || slot + nslots > SLOTS_PER_BLOCK
-            || h[7] != 0
+            || d.zero != 0
         {
             return DirSlot::Corrupt;
         }
-        let name = &blk[off + 12..off + 12 + name_len];
-        if dirent_csum(&h[..8], name) != le32(h, 8) || name.contains(&0) || name.contains(&b'/') {
+        let Some(name) = dir_slots(blk, slot, nslots)
+            .and_then(|e| e.get(DIRENT_NAME_OFFSET..DIRENT_NAME_OFFSET + name_len))
+        else {
+            return DirSlot::Corrupt;
+        };
+        if dirent_csum(h.split_at(DIRENT_CSUM_OFFSET).0, name) != d.checksum.get()
+            || name.contains(&0)
+            || name.contains(&b'/')
+        {
             return DirSlot::Corrupt;
         }
         DirSlot::Entry(Dirent {
             ino,
-            dtype: h[5],
+            dtype: d.file_type,
             slot,
             nslots,
             name_len,
         })
     }
 
-    /// The entry's name within its block.
+    /// The entry's name within its block (empty if `blk` is not the block
+    /// the entry was decoded from and is too short for it).
     pub fn name<'a>(&self, blk: &'a [u8]) -> &'a [u8] {
-        let off = self.slot * dirent::SLOT_SIZE + 12;
-        &blk[off..off + self.name_len]
+        dir_slots(blk, self.slot, self.nslots)
+            .and_then(|e| e.get(DIRENT_NAME_OFFSET..DIRENT_NAME_OFFSET + self.name_len))
+            .unwrap_or(&[])
     }
 
     /// Writes an entry at `slot` of `blk`. The caller has checked that
     /// `name` is 1..=255 bytes without NUL or '/', and that the slots are
-    /// free and inside the block.
+    /// free and inside the block (slots outside it are not written).
     pub fn encode(blk: &mut [u8], slot: usize, ino: u32, dtype: u8, name: &[u8]) {
         let nslots = dirent::slots_for(name.len());
-        let off = slot * dirent::SLOT_SIZE;
-        let area = &mut blk[off..off + nslots * dirent::SLOT_SIZE];
+        let Some(area) = dir_slots_mut(blk, slot, nslots) else {
+            return;
+        };
+        // The name starts in the head slot and runs on into the next ones.
+        let (name_head, name_rest) = name.split_at(name.len().min(dirent::HEAD_NAME));
+        let mut d = DiskDirentHead {
+            ino: Le32::new(ino),
+            name_len: name.len() as u8,
+            file_type: dtype,
+            nslots: nslots as u8,
+            ..DiskDirentHead::default()
+        };
+        d.name[..name_head.len()].copy_from_slice(name_head);
+        let covered = d.to_bytes();
+        d.checksum = Le32::new(dirent_csum(covered.split_at(DIRENT_CSUM_OFFSET).0, name));
         area.fill(0);
-        area[12..12 + name.len()].copy_from_slice(name);
-        put32(area, 0, ino);
-        area[4] = name.len() as u8;
-        area[5] = dtype;
-        area[6] = nslots as u8;
-        let csum = dirent_csum(&area[..8], name);
-        put32(area, 8, csum);
+        if let Some(dst) = area.get_mut(dirent::SLOT_SIZE..dirent::SLOT_SIZE + name_rest.len()) {
+            dst.copy_from_slice(name_rest);
+        }
+        put(area, 0, d.to_bytes());
     }
 
-    /// Frees the entry at `slot` (and its continuation slots).
+    /// Frees the entry at `slot` (and its continuation slots), if it is
+    /// inside `blk`.
     pub fn clear(blk: &mut [u8], slot: usize, nslots: usize) {
-        let off = slot * dirent::SLOT_SIZE;
-        blk[off..off + nslots * dirent::SLOT_SIZE].fill(0);
+        if let Some(area) = dir_slots_mut(blk, slot, nslots) {
+            area.fill(0);
+        }
     }
 }
 

@@ -507,3 +507,194 @@ fn map_pointers_and_types() {
     assert!(mode::has_map(mode::S_IFLNK | 0o777));
     assert!(!mode::has_map(mode::S_IFCHR | 0o600));
 }
+
+/// Asserts the offset and size of each named field of a record, as the
+/// tables of Documentation/filesystems/r2dax/ondisk.rst give them.
+macro_rules! assert_layout {
+    ($t:ident, $v:expr, { $($f:ident: $off:literal, $len:literal;)+ }) => {{
+        let v: $t = $v;
+        $(
+            assert_eq!(
+                (core::mem::offset_of!($t, $f), core::mem::size_of_val(&v.$f)),
+                ($off, $len),
+                concat!(stringify!($t), ".", stringify!($f)),
+            );
+        )+
+    }};
+}
+
+/// The typed records against ondisk.rst: every field's offset and size in
+/// the struct, then where encoding puts a few distinct values and the
+/// checksum.
+#[test]
+fn records_match_documented_offsets() {
+    assert_layout!(DiskSuperblock, DiskSuperblock::from_bytes(&[0; SUPERBLOCK_SIZE]), {
+        magic: 0, 4;
+        version_major: 4, 2;
+        version_minor: 6, 2;
+        block_size: 8, 4;
+        state: 12, 4;
+        feature_compat: 16, 8;
+        feature_ro_compat: 24, 8;
+        feature_incompat: 32, 8;
+        blocks_count: 40, 8;
+        mkfs_time: 48, 8;
+        uuid: 56, 16;
+        label: 72, 32;
+        blocks_per_group: 104, 4;
+        inodes_per_group: 108, 4;
+        group_count: 112, 4;
+        orphan_head: 116, 4;
+        free_blocks: 120, 8;
+        free_inodes: 128, 8;
+        mount_count: 136, 4;
+        inode_size: 140, 4;
+        mount_time: 144, 8;
+        write_time: 152, 8;
+        reserved: 160, 348;
+        checksum: 508, 4;
+    });
+    assert_layout!(DiskGroupDesc, DiskGroupDesc::default(), {
+        free_blocks: 0, 4;
+        free_inodes: 4, 4;
+        used_dirs: 8, 4;
+        flags: 12, 4;
+        reserved: 16, 12;
+        checksum: 28, 4;
+    });
+    assert_layout!(DiskInode, DiskInode::default(), {
+        mode: 0, 2;
+        height: 2, 1;
+        iflags2: 3, 1;
+        links: 4, 4;
+        uid: 8, 4;
+        gid: 12, 4;
+        flags: 16, 4;
+        generation: 20, 4;
+        size: 24, 8;
+        blocks: 32, 8;
+        atime: 40, 8;
+        mtime: 48, 8;
+        ctime: 56, 8;
+        atime_ns: 64, 4;
+        mtime_ns: 68, 4;
+        ctime_ns: 72, 4;
+        next_orphan: 76, 4;
+        roots: 80, 40;
+        seq: 120, 4;
+        checksum: 124, 4;
+    });
+    assert_layout!(DiskDirentHead, DiskDirentHead::default(), {
+        ino: 0, 4;
+        name_len: 4, 1;
+        file_type: 5, 1;
+        nslots: 6, 1;
+        zero: 7, 1;
+        checksum: 8, 4;
+        name: 12, 20;
+    });
+    assert_eq!(SUPERBLOCK_CSUM_OFFSET, 508);
+
+    // Superblock: fields past those `layout_is_stable` checks.
+    let mut sb = sample();
+    sb.state = state::DIRTY;
+    sb.orphan_head = 0x1122_3344;
+    sb.free_blocks = 0x0102_0304_0506_0708;
+    sb.free_inodes = 0x1112_1314_1516_1718;
+    sb.mount_count = 0x2122_2324;
+    sb.mount_time = 0x3132_3334_3536_3738;
+    sb.write_time = 0x4142_4344_4546_4748;
+    sb.reserved[0] = 0x5a;
+    let b = encoded(&sb);
+    assert_eq!(&b[0..4], &MAGIC.to_le_bytes());
+    assert_eq!(&b[12..16], &1u32.to_le_bytes());
+    assert_eq!(&b[32..40], &feature::INCOMPAT_UNWRITTEN.to_le_bytes());
+    assert_eq!(&b[48..56], &1_700_000_000u64.to_le_bytes());
+    assert_eq!(&b[116..120], &0x1122_3344u32.to_le_bytes());
+    assert_eq!(&b[120..128], &0x0102_0304_0506_0708u64.to_le_bytes());
+    assert_eq!(&b[128..136], &0x1112_1314_1516_1718u64.to_le_bytes());
+    assert_eq!(&b[136..140], &0x2122_2324u32.to_le_bytes());
+    assert_eq!(&b[144..152], &0x3132_3334_3536_3738u64.to_le_bytes());
+    assert_eq!(&b[152..160], &0x4142_4344_4546_4748u64.to_le_bytes());
+    assert_eq!(b[160], 0x5a);
+    assert_eq!(&b[508..512], &crc32c(&b[..508]).to_le_bytes());
+
+    // Group descriptor 5.
+    let gd = GroupDesc {
+        free_blocks: 0x0a0b_0c0d,
+        free_inodes: 0x1a1b_1c1d,
+        used_dirs: 0x2a2b_2c2d,
+        flags: 0,
+    };
+    let mut b = [0xffu8; GROUP_DESC_SIZE];
+    gd.encode(&mut b, 5);
+    assert_eq!(&b[0..4], &0x0a0b_0c0du32.to_le_bytes());
+    assert_eq!(&b[4..8], &0x1a1b_1c1du32.to_le_bytes());
+    assert_eq!(&b[8..12], &0x2a2b_2c2du32.to_le_bytes());
+    assert!(b[12..28].iter().all(|&x| x == 0));
+    let csum = !crc32c_update(crc32c_update(!0, &5u32.to_le_bytes()), &b[..28]);
+    assert_eq!(&b[28..32], &csum.to_le_bytes());
+
+    // Inode 77, written as copy 1 (bytes 128..256 of the slot).
+    let i = Inode {
+        mode: mode::S_IFREG | 0o600,
+        height: 2,
+        iflags2: 0,
+        links: 0x0304_0506,
+        uid: 0x1314_1516,
+        gid: 0x2324_2526,
+        flags: iflags::DAX,
+        generation: 0x3334_3536,
+        size: 0x4142_4344_4546,
+        blocks: 0x5152_5354,
+        atime: -2,
+        mtime: 0x6162_6364,
+        ctime: 0x7172_7374,
+        atime_ns: 1,
+        mtime_ns: 2,
+        ctime_ns: 3,
+        next_orphan: 0x0a0b_0c0d,
+        roots: [0x101, 0x202, 0x303, 0x404, 0x505],
+        seq: 0x0e0f_1011,
+    };
+    let mut slot = [0u8; INODE_SIZE];
+    i.encode_copy(&mut slot, 1, 77);
+    assert!(slot[..INODE_COPY_SIZE].iter().all(|&x| x == 0));
+    let c = &slot[INODE_COPY_SIZE..];
+    assert_eq!(&c[0..2], &(mode::S_IFREG | 0o600).to_le_bytes());
+    assert_eq!((c[2], c[3]), (2, 0));
+    assert_eq!(&c[4..8], &0x0304_0506u32.to_le_bytes());
+    assert_eq!(&c[8..12], &0x1314_1516u32.to_le_bytes());
+    assert_eq!(&c[12..16], &0x2324_2526u32.to_le_bytes());
+    assert_eq!(&c[16..20], &iflags::DAX.to_le_bytes());
+    assert_eq!(&c[20..24], &0x3334_3536u32.to_le_bytes());
+    assert_eq!(&c[24..32], &0x4142_4344_4546u64.to_le_bytes());
+    assert_eq!(&c[32..40], &0x5152_5354u64.to_le_bytes());
+    assert_eq!(&c[40..48], &(-2i64).to_le_bytes());
+    assert_eq!(&c[48..56], &0x6162_6364u64.to_le_bytes());
+    assert_eq!(&c[56..64], &0x7172_7374u64.to_le_bytes());
+    assert_eq!(&c[64..76], &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);
+    assert_eq!(&c[76..80], &0x0a0b_0c0du32.to_le_bytes());
+    for (k, r) in [0x101u64, 0x202, 0x303, 0x404, 0x505].iter().enumerate() {
+        assert_eq!(&c[80 + 8 * k..88 + 8 * k], &r.to_le_bytes(), "roots[{k}]");
+    }
+    assert_eq!(&c[120..124], &0x0e0f_1011u32.to_le_bytes());
+    let csum = !crc32c_update(crc32c_update(!0, &77u32.to_le_bytes()), &c[..124]);
+    assert_eq!(&c[124..128], &csum.to_le_bytes());
+
+    // A directory entry with a 25-byte name at slot 3: head, then the
+    // last 5 name bytes at the start of slot 4.
+    let name = b"abcdefghijklmnopqrstuvwxy";
+    let mut blk = vec![0xffu8; BLOCK_SIZE as usize];
+    Dirent::encode(&mut blk, 3, 0x0102_0304, dirent::DT_REG, name);
+    let h = &blk[3 * 32..5 * 32];
+    assert_eq!(&h[0..4], &0x0102_0304u32.to_le_bytes());
+    assert_eq!(&h[4..8], &[25, dirent::DT_REG, 2, 0]);
+    let csum = !crc32c_update(crc32c_update(!0, &h[..8]), name);
+    assert_eq!(&h[8..12], &csum.to_le_bytes());
+    assert_eq!(&h[12..32], &name[..20]);
+    assert_eq!(&h[32..37], &name[20..]);
+    assert!(h[37..].iter().all(|&x| x == 0));
+    assert_eq!(blk[2 * 32 + 31], 0xff);
+    assert_eq!(blk[5 * 32], 0xff);
+}
