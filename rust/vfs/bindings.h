@@ -6,6 +6,7 @@
  * <name> by the Kbuild rule).
  */
 #include <linux/buffer_head.h>
+#include <linux/crc32c.h>
 #include <linux/dax.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>

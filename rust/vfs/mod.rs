@@ -13,6 +13,7 @@
 
 pub(crate) mod aops;
 pub(crate) mod buffer;
+pub(crate) mod crc;
 pub(crate) mod dax_device;
 pub(crate) mod dax_mode;
 pub(crate) mod errno;

@@ -5,7 +5,9 @@
 //! tools, and into `r2dax.ko` through `#[path]` from `rust/format.rs`. It
 //! must therefore use nothing but `core`, contain no `unsafe`, and never panic
 //! on any input: every decoder takes an untrusted byte slice and returns
-//! `Result`.
+//! `Result`. The one exception is [`crc32c_update`]: kbuild passes
+//! `--cfg MODULE`, and under it the module's copy calls the kernel's
+//! `crc32c()` through `rust/vfs/crc.rs` instead of the software tables.
 //!
 //! All integers are little-endian. See
 //! `Documentation/filesystems/r2dax/ondisk.rst` for the prose description.
@@ -1613,11 +1615,26 @@ impl fmt::Display for UuidFmt<'_> {
     }
 }
 
+/// CRC-32C (Castagnoli), as used for every checksum in the format.
+pub fn crc32c(data: &[u8]) -> u32 {
+    !crc32c_update(!0, data)
+}
+
+/// Continues a CRC-32C over `data` from the raw state `crc`, with no
+/// inversion on entry or exit: the kernel's `crc32c(seed, buf, len)`,
+/// which the module calls (through `rust/vfs/crc.rs`) instead of the
+/// tables the host tools use.
+#[cfg(MODULE)]
+pub fn crc32c_update(crc: u32, data: &[u8]) -> u32 {
+    crate::vfs::crc::crc32c_update(crc, data)
+}
+
 /// Slice-by-8 tables: `CRC32C_TABLES[0]` is the plain byte table;
 /// `CRC32C_TABLES[k][b]` is the CRC of byte `b` followed by `k` zero bytes,
 /// so eight bytes are folded in with eight lookups and no per-byte shift
 /// chain (checksums of inode copies and directory entries are on every
 /// metadata path).
+#[cfg(not(MODULE))]
 const CRC32C_TABLES: [[u32; 256]; 8] = {
     let mut t = [[0u32; 256]; 8];
     let mut i = 0;
@@ -1648,12 +1665,11 @@ const CRC32C_TABLES: [[u32; 256]; 8] = {
     t
 };
 
-/// CRC-32C (Castagnoli), as used for every checksum in the format.
-pub fn crc32c(data: &[u8]) -> u32 {
-    !crc32c_update(!0, data)
-}
-
-/// Continues a CRC-32C over `data` from the raw (uninverted) state `crc`.
+/// Continues a CRC-32C over `data` from the raw state `crc`, with no
+/// inversion on entry or exit: the convention of the kernel's
+/// `crc32c(seed, buf, len)`. In the module, this is that function
+/// (`rust/vfs/crc.rs`); the host tools compute it with the tables above.
+#[cfg(not(MODULE))]
 pub fn crc32c_update(mut crc: u32, data: &[u8]) -> u32 {
     let t = &CRC32C_TABLES;
     let mut chunks = data.chunks_exact(8);
