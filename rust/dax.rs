@@ -73,7 +73,7 @@ pub(crate) fn switch(
     })
 }
 
-/// The private ioctls (see `tools/r2dax-format/src/ioctl.rs`).
+/// The private ioctls (see `format/src/ioctl.rs`).
 pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32) -> Result<KVec<u8>> {
     if cmd != R2DAX_IOC_DAX_STATUS {
         return Err(ENOTTY);

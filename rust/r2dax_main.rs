@@ -11,12 +11,12 @@ use kernel::prelude::*;
 mod vfs;
 
 /// The on-disk format: the same source file the host tools compile.
-#[path = "../tools/r2dax-format/src/ondisk.rs"]
+#[path = "../format/src/ondisk.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod ondisk;
 
 /// The private ioctls' ABI, shared with the tools in the same way.
-#[path = "../tools/r2dax-format/src/ioctl.rs"]
+#[path = "../format/src/ioctl.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod ioctl;
 

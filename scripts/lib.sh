@@ -56,12 +56,12 @@ kernel_build_dir() {
 build_module_copy() {
 	_top=$(cd "$(dirname "$0")/.." && pwd)
 	_mod=$1
-	mkdir -p "$_mod/rust/vfs" "$_mod/tools/r2dax-format/src"
+	mkdir -p "$_mod/rust/vfs" "$_mod/format/src"
 	cp "$_top/Kbuild" "$_mod/"
 	cp "$_top"/rust/*.rs "$_mod/rust/"
 	cp "$_top"/rust/vfs/*.rs "$_top"/rust/vfs/*.c "$_top"/rust/vfs/*.h "$_mod/rust/vfs/"
 	rm -f "$_mod/rust/vfs/bindings_generated.rs"
-	cp "$_top"/tools/r2dax-format/src/*.rs "$_mod/tools/r2dax-format/src/"
+	cp "$_top"/format/src/*.rs "$_mod/format/src/"
 	# shellcheck disable=SC2086
 	make --no-print-directory -s -C "$(kernel_build_dir)" M="$_mod" $KMAKE_FLAGS modules
 }

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! r2dax on-disk format: the single definition.
 //!
-//! This file is compiled twice: into the `r2dax-format` crate for the host
-//! tools, and into `r2dax.ko` through `#[path]` from `rust/format.rs`. It
-//! must therefore use nothing but `core`, contain no `unsafe`, and never panic
-//! on any input: every decoder takes an untrusted byte slice and returns
-//! `Result`. The one exception is [`crc32c_update`]: kbuild passes
-//! `--cfg MODULE`, and under it the module's copy calls the kernel's
-//! `crc32c()` through `rust/vfs/crc.rs` instead of the software tables.
+//! This file (`format/src/ondisk.rs`) is compiled twice: into the
+//! `r2dax-format` crate (`format/`, linked by the host tools in `tools/`),
+//! and into `r2dax.ko` as its `ondisk` module, through `#[path]` in
+//! `rust/r2dax_main.rs`. It must therefore use nothing but `core`, contain
+//! no `unsafe`, and never panic on any input: every decoder takes an
+//! untrusted byte slice and returns `Result`. The one exception to "only
+//! `core`" is [`crc32c_update`]: kbuild passes `--cfg MODULE`, and under it
+//! the module's copy calls the kernel's `crc32c()` through
+//! `rust/vfs/crc.rs` instead of the software tables.
 //!
 //! All integers are little-endian. See
 //! `Documentation/filesystems/r2dax/ondisk.rst` for the prose description.
