@@ -4,12 +4,14 @@
 //!
 //! The semantics are in Documentation/filesystems/r2dax/dax.rst.
 
-use crate::ioctl::{status, DaxStatus, R2DAX_IOC_DAX_STATUS};
+use crate::ioctl;
 use crate::ondisk::iflags;
 use crate::super_::R2dax;
 use crate::vfs::dax_mode::SwitchError;
+use crate::vfs::file_ops::IoctlOut;
 use crate::vfs::lock::{Excl, InodeLocked};
 use crate::vfs::sb::SuperBlock;
+use crate::vfs::uapi::{self, mount_mode, status, DaxStatus, R2DAX_IOC_DAX_STATUS};
 use crate::vfs::vfs_inode::INode;
 use kernel::error::code::{EBUSY, ENOTTY};
 use kernel::prelude::*;
@@ -73,8 +75,32 @@ pub(crate) fn switch(
     })
 }
 
-/// The private ioctls (see `format/src/ioctl.rs`).
-pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32) -> Result<KVec<u8>> {
+// The uapi header (include/uapi/linux/r2dax.h), which the module uses
+// through bindgen, and the Rust view the tools use
+// (format/src/ioctl.rs, compiled here as `crate::ioctl`) must
+// agree: one ABI. A host test compares that view with the header too.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(R2DAX_IOC_DAX_STATUS == ioctl::R2DAX_IOC_DAX_STATUS);
+    assert!(size_of::<DaxStatus>() == ioctl::DAX_STATUS_SIZE);
+    assert!(offset_of!(DaxStatus, version) == ioctl::offset::VERSION);
+    assert!(offset_of!(DaxStatus, flags) == ioctl::offset::FLAGS);
+    assert!(offset_of!(DaxStatus, mappings) == ioctl::offset::MAPPINGS);
+    assert!(offset_of!(DaxStatus, mount_mode) == ioctl::offset::MOUNT_MODE);
+    assert!(offset_of!(DaxStatus, reserved) == ioctl::offset::RESERVED);
+    assert!(uapi::DAX_STATUS_VERSION == ioctl::DAX_STATUS_VERSION);
+    assert!(status::REQUESTED == ioctl::status::REQUESTED);
+    assert!(status::EFFECTIVE == ioctl::status::EFFECTIVE);
+    assert!(status::PINNED == ioctl::status::PINNED);
+    assert!(status::DEVICE_DAX == ioctl::status::DEVICE_DAX);
+    assert!(status::COLLAPSIBLE == ioctl::status::COLLAPSIBLE);
+    assert!(mount_mode::INODE == ioctl::mount_mode::INODE);
+    assert!(mount_mode::ALWAYS == ioctl::mount_mode::ALWAYS);
+    assert!(mount_mode::NEVER == ioctl::mount_mode::NEVER);
+};
+
+/// The private ioctls (include/uapi/linux/r2dax.h).
+pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32, out: IoctlOut) -> Result {
     if cmd != R2DAX_IOC_DAX_STATUS {
         return Err(ENOTTY);
     }
@@ -97,17 +123,15 @@ pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32) -> Result<KVec<u8>> {
     if inode.collapsible_files() != 0 {
         flags |= status::COLLAPSIBLE;
     }
-    let st = DaxStatus {
-        version: 1,
+    out.write(&DaxStatus {
+        version: uapi::DAX_STATUS_VERSION,
         flags,
         mappings: mappings as u64,
         mount_mode: match info.dax_mode {
-            DaxMode::Inode => 0,
-            DaxMode::Always => 1,
-            DaxMode::Never => 2,
+            DaxMode::Inode => mount_mode::INODE,
+            DaxMode::Always => mount_mode::ALWAYS,
+            DaxMode::Never => mount_mode::NEVER,
         },
-    };
-    let mut v = KVec::new();
-    v.extend_from_slice(&st.encode(), GFP_KERNEL)?;
-    Ok(v)
+        reserved: [0; 3],
+    })
 }

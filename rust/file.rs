@@ -10,7 +10,7 @@ use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
 use crate::vfs::file_ops::{
-    FileOperations, FALLOC_FL_KEEP_SIZE as KEEP_SIZE, FALLOC_FL_PUNCH_HOLE as PUNCH_HOLE,
+    FileOperations, IoctlOut, FALLOC_FL_KEEP_SIZE as KEEP_SIZE, FALLOC_FL_PUNCH_HOLE as PUNCH_HOLE,
     FALLOC_FL_ZERO_RANGE as ZERO_RANGE,
 };
 use crate::vfs::iomap_ops::IOMAP_WRITE;
@@ -160,7 +160,7 @@ impl FileOperations for R2dax {
     }
 
     /// The private ioctls ([`crate::dax::ioctl_read`]).
-    fn ioctl_read(inode: &INode<Self>, cmd: u32) -> Result<KVec<u8>> {
-        crate::dax::ioctl_read(inode, cmd)
+    fn ioctl_read(inode: &INode<Self>, cmd: u32, out: IoctlOut) -> Result {
+        crate::dax::ioctl_read(inode, cmd, out)
     }
 }

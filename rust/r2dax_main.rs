@@ -15,7 +15,10 @@ mod vfs;
 #[allow(dead_code, unreachable_pub)]
 mod ondisk;
 
-/// The private ioctls' ABI, shared with the tools in the same way.
+/// The tools' Rust view of the private ioctls' ABI, compiled in the same
+/// way. The module itself takes the ABI from the C uapi header
+/// (include/uapi/linux/r2dax.h, [`vfs::uapi`]); `dax` checks at build time
+/// that both agree.
 #[path = "../format/src/ioctl.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod ioctl;

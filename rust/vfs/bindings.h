@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Input of r2dax's own bindgen run (see Kbuild): the headers the kernel
- * crate does not cover, the module's C helpers, and constants that bindgen
- * cannot evaluate as macros (exported as R2DAX_CONST_<name>, renamed to
- * <name> by the Kbuild rule).
+ * crate does not cover, r2dax's user-space ABI (include/uapi/linux/r2dax.h),
+ * the module's C helpers, and constants that bindgen cannot evaluate as
+ * macros (exported as R2DAX_CONST_<name>, renamed to <name> by the Kbuild
+ * rule), such as the _IOR number of the ABI.
  */
 #include <linux/buffer_head.h>
 #include <linux/crc32c.h>
@@ -14,6 +15,7 @@
 #include <linux/statfs.h>
 #include <linux/fileattr.h>
 #include <linux/falloc.h>
+#include <linux/r2dax.h>
 
 #include "helpers.h"
 
@@ -26,4 +28,5 @@ const fop_flags_t R2DAX_CONST_FOP_MMAP_SYNC = FOP_MMAP_SYNC;
 const unsigned int R2DAX_CONST_FAULT_FLAG_WRITE = FAULT_FLAG_WRITE;
 const unsigned int R2DAX_CONST_IOCB_NOWAIT = IOCB_NOWAIT;
 const vm_fault_t R2DAX_CONST_VM_FAULT_SIGBUS = VM_FAULT_SIGBUS;
+const unsigned int R2DAX_CONST_R2DAX_IOC_DAX_STATUS = R2DAX_IOC_DAX_STATUS;
 #endif

@@ -17,6 +17,8 @@ use kernel::error::code::ENOTTY;
 use kernel::error::from_result;
 use kernel::ioctl::{_IOC_DIR, _IOC_SIZE};
 use kernel::prelude::*;
+use kernel::types::AsBytes;
+use kernel::uaccess::{UserSlice, UserSliceWriter};
 
 /// `fallocate(2)` mode: do not change the size.
 pub(crate) const FALLOC_FL_KEEP_SIZE: u32 = raw::FALLOC_FL_KEEP_SIZE;
@@ -68,10 +70,28 @@ pub(crate) trait FileOperations: FileSystem {
     }
 
     /// A private ioctl that returns data (`_IOR`), on a file or directory:
-    /// the bytes to copy to user space, exactly `_IOC_SIZE(cmd)` of them.
-    /// Default: `ENOTTY`, an unknown command.
-    fn ioctl_read(_inode: &INode<Self>, _cmd: u32) -> Result<KVec<u8>> {
+    /// the answer goes to `out` ([`IoctlOut::write`]). Default: `ENOTTY`,
+    /// an unknown command.
+    fn ioctl_read(_inode: &INode<Self>, _cmd: u32, _out: IoctlOut) -> Result {
         Err(ENOTTY)
+    }
+}
+
+/// The user buffer of a private `_IOR` ioctl: `_IOC_SIZE(cmd)` bytes at
+/// the address the caller passed.
+pub(crate) struct IoctlOut {
+    writer: UserSliceWriter,
+}
+
+impl IoctlOut {
+    /// Copies `value`, a structure of the uapi header ([`super::uapi`]),
+    /// to the caller: `EINVAL` unless the command's size is exactly the
+    /// structure's (then nothing is copied), `EFAULT` for a bad address.
+    pub(crate) fn write<V: AsBytes>(mut self, value: &V) -> Result {
+        if self.writer.len() != core::mem::size_of::<V>() {
+            return Err(EINVAL);
+        }
+        self.writer.write(value)
     }
 }
 
@@ -650,12 +670,8 @@ impl<T: Operations> Tables<T> {
         let r = (|| -> Result<isize> {
             // SAFETY: Per the contract the file is open, so its inode live.
             let inode = unsafe { INode::<T>::from_raw((*file).f_inode) };
-            let data = T::ioctl_read(inode, cmd)?;
-            if data.len() != size {
-                return Err(EINVAL);
-            }
-            let out = kernel::uaccess::UserSlice::new(arg, size);
-            out.writer().write_slice(&data)?;
+            let writer = UserSlice::new(arg, size).writer();
+            T::ioctl_read(inode, cmd, IoctlOut { writer })?;
             Ok(0)
         })();
         match r {

@@ -31,5 +31,6 @@ pub(crate) mod raw;
 pub(crate) mod sb;
 pub(crate) mod super_ops;
 pub(crate) mod time;
+pub(crate) mod uapi;
 pub(crate) mod vfs_inode;
 pub(crate) mod vm_ops;

@@ -5,7 +5,7 @@
  *
  * This header is the ABI. The module gets the structure and the numbers
  * from it through its bindgen run (rust/vfs/bindings.h) and checks them at
- * build time against tools/r2dax-format/src/ioctl.rs, the Rust view the
+ * build time against format/src/ioctl.rs, the Rust view the
  * host tools use; a host test (cargo test in tools/) compiles this header
  * and compares sizes, offsets and values with that Rust view.
  *
