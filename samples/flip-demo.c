@@ -8,13 +8,16 @@
  * clearing FS_XFLAG_DAX changes the file's mode before the ioctl returns
  * (on r2dax mounted dax=inode), how long that took, that the data read
  * back is the same in both modes, and that a mapped file refuses the
- * switch with EBUSY until it is unmapped. On ext4 or xfs the mode does
- * not change while the file is open; the program says so.
+ * switch with EBUSY until it is unmapped. After each switch it prints
+ * what r2dax's status ioctl (R2DAX_IOC_DAX_STATUS, <linux/r2dax.h>) says
+ * about the file. On ext4 or xfs the mode does not change while the file
+ * is open; the program says so, and there is no status to print.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/r2dax.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,19 +62,48 @@ static int set_dax(int fd, int on)
 	return ioctl(fd, FS_IOC_FSSETXATTR, &fa) < 0 ? errno : 0;
 }
 
+/* Prints r2dax's view of the file; nothing on other filesystems (ENOTTY). */
+static void status(int fd)
+{
+	static const char *const modes[] = {
+		[R2DAX_MOUNT_DAX_INODE] = "inode",
+		[R2DAX_MOUNT_DAX_ALWAYS] = "always",
+		[R2DAX_MOUNT_DAX_NEVER] = "never",
+	};
+	struct r2dax_dax_status st;
+
+	if (ioctl(fd, R2DAX_IOC_DAX_STATUS, &st) < 0) {
+		if (errno != ENOTTY)
+			printf("  R2DAX_IOC_DAX_STATUS: %s\n", strerror(errno));
+		return;
+	}
+	if (st.version != R2DAX_DAX_STATUS_VERSION) {
+		printf("  R2DAX_IOC_DAX_STATUS: unknown version %u\n", st.version);
+		return;
+	}
+	printf("  status: requested %s, effective %s, mappings %llu, pinned %s, "
+	       "device DAX %s, mount dax=%s%s\n",
+	       st.flags & R2DAX_DAX_STATUS_REQUESTED ? "dax" : "none",
+	       st.flags & R2DAX_DAX_STATUS_EFFECTIVE ? "dax" : "page cache",
+	       (unsigned long long)st.mappings, st.flags & R2DAX_DAX_STATUS_PINNED ? "yes" : "no",
+	       st.flags & R2DAX_DAX_STATUS_DEVICE_DAX ? "yes" : "no",
+	       st.mount_mode < sizeof(modes) / sizeof(modes[0]) ? modes[st.mount_mode] : "?",
+	       st.flags & R2DAX_DAX_STATUS_COLLAPSIBLE ? ", open read-only and mapped before" : "");
+}
+
 static int flip(int fd, int on)
 {
 	double t0 = now_us();
 	int err = set_dax(fd, on);
 	double t1 = now_us();
 
-	if (err) {
+	if (err)
 		printf("  chattr %cx: %s\n", on ? '+' : '-', strerror(err));
-		return err;
-	}
-	printf("  chattr %cx: ok in %.0f us, the open file now uses %s\n", on ? '+' : '-',
-	       t1 - t0, mode(fd));
-	return 0;
+	else
+		printf("  chattr %cx: ok in %.0f us, the open file now uses %s\n", on ? '+' : '-',
+		       t1 - t0, mode(fd));
+	status(fd);
+	return err;
 }
 
 static int same(int fd, const char *want, size_t n)
