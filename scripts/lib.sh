@@ -56,8 +56,9 @@ kernel_build_dir() {
 build_module_copy() {
 	_top=$(cd "$(dirname "$0")/.." && pwd)
 	_mod=$1
-	mkdir -p "$_mod/rust/vfs" "$_mod/format/src"
+	mkdir -p "$_mod/rust/vfs" "$_mod/format/src" "$_mod/include/uapi/linux"
 	cp "$_top/Kbuild" "$_mod/"
+	cp "$_top"/include/uapi/linux/*.h "$_mod/include/uapi/linux/"
 	cp "$_top"/rust/*.rs "$_mod/rust/"
 	cp "$_top"/rust/vfs/*.rs "$_top"/rust/vfs/*.c "$_top"/rust/vfs/*.h "$_mod/rust/vfs/"
 	rm -f "$_mod/rust/vfs/bindings_generated.rs"
