@@ -8,8 +8,12 @@
 //! for as long as it lives, that a lock is held, whether the layer took it
 //! (the token then borrows from the guard) or the VFS holds it around a
 //! callback (the layer makes the token, stating why). A function that
-//! needs a lock takes the token, so "the caller holds the inode lock" is
-//! checked by the compiler instead of read in a comment.
+//! takes a token cannot be called without the lock, so for it "the caller
+//! holds the inode lock" is checked by the compiler instead of read in a
+//! comment. Not every such function takes one yet: the namespace
+//! operations and the `INode` setters they use (`set_size`, `inc_nlink`,
+//! `drop_nlink`, `touch_mtime`, `touch_ctime`, `set_times`, `zero_tail`,
+//! `zero_range`) still state the lock in their documentation.
 //!
 //! Lock order (Documentation/filesystems/r2dax/design.rst, "Locking"):
 //! the inode lock (`i_rwsem`), then the invalidate lock
