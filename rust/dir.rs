@@ -13,7 +13,10 @@
 //! index (memory, or a directory too large for it) they scan.
 //!
 //! Locking: the VFS holds the directory's `i_rwsem` exclusively for every
-//! change and at least shared for lookup and readdir. `RInode::dir_index`
+//! change and at least shared for lookup and readdir. The functions that
+//! change a directory take the token of its exclusive lock
+//! (`InodeLocked<Excl>`); those that only read it take `&INode`, and rely
+//! on the VFS's lock as stated here. `RInode::dir_index`
 //! is taken inside it, for a whole search or change, and never for two
 //! directories at once; buffer locks, the allocator's lock and
 //! `RInode::state` nest inside it. The contents of a block are only touched
@@ -30,6 +33,7 @@ use crate::super_::R2dax;
 use crate::vfs::buffer::Buffer;
 use crate::vfs::errno::{enametoolong, euclean};
 use crate::vfs::file_ops::{DirEmitter, DirOperations};
+use crate::vfs::lock::{Excl, Exclusive, InodeLocked};
 use crate::vfs::print::sb_err;
 use crate::vfs::vfs_inode::INode;
 use kernel::alloc::KVVec;
@@ -248,7 +252,12 @@ fn free_run(data: &[u8], need: usize) -> core::result::Result<Option<usize>, usi
 /// there). The entry is on the media when this returns: in a free run of an
 /// existing block, or in a new block that is written before the directory
 /// points at it.
-pub(crate) fn add_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) -> Result {
+pub(crate) fn add_entry(
+    dir: &InodeLocked<'_, R2dax, Excl>,
+    name: &[u8],
+    ino: u32,
+    dtype: u8,
+) -> Result {
     if name.is_empty() || name.len() > dirent::NAME_MAX {
         return Err(enametoolong());
     }
@@ -280,7 +289,7 @@ fn settle(g: &mut DirIndex, r: Result<Kept>) -> Result {
 }
 
 fn add_in(
-    dir: &INode<R2dax>,
+    dir: &InodeLocked<'_, R2dax, Excl>,
     ix: Option<&mut Index>,
     name: &[u8],
     ino: u32,
@@ -397,13 +406,13 @@ pub(crate) fn group_of(inode: &INode<R2dax>) -> u32 {
 }
 
 /// Updates a changed directory's times and writes its inode.
-fn touch(dir: &INode<R2dax>) -> Result {
+fn touch(dir: &InodeLocked<'_, R2dax, Excl>) -> Result {
     dir.touch_mtime();
     write_inode(dir)
 }
 
 /// Removes `name` from `dir`; returns the inode number it named.
-pub(crate) fn remove_entry(dir: &INode<R2dax>, name: &[u8]) -> Result<u32> {
+pub(crate) fn remove_entry(dir: &InodeLocked<'_, R2dax, Excl>, name: &[u8]) -> Result<u32> {
     let mut g = dir.data().dir_index.lock();
     let r = (|| {
         let f = find_in(dir, &mut g, name)?.ok_or(ENOENT)?;
@@ -432,7 +441,12 @@ pub(crate) fn remove_entry(dir: &INode<R2dax>, name: &[u8]) -> Result<u32> {
 
 /// Points the existing entry `name` in `dir` at `ino` (same name, same
 /// slots: one rewrite of the entry, nothing for the index to change).
-pub(crate) fn replace_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8) -> Result {
+pub(crate) fn replace_entry(
+    dir: &InodeLocked<'_, R2dax, Excl>,
+    name: &[u8],
+    ino: u32,
+    dtype: u8,
+) -> Result {
     let mut g = dir.data().dir_index.lock();
     let f = find_in(dir, &mut g, name)?.ok_or(ENOENT)?;
     let bh = dir_block(dir, f.block)?;
@@ -450,7 +464,7 @@ pub(crate) fn replace_entry(dir: &INode<R2dax>, name: &[u8], ino: u32, dtype: u8
 /// Rewrites the ".." entry of directory `dir` to name `parent`. The
 /// caller writes `dir`'s inode afterwards (its ctime changes with the
 /// move).
-pub(crate) fn set_dotdot(dir: &INode<R2dax>, parent: u32) -> Result {
+pub(crate) fn set_dotdot(dir: &InodeLocked<'_, R2dax, Excl>, parent: u32) -> Result {
     let bh = dir_block(dir, 0)?;
     let ok = bh.with_data_mut(|d| {
         let ok = matches!(Dirent::decode(d, 0), DirSlot::Entry(e) if e.name(d) == b"..");

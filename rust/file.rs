@@ -14,7 +14,7 @@ use crate::vfs::file_ops::{
     FALLOC_FL_ZERO_RANGE as ZERO_RANGE,
 };
 use crate::vfs::iomap_ops::IOMAP_WRITE;
-use crate::vfs::lock::Quiesced;
+use crate::vfs::lock::{Exclusive, Quiesced};
 use crate::vfs::vfs_inode::INode;
 use kernel::error::code::{EFBIG, EINVAL, ENODEV};
 use kernel::prelude::*;

@@ -13,7 +13,7 @@ use crate::ondisk::{
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
 use crate::vfs::inode_ops::InodeOperations;
-use crate::vfs::lock::{Excl, InodeLocked, Quiesced};
+use crate::vfs::lock::{Excl, Exclusive, InodeLocked, Quiesced};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
 use crate::vfs::vfs_inode::{Attrs, INode, Iget, Kind, NewInode};

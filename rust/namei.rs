@@ -15,7 +15,10 @@
 //! - rename: new entry first, then the old one removed.
 //!
 //! Locking: the VFS holds the parent directories' `i_rwsem` (and, for
-//! rename, `s_vfs_rename_mutex` and the inodes involved); see
+//! rename, `s_vfs_rename_mutex` and the inodes involved); each operation
+//! gets their tokens (`InodeLocked<Excl>`, a `RenameInode` for what a
+//! rename moves or replaces), which the directory changes of dir.rs and
+//! the setters of link counts and times take. See
 //! Documentation/filesystems/r2dax/design.rst for the full order.
 
 use crate::alloc;
@@ -26,9 +29,10 @@ use crate::orphan::write_unlinked;
 use crate::super_::R2dax;
 use crate::vfs::errno::{enametoolong, enotempty};
 use crate::vfs::inode_ops::DirInodeOperations;
+use crate::vfs::lock::{Excl, Exclusive, InodeLocked, RenameInode};
 use crate::vfs::print::sb_err;
 use crate::vfs::vfs_inode::{INode, Idmap, Kind, NewInode};
-use kernel::error::code::{EINVAL, EMLINK, ENOTDIR};
+use kernel::error::code::{EINVAL, EIO, EMLINK, ENOTDIR};
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -43,13 +47,29 @@ fn ino32(i: &INode<R2dax>) -> u32 {
     i.ino() as u32
 }
 
+/// The lock token of `inode`, a directory whose parent a rename changes or
+/// the inode it replaces, both of which `vfs_rename` locks. `EIO`, logged,
+/// if the layer says it did not (its rule for `RenameInode` never does).
+fn rename_locked<'b, 'a>(
+    inode: &'b RenameInode<'a, R2dax>,
+) -> Result<&'b InodeLocked<'a, R2dax, Excl>> {
+    inode.locked().ok_or_else(|| {
+        sb_err!(
+            inode.sb(),
+            "rename: inode {} should be locked but is not",
+            inode.ino()
+        );
+        EIO
+    })
+}
+
 /// The part of [`create`] that can fail while no name points at the new
 /// inode yet: its first block (directory, long symlink), its on-disk
 /// inode, its operations, and last its name in `dir`. `disk` records what
 /// the inode owns as it goes, for the caller to give back on failure.
 #[allow(clippy::too_many_arguments)]
 fn build(
-    dir: &INode<R2dax>,
+    dir: &InodeLocked<'_, R2dax, Excl>,
     new: &NewInode<R2dax>,
     name: &[u8],
     ino: u32,
@@ -120,7 +140,7 @@ impl DirInodeOperations for R2dax {
     /// Creates an inode of `mode` named `name` in `dir`.
     fn create(
         idmap: &Idmap,
-        dir: &INode<Self>,
+        dir: &InodeLocked<'_, Self, Excl>,
         name: &[u8],
         mode: u16,
         rdev: u32,
@@ -211,7 +231,11 @@ impl DirInodeOperations for R2dax {
     }
 
     /// Adds the name `name` in `dir` for `inode`.
-    fn link(inode: &INode<Self>, dir: &INode<Self>, name: &[u8]) -> Result {
+    fn link(
+        inode: &InodeLocked<'_, Self, Excl>,
+        dir: &InodeLocked<'_, Self, Excl>,
+        name: &[u8],
+    ) -> Result {
         if inode.nlink() >= LINK_MAX {
             return Err(EMLINK);
         }
@@ -227,7 +251,11 @@ impl DirInodeOperations for R2dax {
     }
 
     /// Removes `name` of `inode` from `dir`.
-    fn unlink(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+    fn unlink(
+        dir: &InodeLocked<'_, Self, Excl>,
+        name: &[u8],
+        inode: &InodeLocked<'_, Self, Excl>,
+    ) -> Result {
         remove_entry(dir, name)?;
         inode.drop_nlink();
         inode.touch_ctime();
@@ -235,7 +263,11 @@ impl DirInodeOperations for R2dax {
     }
 
     /// Removes the empty directory `inode`.
-    fn rmdir(dir: &INode<Self>, name: &[u8], inode: &INode<Self>) -> Result {
+    fn rmdir(
+        dir: &InodeLocked<'_, Self, Excl>,
+        name: &[u8],
+        inode: &InodeLocked<'_, Self, Excl>,
+    ) -> Result {
         if !dir::is_empty(inode)? {
             return Err(enotempty());
         }
@@ -250,13 +282,19 @@ impl DirInodeOperations for R2dax {
     }
 
     /// Renames `old_name` in `old_dir` to `new_name` in `new_dir`.
+    ///
+    /// `old` and `new` may be unlocked directories that stay in their
+    /// parent ([`RenameInode`]): their ctime changes all the same, as in
+    /// ext2. What needs their lock, a `..` rewritten for a new parent and a
+    /// victim's link count, takes the token, which the VFS always gives
+    /// there (`rename_locked`, `EIO` otherwise, before anything changes).
     fn rename(
-        old_dir: &INode<Self>,
+        old_dir: &InodeLocked<'_, Self, Excl>,
         old_name: &[u8],
-        old: &INode<Self>,
-        new_dir: &INode<Self>,
+        old: &RenameInode<'_, Self>,
+        new_dir: &InodeLocked<'_, Self, Excl>,
         new_name: &[u8],
-        new: Option<&INode<Self>>,
+        new: Option<&RenameInode<'_, Self>>,
         flags: u32,
     ) -> Result {
         if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 {
@@ -267,6 +305,13 @@ impl DirInodeOperations for R2dax {
         if flags & RENAME_EXCHANGE != 0 {
             let new = new.ok_or(EINVAL)?;
             let new_is_dir = is_dir(new.mode());
+            // The directories that change parent, whose ".." changes.
+            let old_moves = (moved_dir && old_is_dir)
+                .then(|| rename_locked(old))
+                .transpose()?;
+            let new_moves = (moved_dir && new_is_dir)
+                .then(|| rename_locked(new))
+                .transpose()?;
             // Both names are rewritten in place; a crash between leaves both
             // names on one inode, which fsck resolves.
             replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
@@ -282,21 +327,26 @@ impl DirInodeOperations for R2dax {
                 loses.drop_nlink();
                 write_inode(loses)?;
             }
-            if moved_dir && old_is_dir {
-                set_dotdot(old, ino32(new_dir))?;
+            if let Some(old_locked) = old_moves {
+                set_dotdot(old_locked, ino32(new_dir))?;
             }
-            if moved_dir && new_is_dir {
-                set_dotdot(new, ino32(old_dir))?;
+            if let Some(new_locked) = new_moves {
+                set_dotdot(new_locked, ino32(old_dir))?;
             }
             old.touch_ctime();
             write_inode(old)?;
             new.touch_ctime();
             return write_inode(new);
         }
+        // The directory that changes parent, whose ".." changes.
+        let old_moves = (old_is_dir && moved_dir)
+            .then(|| rename_locked(old))
+            .transpose()?;
         if let Some(victim) = new {
             if is_dir(victim.mode()) && !dir::is_empty(victim)? {
                 return Err(enotempty());
             }
+            let victim = rename_locked(victim)?;
             // The new name now names `old` (one rewrite), then the old name goes.
             replace_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
             remove_entry(old_dir, old_name)?;
@@ -311,10 +361,10 @@ impl DirInodeOperations for R2dax {
             }
             victim.touch_ctime();
             write_unlinked(victim)?;
-            if old_is_dir && moved_dir {
+            if let Some(old_locked) = old_moves {
                 old_dir.drop_nlink();
                 write_inode(old_dir)?;
-                set_dotdot(old, ino32(new_dir))?;
+                set_dotdot(old_locked, ino32(new_dir))?;
             }
             write_inode(new_dir)?;
         } else {
@@ -323,12 +373,12 @@ impl DirInodeOperations for R2dax {
             }
             add_entry(new_dir, new_name, ino32(old), dirent::dtype(old.mode()))?;
             remove_entry(old_dir, old_name)?;
-            if old_is_dir && moved_dir {
+            if let Some(old_locked) = old_moves {
                 new_dir.inc_nlink();
                 write_inode(new_dir)?;
                 old_dir.drop_nlink();
                 write_inode(old_dir)?;
-                set_dotdot(old, ino32(new_dir))?;
+                set_dotdot(old_locked, ino32(new_dir))?;
             }
         }
         old.touch_ctime();

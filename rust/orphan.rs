@@ -27,6 +27,7 @@
 use crate::inode::{free_on_disk, read_disk, sync_attrs, write_disk, write_inode};
 use crate::super_::{write_sb, R2dax};
 use crate::vfs::errno::euclean;
+use crate::vfs::lock::{Excl, InodeLocked};
 use crate::vfs::print::{sb_err, sb_info};
 use crate::vfs::sb::SuperBlock;
 use crate::vfs::vfs_inode::INode;
@@ -34,9 +35,9 @@ use kernel::error::code::EIO;
 use kernel::prelude::*;
 
 /// Puts `inode`, whose last link was just dropped, on the orphan list (and
-/// writes it); writes it plainly if it still has links. The caller holds
-/// the inode lock.
-pub(crate) fn write_unlinked(inode: &INode<R2dax>) -> Result {
+/// writes it); writes it plainly if it still has links. Its inode lock
+/// (the token) keeps the link count from changing meanwhile.
+pub(crate) fn write_unlinked(inode: &InodeLocked<'_, R2dax, Excl>) -> Result {
     if inode.nlink() != 0 {
         return write_inode(inode);
     }

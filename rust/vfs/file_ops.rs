@@ -7,7 +7,7 @@
 
 use super::errno::eopnotsupp;
 use super::fs::{FileSystem, Operations, Tables};
-use super::lock::{Excl, InodeLocked, Quiesced};
+use super::lock::{Excl, Exclusive, InodeLocked, Quiesced};
 use super::raw;
 use super::vfs_inode::INode;
 use core::ffi::{c_int, c_uint};

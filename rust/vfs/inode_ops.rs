@@ -6,7 +6,7 @@
 
 use super::errno::eopnotsupp;
 use super::fs::{FileSystem, Operations, Tables};
-use super::lock::{Excl, InodeLocked, Quiesced};
+use super::lock::{Excl, InodeLocked, Quiesced, RenameInode};
 use super::raw;
 use super::vfs_inode::NewInode;
 use super::vfs_inode::{INode, Idmap};
@@ -36,6 +36,11 @@ fn new_encode_dev(dev: raw::dev_t) -> u32 {
     let major = dev >> 20;
     let minor = dev & 0xfffff;
     (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+/// Whether `inode` is a directory (`S_ISDIR`; the type bits never change).
+fn is_dir<T: FileSystem>(inode: &INode<T>) -> bool {
+    u32::from(inode.mode()) & raw::S_IFMT == raw::S_IFDIR
 }
 
 /// `ERR_PTR`: an errno encoded in a pointer.
@@ -71,19 +76,28 @@ pub(crate) trait InodeOperations: FileSystem {
 }
 
 /// The namespace operations of directories (`struct inode_operations` of
-/// a directory). The VFS holds the directory locks each one needs. The
-/// defaults refuse with `EPERM`, as the VFS does for a missing operation.
+/// a directory). Each one gets the tokens of the inode locks the VFS holds
+/// around it (all exclusive). The defaults refuse with `EPERM`, as the VFS
+/// does for a missing operation.
 pub(crate) trait DirInodeOperations: FileSystem {
     /// Looks `name` up in directory `dir`: `None` if it does not exist.
+    ///
+    /// The VFS holds `dir`'s inode lock at least shared: shared on a path
+    /// walk (`lookup_slow`), exclusively on others (`open(O_CREAT)`, the
+    /// lookups of create, unlink and rename). `dir` is a plain reference,
+    /// not an `InodeLocked<Shared>` token: such a token would sometimes
+    /// stand for an exclusive hold, and a lookup only reads, through
+    /// functions that take `&INode` (what changes a directory wants an
+    /// `Excl` token, which neither would give), so it would check nothing.
     fn lookup(dir: &INode<Self>, name: &[u8]) -> Result<Option<ARef<INode<Self>>>>;
 
     /// Creates `name` in `dir`: a file, directory, device node, FIFO or
     /// socket by `mode` (`rdev` for devices), or a symlink to `target`.
     /// Returns the new inode, still `I_NEW`; the layer publishes it with
-    /// the dentry.
+    /// the dentry. The VFS holds `dir`'s lock.
     fn create(
         _idmap: &Idmap,
-        _dir: &INode<Self>,
+        _dir: &InodeLocked<'_, Self, Excl>,
         _name: &[u8],
         _mode: u16,
         _rdev: u32,
@@ -92,30 +106,49 @@ pub(crate) trait DirInodeOperations: FileSystem {
         Err(EPERM)
     }
 
-    /// Adds the name `name` in `dir` for `inode` (a hard link).
-    fn link(_inode: &INode<Self>, _dir: &INode<Self>, _name: &[u8]) -> Result {
+    /// Adds the name `name` in `dir` for `inode` (a hard link). The VFS
+    /// holds both locks.
+    fn link(
+        _inode: &InodeLocked<'_, Self, Excl>,
+        _dir: &InodeLocked<'_, Self, Excl>,
+        _name: &[u8],
+    ) -> Result {
         Err(EPERM)
     }
 
-    /// Removes the name `name` of `inode` from `dir`.
-    fn unlink(_dir: &INode<Self>, _name: &[u8], _inode: &INode<Self>) -> Result {
+    /// Removes the name `name` of `inode` from `dir`. The VFS holds both
+    /// locks.
+    fn unlink(
+        _dir: &InodeLocked<'_, Self, Excl>,
+        _name: &[u8],
+        _inode: &InodeLocked<'_, Self, Excl>,
+    ) -> Result {
         Err(EPERM)
     }
 
-    /// Removes the empty directory `inode`, named `name` in `dir`.
-    fn rmdir(_dir: &INode<Self>, _name: &[u8], _inode: &INode<Self>) -> Result {
+    /// Removes the empty directory `inode`, named `name` in `dir`. The VFS
+    /// holds both locks.
+    fn rmdir(
+        _dir: &InodeLocked<'_, Self, Excl>,
+        _name: &[u8],
+        _inode: &InodeLocked<'_, Self, Excl>,
+    ) -> Result {
         Err(EPERM)
     }
 
-    /// Renames (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
+    /// Renames (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`) `old` in
+    /// `old_dir` to `new_name` in `new_dir`, over `new` if that name
+    /// exists. The VFS holds both directories' locks, and `old`'s and
+    /// `new`'s except as [`RenameInode`] says: a directory that stays in
+    /// its parent is unlocked ([`RenameInode::locked`] is `None`).
     #[allow(clippy::too_many_arguments)]
     fn rename(
-        _old_dir: &INode<Self>,
+        _old_dir: &InodeLocked<'_, Self, Excl>,
         _old_name: &[u8],
-        _old: &INode<Self>,
-        _new_dir: &INode<Self>,
+        _old: &RenameInode<'_, Self>,
+        _new_dir: &InodeLocked<'_, Self, Excl>,
         _new_name: &[u8],
-        _new: Option<&INode<Self>>,
+        _new: Option<&RenameInode<'_, Self>>,
         _flags: u32,
     ) -> Result {
         Err(EPERM)
@@ -193,8 +226,10 @@ impl<T: Operations> Tables<T> {
     ///
     /// # Safety
     ///
-    /// Called from a VFS create-type operation: `dir` is a locked directory
-    /// of ours, `dentry` a negative dentry in it, `idmap` the mount's.
+    /// Called from a VFS create-type operation: `dir` is a directory of
+    /// ours whose inode lock the VFS holds exclusively (`filename_create`,
+    /// or `open_last_lookups` for `O_CREAT`), `dentry` a negative dentry in
+    /// it, `idmap` the mount's.
     unsafe fn create_common(
         idmap: *mut raw::mnt_idmap,
         dir: *mut raw::inode,
@@ -206,7 +241,10 @@ impl<T: Operations> Tables<T> {
         from_result(|| {
             // SAFETY: Per the function contract.
             let (dir, name) = unsafe { (INode::<T>::from_raw(dir), dname(dentry)) };
-            let new = T::create(&Idmap(idmap), dir, name, mode, rdev, target)?;
+            // SAFETY: The VFS holds `dir`'s inode lock exclusively around
+            // the call (the function contract).
+            let dir = unsafe { InodeLocked::<T, Excl>::assume(dir) };
+            let new = T::create(&Idmap(idmap), &dir, name, mode, rdev, target)?;
             // SAFETY: `d_instantiate_new` unlocks the new inode and takes
             // over our reference to it.
             unsafe { raw::d_instantiate_new(dentry, new.as_ptr()) };
@@ -276,7 +314,10 @@ impl<T: Operations> Tables<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS with both directories and the inode locked.
+    /// Called by `vfs_link` with `old` positive, `dir` and `dentry` the new
+    /// name's directory and negative dentry, all ours: the caller
+    /// (`filename_create`) holds `dir`'s inode lock exclusively, and
+    /// `vfs_link` takes `old`'s inode's (`inode_lock`).
     unsafe extern "C" fn link(
         old: *mut raw::dentry,
         dir: *mut raw::inode,
@@ -295,7 +336,15 @@ impl<T: Operations> Tables<T> {
                     dname(dentry),
                 )
             };
-            T::link(inode, dir, name)?;
+            // SAFETY: Per the contract, both inode locks are held
+            // exclusively around the call.
+            let (inode, dir) = unsafe {
+                (
+                    InodeLocked::<T, Excl>::assume(inode),
+                    InodeLocked::<T, Excl>::assume(dir),
+                )
+            };
+            T::link(&inode, &dir, name)?;
             // SAFETY: The new dentry gets its own reference to the inode.
             unsafe {
                 raw::ihold(inode_ptr);
@@ -307,7 +356,10 @@ impl<T: Operations> Tables<T> {
 
     /// # Safety
     ///
-    /// Called by the VFS with `dir` and the victim locked.
+    /// Called by `vfs_unlink` with a directory of ours and a positive
+    /// dentry in it: the caller holds `dir`'s inode lock exclusively
+    /// (`do_unlinkat`, `I_MUTEX_PARENT`), and `vfs_unlink` takes the
+    /// victim's (`inode_lock`).
     unsafe extern "C" fn unlink(dir: *mut raw::inode, dentry: *mut raw::dentry) -> c_int {
         from_result(|| {
             // SAFETY: Per the contract; the dentry is positive.
@@ -318,14 +370,25 @@ impl<T: Operations> Tables<T> {
                     dname(dentry),
                 )
             };
-            T::unlink(dir, name, inode)?;
+            // SAFETY: Per the contract, both inode locks are held
+            // exclusively around the call.
+            let (dir, inode) = unsafe {
+                (
+                    InodeLocked::<T, Excl>::assume(dir),
+                    InodeLocked::<T, Excl>::assume(inode),
+                )
+            };
+            T::unlink(&dir, name, &inode)?;
             Ok(0)
         })
     }
 
     /// # Safety
     ///
-    /// Called by the VFS with `dir` and the victim locked.
+    /// Called by `vfs_rmdir` with a directory of ours and a positive
+    /// dentry in it: the caller holds `dir`'s inode lock exclusively
+    /// (`do_rmdir`, `I_MUTEX_PARENT`), and `vfs_rmdir` takes the victim's
+    /// (`inode_lock`).
     unsafe extern "C" fn rmdir(dir: *mut raw::inode, dentry: *mut raw::dentry) -> c_int {
         from_result(|| {
             // SAFETY: Per the contract; the dentry is positive.
@@ -336,15 +399,26 @@ impl<T: Operations> Tables<T> {
                     dname(dentry),
                 )
             };
-            T::rmdir(dir, name, inode)?;
+            // SAFETY: Per the contract, both inode locks are held
+            // exclusively around the call.
+            let (dir, inode) = unsafe {
+                (
+                    InodeLocked::<T, Excl>::assume(dir),
+                    InodeLocked::<T, Excl>::assume(inode),
+                )
+            };
+            T::rmdir(&dir, name, &inode)?;
             Ok(0)
         })
     }
 
     /// # Safety
     ///
-    /// Called by the VFS with the rename locks held (`lock_rename` and the
-    /// inodes involved).
+    /// Called by `vfs_rename` with directories, dentries and inodes of
+    /// ours: the caller holds both directories' inode locks exclusively
+    /// (`lock_rename`; one lock if they are the same directory), and
+    /// `vfs_rename` has locked the source and the target by the rule
+    /// cited in the body; the source is not the target.
     unsafe extern "C" fn rename(
         _idmap: *mut raw::mnt_idmap,
         old_dir: *mut raw::inode,
@@ -368,7 +442,53 @@ impl<T: Operations> Tables<T> {
             let n = unsafe { (*new_dentry).d_inode };
             // SAFETY: A non-null inode of the new dentry is live and ours.
             let n = (!n.is_null()).then(|| unsafe { INode::<T>::from_raw(n) });
-            T::rename(od, on, o, nd, nn, n, flags)?;
+            // Which of the two the VFS locked: `vfs_rename` (fs/namei.c of
+            // 6.12.118, lines 5038-5048; unlocked by the same tests at
+            // 5099-5102) locks
+            //
+            //     lock_old_subdir = new_dir != old_dir;
+            //     lock_new_subdir = new_dir != old_dir || !(flags & RENAME_EXCHANGE);
+            //     source: if !is_dir || lock_old_subdir
+            //     target: if !new_is_dir || lock_new_subdir
+            //
+            // where `is_dir` and `new_is_dir` are `d_is_dir` of the two
+            // dentries, which for a positive dentry is `S_ISDIR` of its
+            // inode (`d_flags_for_inode`, fs/dcache.c). So a directory
+            // that stays in its parent is not locked: the source of a
+            // rename within one directory, the target of an exchange
+            // within one directory.
+            let same_dir = old_dir == new_dir;
+            let lock_old_subdir = !same_dir;
+            let lock_new_subdir = !same_dir || flags & raw::RENAME_EXCHANGE == 0;
+            let o = if !is_dir(o) || lock_old_subdir {
+                // SAFETY: `vfs_rename` holds the source's inode lock
+                // exclusively in this case (the rule above).
+                RenameInode::locked_by_vfs(unsafe { InodeLocked::<T, Excl>::assume(o) })
+            } else {
+                // SAFETY: A directory staying in its parent, which
+                // `vfs_rename` does not lock (the rule above).
+                unsafe { RenameInode::unlocked(o) }
+            };
+            let n = n.map(|n| {
+                if !is_dir(n) || lock_new_subdir {
+                    // SAFETY: `vfs_rename` holds the target's inode lock
+                    // exclusively in this case (the rule above).
+                    RenameInode::locked_by_vfs(unsafe { InodeLocked::<T, Excl>::assume(n) })
+                } else {
+                    // SAFETY: A directory exchanged within one parent,
+                    // which `vfs_rename` does not lock (the rule above).
+                    unsafe { RenameInode::unlocked(n) }
+                }
+            });
+            // SAFETY: Per the contract `lock_rename` holds both
+            // directories' inode locks exclusively around the call.
+            let (od, nd) = unsafe {
+                (
+                    InodeLocked::<T, Excl>::assume(od),
+                    InodeLocked::<T, Excl>::assume(nd),
+                )
+            };
+            T::rename(&od, on, &o, &nd, nn, n.as_ref(), flags)?;
             Ok(0)
         })
     }

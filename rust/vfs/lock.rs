@@ -10,10 +10,20 @@
 //! callback (the layer makes the token, stating why). A function that
 //! takes a token cannot be called without the lock, so for it "the caller
 //! holds the inode lock" is checked by the compiler instead of read in a
-//! comment. Not every such function takes one yet: the namespace
-//! operations and the `INode` setters they use (`set_size`, `inc_nlink`,
-//! `drop_nlink`, `touch_mtime`, `touch_ctime`, `set_times`, `zero_tail`,
-//! `zero_range`) still state the lock in their documentation.
+//! comment.
+//!
+//! The setters of an inode's size, link count and times, and the zeroing
+//! of a range (`set_size`, `inc_nlink`, `drop_nlink`, `touch_mtime`,
+//! `touch_ctime`, `set_times`, `zero_tail`, `zero_range`), are methods of
+//! [`Exclusive`], which only three proofs implement: the token of the
+//! exclusive inode lock, a [`Quiesced`] file, and an `I_NEW` inode the
+//! caller owns ([`NewInode`]). The namespace operations
+//! ([`super::inode_ops::DirInodeOperations`]) get the tokens of the inodes
+//! the VFS locks for them; a rename gets a [`RenameInode`] for the inode it
+//! moves and for the one it replaces, locked or not as `vfs_rename` left
+//! it. Functions that only read an inode (a directory lookup, readdir)
+//! take a plain `&INode` and rely on the VFS's lock as their documentation
+//! says.
 //!
 //! Lock order (Documentation/filesystems/r2dax/design.rst, "Locking"):
 //! the inode lock (`i_rwsem`), then the invalidate lock
@@ -23,15 +33,19 @@
 //! filesystem's fault path. Guards are neither `Send` nor `Sync`: a
 //! lock is released by the task that took it (lockdep checks the owner).
 
-use super::fs::FileSystem;
+use super::fs::{FileSystem, Operations, Tables};
 use super::raw;
 use super::sb::SuperBlock;
-use super::vfs_inode::INode;
+use super::vfs_inode::{INode, NewInode};
 use core::marker::PhantomData;
 use core::ops::Deref;
+use kernel::prelude::*;
 
 mod private {
     pub(crate) trait Sealed {}
+    /// The seal of [`super::Exclusive`] (a trait of its own, so that the
+    /// lock modes, which are `Sealed`, cannot become proofs).
+    pub(crate) trait SealedExclusive {}
 }
 
 /// How a reader-writer lock is held: [`Shared`] or [`Excl`].
@@ -286,6 +300,228 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         // the lock order, is still held.
         unsafe { raw::r2dax_invalidate_lock(inode) };
         r
+    }
+}
+
+/// Proof of exclusive access to an inode: for as long as the proof lives,
+/// no other task holds the inode lock or takes it. The VFS serialises by
+/// that lock the writers of the size (`i_size_write`), of the link count
+/// and of `S_DAX` (a mode switch), and most writers of the times: not
+/// `touch_atime` nor a write fault's `file_update_time`, which take no
+/// inode lock, nor a rename's ctime store on a directory it moves within
+/// its parent ([`RenameInode::touch_ctime`]); those store "now" as a
+/// locked writer does. The setters of these fields are the methods of
+/// this trait.
+///
+/// Sealed: implemented by these three only, each of which gives that
+/// guarantee for [`Exclusive::inode`]:
+///
+/// - [`InodeLocked<T, Excl>`]: the current task holds the inode lock
+///   exclusively;
+/// - [`Quiesced<T>`]: it holds the inode lock and the invalidate lock, or
+///   the inode is being evicted (nothing else references it);
+/// - [`NewInode<T>`]: an `I_NEW` inode the caller owns, which nobody else
+///   sees until it is published. Its inode lock is not taken, and must
+///   not be: `unlock_new_inode` re-initialises a directory's `i_rwsem`
+///   to give it the directory lockdep class.
+pub(crate) trait Exclusive<T: FileSystem>: private::SealedExclusive {
+    /// The inode this proof is about.
+    fn inode(&self) -> &INode<T>;
+
+    /// Adds a link.
+    fn inc_nlink(&self) {
+        // SAFETY: The inode is live; the VFS serializes link changes by the
+        // inode lock, and the `Exclusive` proof `self` stands for it.
+        unsafe { raw::inc_nlink(self.inode().as_raw()) };
+    }
+
+    /// Drops a link.
+    fn drop_nlink(&self) {
+        // SAFETY: The inode is live; the VFS serializes link changes by the
+        // inode lock, and the `Exclusive` proof `self` stands for it.
+        unsafe { raw::drop_nlink(self.inode().as_raw()) };
+    }
+
+    /// Sets the size (`i_size_write`).
+    fn set_size(&self, size: u64) {
+        // SAFETY: The inode is live; `i_size_write` needs its writers
+        // serialised by the inode lock, and the `Exclusive` proof `self`
+        // stands for it.
+        unsafe { raw::r2dax_inode_set_size(self.inode().as_raw(), size as _) };
+    }
+
+    /// Sets mtime and ctime to now (a directory that changed).
+    fn touch_mtime(&self) {
+        // SAFETY: The inode is live; the `Exclusive` proof `self` keeps
+        // out the writers of its times that take the inode lock.
+        unsafe { raw::r2dax_current_time(self.inode().as_raw()) };
+    }
+
+    /// Sets ctime to now (an inode whose links changed).
+    fn touch_ctime(&self) {
+        // SAFETY: The inode is live; the `Exclusive` proof `self` keeps
+        // out the writers of its ctime that take the inode lock.
+        unsafe { raw::inode_set_ctime_current(self.inode().as_raw()) };
+    }
+
+    /// Sets the three times (seconds, nanoseconds), e.g. back to what
+    /// they were after a change failed.
+    fn set_times(&self, atime: (i64, u32), mtime: (i64, u32), ctime: (i64, u32)) {
+        let ((a, a_ns), (m, m_ns), (c, c_ns)) = (atime, mtime, ctime);
+        let inode = self.inode().as_raw();
+        // SAFETY: The inode is live; the `Exclusive` proof `self` keeps
+        // out the writers of its times that take the inode lock.
+        unsafe { raw::r2dax_inode_set_times(inode, a, a_ns, m, m_ns, c, c_ns) };
+    }
+
+    /// Zeroes the part of the block holding `pos` beyond `pos`: on the
+    /// media for a DAX file (`dax_truncate_page`), otherwise through the
+    /// page cache (`iomap_truncate_page`). Truncate and fallocate also
+    /// hold the invalidate lock ([`Quiesced`]).
+    fn zero_tail(&self, pos: u64) -> Result
+    where
+        T: Operations,
+    {
+        let inode = self.inode();
+        let mut did_zero = false;
+        let ops = &Tables::<T>::IOMAP_OPS;
+        if inode.is_dax() {
+            // SAFETY: The inode is live, and the `Exclusive` proof `self`
+            // keeps the mode stable (a switch needs the inode lock); the
+            // ops are 'static.
+            return kernel::error::to_result(unsafe {
+                raw::dax_truncate_page(inode.as_raw(), pos as _, &mut did_zero, ops)
+            });
+        }
+        // SAFETY: The inode is live, and the `Exclusive` proof `self`
+        // keeps the mode and the size stable; the ops are 'static.
+        kernel::error::to_result(unsafe {
+            raw::iomap_truncate_page(inode.as_raw(), pos as _, &mut did_zero, ops)
+        })
+    }
+
+    /// Zeroes `len` bytes at `pos`, on the media for a DAX file
+    /// (`dax_zero_range`), otherwise through the page cache
+    /// (`iomap_zero_range`); holes stay holes.
+    fn zero_range(&self, pos: u64, len: u64) -> Result
+    where
+        T: Operations,
+    {
+        let inode = self.inode();
+        let mut did_zero = false;
+        let ops = &Tables::<T>::IOMAP_OPS;
+        if inode.is_dax() {
+            // SAFETY: The inode is live, and the `Exclusive` proof `self`
+            // keeps the mode stable (a switch needs the inode lock); the
+            // ops are 'static.
+            return kernel::error::to_result(unsafe {
+                raw::dax_zero_range(inode.as_raw(), pos as _, len as _, &mut did_zero, ops)
+            });
+        }
+        // SAFETY: The inode is live, and the `Exclusive` proof `self`
+        // keeps the mode and the size stable; the ops are 'static.
+        kernel::error::to_result(unsafe {
+            raw::iomap_zero_range(inode.as_raw(), pos as _, len as _, &mut did_zero, ops)
+        })
+    }
+}
+
+impl<T: FileSystem> private::SealedExclusive for InodeLocked<'_, T, Excl> {}
+
+impl<T: FileSystem> Exclusive<T> for InodeLocked<'_, T, Excl> {
+    fn inode(&self) -> &INode<T> {
+        self.inode
+    }
+}
+
+impl<T: FileSystem> private::SealedExclusive for Quiesced<'_, T> {}
+
+impl<T: FileSystem> Exclusive<T> for Quiesced<'_, T> {
+    fn inode(&self) -> &INode<T> {
+        self.inode
+    }
+}
+
+impl<T: FileSystem> private::SealedExclusive for NewInode<T> {}
+
+impl<T: FileSystem> Exclusive<T> for NewInode<T> {
+    fn inode(&self) -> &INode<T> {
+        NewInode::inode(self)
+    }
+}
+
+/// The inode a rename moves, or the one it replaces, locked or not as
+/// `vfs_rename` left it. The VFS locks both (exclusively) except a
+/// directory whose parent does not change: the source of a rename within
+/// one directory, and the target of a `RENAME_EXCHANGE` within one
+/// directory. The layer makes it by the VFS's own rule (`Tables::rename`
+/// in `inode_ops.rs`, which cites it); only the layer can, so that an
+/// unlocked one is always such a directory.
+pub(crate) struct RenameInode<'a, T: FileSystem>(RenameLock<'a, T>);
+
+enum RenameLock<'a, T: FileSystem> {
+    /// The VFS holds the inode lock exclusively.
+    Locked(InodeLocked<'a, T, Excl>),
+    /// A directory the VFS did not lock: only its ctime may change
+    /// ([`RenameInode::touch_ctime`]).
+    Unlocked(&'a INode<T>),
+}
+
+impl<'a, T: FileSystem> RenameInode<'a, T> {
+    /// A source or target the VFS locked.
+    pub(super) fn locked_by_vfs(locked: InodeLocked<'a, T, Excl>) -> Self {
+        Self(RenameLock::Locked(locked))
+    }
+
+    /// A source or target the VFS did not lock.
+    ///
+    /// # Safety
+    ///
+    /// `inode` is the source or the target of a `->rename` call in
+    /// progress for `'a`, a directory that stays in its parent, which
+    /// `vfs_rename` does not lock.
+    pub(super) unsafe fn unlocked(inode: &'a INode<T>) -> Self {
+        Self(RenameLock::Unlocked(inode))
+    }
+
+    /// The lock token, if the VFS holds the inode lock.
+    pub(crate) fn locked(&self) -> Option<&InodeLocked<'a, T, Excl>> {
+        match &self.0 {
+            RenameLock::Locked(locked) => Some(locked),
+            RenameLock::Unlocked(_) => None,
+        }
+    }
+
+    /// Sets ctime to now, locked or not. A directory renamed within its
+    /// parent is not locked by the VFS, yet its ctime changes with the
+    /// rename: ext2 (`ext2_rename`) and ext4 set it the same way.
+    pub(crate) fn touch_ctime(&self) {
+        match &self.0 {
+            RenameLock::Locked(locked) => locked.touch_ctime(),
+            RenameLock::Unlocked(inode) => {
+                // SAFETY: The inode is live for `'a` (the rename's dentry
+                // holds it). `Unlocked` is a directory `vfs_rename` did not
+                // lock (`RenameInode::unlocked`'s contract): it locked the
+                // parent, so a holder of the directory's own lock (a change
+                // inside it, a setattr) may store its ctime at the same
+                // time; one "now" or the other stays, as under
+                // `ext2_rename`, which stores this ctime with the same
+                // locks. The ctime is plain data that `stat` reads without
+                // any lock.
+                unsafe { raw::inode_set_ctime_current(inode.as_raw()) };
+            }
+        }
+    }
+}
+
+impl<T: FileSystem> Deref for RenameInode<'_, T> {
+    type Target = INode<T>;
+
+    fn deref(&self) -> &INode<T> {
+        match &self.0 {
+            RenameLock::Locked(locked) => locked.inode,
+            RenameLock::Unlocked(inode) => inode,
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! the filesystem fills in before [`NewInode::finish`] publishes it.
 
 use super::fs::{FileSystem, Operations, Tables};
+use super::lock::Exclusive;
 use super::raw;
 use super::sb::SuperBlock;
 use core::marker::PhantomData;
@@ -191,27 +192,6 @@ impl<T: FileSystem> INode<T> {
         unsafe { raw::r2dax_inode_nlink(self.as_raw()) }
     }
 
-    /// Adds a link (the caller holds the inode lock).
-    pub(crate) fn inc_nlink(&self) {
-        // SAFETY: The inode is live; the VFS serializes link changes by the
-        // inode lock, which the caller holds.
-        unsafe { raw::inc_nlink(self.as_raw()) };
-    }
-
-    /// Drops a link (the caller holds the inode lock).
-    pub(crate) fn drop_nlink(&self) {
-        // SAFETY: The inode is live; the VFS serializes link changes by the
-        // inode lock, which the caller holds.
-        unsafe { raw::drop_nlink(self.as_raw()) };
-    }
-
-    /// Sets the size (the caller holds the inode lock).
-    pub(crate) fn set_size(&self, size: u64) {
-        // SAFETY: The inode is live; i_size_write needs the inode lock,
-        // which the caller holds.
-        unsafe { raw::r2dax_inode_set_size(self.as_raw(), size as _) };
-    }
-
     /// Marks the inode dirty, for writeback to write it
     /// (`mark_inode_dirty`).
     pub(crate) fn mark_dirty(&self) {
@@ -248,26 +228,6 @@ impl<T: FileSystem> INode<T> {
         // SAFETY: The inode is live; `inode_set_flags` updates `i_flags`
         // atomically for the bits in `mask`.
         unsafe { raw::inode_set_flags(self.as_raw(), set, mask) };
-    }
-
-    /// Sets mtime and ctime to now (a directory that changed).
-    pub(crate) fn touch_mtime(&self) {
-        // SAFETY: The inode is live and the caller holds its lock.
-        unsafe { raw::r2dax_current_time(self.as_raw()) };
-    }
-
-    /// Sets the three times (seconds, nanoseconds), e.g. back to what
-    /// they were after a change failed; the caller holds the inode lock.
-    pub(crate) fn set_times(&self, atime: (i64, u32), mtime: (i64, u32), ctime: (i64, u32)) {
-        let ((a, a_ns), (m, m_ns), (c, c_ns)) = (atime, mtime, ctime);
-        // SAFETY: The inode is live; the caller holds its lock.
-        unsafe { raw::r2dax_inode_set_times(self.as_raw(), a, a_ns, m, m_ns, c, c_ns) };
-    }
-
-    /// Sets ctime to now (an inode whose links changed).
-    pub(crate) fn touch_ctime(&self) {
-        // SAFETY: The inode is live and the caller holds its lock.
-        unsafe { raw::inode_set_ctime_current(self.as_raw()) };
     }
 
     /// Whether the VFS marked the inode bad (after a failed read).
@@ -366,72 +326,6 @@ pub(crate) enum Iget<T: FileSystem> {
     New(NewInode<T>),
 }
 
-/// What needs the operation tables (iomap).
-impl<T: Operations> INode<T> {
-    /// Zeroes the part of the block holding `pos` beyond `pos`: on the
-    /// media for a DAX file (`dax_truncate_page`), otherwise through the
-    /// page cache (`iomap_truncate_page`). The caller holds the inode
-    /// lock (truncate and fallocate also the invalidate lock).
-    pub(crate) fn zero_tail(&self, pos: u64) -> Result {
-        let mut did_zero = false;
-        if self.is_dax() {
-            // SAFETY: The inode is live and locked by the caller, which
-            // keeps the mode stable (a switch needs the inode lock); the
-            // ops are 'static.
-            return kernel::error::to_result(unsafe {
-                raw::dax_truncate_page(
-                    self.as_raw(),
-                    pos as _,
-                    &mut did_zero,
-                    &Tables::<T>::IOMAP_OPS,
-                )
-            });
-        }
-        // SAFETY: The inode is live and locked by the caller; the ops are
-        // 'static.
-        kernel::error::to_result(unsafe {
-            raw::iomap_truncate_page(
-                self.as_raw(),
-                pos as _,
-                &mut did_zero,
-                &Tables::<T>::IOMAP_OPS,
-            )
-        })
-    }
-
-    /// Zeroes `len` bytes at `pos`, on the media for a DAX file
-    /// (`dax_zero_range`), otherwise through the page cache
-    /// (`iomap_zero_range`); holes stay holes.
-    pub(crate) fn zero_range(&self, pos: u64, len: u64) -> Result {
-        let mut did_zero = false;
-        if self.is_dax() {
-            // SAFETY: The inode is live and locked by the caller, which
-            // keeps the mode stable (a switch needs the inode lock); the
-            // ops are 'static.
-            return kernel::error::to_result(unsafe {
-                raw::dax_zero_range(
-                    self.as_raw(),
-                    pos as _,
-                    len as _,
-                    &mut did_zero,
-                    &Tables::<T>::IOMAP_OPS,
-                )
-            });
-        }
-        // SAFETY: The inode is live and locked by the caller; the ops are
-        // 'static.
-        kernel::error::to_result(unsafe {
-            raw::iomap_zero_range(
-                self.as_raw(),
-                pos as _,
-                len as _,
-                &mut did_zero,
-                &Tables::<T>::IOMAP_OPS,
-            )
-        })
-    }
-}
-
 impl<T: FileSystem> SuperBlock<T> {
     /// Finds inode `ino` in the inode cache or creates it (`iget_locked`).
     pub(crate) fn iget(&self, ino: u64) -> Result<Iget<T>> {
@@ -452,6 +346,15 @@ impl<T: FileSystem> SuperBlock<T> {
     }
 }
 
+impl<T: FileSystem> NewInode<T> {
+    /// The inode as a reference (still `I_NEW`). Its size, link count and
+    /// times are changed through [`Exclusive`], which `NewInode` is.
+    pub(crate) fn inode(&self) -> &INode<T> {
+        // SAFETY: The inode is live and of `T` by the type invariant.
+        unsafe { INode::<T>::from_raw(self.0.as_ptr()) }
+    }
+}
+
 impl<T: Operations> NewInode<T> {
     /// The filesystem's data of the new inode.
     pub(crate) fn data(&self) -> &T::InodeData {
@@ -469,12 +372,6 @@ impl<T: Operations> NewInode<T> {
         // SAFETY: The inode is filled in; unlocking publishes it.
         unsafe { raw::unlock_new_inode(self.0.as_ptr()) };
         Ok(self.into_aref())
-    }
-
-    /// The inode as a reference (still `I_NEW`).
-    pub(crate) fn inode(&self) -> &INode<T> {
-        // SAFETY: The inode is live and of `T` by the type invariant.
-        unsafe { INode::<T>::from_raw(self.0.as_ptr()) }
     }
 
     pub(super) fn into_aref(self) -> ARef<INode<T>> {
@@ -513,12 +410,11 @@ impl<T: Operations> NewInode<T> {
         unsafe { raw::set_nlink(inode, attrs.nlink) };
         // SAFETY: The inode is live and I_NEW: the owner is ours to set.
         unsafe { raw::r2dax_inode_set_ids(inode, attrs.uid, attrs.gid) };
-        self.inode().set_size(attrs.size);
+        self.set_size(attrs.size);
         self.inode().set_blocks(attrs.blocks);
         // SAFETY: The inode is live and I_NEW: the generation is ours.
         unsafe { (*inode).i_generation = attrs.generation };
-        self.inode()
-            .set_times(attrs.atime, attrs.mtime, attrs.ctime);
+        self.set_times(attrs.atime, attrs.mtime, attrs.ctime);
         let (iops, fops, aops): (
             *const raw::inode_operations,
             *const raw::file_operations,
