@@ -118,14 +118,14 @@ impl Checker<'_> {
         *copy ^= 1;
         inode.encode_copy(&mut slot, *copy, ino);
         b[off..off + INODE_SIZE].copy_from_slice(&slot);
-        self.fs.dev.write_blocks(blk, &b)
+        Ok(self.fs.dev.write_blocks(blk, &b)?)
     }
 
     fn clear_inode_slot(&self, ino: u32) -> Result<(), String> {
         let (blk, off) = self.fs.geo.inode_location(ino).ok_or("bad inode number")?;
         let mut b = self.fs.dev.read_block(blk)?;
         b[off..off + INODE_SIZE].fill(0);
-        self.fs.dev.write_blocks(blk, &b)
+        Ok(self.fs.dev.write_blocks(blk, &b)?)
     }
 
     /// Pass 1 for one inode: claims its map and data blocks, zeroing bad
@@ -370,7 +370,7 @@ impl Checker<'_> {
         let blk = self.fs.map(dir, lblk)?;
         let mut b = self.fs.dev.read_block(blk)?;
         Dirent::clear(&mut b, slot, n);
-        self.fs.dev.write_blocks(blk, &b)
+        Ok(self.fs.dev.write_blocks(blk, &b)?)
     }
 
     /// Clears directories whose blocks cannot be read as a directory (no
@@ -391,7 +391,7 @@ impl Checker<'_> {
             let why = if dinode.size == 0 {
                 Some("it has no blocks".to_string())
             } else {
-                self.fs.dir_entries(&dinode).err()
+                self.fs.dir_entries(&dinode).err().map(|e| e.to_string())
             };
             if let Some(why) = why {
                 if self.problem(
@@ -677,7 +677,7 @@ impl Checker<'_> {
         let mut s = [0u8; SUPERBLOCK_SIZE];
         sb.encode(&mut s);
         b[..SUPERBLOCK_SIZE].copy_from_slice(&s);
-        self.fs.dev.write_blocks(0, &b)
+        Ok(self.fs.dev.write_blocks(0, &b)?)
     }
 
     /// Links `ino` into directory `dir` as `name`.

@@ -468,7 +468,7 @@ impl<'a> Builder<'a> {
         let mut b0 = vec![0u8; BS];
         b0[..SUPERBLOCK_SIZE].copy_from_slice(&sbbuf);
         self.dev.write_blocks(0, &b0)?;
-        self.dev.sync()
+        Ok(self.dev.sync()?)
     }
 }
 

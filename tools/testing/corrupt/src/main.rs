@@ -43,7 +43,7 @@ fn edit_inode(fs: &Fs, ino: u32, f: impl FnOnce(&mut Inode)) -> Result<(), Strin
     inode.encode_copy(&mut slot, copy ^ 1, ino);
     inode.encode_copy(&mut slot, copy, ino);
     b[off..off + INODE_SIZE].copy_from_slice(&slot);
-    fs.dev.write_blocks(blk, &b)
+    Ok(fs.dev.write_blocks(blk, &b)?)
 }
 
 fn first_entry_block(fs: &Fs, ino: u32) -> Result<(u64, usize), String> {
