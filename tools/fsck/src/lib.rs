@@ -18,13 +18,78 @@
 //! counts, bitmaps and counters rewritten. Everything else is reported as
 //! left unfixed.
 
-use r2dax_disk::{Fs, BS};
+use r2dax_disk::{DiskError, Fs, BS};
 use r2dax_format::{
     dirent, feature, iflags2, map_ptr, mode, ptr_block, set_bit, state, test_bit, DirSlot, Dirent,
     GroupDesc, Inode, Slot, Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE,
     INODE_SIZE, LOST_FOUND_INO, MAP_FANOUT, PTR_UNWRITTEN, ROOT_INO, SUPERBLOCK_SIZE,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::fmt;
+
+/// Why a check stopped before its end (fsck.r2dax's "operational
+/// error", exit status 8). Problems the check finds are not errors: they
+/// go into the [`Report`].
+#[derive(Debug)]
+pub enum FsckError {
+    /// The device could not be read or written, or a map the check had
+    /// to follow does not hold together; the message and the source are
+    /// the device layer's.
+    Disk(DiskError),
+    /// Inode number `ino` has no slot in the inode tables.
+    BadInodeNumber { ino: u32 },
+    /// No unclaimed data block is left to recreate directory `ino` in.
+    NoFreeBlock { ino: u32 },
+    /// Inode `dir`, which an inode was to be linked into, is not a
+    /// directory.
+    NoReconnectDir { dir: u32 },
+    /// Directory `dir` has no free slots for an entry named `name`.
+    DirectoryFull { dir: u32, name: String },
+    /// Directory `dir`, whose '..' was to be rewritten, is not in use.
+    NoDir { dir: u32 },
+    /// Inode `ino` left the checker's table while it was being updated
+    /// (a bug in the checker).
+    VanishedInode { ino: u32 },
+    /// The corrupt slot found in block `lblk` of directory `dir` was gone
+    /// when it was to be cleared.
+    CorruptSlotVanished { dir: u32, lblk: u64 },
+}
+
+impl fmt::Display for FsckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FsckError::Disk(e) => e.fmt(f),
+            FsckError::BadInodeNumber { .. } => f.write_str("bad inode number"),
+            FsckError::NoFreeBlock { .. } => f.write_str("no free block to recreate a directory"),
+            FsckError::NoReconnectDir { .. } => f.write_str("no directory to reconnect to"),
+            FsckError::DirectoryFull { dir, name } => {
+                write!(f, "directory {dir} has no room for '{name}'")
+            }
+            FsckError::NoDir { .. } => f.write_str("no dir"),
+            FsckError::VanishedInode { .. } => f.write_str("vanished inode"),
+            FsckError::CorruptSlotVanished { .. } => f.write_str("corrupt slot vanished"),
+        }
+    }
+}
+
+impl std::error::Error for FsckError {
+    /// A device error is shown as is, so its source is the device
+    /// error's source (the I/O error, if any).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FsckError::Disk(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<DiskError> for FsckError {
+    fn from(e: DiskError) -> Self {
+        FsckError::Disk(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, FsckError>;
 
 /// What a check found.
 #[derive(Debug, Default)]
@@ -109,8 +174,12 @@ impl Checker<'_> {
         self.claimed[(b / 64) as usize] &= !(1 << (b % 64));
     }
 
-    fn write_inode(&self, ino: u32, inode: &mut Inode, copy: &mut usize) -> Result<(), String> {
-        let (blk, off) = self.fs.geo.inode_location(ino).ok_or("bad inode number")?;
+    fn write_inode(&self, ino: u32, inode: &mut Inode, copy: &mut usize) -> Result<()> {
+        let (blk, off) = self
+            .fs
+            .geo
+            .inode_location(ino)
+            .ok_or(FsckError::BadInodeNumber { ino })?;
         let mut b = self.fs.dev.read_block(blk)?;
         let mut slot = [0u8; INODE_SIZE];
         slot.copy_from_slice(&b[off..off + INODE_SIZE]);
@@ -121,8 +190,12 @@ impl Checker<'_> {
         Ok(self.fs.dev.write_blocks(blk, &b)?)
     }
 
-    fn clear_inode_slot(&self, ino: u32) -> Result<(), String> {
-        let (blk, off) = self.fs.geo.inode_location(ino).ok_or("bad inode number")?;
+    fn clear_inode_slot(&self, ino: u32) -> Result<()> {
+        let (blk, off) = self
+            .fs
+            .geo
+            .inode_location(ino)
+            .ok_or(FsckError::BadInodeNumber { ino })?;
         let mut b = self.fs.dev.read_block(blk)?;
         b[off..off + INODE_SIZE].fill(0);
         Ok(self.fs.dev.write_blocks(blk, &b)?)
@@ -130,7 +203,7 @@ impl Checker<'_> {
 
     /// Pass 1 for one inode: claims its map and data blocks, zeroing bad
     /// pointers when repairing. Returns the number of blocks it owns.
-    fn walk_map(&mut self, ino: u32, inode: &mut Inode, copy: &mut usize) -> Result<u64, String> {
+    fn walk_map(&mut self, ino: u32, inode: &mut Inode, copy: &mut usize) -> Result<u64> {
         if inode.iflags2 & iflags2::INLINE != 0 || !mode::has_map(inode.mode) {
             return Ok(0);
         }
@@ -184,7 +257,7 @@ impl Checker<'_> {
 
     /// Checks a pointer found in inode `ino`; claims it if good. Returns
     /// whether the pointer may stay (false: the caller zeroes it).
-    fn check_ptr(&mut self, ino: u32, p: u64) -> Result<bool, String> {
+    fn check_ptr(&mut self, ino: u32, p: u64) -> Result<bool> {
         if !self.fs.geo.is_data_block(p) {
             let fix = self.problem(
                 format!("inode {ino}: block pointer {p} is outside the data area"),
@@ -205,7 +278,7 @@ impl Checker<'_> {
 
     /// Claims the subtree of map block `blk` at `depth` (>= 1 means `blk`
     /// is a map block). Returns the blocks below it.
-    fn walk_node(&mut self, ino: u32, blk: u64, depth: u8) -> Result<u64, String> {
+    fn walk_node(&mut self, ino: u32, blk: u64, depth: u8) -> Result<u64> {
         if depth == 0 {
             return Ok(0);
         }
@@ -239,7 +312,7 @@ impl Checker<'_> {
         Ok(count)
     }
 
-    fn pass1(&mut self) -> Result<(), String> {
+    fn pass1(&mut self) -> Result<()> {
         let geo = self.fs.geo;
         for g in 0..geo.group_count {
             for tb in 0..u64::from(geo.itable_blocks()) {
@@ -318,11 +391,11 @@ impl Checker<'_> {
 
     /// Makes `ino` an empty directory whose ".." is the root, in the first
     /// unclaimed data block.
-    fn recreate_dir(&mut self, ino: u32, perm: u16) -> Result<(), String> {
+    fn recreate_dir(&mut self, ino: u32, perm: u16) -> Result<()> {
         let geo = self.fs.geo;
         let blk = (0..geo.blocks_count)
             .find(|&b| geo.is_data_block(b) && !self.claimed(b))
-            .ok_or("no free block to recreate a directory")?;
+            .ok_or(FsckError::NoFreeBlock { ino })?;
         self.claim(blk);
         let mut b = vec![0u8; BS];
         Dirent::encode(&mut b, 0, ROOT_INO, dirent::DT_DIR, b"..");
@@ -353,20 +426,14 @@ impl Checker<'_> {
 
     /// Reports a bad entry of `dir` as a fixable problem and, when
     /// repairing, clears it.
-    fn drop_entry(
-        &mut self,
-        msg: String,
-        dir: &Inode,
-        lblk: u64,
-        ent: &Dirent,
-    ) -> Result<(), String> {
+    fn drop_entry(&mut self, msg: String, dir: &Inode, lblk: u64, ent: &Dirent) -> Result<()> {
         if self.problem(msg, true) {
             self.clear_dir_slot(dir, lblk, ent.slot, ent.nslots)?;
         }
         Ok(())
     }
 
-    fn clear_dir_slot(&self, dir: &Inode, lblk: u64, slot: usize, n: usize) -> Result<(), String> {
+    fn clear_dir_slot(&self, dir: &Inode, lblk: u64, slot: usize, n: usize) -> Result<()> {
         let blk = self.fs.map(dir, lblk)?;
         let mut b = self.fs.dev.read_block(blk)?;
         Dirent::clear(&mut b, slot, n);
@@ -384,7 +451,7 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn clear_unreadable_dirs(&mut self) -> Result<(), String> {
+    fn clear_unreadable_dirs(&mut self) -> Result<()> {
         let dirs = self.dir_inos();
         for d in dirs {
             let dinode = self.inodes[&d].inode;
@@ -405,7 +472,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn pass2(&mut self) -> Result<(), String> {
+    fn pass2(&mut self) -> Result<()> {
         let dirs = self.dir_inos();
         for d in dirs {
             let dinode = self.inodes[&d].inode;
@@ -432,7 +499,7 @@ impl Checker<'_> {
                             format!("directory {d} block {lblk}: corrupt entry; clearing it"),
                             true,
                         ) {
-                            let slot = self.first_corrupt_slot(&dinode, lblk)?;
+                            let slot = self.first_corrupt_slot(d, &dinode, lblk)?;
                             self.clear_dir_slot(&dinode, lblk, slot, 1)?;
                         }
                         continue;
@@ -512,7 +579,10 @@ impl Checker<'_> {
                         false,
                     );
                 }
-                let child = self.inodes.get_mut(&ent.ino).ok_or("vanished inode")?;
+                let child = self
+                    .inodes
+                    .get_mut(&ent.ino)
+                    .ok_or(FsckError::VanishedInode { ino: ent.ino })?;
                 child.entries += 1;
                 if is_dir {
                     child.parent = Some(d);
@@ -530,7 +600,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn first_corrupt_slot(&self, dir: &Inode, lblk: u64) -> Result<usize, String> {
+    fn first_corrupt_slot(&self, d: u32, dir: &Inode, lblk: u64) -> Result<usize> {
         let blk = self.fs.map(dir, lblk)?;
         let b = self.fs.dev.read_block(blk)?;
         let mut slot = 0;
@@ -541,12 +611,12 @@ impl Checker<'_> {
                 DirSlot::Free => slot += 1,
             }
         }
-        Err("corrupt slot vanished".into())
+        Err(FsckError::CorruptSlotVanished { dir: d, lblk })
     }
 
     /// Frees inode `ino` and its blocks (orphans, nameless inodes): pass 5
     /// then rewrites the bitmaps without them.
-    fn free_inode(&mut self, ino: u32) -> Result<(), String> {
+    fn free_inode(&mut self, ino: u32) -> Result<()> {
         let Some(info) = self.inodes.remove(&ino) else {
             return Ok(());
         };
@@ -556,7 +626,7 @@ impl Checker<'_> {
         self.clear_inode_slot(ino)
     }
 
-    fn pass3(&mut self) -> Result<(), String> {
+    fn pass3(&mut self) -> Result<()> {
         // The orphan list: unlinked inodes that were still open.
         let mut orphans = BTreeSet::new();
         let mut o = self.sb.orphan_head;
@@ -672,7 +742,7 @@ impl Checker<'_> {
         seen
     }
 
-    fn write_sb(&self, sb: &r2dax_format::Superblock) -> Result<(), String> {
+    fn write_sb(&self, sb: &r2dax_format::Superblock) -> Result<()> {
         let mut b = self.fs.dev.read_block(0)?;
         let mut s = [0u8; SUPERBLOCK_SIZE];
         sb.encode(&mut s);
@@ -681,12 +751,12 @@ impl Checker<'_> {
     }
 
     /// Links `ino` into directory `dir` as `name`.
-    fn reconnect(&mut self, ino: u32, dir: u32, name: &str) -> Result<(), String> {
+    fn reconnect(&mut self, ino: u32, dir: u32, name: &str) -> Result<()> {
         let lf = self
             .inodes
             .get(&dir)
             .filter(|i| i.inode.mode & mode::S_IFMT == mode::S_IFDIR)
-            .ok_or("no directory to reconnect to")?
+            .ok_or(FsckError::NoReconnectDir { dir })?
             .inode;
         let need = dirent::slots_for(name.len());
         let cmode = self.inodes[&ino].inode.mode;
@@ -714,7 +784,10 @@ impl Checker<'_> {
                         name.as_bytes(),
                     );
                     self.fs.dev.write_blocks(blk, &b)?;
-                    let info = self.inodes.get_mut(&ino).ok_or("vanished inode")?;
+                    let info = self
+                        .inodes
+                        .get_mut(&ino)
+                        .ok_or(FsckError::VanishedInode { ino })?;
                     info.entries += 1;
                     if cmode & mode::S_IFMT == mode::S_IFDIR {
                         info.parent = Some(dir);
@@ -724,11 +797,14 @@ impl Checker<'_> {
                 }
             }
         }
-        Err(format!("directory {dir} has no room for '{name}'"))
+        Err(FsckError::DirectoryFull {
+            dir,
+            name: name.to_string(),
+        })
     }
 
-    fn set_dotdot(&mut self, dir: u32, parent: u32) -> Result<(), String> {
-        let d = self.inodes.get(&dir).ok_or("no dir")?.inode;
+    fn set_dotdot(&mut self, dir: u32, parent: u32) -> Result<()> {
+        let d = self.inodes.get(&dir).ok_or(FsckError::NoDir { dir })?.inode;
         let blk = self.fs.map(&d, 0)?;
         let mut b = self.fs.dev.read_block(blk)?;
         let old = match Dirent::decode(&b, 0) {
@@ -764,7 +840,7 @@ impl Checker<'_> {
         }
     }
 
-    fn pass4(&mut self) -> Result<(), String> {
+    fn pass4(&mut self) -> Result<()> {
         let inos: Vec<u32> = self.inodes.keys().copied().collect();
         // First make every directory's ".." name its parent, which moves
         // subdirectory counts, then check all link counts.
@@ -796,7 +872,10 @@ impl Checker<'_> {
             {
                 inode.links = want;
                 self.write_inode(ino, &mut inode, &mut copy)?;
-                let info = self.inodes.get_mut(&ino).ok_or("vanished inode")?;
+                let info = self
+                    .inodes
+                    .get_mut(&ino)
+                    .ok_or(FsckError::VanishedInode { ino })?;
                 info.inode = inode;
                 info.copy = copy;
             }
@@ -804,7 +883,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn dotdot_of(&self, dir: &Inode) -> Result<Option<u32>, String> {
+    fn dotdot_of(&self, dir: &Inode) -> Result<Option<u32>> {
         let blk = self.fs.map(dir, 0)?;
         if blk == 0 {
             return Ok(None);
@@ -816,7 +895,7 @@ impl Checker<'_> {
         })
     }
 
-    fn pass5(&mut self) -> Result<(), String> {
+    fn pass5(&mut self) -> Result<()> {
         let geo = self.fs.geo;
         let (mut free_b, mut free_i) = (0u64, 0u64);
         for g in 0..geo.group_count {
@@ -925,7 +1004,7 @@ impl Checker<'_> {
 }
 
 /// Checks (and with `repair`, repairs) the filesystem.
-pub fn check(fs: &Fs, repair: bool) -> Result<Report, String> {
+pub fn check(fs: &Fs, repair: bool) -> std::result::Result<Report, FsckError> {
     let words = fs.geo.blocks_count.div_ceil(64) as usize;
     let mut c = Checker {
         fs,
@@ -945,4 +1024,60 @@ pub fn check(fs: &Fs, repair: bool) -> Result<Report, String> {
     c.pass4()?;
     c.pass5()?;
     Ok(c.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_as_before() {
+        let cases = [
+            (
+                FsckError::Disk(DiskError::DirectoryHole { lblk: 0 }),
+                "directory block 0 is a hole",
+            ),
+            (FsckError::BadInodeNumber { ino: 0 }, "bad inode number"),
+            (
+                FsckError::NoFreeBlock { ino: 1 },
+                "no free block to recreate a directory",
+            ),
+            (
+                FsckError::NoReconnectDir { dir: 11 },
+                "no directory to reconnect to",
+            ),
+            (
+                FsckError::DirectoryFull {
+                    dir: 11,
+                    name: "#12".into(),
+                },
+                "directory 11 has no room for '#12'",
+            ),
+            (FsckError::NoDir { dir: 5 }, "no dir"),
+            (FsckError::VanishedInode { ino: 5 }, "vanished inode"),
+            (
+                FsckError::CorruptSlotVanished { dir: 5, lblk: 0 },
+                "corrupt slot vanished",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_device_error_keeps_its_source() {
+        use std::error::Error as _;
+        let e = FsckError::from(DiskError::Write {
+            path: "img".into(),
+            block: 3,
+            source: std::io::Error::from_raw_os_error(28),
+        });
+        assert_eq!(
+            e.to_string(),
+            "img: write block 3: No space left on device (os error 28)"
+        );
+        let source = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(source.and_then(std::io::Error::raw_os_error), Some(28));
+    }
 }
