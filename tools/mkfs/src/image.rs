@@ -5,7 +5,7 @@
 //! Data blocks are written as they are allocated; bitmaps, descriptors,
 //! inodes, map and directory blocks at the end, the superblock last.
 
-use r2dax_disk::{Device, BS};
+use r2dax_disk::{Device, DiskError, BS};
 use r2dax_format::{
     dirent, iflags2, map_capacity, map_height_for, map_path, mode, set_bit, test_bit, Dirent,
     Geometry, GroupDesc, Inode, Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO,
@@ -13,10 +13,96 @@ use r2dax_format::{
     PMD_BLOCKS, ROOT_INO, SUPERBLOCK_SIZE, SYMLINK_MAX,
 };
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why the new filesystem's contents could not be built or written.
+#[derive(Debug)]
+pub enum ImageError {
+    /// Writing the device failed; the message and the source are the
+    /// device layer's.
+    Disk(DiskError),
+    /// `path` of the source tree (`-d`) could not be read.
+    Source { path: PathBuf, source: io::Error },
+    /// Source file `path` is larger than a block map can address.
+    FileTooLarge { path: PathBuf },
+    /// A name in the source tree is empty, too long or holds a '/'.
+    BadName { name: Vec<u8> },
+    /// A symlink target of `len` bytes is empty or too long.
+    BadSymlinkTarget { len: usize },
+    /// No free block is left.
+    NoSpace,
+    /// No free inode is left.
+    NoInodes,
+    /// File block `lblk` is beyond what its map can address (a bug).
+    MapTooSmall { lblk: u64 },
+    /// Map block `block` was lost while its map was built (a bug).
+    LostMapNode { block: u64 },
+    /// The parent `dir` of a new directory does not exist (a bug).
+    NoParent { dir: u32 },
+    /// Directory `dir`, to hold an entry, does not exist (a bug).
+    NoSuchDirectory { dir: u32 },
+    /// Inode `ino`, linked again, does not exist (a bug).
+    LostHardLink { ino: u32 },
+    /// Directory `ino` lost its inode before its blocks were written (a
+    /// bug).
+    LostDirectory { ino: u32 },
+    /// Inode number `ino` has no slot in the inode tables (a bug).
+    BadInodeNumber { ino: u32 },
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageError::Disk(e) => e.fmt(f),
+            ImageError::Source { path, source } => write!(f, "{}: {source}", path.display()),
+            ImageError::FileTooLarge { path } => write!(f, "{}: too large", path.display()),
+            ImageError::BadName { name } => {
+                write!(f, "bad name {:?}", String::from_utf8_lossy(name))
+            }
+            ImageError::BadSymlinkTarget { .. } => f.write_str("bad symlink target"),
+            ImageError::NoSpace => f.write_str("no space left on the device"),
+            ImageError::NoInodes => f.write_str("no free inodes left"),
+            ImageError::MapTooSmall { .. } => f.write_str("file too large for its map"),
+            ImageError::LostMapNode { .. } => f.write_str("lost map node"),
+            ImageError::NoParent { .. } => f.write_str("no parent"),
+            ImageError::NoSuchDirectory { .. } => f.write_str("no such directory"),
+            ImageError::LostHardLink { .. } => f.write_str("lost hard link"),
+            ImageError::LostDirectory { .. } => f.write_str("lost directory"),
+            ImageError::BadInodeNumber { .. } => f.write_str("bad inode number"),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Shown as is: its source is the device error's.
+            ImageError::Disk(e) => e.source(),
+            ImageError::Source { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<DiskError> for ImageError {
+    fn from(e: DiskError) -> Self {
+        ImageError::Disk(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, ImageError>;
+
+/// An [`ImageError::Source`] for `path`.
+fn source_err(path: &Path) -> impl FnOnce(io::Error) -> ImageError + '_ {
+    move |source| ImageError::Source {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 pub(crate) struct Builder<'a> {
     dev: &'a Device,
@@ -89,7 +175,7 @@ impl<'a> Builder<'a> {
     /// Allocates `n` contiguous blocks, starting 2 MiB-aligned if `aligned`
     /// (then `n` is at most 512). Falls back to any run, then to single
     /// blocks.
-    fn alloc_run(&mut self, n: u64, aligned: bool) -> Result<Vec<u64>, String> {
+    fn alloc_run(&mut self, n: u64, aligned: bool) -> Result<Vec<u64>> {
         let end = self.geo.blocks_count;
         let step = if aligned { PMD_BLOCKS } else { 1 };
         let mut b = 0u64;
@@ -112,10 +198,10 @@ impl<'a> Builder<'a> {
             }
             return Ok(v);
         }
-        Err("no space left on the device".into())
+        Err(ImageError::NoSpace)
     }
 
-    fn alloc_ino(&mut self) -> Result<u32, String> {
+    fn alloc_ino(&mut self) -> Result<u32> {
         for g in 0..self.geo.group_count {
             for bit in 0..self.geo.inodes_per_group {
                 if !test_bit(&self.ibm[g as usize], bit) {
@@ -124,12 +210,12 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Err("no free inodes left".into())
+        Err(ImageError::NoInodes)
     }
 
     /// Builds the block map for `data` (file block -> device block, 0 for a
     /// hole), writing its map blocks; returns (height, roots, map blocks).
-    fn build_map(&mut self, data: &[u64]) -> Result<(u8, [u64; MAP_ROOTS], u64), String> {
+    fn build_map(&mut self, data: &[u64]) -> Result<(u8, [u64; MAP_ROOTS], u64)> {
         let last = data.iter().rposition(|&b| b != 0);
         let Some(last) = last else {
             return Ok((0, [0; MAP_ROOTS], 0));
@@ -146,7 +232,8 @@ impl<'a> Builder<'a> {
             if p == 0 {
                 continue;
             }
-            let (root, path) = map_path(lblk as u64, h).ok_or("file too large for its map")?;
+            let (root, path) =
+                map_path(lblk as u64, h).ok_or(ImageError::MapTooSmall { lblk: lblk as u64 })?;
             let mut node = roots[root];
             if node == 0 {
                 node = self.alloc_run(1, false)?[0];
@@ -155,13 +242,16 @@ impl<'a> Builder<'a> {
             }
             for level in 0..h as usize {
                 let idx = path[level];
+                let lost = ImageError::LostMapNode { block: node };
                 if level + 1 == h as usize {
-                    nodes.get_mut(&node).ok_or("lost map node")?[idx] = p;
+                    nodes.get_mut(&node).ok_or(lost)?[idx] = p;
                 } else {
-                    let next = nodes.get(&node).ok_or("lost map node")?[idx];
+                    let next = nodes.get(&node).ok_or(lost)?[idx];
                     let next = if next == 0 {
                         let n = self.alloc_run(1, false)?[0];
-                        nodes.get_mut(&node).ok_or("lost map node")?[idx] = n;
+                        nodes
+                            .get_mut(&node)
+                            .ok_or(ImageError::LostMapNode { block: node })?[idx] = n;
                         nodes.insert(n, vec![0; MAP_FANOUT as usize]);
                         n
                     } else {
@@ -212,7 +302,7 @@ impl<'a> Builder<'a> {
         parent: u32,
         perm: u16,
         meta: Option<&fs::Metadata>,
-    ) -> Result<u32, String> {
+    ) -> Result<u32> {
         let ino = match ino {
             Some(i) => i,
             None => self.alloc_ino()?,
@@ -223,28 +313,33 @@ impl<'a> Builder<'a> {
         self.dirs
             .insert(ino, vec![(b"..".to_vec(), parent, dirent::DT_DIR)]);
         if parent != ino {
-            self.inodes.get_mut(&parent).ok_or("no parent")?.links += 1;
+            self.inodes
+                .get_mut(&parent)
+                .ok_or(ImageError::NoParent { dir: parent })?
+                .links += 1;
         }
         Ok(ino)
     }
 
-    fn link(&mut self, dir: u32, name: &[u8], ino: u32, dtype: u8) -> Result<(), String> {
+    fn link(&mut self, dir: u32, name: &[u8], ino: u32, dtype: u8) -> Result<()> {
         if name.is_empty() || name.len() > dirent::NAME_MAX || name.contains(&b'/') {
-            return Err(format!("bad name {:?}", String::from_utf8_lossy(name)));
+            return Err(ImageError::BadName {
+                name: name.to_vec(),
+            });
         }
         self.dirs
             .get_mut(&dir)
-            .ok_or("no such directory")?
+            .ok_or(ImageError::NoSuchDirectory { dir })?
             .push((name.to_vec(), ino, dtype));
         Ok(())
     }
 
     /// Copies the tree under `src` into directory `dir`.
-    pub(crate) fn copy_tree(&mut self, src: &Path, dir: u32) -> Result<(), String> {
+    pub(crate) fn copy_tree(&mut self, src: &Path, dir: u32) -> Result<()> {
         let mut entries: Vec<_> = fs::read_dir(src)
-            .map_err(|e| format!("{}: {e}", src.display()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", src.display()))?;
+            .map_err(source_err(src))?
+            .collect::<io::Result<_>>()
+            .map_err(source_err(src))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let path = e.path();
@@ -252,13 +347,15 @@ impl<'a> Builder<'a> {
             if dir == ROOT_INO && name == b"lost+found" {
                 continue;
             }
-            let meta =
-                fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let meta = fs::symlink_metadata(&path).map_err(source_err(&path))?;
             let ft = meta.file_type();
             let perm = (meta.mode() & 0o7777) as u16;
             if !ft.is_dir() && meta.nlink() > 1 {
                 if let Some(&ino) = self.hardlinks.get(&(meta.dev(), meta.ino())) {
-                    let inode = self.inodes.get_mut(&ino).ok_or("lost hard link")?;
+                    let inode = self
+                        .inodes
+                        .get_mut(&ino)
+                        .ok_or(ImageError::LostHardLink { ino })?;
                     inode.links += 1;
                     let dt = dirent::dtype(inode.mode);
                     self.link(dir, &name, ino, dt)?;
@@ -274,7 +371,7 @@ impl<'a> Builder<'a> {
                 self.add_file(&path, perm, &meta)?
             } else if ft.is_symlink() {
                 let target = fs::read_link(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .map_err(source_err(&path))?
                     .into_os_string()
                     .into_encoded_bytes();
                 self.add_symlink(&target, Some(&meta))?
@@ -305,13 +402,15 @@ impl<'a> Builder<'a> {
 
     /// Copies a regular file; all-zero blocks become holes. Files of 2 MiB
     /// and more get 2 MiB-aligned runs, so DAX can map them with PMDs.
-    fn add_file(&mut self, path: &Path, perm: u16, meta: &fs::Metadata) -> Result<u32, String> {
+    fn add_file(&mut self, path: &Path, perm: u16, meta: &fs::Metadata) -> Result<u32> {
         let size = meta.len();
         let nblocks = size.div_ceil(u64::from(BLOCK_SIZE));
         if nblocks > map_capacity(r2dax_format::MAX_MAP_HEIGHT) {
-            return Err(format!("{}: too large", path.display()));
+            return Err(ImageError::FileTooLarge {
+                path: path.to_path_buf(),
+            });
         }
-        let mut f = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut f = fs::File::open(path).map_err(source_err(path))?;
         let mut data = vec![0u64; nblocks as usize];
         let mut buf = vec![0u8; PMD_BLOCKS as usize * BS];
         let mut lblk = 0u64;
@@ -320,8 +419,7 @@ impl<'a> Builder<'a> {
             let bytes = &mut buf[..chunk as usize * BS];
             bytes.fill(0);
             let want = ((size - lblk * u64::from(BLOCK_SIZE)) as usize).min(bytes.len());
-            f.read_exact(&mut bytes[..want])
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            f.read_exact(&mut bytes[..want]).map_err(source_err(path))?;
             let aligned = chunk == PMD_BLOCKS && lblk % PMD_BLOCKS == 0;
             let nonzero: Vec<bool> = bytes
                 .chunks(BS)
@@ -353,9 +451,9 @@ impl<'a> Builder<'a> {
         Ok(ino)
     }
 
-    fn add_symlink(&mut self, target: &[u8], meta: Option<&fs::Metadata>) -> Result<u32, String> {
+    fn add_symlink(&mut self, target: &[u8], meta: Option<&fs::Metadata>) -> Result<u32> {
         if target.is_empty() || target.len() > SYMLINK_MAX {
-            return Err("bad symlink target".into());
+            return Err(ImageError::BadSymlinkTarget { len: target.len() });
         }
         let ino = self.alloc_ino()?;
         let mut inode = self.base_inode(mode::S_IFLNK | 0o777, meta);
@@ -376,7 +474,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Writes directories, inodes, bitmaps, descriptors and the superblock.
-    pub(crate) fn finish(mut self, sb: &mut Superblock) -> Result<(), String> {
+    pub(crate) fn finish(mut self, sb: &mut Superblock) -> Result<()> {
         // Directory blocks.
         let dirs = std::mem::take(&mut self.dirs);
         for (ino, entries) in dirs {
@@ -399,7 +497,10 @@ impl<'a> Builder<'a> {
                 data.push(blk);
             }
             let (height, roots, map_blocks) = self.build_map(&data)?;
-            let inode = self.inodes.get_mut(&ino).ok_or("lost directory")?;
+            let inode = self
+                .inodes
+                .get_mut(&ino)
+                .ok_or(ImageError::LostDirectory { ino })?;
             inode.size = blocks.len() as u64 * u64::from(BLOCK_SIZE);
             inode.height = height;
             inode.roots = roots;
@@ -412,7 +513,10 @@ impl<'a> Builder<'a> {
         }
         let mut by_block: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
         for (&ino, inode) in &self.inodes {
-            let (blk, off) = self.geo.inode_location(ino).ok_or("bad inode number")?;
+            let (blk, off) = self
+                .geo
+                .inode_location(ino)
+                .ok_or(ImageError::BadInodeNumber { ino })?;
             let b = by_block.entry(blk).or_insert_with(|| vec![0u8; BS]);
             let mut slot = [0u8; INODE_SIZE];
             inode.encode_copy(&mut slot, 0, ino);
@@ -474,9 +578,9 @@ impl<'a> Builder<'a> {
 
 /// Makes root and lost+found (root's metadata from `src` if given), then
 /// copies `src` in.
-pub(crate) fn populate(b: &mut Builder<'_>, src: Option<&Path>) -> Result<(), String> {
+pub(crate) fn populate(b: &mut Builder<'_>, src: Option<&Path>) -> Result<()> {
     let root_meta = match src {
-        Some(p) => Some(fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        Some(p) => Some(fs::metadata(p).map_err(source_err(p))?),
         None => None,
     };
     let root_perm = root_meta
