@@ -9,36 +9,89 @@
 //! and leave the median operation alone). With `fsync`/`fdatasync`: the sync
 //! latency p50 and p99. Always: minor faults (fio's `minf`).
 
-use crate::json::{self, Value};
+use crate::json::{self, JsonError, Value};
 use crate::sample::{Better, Sample};
-use std::process::Command;
+use std::fmt;
+use std::io;
+use std::process::{Command, ExitStatus};
 
-pub fn run(bench: &str, case: &str, args: &[String]) -> Result<Vec<Sample>, String> {
+/// Why fio gave no results.
+#[derive(Debug)]
+pub enum FioError {
+    /// fio could not be started.
+    Spawn(io::Error),
+    /// fio's output file `path` could not be read.
+    Output { path: String, source: io::Error },
+    /// fio failed.
+    Exit(ExitStatus),
+    /// fio's output is not JSON.
+    Json(JsonError),
+    /// fio's output lists no job.
+    NoJob,
+    /// fio's first job reports error `code` (an errno).
+    Job { code: f64 },
+    /// The job did neither reads nor writes.
+    NoIo,
+}
+
+impl fmt::Display for FioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FioError::Spawn(e) => write!(f, "fio: {e}"),
+            FioError::Output { path, source } => write!(f, "{path}: {source}"),
+            FioError::Exit(status) => write!(f, "fio exited with {status}"),
+            FioError::Json(e) => e.fmt(f),
+            FioError::NoJob => f.write_str("fio output has no job"),
+            FioError::Job { code } => write!(f, "fio job error {code}"),
+            FioError::NoIo => f.write_str("fio did no I/O"),
+        }
+    }
+}
+
+impl std::error::Error for FioError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FioError::Spawn(e) | FioError::Output { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<JsonError> for FioError {
+    fn from(e: JsonError) -> Self {
+        FioError::Json(e)
+    }
+}
+
+pub fn run(bench: &str, case: &str, args: &[String]) -> Result<Vec<Sample>, FioError> {
     let out = format!("/tmp/r2dax-bench-fio-{}.json", std::process::id());
     let status = Command::new("fio")
         .args(args)
         .arg("--output-format=json")
         .arg(format!("--output={out}"))
         .status()
-        .map_err(|e| format!("fio: {e}"))?;
-    let text = std::fs::read_to_string(&out).map_err(|e| format!("{out}: {e}"));
+        .map_err(FioError::Spawn)?;
+    let text = std::fs::read_to_string(&out).map_err(|source| FioError::Output {
+        path: out.clone(),
+        source,
+    });
     let _ = std::fs::remove_file(&out);
     if !status.success() {
-        return Err(format!("fio exited with {status}"));
+        return Err(FioError::Exit(status));
     }
     extract(bench, case, &json::parse(&text?)?)
 }
 
 /// The samples of fio's JSON output `doc` (first job).
-pub fn extract(bench: &str, case: &str, doc: &Value) -> Result<Vec<Sample>, String> {
+pub fn extract(bench: &str, case: &str, doc: &Value) -> Result<Vec<Sample>, FioError> {
     let job = doc
         .get("jobs")
         .and_then(Value::arr)
         .and_then(|a| a.first())
-        .ok_or("fio output has no job")?;
+        .ok_or(FioError::NoJob)?;
     let num = |keys: &[&str]| job.path(keys).and_then(Value::num);
-    if let Some(e) = num(&["error"]).filter(|&e| e != 0.0) {
-        return Err(format!("fio job error {e}"));
+    if let Some(code) = num(&["error"]).filter(|&e| e != 0.0) {
+        return Err(FioError::Job { code });
     }
     let mut v = Vec::new();
     for dir in ["read", "write"] {
@@ -115,7 +168,7 @@ pub fn extract(bench: &str, case: &str, doc: &Value) -> Result<Vec<Sample>, Stri
         ));
     }
     if v.is_empty() {
-        return Err("fio did no I/O".into());
+        return Err(FioError::NoIo);
     }
     Ok(v)
 }
@@ -154,8 +207,40 @@ mod tests {
     }
 
     #[test]
+    fn errors_print_as_before() {
+        use std::os::unix::process::ExitStatusExt;
+        let enoent = || io::Error::from_raw_os_error(2);
+        let cases = [
+            (
+                FioError::Spawn(enoent()),
+                "fio: No such file or directory (os error 2)",
+            ),
+            (
+                FioError::Output {
+                    path: "/tmp/r2dax-bench-fio-1.json".into(),
+                    source: enoent(),
+                },
+                "/tmp/r2dax-bench-fio-1.json: No such file or directory (os error 2)",
+            ),
+            (
+                FioError::Exit(ExitStatus::from_raw(3 << 8)),
+                "fio exited with exit status: 3",
+            ),
+            (FioError::Json(JsonError::NoDocument), "no JSON document"),
+            (FioError::NoJob, "fio output has no job"),
+            (FioError::Job { code: 28.0 }, "fio job error 28"),
+            (FioError::NoIo, "fio did no I/O"),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
     fn job_error_is_an_error() {
         let doc = json::parse(r#"{"jobs": [{"error": 5}]}"#).unwrap();
-        assert!(extract("B1", "x", &doc).is_err());
+        let e = extract("B1", "x", &doc).unwrap_err();
+        assert!(matches!(e, FioError::Job { code } if code == 5.0), "{e}");
+        assert_eq!(e.to_string(), "fio job error 5");
     }
 }

@@ -3,7 +3,82 @@
 //! and for the results file, without a dependency.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
+
+/// Why a text is not a JSON document. `at` is a byte offset from the
+/// start of the document (after the text [`parse`] skips).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JsonError {
+    /// The text holds no `{` or `[`.
+    NoDocument,
+    /// Byte `want` was expected.
+    Expected { want: char, at: usize },
+    /// After an array element or object member, ',' or `close` was
+    /// expected.
+    ExpectedSeparator { close: char, at: usize },
+    /// The document ends inside a value.
+    UnexpectedEnd { at: usize },
+    /// A word starting with t, f or n is not true, false or null.
+    BadLiteral { at: usize },
+    /// The characters of a number do not parse as one.
+    BadNumber { at: usize },
+    /// An object key is not a string.
+    ExpectedString { at: usize },
+    /// A string is not UTF-8.
+    BadUtf8 { at: usize },
+    /// A string has no closing quote.
+    UnterminatedString { at: usize },
+    /// A `\u` escape at `at` has fewer than four characters after it.
+    ShortEscape { at: usize },
+    /// A `\u` escape at `at` is not four hex digits.
+    BadEscape { at: usize },
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = match *self {
+            JsonError::NoDocument => return f.write_str("no JSON document"),
+            // These two have always been reported without the offset.
+            JsonError::ShortEscape { .. } => return f.write_str("JSON: short \\u"),
+            JsonError::BadEscape { .. } => return f.write_str("JSON: bad \\u"),
+            JsonError::Expected { want, at } => {
+                write!(f, "JSON: expected '{want}'")?;
+                at
+            }
+            JsonError::ExpectedSeparator { close, at } => {
+                write!(f, "JSON: expected ',' or '{close}'")?;
+                at
+            }
+            JsonError::UnexpectedEnd { at } => {
+                f.write_str("JSON: unexpected end")?;
+                at
+            }
+            JsonError::BadLiteral { at } => {
+                f.write_str("JSON: bad literal")?;
+                at
+            }
+            JsonError::BadNumber { at } => {
+                f.write_str("JSON: bad number")?;
+                at
+            }
+            JsonError::ExpectedString { at } => {
+                f.write_str("JSON: expected a string")?;
+                at
+            }
+            JsonError::BadUtf8 { at } => {
+                f.write_str("JSON: bad UTF-8")?;
+                at
+            }
+            JsonError::UnterminatedString { at } => {
+                f.write_str("JSON: unterminated string")?;
+                at
+            }
+        };
+        write!(f, " at byte {at}")
+    }
+}
+
+impl std::error::Error for JsonError {}
 
 /// A parsed JSON value. Objects keep their keys sorted.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,8 +176,8 @@ fn quote(out: &mut String, s: &str) {
 
 /// Parses one JSON document; text before the first `{` or `[` (fio prints
 /// warnings there) is skipped.
-pub fn parse(text: &str) -> Result<Value, String> {
-    let start = text.find(['{', '[']).ok_or("no JSON document")?;
+pub fn parse(text: &str) -> Result<Value, JsonError> {
+    let start = text.find(['{', '[']).ok_or(JsonError::NoDocument)?;
     let mut p = Parser {
         s: &text.as_bytes()[start..],
         i: 0,
@@ -122,21 +197,25 @@ impl Parser<'_> {
         }
     }
 
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("JSON: {what} at byte {}", self.i))
+    /// `make(at)` as the error, at the current position.
+    fn err<T>(&self, make: impl FnOnce(usize) -> JsonError) -> Result<T, JsonError> {
+        Err(make(self.i))
     }
 
-    fn eat(&mut self, c: u8) -> Result<(), String> {
+    fn eat(&mut self, c: u8) -> Result<(), JsonError> {
         self.ws();
         if self.s.get(self.i) == Some(&c) {
             self.i += 1;
             Ok(())
         } else {
-            self.err(&format!("expected '{}'", c as char))
+            self.err(|at| JsonError::Expected {
+                want: c as char,
+                at,
+            })
         }
     }
 
-    fn value(&mut self) -> Result<Value, String> {
+    fn value(&mut self) -> Result<Value, JsonError> {
         self.ws();
         match self.s.get(self.i) {
             Some(b'{') => {
@@ -160,7 +239,7 @@ impl Parser<'_> {
                             self.i += 1;
                             return Ok(Value::Obj(m));
                         }
-                        _ => return self.err("expected ',' or '}'"),
+                        _ => return self.err(|at| JsonError::ExpectedSeparator { close: '}', at }),
                     }
                 }
             }
@@ -181,7 +260,7 @@ impl Parser<'_> {
                             self.i += 1;
                             return Ok(Value::Arr(a));
                         }
-                        _ => return self.err("expected ',' or ']'"),
+                        _ => return self.err(|at| JsonError::ExpectedSeparator { close: ']', at }),
                     }
                 }
             }
@@ -190,20 +269,20 @@ impl Parser<'_> {
             Some(b'f') => self.word("false", Value::Bool(false)),
             Some(b'n') => self.word("null", Value::Null),
             Some(_) => self.number(),
-            None => self.err("unexpected end"),
+            None => self.err(|at| JsonError::UnexpectedEnd { at }),
         }
     }
 
-    fn word(&mut self, w: &str, v: Value) -> Result<Value, String> {
+    fn word(&mut self, w: &str, v: Value) -> Result<Value, JsonError> {
         if self.s[self.i..].starts_with(w.as_bytes()) {
             self.i += w.len();
             Ok(v)
         } else {
-            self.err("bad literal")
+            self.err(|at| JsonError::BadLiteral { at })
         }
     }
 
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let start = self.i;
         while self.i < self.s.len()
             && matches!(
@@ -217,19 +296,22 @@ impl Parser<'_> {
             .ok()
             .and_then(|t| t.parse().ok())
             .map(Value::Num)
-            .map_or_else(|| self.err("bad number"), Ok)
+            .map_or_else(|| self.err(|at| JsonError::BadNumber { at }), Ok)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, JsonError> {
         if self.s.get(self.i) != Some(&b'"') {
-            return self.err("expected a string");
+            return self.err(|at| JsonError::ExpectedString { at });
         }
         self.i += 1;
         let mut out = Vec::new();
         while let Some(&c) = self.s.get(self.i) {
             self.i += 1;
             match c {
-                b'"' => return String::from_utf8(out).or_else(|_| self.err("bad UTF-8")),
+                b'"' => {
+                    return String::from_utf8(out)
+                        .or_else(|_| self.err(|at| JsonError::BadUtf8 { at }))
+                }
                 b'\\' => {
                     let e = self.s.get(self.i).copied();
                     self.i += 1;
@@ -240,24 +322,28 @@ impl Parser<'_> {
                         Some(b'b') => out.push(8),
                         Some(b'f') => out.push(12),
                         Some(b'u') => {
-                            let hex = self.s.get(self.i..self.i + 4).ok_or("JSON: short \\u")?;
+                            let at = self.i;
+                            let hex = self
+                                .s
+                                .get(at..at + 4)
+                                .ok_or(JsonError::ShortEscape { at })?;
                             self.i += 4;
                             let cp = std::str::from_utf8(hex)
                                 .ok()
                                 .and_then(|h| u32::from_str_radix(h, 16).ok())
-                                .ok_or("JSON: bad \\u")?;
+                                .ok_or(JsonError::BadEscape { at })?;
                             let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
                             let mut b = [0; 4];
                             out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
                         }
                         Some(c) => out.push(c),
-                        None => return self.err("unexpected end"),
+                        None => return self.err(|at| JsonError::UnexpectedEnd { at }),
                     }
                 }
                 c => out.push(c),
             }
         }
-        self.err("unterminated string")
+        self.err(|at| JsonError::UnterminatedString { at })
     }
 }
 
@@ -280,9 +366,57 @@ mod tests {
     }
 
     #[test]
+    fn errors_print_as_before() {
+        let cases = [
+            (JsonError::NoDocument, "no JSON document"),
+            (
+                JsonError::Expected { want: ':', at: 4 },
+                "JSON: expected ':' at byte 4",
+            ),
+            (
+                JsonError::ExpectedSeparator { close: ']', at: 3 },
+                "JSON: expected ',' or ']' at byte 3",
+            ),
+            (
+                JsonError::UnexpectedEnd { at: 9 },
+                "JSON: unexpected end at byte 9",
+            ),
+            (
+                JsonError::BadLiteral { at: 1 },
+                "JSON: bad literal at byte 1",
+            ),
+            (JsonError::BadNumber { at: 2 }, "JSON: bad number at byte 2"),
+            (
+                JsonError::ExpectedString { at: 1 },
+                "JSON: expected a string at byte 1",
+            ),
+            (JsonError::BadUtf8 { at: 5 }, "JSON: bad UTF-8 at byte 5"),
+            (
+                JsonError::UnterminatedString { at: 6 },
+                "JSON: unterminated string at byte 6",
+            ),
+            (JsonError::ShortEscape { at: 3 }, "JSON: short \\u"),
+            (JsonError::BadEscape { at: 3 }, "JSON: bad \\u"),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
     fn rejects_garbage() {
-        assert!(parse("{\"a\": }").is_err());
-        assert!(parse("{\"a\": 1").is_err());
-        assert!(parse("nothing").is_err());
+        assert_eq!(parse("{\"a\": }"), Err(JsonError::BadNumber { at: 6 }));
+        let e = parse("x {\"a\": 1").unwrap_err();
+        assert_eq!(e, JsonError::ExpectedSeparator { close: '}', at: 7 });
+        assert_eq!(e.to_string(), "JSON: expected ',' or '}' at byte 7");
+        assert_eq!(parse("nothing"), Err(JsonError::NoDocument));
+        assert_eq!(
+            parse("nothing").unwrap_err().to_string(),
+            "no JSON document"
+        );
+        assert_eq!(
+            parse("[\"\\u12\"]").unwrap_err().to_string(),
+            "JSON: bad \\u"
+        );
     }
 }
