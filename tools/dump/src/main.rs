@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! dump.r2dax: print r2dax on-disk structures, for debugging and tests.
 
-use r2dax_disk::Fs;
+use r2dax_disk::{DiskError, Fs};
 use r2dax_format::{iflags2, map_capacity, mode, DirSlot, Inode, Slot, UuidFmt};
+use std::fmt;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -23,18 +24,67 @@ Works on an unmounted device or image; reads only.
 Exit status: 0 success, 1 error, 2 usage error.
 ";
 
-fn inode(fs: &Fs, ino: u32) -> Result<Inode, String> {
-    match fs.inode(ino)? {
-        Slot::Used { inode, .. } => Ok(inode),
-        Slot::Free => Err(format!("inode {ino} is free")),
+/// Why a command printed nothing, or stopped (exit status 1).
+#[derive(Debug)]
+enum DumpError {
+    /// The device layer's error, shown as is.
+    Disk(DiskError),
+    /// Inode `ino` is free.
+    FreeInode(u32),
+    /// Inode `ino` is not a directory.
+    NotDirectory(u32),
+    /// Command `cmd` needs an inode number as its argument.
+    NeedsInode(String),
+    /// locate has no PATH.
+    NeedsPath,
+    /// The inode found has no slot in the inode tables (a bug).
+    BadInodeNumber,
+    /// Not a command dump.r2dax knows.
+    UnknownCommand(String),
+}
+
+impl fmt::Display for DumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DumpError::Disk(e) => e.fmt(f),
+            DumpError::FreeInode(ino) => write!(f, "inode {ino} is free"),
+            DumpError::NotDirectory(ino) => write!(f, "inode {ino} is not a directory"),
+            DumpError::NeedsInode(cmd) => write!(f, "{cmd} needs an inode number"),
+            DumpError::NeedsPath => f.write_str("locate needs a path"),
+            DumpError::BadInodeNumber => f.write_str("bad inode number"),
+            DumpError::UnknownCommand(cmd) => write!(f, "unknown command '{cmd}'"),
+        }
     }
 }
 
-fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
+impl std::error::Error for DumpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Shown as is: its source is the device error's.
+            DumpError::Disk(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<DiskError> for DumpError {
+    fn from(e: DiskError) -> Self {
+        DumpError::Disk(e)
+    }
+}
+
+fn inode(fs: &Fs, ino: u32) -> Result<Inode, DumpError> {
+    match fs.inode(ino)? {
+        Slot::Used { inode, .. } => Ok(inode),
+        Slot::Free => Err(DumpError::FreeInode(ino)),
+    }
+}
+
+fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), DumpError> {
     let fs = Fs::open(dev, false)?;
-    let num = || -> Result<u32, String> {
+    let num = || -> Result<u32, DumpError> {
         arg.and_then(|a| a.parse().ok())
-            .ok_or_else(|| format!("{cmd} needs an inode number"))
+            .ok_or_else(|| DumpError::NeedsInode(cmd.to_string()))
     };
     match cmd {
         "sb" => {
@@ -93,7 +143,7 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
             let ino = num()?;
             let d = inode(&fs, ino)?;
             if d.mode & mode::S_IFMT != mode::S_IFDIR {
-                return Err(format!("inode {ino} is not a directory"));
+                return Err(DumpError::NotDirectory(ino));
             }
             for (blk, s, name) in fs.dir_entries(&d)? {
                 match s {
@@ -120,12 +170,15 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), String> {
             }
         }
         "locate" => {
-            let path = arg.ok_or("locate needs a path")?;
+            let path = arg.ok_or(DumpError::NeedsPath)?;
             let ino = fs.locate(path)?;
-            let (blk, off) = fs.geo.inode_location(ino).ok_or("bad inode number")?;
+            let (blk, off) = fs
+                .geo
+                .inode_location(ino)
+                .ok_or(DumpError::BadInodeNumber)?;
             println!("{ino} {blk} {}", blk * 4096 + off as u64);
         }
-        _ => return Err(format!("unknown command '{cmd}'")),
+        _ => return Err(DumpError::UnknownCommand(cmd.to_string())),
     }
     Ok(())
 }
@@ -146,6 +199,36 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("dump.r2dax: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_as_before() {
+        let cases = [
+            (
+                DumpError::Disk(DiskError::NotFound { name: "x".into() }),
+                "x: not found",
+            ),
+            (DumpError::FreeInode(12), "inode 12 is free"),
+            (DumpError::NotDirectory(12), "inode 12 is not a directory"),
+            (
+                DumpError::NeedsInode("map".into()),
+                "map needs an inode number",
+            ),
+            (DumpError::NeedsPath, "locate needs a path"),
+            (DumpError::BadInodeNumber, "bad inode number"),
+            (
+                DumpError::UnknownCommand("bogus".into()),
+                "unknown command 'bogus'",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
         }
     }
 }
