@@ -132,14 +132,6 @@ impl std::error::Error for DiskError {
     }
 }
 
-/// For the tools whose errors are still strings: `?` gives them the
-/// message they built before (removed with the last of them).
-impl From<DiskError> for String {
-    fn from(e: DiskError) -> String {
-        e.to_string()
-    }
-}
-
 /// The result of a device or filesystem operation.
 pub type Result<T> = std::result::Result<T, DiskError>;
 

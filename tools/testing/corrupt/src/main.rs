@@ -4,10 +4,11 @@
 //! checksums) are what catches it. Used by the guest's corrupted-image
 //! tests; not installed for users.
 
-use r2dax_disk::Fs;
+use r2dax_disk::{DiskError, Fs};
 use r2dax_format::{
-    DirSlot, Dirent, Inode, Slot, Superblock, GROUP_DESC_SIZE, INODE_SIZE, SUPERBLOCK_SIZE,
+    DirSlot, Dirent, Inode, SbError, Slot, Superblock, GROUP_DESC_SIZE, INODE_SIZE, SUPERBLOCK_SIZE,
 };
+use std::fmt;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -28,13 +29,67 @@ WHAT (PATH names the file or directory, from the root):
   orphan-head      put PATH's (linked) inode at the head of the orphan list
 ";
 
-fn edit_inode(fs: &Fs, ino: u32, f: impl FnOnce(&mut Inode)) -> Result<(), String> {
-    let (blk, off) = fs.geo.inode_location(ino).ok_or("bad inode")?;
+/// Why nothing, or not everything, was broken (exit status 1).
+#[derive(Debug)]
+enum CorruptError {
+    /// The device layer's error, shown as is.
+    Disk(DiskError),
+    /// The inode found has no slot in the inode tables.
+    BadInode,
+    /// Inode `ino` does not decode, so it cannot be edited.
+    Unreadable(u32),
+    /// The directory to edit is a free inode.
+    FreeDirectory,
+    /// The first block of the directory to edit has no entry after "..".
+    NoEntries,
+    /// The entry found in a directory block was gone when read again.
+    NoEntry,
+    /// The superblock does not decode.
+    Superblock(SbError),
+    /// Not a WHAT r2dax-corrupt knows.
+    Unknown(String),
+}
+
+impl fmt::Display for CorruptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorruptError::Disk(e) => e.fmt(f),
+            CorruptError::BadInode => f.write_str("bad inode"),
+            CorruptError::Unreadable(ino) => write!(f, "inode {ino} is not readable"),
+            CorruptError::FreeDirectory => f.write_str("free"),
+            CorruptError::NoEntries => f.write_str("directory has no entries"),
+            CorruptError::NoEntry => f.write_str("no entry"),
+            CorruptError::Superblock(e) => e.fmt(f),
+            CorruptError::Unknown(what) => write!(f, "unknown corruption '{what}'"),
+        }
+    }
+}
+
+impl std::error::Error for CorruptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Shown as is: its source is the device error's.
+            CorruptError::Disk(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<DiskError> for CorruptError {
+    fn from(e: DiskError) -> Self {
+        CorruptError::Disk(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, CorruptError>;
+
+fn edit_inode(fs: &Fs, ino: u32, f: impl FnOnce(&mut Inode)) -> Result<()> {
+    let (blk, off) = fs.geo.inode_location(ino).ok_or(CorruptError::BadInode)?;
     let mut b = fs.dev.read_block(blk)?;
     let mut slot = [0u8; INODE_SIZE];
     slot.copy_from_slice(&b[off..off + INODE_SIZE]);
     let Ok(Slot::Used { mut inode, copy }) = Inode::decode_slot(&slot, ino) else {
-        return Err(format!("inode {ino} is not readable"));
+        return Err(CorruptError::Unreadable(ino));
     };
     f(&mut inode);
     inode.seq += 1;
@@ -46,9 +101,9 @@ fn edit_inode(fs: &Fs, ino: u32, f: impl FnOnce(&mut Inode)) -> Result<(), Strin
     Ok(fs.dev.write_blocks(blk, &b)?)
 }
 
-fn first_entry_block(fs: &Fs, ino: u32) -> Result<(u64, usize), String> {
+fn first_entry_block(fs: &Fs, ino: u32) -> Result<(u64, usize)> {
     let Slot::Used { inode, .. } = fs.inode(ino)? else {
-        return Err("free".into());
+        return Err(CorruptError::FreeDirectory);
     };
     let blk = fs.map(&inode, 0)?;
     let b = fs.dev.read_block(blk)?;
@@ -59,10 +114,10 @@ fn first_entry_block(fs: &Fs, ino: u32) -> Result<(u64, usize), String> {
             _ => slot += 1,
         }
     }
-    Err("directory has no entries".into())
+    Err(CorruptError::NoEntries)
 }
 
-fn run(dev: &str, what: &str, path: &str) -> Result<(), String> {
+fn run(dev: &str, what: &str, path: &str) -> Result<()> {
     let fs = Fs::open(dev, true)?;
     let ino = fs.locate(path)?;
     match what {
@@ -72,7 +127,7 @@ fn run(dev: &str, what: &str, path: &str) -> Result<(), String> {
             fs.dev.write_blocks(1, &b)?;
         }
         "inode-torn" => {
-            let (blk, off) = fs.geo.inode_location(ino).ok_or("bad inode")?;
+            let (blk, off) = fs.geo.inode_location(ino).ok_or(CorruptError::BadInode)?;
             let mut b = fs.dev.read_block(blk)?;
             b[off + 30] ^= 1;
             b[off + 128 + 30] ^= 1;
@@ -95,7 +150,7 @@ fn run(dev: &str, what: &str, path: &str) -> Result<(), String> {
             let (blk, slot) = first_entry_block(&fs, ino)?;
             let mut b = fs.dev.read_block(blk)?;
             let DirSlot::Entry(e) = Dirent::decode(&b, slot) else {
-                return Err("no entry".into());
+                return Err(CorruptError::NoEntry);
             };
             if what == "dirent-ino" {
                 let name = e.name(&b).to_vec();
@@ -107,7 +162,7 @@ fn run(dev: &str, what: &str, path: &str) -> Result<(), String> {
         }
         "orphan-head" => {
             let mut b = fs.dev.read_block(0)?;
-            let mut sb = Superblock::decode(&b).map_err(|e| e.to_string())?;
+            let mut sb = Superblock::decode(&b).map_err(CorruptError::Superblock)?;
             sb.orphan_head = ino;
             let mut raw = [0u8; SUPERBLOCK_SIZE];
             raw.copy_from_slice(&b[..SUPERBLOCK_SIZE]);
@@ -115,7 +170,7 @@ fn run(dev: &str, what: &str, path: &str) -> Result<(), String> {
             b[..SUPERBLOCK_SIZE].copy_from_slice(&raw);
             fs.dev.write_blocks(0, &b)?;
         }
-        _ => return Err(format!("unknown corruption '{what}'")),
+        _ => return Err(CorruptError::Unknown(what.to_string())),
     }
     fs.dev.sync()?;
     Ok(())
@@ -137,6 +192,37 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("r2dax-corrupt: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_as_before() {
+        let cases = [
+            (
+                CorruptError::Disk(DiskError::NotFound { name: "x".into() }),
+                "x: not found",
+            ),
+            (CorruptError::BadInode, "bad inode"),
+            (CorruptError::Unreadable(16), "inode 16 is not readable"),
+            (CorruptError::FreeDirectory, "free"),
+            (CorruptError::NoEntries, "directory has no entries"),
+            (CorruptError::NoEntry, "no entry"),
+            (
+                CorruptError::Superblock(SbError::BadState { found: 0x10 }),
+                "invalid superblock state 0x10",
+            ),
+            (
+                CorruptError::Unknown("bogus".into()),
+                "unknown corruption 'bogus'",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
         }
     }
 }
