@@ -17,7 +17,7 @@
 //! last operations, and the program exits 1.
 
 use r2dax_sys::{Errno, Mmap};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -151,28 +151,230 @@ const OP_NAMES: [&str; 14] = [
     "reopen",
 ];
 
-type Res = Result<(), String>;
+/// Why a worker failed the run.
+#[derive(Debug)]
+enum Failure {
+    /// Opening the worker's file failed (`direct`: the O_DIRECT
+    /// descriptor).
+    Open {
+        path: PathBuf,
+        direct: bool,
+        errno: Errno,
+    },
+    /// System call `call` failed ("pread", "ftruncate", "fsync", ...).
+    Sys { call: &'static str, errno: Errno },
+    /// fallocate with `mode` failed.
+    Fallocate { mode: libc::c_int, errno: Errno },
+    /// Write call `call` returned `returned` (-1, or a short count),
+    /// with `errno` the thread's error number after it.
+    Write {
+        call: &'static str,
+        returned: i64,
+        errno: Errno,
+    },
+    /// Byte `at` read `got`, where the model holds `model`; the read was
+    /// `len` bytes from `off`.
+    Mismatch {
+        at: usize,
+        got: u8,
+        model: u8,
+        len: usize,
+        off: usize,
+    },
+    /// The file is `size` bytes long, the model `model`.
+    Size { size: u64, model: usize },
+    /// The whole-file read met end of file at `at` of `len` bytes.
+    ShortFile { at: usize, len: usize },
+    /// Read call `call` returned `n` bytes instead of `want`.
+    ReadCount {
+        call: &'static str,
+        n: usize,
+        want: u64,
+    },
+    /// Writing the model to `path` (`--keep`) failed.
+    Keep {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Worker `worker` stopped because another one failed.
+    Stopped { worker: u64 },
+    /// The whole-file comparison failed.
+    FullCheck(Box<Failure>),
+    /// Operation `op` of worker `worker` (seed `seed`) failed; `log` is
+    /// its last operations.
+    Op {
+        worker: u64,
+        seed: u64,
+        op: u64,
+        cause: Box<Failure>,
+        log: Vec<String>,
+    },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Open {
+                path,
+                direct,
+                errno,
+            } => write!(
+                f,
+                "open {}{}: {errno}",
+                if *direct { "O_DIRECT " } else { "" },
+                path.display()
+            ),
+            Failure::Sys { call, errno } => write!(f, "{call}: {errno}"),
+            Failure::Fallocate { mode, errno } => write!(f, "fallocate mode {mode:#x}: {errno}"),
+            Failure::Write {
+                call,
+                returned,
+                errno,
+            } => write!(f, "{call} returned {returned}: {errno}"),
+            Failure::Mismatch {
+                at,
+                got,
+                model,
+                len,
+                off,
+            } => write!(
+                f,
+                "data mismatch at byte {at} (read 0x{got:02x}, model 0x{model:02x}; \
+                 read {len} bytes from {off})"
+            ),
+            Failure::Size { size, model } => write!(f, "file size {size} but model size {model}"),
+            Failure::ShortFile { at, len } => write!(f, "short file: EOF at {at} of {len}"),
+            Failure::ReadCount { call, n, want } => {
+                write!(f, "{call} returned {n}, expected {want}")
+            }
+            Failure::Keep { path, source } => write!(f, "{}: {source}", path.display()),
+            Failure::Stopped { worker } => {
+                write!(f, "worker {worker}: stopped after another worker failed")
+            }
+            Failure::FullCheck(e) => write!(f, "full check: {e}"),
+            Failure::Op {
+                worker,
+                seed,
+                op,
+                cause,
+                log,
+            } => {
+                write!(
+                    f,
+                    "worker {worker} (seed {seed}): operation {op}: {cause}\n  last operations:\n"
+                )?;
+                for l in log {
+                    writeln!(f, "    {l}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::Open { errno, .. }
+            | Failure::Sys { errno, .. }
+            | Failure::Fallocate { errno, .. }
+            | Failure::Write { errno, .. } => Some(errno),
+            Failure::Keep { source, .. } => Some(source),
+            Failure::FullCheck(e) | Failure::Op { cause: e, .. } => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// A command line the exerciser cannot follow (exit status 2).
+#[derive(Debug)]
+enum UsageError {
+    /// Option `0` is last, without its value.
+    MissingValue(String),
+    /// The value of `option` is not a number.
+    BadNumber { option: String, value: String },
+    /// -k/--keep is last, without its directory.
+    MissingKeepDir,
+    /// An option r2dax-fsx does not know.
+    UnknownOption(String),
+    /// A second DIR.
+    SecondDir,
+    /// --workers, --check-every or --max-io is 0.
+    NotPositive,
+    /// --max-len is less than a page.
+    MaxLenTooSmall,
+    /// No DIR.
+    MissingDir,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::MissingValue(o) => write!(f, "{o} needs a value"),
+            UsageError::BadNumber { option, value } => {
+                write!(f, "{option}: bad number '{value}'")
+            }
+            UsageError::MissingKeepDir => f.write_str("--keep needs a directory"),
+            UsageError::UnknownOption(o) => write!(f, "unknown option '{o}'"),
+            UsageError::SecondDir => f.write_str("only one DIR"),
+            UsageError::NotPositive => {
+                f.write_str("workers, check-every and max-io must be positive")
+            }
+            UsageError::MaxLenTooSmall => write!(f, "max-len must be at least {PAGE}"),
+            UsageError::MissingDir => f.write_str("missing DIR"),
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+type Res = Result<(), Failure>;
+
+/// `Failure::Sys` for `call`.
+fn sys(call: &'static str) -> impl FnOnce(Errno) -> Failure {
+    move |errno| Failure::Sys { call, errno }
+}
 
 /// A write of `len` bytes in one call: "`what` returned N: errno" unless
 /// it wrote them all (after a short count, the thread's errno as it
 /// stands).
-fn written(r: Result<usize, Errno>, len: u64, what: &str) -> Res {
+fn written(r: Result<usize, Errno>, len: u64, what: &'static str) -> Res {
     match r {
         Ok(n) if n as u64 == len => Ok(()),
-        Ok(n) => Err(format!("{what} returned {n}: {}", Errno::last())),
-        Err(e) => Err(format!("{what} returned -1: {e}")),
+        Ok(n) => Err(Failure::Write {
+            call: what,
+            returned: n as i64,
+            errno: Errno::last(),
+        }),
+        Err(errno) => Err(Failure::Write {
+            call: what,
+            returned: -1,
+            errno,
+        }),
     }
 }
 
 impl Worker {
     fn open(&mut self) -> Res {
-        let fd = r2dax_sys::open(&self.path, libc::O_RDWR | libc::O_CREAT, 0o644)
-            .map_err(|e| format!("open {}: {e}", self.path.display()))?;
+        let fd =
+            r2dax_sys::open(&self.path, libc::O_RDWR | libc::O_CREAT, 0o644).map_err(|errno| {
+                Failure::Open {
+                    path: self.path.clone(),
+                    direct: false,
+                    errno,
+                }
+            })?;
         self.fd = Some(fd);
         self.dfd = None;
         if self.opt.direct {
-            let dfd = r2dax_sys::open(&self.path, libc::O_RDWR | libc::O_DIRECT, 0)
-                .map_err(|e| format!("open O_DIRECT {}: {e}", self.path.display()))?;
+            let dfd =
+                r2dax_sys::open(&self.path, libc::O_RDWR | libc::O_DIRECT, 0).map_err(|errno| {
+                    Failure::Open {
+                        path: self.path.clone(),
+                        direct: true,
+                        errno,
+                    }
+                })?;
             self.dfd = Some(dfd);
         }
         Ok(())
@@ -200,51 +402,47 @@ impl Worker {
         self.log.push_back(s);
     }
 
-    fn fail(&self, op: u64, what: &str) -> String {
-        let mut m = format!(
-            "worker {} (seed {}): operation {}: {}\n  last operations:\n",
-            self.id,
-            self.opt.seed + self.id,
+    /// `cause` as the failure of operation `op`, with the last
+    /// operations.
+    fn fail(&self, op: u64, cause: Failure) -> Failure {
+        Failure::Op {
+            worker: self.id,
+            seed: self.opt.seed + self.id,
             op,
-            what
-        );
-        for l in &self.log {
-            let _ = writeln!(m, "    {l}");
+            cause: Box::new(cause),
+            log: self.log.iter().cloned().collect(),
         }
-        m
     }
 
     /// Compares `got` with the model at `off`.
-    fn compare(&self, off: usize, got: &[u8]) -> Result<(), String> {
+    fn compare(&self, off: usize, got: &[u8]) -> Res {
         if got.is_empty() {
             return Ok(());
         }
         let want = &self.model[off..off + got.len()];
         if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-            return Err(format!(
-                "data mismatch at byte {} (read 0x{:02x}, model 0x{:02x}; read {} bytes from {})",
-                off + i,
-                got[i],
-                want[i],
-                got.len(),
-                off
-            ));
+            return Err(Failure::Mismatch {
+                at: off + i,
+                got: got[i],
+                model: want[i],
+                len: got.len(),
+                off,
+            });
         }
         Ok(())
     }
 
-    fn file_size(&self) -> Result<u64, String> {
-        r2dax_sys::file_size(self.fd()).map_err(|e| format!("fstat: {e}"))
+    fn file_size(&self) -> Result<u64, Failure> {
+        r2dax_sys::file_size(self.fd()).map_err(sys("fstat"))
     }
 
     fn check_size(&self) -> Res {
         let size = self.file_size()?;
         if size != self.model.len() as u64 {
-            return Err(format!(
-                "file size {} but model size {}",
+            return Err(Failure::Size {
                 size,
-                self.model.len()
-            ));
+                model: self.model.len(),
+            });
         }
         Ok(())
     }
@@ -256,9 +454,12 @@ impl Worker {
         let mut done = 0;
         while done < buf.len() {
             let n = r2dax_sys::pread(self.fd(), &mut buf[done..], done as u64)
-                .map_err(|e| format!("pread (full check): {e}"))?;
+                .map_err(sys("pread (full check)"))?;
             if n == 0 {
-                return Err(format!("short file: EOF at {} of {}", done, buf.len()));
+                return Err(Failure::ShortFile {
+                    at: done,
+                    len: buf.len(),
+                });
             }
             done += n;
         }
@@ -267,14 +468,18 @@ impl Worker {
 
     /// Reads `buf.len()` bytes at `off` through `fd` and checks the count
     /// (short only at end of file) and the data against the model.
-    fn read_check(&self, fd: BorrowedFd<'_>, buf: &mut [u8], off: u64, what: &str) -> Res {
+    fn read_check(&self, fd: BorrowedFd<'_>, buf: &mut [u8], off: u64, what: &'static str) -> Res {
         // `buf` is page-aligned when `fd` is the O_DIRECT descriptor.
-        let n = r2dax_sys::pread(fd, buf, off).map_err(|e| format!("{what}: {e}"))?;
+        let n = r2dax_sys::pread(fd, buf, off).map_err(sys(what))?;
         let want = (self.model.len() as u64)
             .saturating_sub(off)
             .min(buf.len() as u64);
         if n as u64 != want {
-            return Err(format!("{what} returned {n}, expected {want}"));
+            return Err(Failure::ReadCount {
+                call: what,
+                n,
+                want,
+            });
         }
         self.compare(off as usize, &buf[..n as usize])
     }
@@ -385,7 +590,7 @@ impl Worker {
                 let prot = libc::PROT_READ | if write { libc::PROT_WRITE } else { 0 };
                 let mut m = match Mmap::new(self.fd(), moff, mlen, prot, libc::MAP_SHARED) {
                     Ok(m) => m,
-                    Err(e) => return Err(format!("mmap: {e}")),
+                    Err(e) => return Err(sys("mmap")(e)),
                 };
                 let at = (off - moff) as usize;
                 let res = if write {
@@ -398,7 +603,7 @@ impl Worker {
                     map[at..at + len as usize].copy_from_slice(&buf);
                     self.model[off as usize..(off + len) as usize].copy_from_slice(&buf);
                     if self.rng.below(2) == 0 {
-                        m.msync(libc::MS_SYNC).map_err(|e| format!("msync: {e}"))
+                        m.msync(libc::MS_SYNC).map_err(sys("msync"))
                     } else {
                         Ok(())
                     }
@@ -415,7 +620,7 @@ impl Worker {
                 let new = self.rng.below(max_len + 1);
                 self.note(format!("truncate {new}"));
                 if let Err(e) = r2dax_sys::ftruncate(self.fd(), new) {
-                    return Err(format!("ftruncate: {e}"));
+                    return Err(sys("ftruncate")(e));
                 }
                 self.resize_model(new as usize);
                 Ok(())
@@ -437,8 +642,8 @@ impl Worker {
                     }
                 };
                 self.note(format!("{} {off} +{len} (mode {mode:#x})", OP_NAMES[kind]));
-                if let Err(e) = r2dax_sys::fallocate(self.fd(), mode, off, len) {
-                    return Err(format!("fallocate mode {mode:#x}: {e}"));
+                if let Err(errno) = r2dax_sys::fallocate(self.fd(), mode, off, len) {
+                    return Err(Failure::Fallocate { mode, errno });
                 }
                 let end = off + len;
                 let keep = mode & libc::FALLOC_FL_KEEP_SIZE != 0;
@@ -461,7 +666,7 @@ impl Worker {
                     r2dax_sys::fdatasync(self.fd())
                 };
                 if let Err(e) = r {
-                    return Err(format!("{}: {e}", OP_NAMES[kind]));
+                    return Err(sys(OP_NAMES[kind])(e));
                 }
                 Ok(())
             }
@@ -472,34 +677,34 @@ impl Worker {
                 self.check_size()
             }
         }
-        .map_err(|e| self.fail(op, &e))
+        .map_err(|e| self.fail(op, e))
     }
 
     fn run(&mut self, ops: u64, stop: &AtomicBool) -> Res {
         // Start from an empty file.
-        r2dax_sys::ftruncate(self.fd(), 0).map_err(|e| format!("ftruncate: {e}"))?;
+        r2dax_sys::ftruncate(self.fd(), 0).map_err(sys("ftruncate"))?;
         for op in 1..=ops {
             if stop.load(Ordering::Relaxed) {
-                return Err(format!(
-                    "worker {}: stopped after another worker failed",
-                    self.id
-                ));
+                return Err(Failure::Stopped { worker: self.id });
             }
             self.step(op)?;
             if op % self.opt.check_every == 0 || op == ops {
                 self.check_all()
-                    .map_err(|e| self.fail(op, &format!("full check: {e}")))?;
+                    .map_err(|e| self.fail(op, Failure::FullCheck(Box::new(e))))?;
             }
         }
         if let Some(dir) = &self.opt.keep {
             let p = dir.join(self.path.file_name().unwrap_or_default());
-            std::fs::write(&p, &self.model).map_err(|e| format!("{}: {e}", p.display()))?;
+            std::fs::write(&p, &self.model).map_err(|source| Failure::Keep {
+                path: p.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
 }
 
-fn parse(args: &[String]) -> Result<(Options, PathBuf), String> {
+fn parse(args: &[String]) -> Result<(Options, PathBuf), UsageError> {
     let mut opt = Options {
         ops: 10000,
         workers: 2,
@@ -519,10 +724,14 @@ fn parse(args: &[String]) -> Result<(Options, PathBuf), String> {
     let mut dir = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut num = |name: &str| -> Result<u64, String> {
-            let v = it.next().ok_or(format!("{name} needs a value"))?;
-            v.parse::<u64>()
-                .map_err(|_| format!("{name}: bad number '{v}'"))
+        let mut num = |name: &str| -> Result<u64, UsageError> {
+            let v = it
+                .next()
+                .ok_or_else(|| UsageError::MissingValue(name.to_string()))?;
+            v.parse::<u64>().map_err(|_| UsageError::BadNumber {
+                option: name.to_string(),
+                value: v.clone(),
+            })
         };
         match a.as_str() {
             "-n" | "--ops" => opt.ops = num(a)?,
@@ -532,27 +741,27 @@ fn parse(args: &[String]) -> Result<(Options, PathBuf), String> {
             "-w" | "--max-io" => opt.max_io = num(a)?,
             "-c" | "--check-every" => opt.check_every = num(a)?,
             "-k" | "--keep" => {
-                opt.keep = Some(PathBuf::from(it.next().ok_or("--keep needs a directory")?))
+                opt.keep = Some(PathBuf::from(it.next().ok_or(UsageError::MissingKeepDir)?))
             }
             "--no-direct" => opt.direct = false,
             "--no-mmap" => opt.mmap = false,
             "--no-fallocate" => opt.fallocate = false,
             "-q" | "--quiet" => opt.quiet = true,
-            s if s.starts_with('-') => return Err(format!("unknown option '{s}'")),
+            s if s.starts_with('-') => return Err(UsageError::UnknownOption(s.to_string())),
             s => {
                 if dir.replace(PathBuf::from(s)).is_some() {
-                    return Err("only one DIR".into());
+                    return Err(UsageError::SecondDir);
                 }
             }
         }
     }
     if opt.workers == 0 || opt.check_every == 0 || opt.max_io == 0 {
-        return Err("workers, check-every and max-io must be positive".into());
+        return Err(UsageError::NotPositive);
     }
     if opt.max_len < PAGE as u64 {
-        return Err(format!("max-len must be at least {PAGE}"));
+        return Err(UsageError::MaxLenTooSmall);
     }
-    Ok((opt, dir.ok_or("missing DIR")?))
+    Ok((opt, dir.ok_or(UsageError::MissingDir)?))
 }
 
 fn main() -> ExitCode {
@@ -582,7 +791,7 @@ fn main() -> ExitCode {
         let stop = stop.clone();
         let path = dir.join(format!("fsx.{id}"));
         let ops = opt.ops / opt.workers + u64::from(id < opt.ops % opt.workers);
-        handles.push(std::thread::spawn(move || -> Result<[u64; 14], String> {
+        handles.push(std::thread::spawn(move || -> Result<[u64; 14], Failure> {
             let mut w = Worker {
                 id,
                 path,
@@ -634,4 +843,139 @@ fn main() -> ExitCode {
         println!("r2dax-fsx: passed:{s}");
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_print_as_before() {
+        let path = || PathBuf::from("/mnt/fsx.0");
+        let size = || Failure::Size { size: 1, model: 10 };
+        let cases = [
+            (
+                Failure::Open {
+                    path: path(),
+                    direct: false,
+                    errno: Errno::new(libc::ENOENT),
+                },
+                "open /mnt/fsx.0: No such file or directory (os error 2)",
+            ),
+            (
+                Failure::Open {
+                    path: path(),
+                    direct: true,
+                    errno: Errno::new(libc::EINVAL),
+                },
+                "open O_DIRECT /mnt/fsx.0: Invalid argument (os error 22)",
+            ),
+            (
+                Failure::Sys {
+                    call: "pread (full check)",
+                    errno: Errno::new(libc::EIO),
+                },
+                "pread (full check): Input/output error (os error 5)",
+            ),
+            (
+                Failure::Fallocate {
+                    mode: libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    errno: Errno::new(libc::EOPNOTSUPP),
+                },
+                "fallocate mode 0x3: Operation not supported (os error 95)",
+            ),
+            (
+                Failure::Write {
+                    call: "pwrite",
+                    returned: 100,
+                    errno: Errno::new(libc::ENOSPC),
+                },
+                "pwrite returned 100: No space left on device (os error 28)",
+            ),
+            (
+                Failure::Write {
+                    call: "O_DIRECT pwrite",
+                    returned: -1,
+                    errno: Errno::new(libc::EIO),
+                },
+                "O_DIRECT pwrite returned -1: Input/output error (os error 5)",
+            ),
+            (
+                Failure::Mismatch {
+                    at: 4100,
+                    got: 0,
+                    model: 0xab,
+                    len: 8,
+                    off: 4096,
+                },
+                "data mismatch at byte 4100 (read 0x00, model 0xab; read 8 bytes from 4096)",
+            ),
+            (size(), "file size 1 but model size 10"),
+            (
+                Failure::ShortFile { at: 1, len: 4096 },
+                "short file: EOF at 1 of 4096",
+            ),
+            (
+                Failure::ReadCount {
+                    call: "pread",
+                    n: 1,
+                    want: 4096,
+                },
+                "pread returned 1, expected 4096",
+            ),
+            (
+                Failure::Keep {
+                    path: "/keep/fsx.0".into(),
+                    source: std::io::Error::from_raw_os_error(libc::ENOENT),
+                },
+                "/keep/fsx.0: No such file or directory (os error 2)",
+            ),
+            (
+                Failure::Stopped { worker: 1 },
+                "worker 1: stopped after another worker failed",
+            ),
+            (
+                Failure::FullCheck(Box::new(size())),
+                "full check: file size 1 but model size 10",
+            ),
+            (
+                Failure::Op {
+                    worker: 0,
+                    seed: 7,
+                    op: 12,
+                    cause: Box::new(Failure::FullCheck(Box::new(size()))),
+                    log: vec!["write 0 +10".into(), "truncate 1".into()],
+                },
+                "worker 0 (seed 7): operation 12: full check: file size 1 but model size 10\n  \
+                 last operations:\n    write 0 +10\n    truncate 1\n",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn usage_errors_print_as_before() {
+        let text = |v: &[&str]| {
+            let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            parse(&v).err().map(|e| e.to_string())
+        };
+        let cases: [(&[&str], &str); 8] = [
+            (&["d", "-n"], "-n needs a value"),
+            (&["--ops", "x", "d"], "--ops: bad number 'x'"),
+            (&["d", "-k"], "--keep needs a directory"),
+            (&["-z", "d"], "unknown option '-z'"),
+            (&["a", "b"], "only one DIR"),
+            (
+                &["-j", "0", "d"],
+                "workers, check-every and max-io must be positive",
+            ),
+            (&["-l", "10", "d"], "max-len must be at least 4096"),
+            (&["-q"], "missing DIR"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(text(v).as_deref(), Some(want), "{v:?}");
+        }
+    }
 }
