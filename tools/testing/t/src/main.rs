@@ -47,10 +47,206 @@
 //!       checks
 
 use r2dax_sys::{Errno, Mmap};
+use std::fmt;
 use std::process::ExitCode;
 
 mod race;
 mod stress;
+
+/// Why `mmap-dio`, `cow`, `dio-race`, `dirops`, `dircheck`, `wb-punch`,
+/// `collapse-race` or `pattern` failed: printed on stdout, exit status 1.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// An I/O call failed; printed as the `io::Error` is.
+    Io(std::io::Error),
+    /// A system call failed; printed as the errno is.
+    Errno(Errno),
+    /// `what` (a system call, or the O_DIRECT transfer to or from a
+    /// mapping) failed with `errno`.
+    Call { what: &'static str, errno: Errno },
+    /// The thread `thread` panicked.
+    Panicked(&'static str),
+    /// mmap-dio: byte `at` of DST is wrong after the O_DIRECT write.
+    DestinationWrong { at: usize },
+    /// mmap-dio: byte `at` of SRC is wrong after the O_DIRECT read.
+    SourceWrong { at: usize },
+    /// cow: the private copy of page `page` does not hold what was
+    /// written (or lost what the file had).
+    PrivateCopyWrong { page: usize },
+    /// cow: the file changed under a private mapping.
+    PrivateWritesReachedFile,
+    /// dio-race: `reads` reads and `truncates` truncates, one of them 0.
+    NoRace { reads: u64, truncates: u64 },
+    /// dirops: operation `op`'s lookup of `name` found inode `ino`, the
+    /// model `model`.
+    LookupInode {
+        op: usize,
+        name: String,
+        ino: Option<u64>,
+        model: Option<u64>,
+    },
+    /// dirops: operation `op` (`kind` on names `a` and `b`) gave errno
+    /// `got` (0: success) where the model says `want`.
+    WrongErrno {
+        op: usize,
+        kind: &'static str,
+        a: String,
+        b: String,
+        got: i32,
+        want: i32,
+    },
+    /// dirops (after operation `op`) or dircheck (`None`): readdir does
+    /// not list the model's names.
+    ReaddirDiffers { op: Option<usize> },
+    /// dircheck: the lookup of `name`, which the model has, failed.
+    Lookup {
+        name: String,
+        source: std::io::Error,
+    },
+    /// dircheck: the lookup of `name`, which the model lacks, gave
+    /// `found` instead of ENOENT (boxed: metadata is large).
+    AbsentFound {
+        name: String,
+        found: Box<std::io::Result<std::fs::Metadata>>,
+    },
+    /// wb-punch: in round `round`, the big file `path` differs at byte
+    /// `at`; `hole` is the range punched and rewritten.
+    Differs {
+        round: u32,
+        path: String,
+        at: usize,
+        hole: std::ops::Range<usize>,
+    },
+    /// wb-punch: in round `round`, small file `path` differs at byte `at`.
+    SmallDiffers { round: u32, path: String, at: usize },
+    /// wb-punch: in `late` of `rounds` rounds writeback never got ahead
+    /// far enough for the punch to race it.
+    WritebackLate { late: u32, rounds: u32 },
+    /// collapse-race: the DAX flag could not be set after the race.
+    StayedBusy,
+    /// collapse-race: read(2) in DAX (`dax`) or page-cache mode differs
+    /// at byte `at`.
+    ReadDiffers { dax: bool, at: usize },
+    /// collapse-race: a mapping in DAX (`dax`) or page-cache mode differs
+    /// at byte `at`.
+    MappingDiffers { dax: bool, at: usize },
+    /// collapse-race: no switch to DAX happened.
+    NoSwitchToDax,
+}
+
+/// "DAX" or "page-cache".
+fn mode_name(dax: bool) -> &'static str {
+    if dax {
+        "DAX"
+    } else {
+        "page-cache"
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Io(e) => e.fmt(f),
+            Failure::Errno(e) => e.fmt(f),
+            Failure::Call { what, errno } => write!(f, "{what}: {errno}"),
+            Failure::Panicked(thread) => write!(f, "{thread} panicked"),
+            Failure::DestinationWrong { at } => {
+                write!(f, "destination byte {at} wrong after O_DIRECT write")
+            }
+            Failure::SourceWrong { at } => write!(f, "source byte {at} wrong after O_DIRECT read"),
+            Failure::PrivateCopyWrong { page } => write!(f, "private copy of page {page} wrong"),
+            Failure::PrivateWritesReachedFile => f.write_str("private writes reached the file"),
+            Failure::NoRace { reads, truncates } => {
+                write!(f, "no race: {reads} reads, {truncates} truncates")
+            }
+            Failure::LookupInode {
+                op,
+                name,
+                ino,
+                model,
+            } => write!(f, "op {op}: lookup {name}: inode {ino:?}, model {model:?}"),
+            Failure::WrongErrno {
+                op,
+                kind,
+                a,
+                b,
+                got,
+                want,
+            } => write!(
+                f,
+                "op {op} ({kind}): {a} {b}: errno {got}, model says {want}"
+            ),
+            Failure::ReaddirDiffers { op: Some(op) } => {
+                write!(f, "op {op}: readdir differs from the model")
+            }
+            Failure::ReaddirDiffers { op: None } => f.write_str("readdir differs from the model"),
+            Failure::Lookup { name, source } => write!(f, "lookup {name}: {source}"),
+            Failure::AbsentFound { name, found } => write!(f, "absent {name}: {found:?}"),
+            Failure::Differs {
+                round,
+                path,
+                at,
+                hole,
+            } => write!(
+                f,
+                "round {round}: {path} differs at byte {at} (the punched range is {}..{})",
+                hole.start, hole.end
+            ),
+            Failure::SmallDiffers { round, path, at } => {
+                write!(f, "round {round}: {path} differs at byte {at}")
+            }
+            Failure::WritebackLate { late, rounds } => write!(
+                f,
+                "{late} of {rounds} rounds: writeback never got 160 MiB ahead"
+            ),
+            Failure::StayedBusy => f.write_str("the file stayed busy after the race"),
+            Failure::ReadDiffers { dax, at } => write!(
+                f,
+                "read(2) in {} mode differs at byte {at}",
+                mode_name(*dax)
+            ),
+            Failure::MappingDiffers { dax, at } => write!(
+                f,
+                "the mapping in {} mode differs at byte {at}",
+                mode_name(*dax)
+            ),
+            Failure::NoSwitchToDax => f.write_str("no switch to DAX happened during the race"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Printed as they are: their source is theirs.
+            Failure::Io(e) => e.source(),
+            Failure::Call { errno, .. } => Some(errno),
+            Failure::Lookup { source, .. } => Some(source),
+            Failure::AbsentFound { found, .. } => match found.as_ref() {
+                Err(e) => Some(e),
+                Ok(_) => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<Errno> for Failure {
+    fn from(e: Errno) -> Self {
+        Failure::Errno(e)
+    }
+}
+
+/// `Failure::Call` for `what`.
+pub(crate) fn call(what: &'static str) -> impl FnOnce(Errno) -> Failure {
+    move |errno| Failure::Call { what, errno }
+}
 
 fn report(r: Result<(), Errno>) -> ExitCode {
     match r {
@@ -236,7 +432,7 @@ fn parse_size(s: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
-fn report_io(r: std::io::Result<String>) -> ExitCode {
+fn report_io(r: Result<String, Failure>) -> ExitCode {
     match r {
         Ok(s) => {
             println!("{s}");
@@ -277,9 +473,8 @@ fn pattern(i: usize, salt: u8) -> u8 {
 }
 
 /// See the module documentation (`mmap-dio`).
-fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
+fn mmap_dio(src: &str, dst: &str, len: usize) -> Result<String, Failure> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
-    let bad = |m: String| std::io::Error::other(m);
     let s = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -300,15 +495,12 @@ fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
     }
     // O_DIRECT write from the mapping: the source pages are pinned by GUP.
     // SAFETY: Only the kernel reads the slice; nothing changes the file.
-    if let Err(e) = one_call(r2dax_sys::pwrite(&d, unsafe { m.as_slice() }, 0), len) {
-        return Err(bad(format!("O_DIRECT write from the mapping: {e}")));
-    }
+    one_call(r2dax_sys::pwrite(&d, unsafe { m.as_slice() }, 0), len)
+        .map_err(call("O_DIRECT write from the mapping"))?;
     let mut back = vec![0u8; len];
     std::fs::File::open(dst)?.read_exact_at(&mut back, 0)?;
     if let Some(i) = (0..len).find(|&i| back[i] != pattern(i, 1)) {
-        return Err(bad(format!(
-            "destination byte {i} wrong after O_DIRECT write"
-        )));
+        return Err(Failure::DestinationWrong { at: i });
     }
     // And back: O_DIRECT read into the mapping (GUP for writing).
     std::fs::OpenOptions::new()
@@ -318,22 +510,20 @@ fn mmap_dio(src: &str, dst: &str, len: usize) -> std::io::Result<String> {
     d.sync_all()?;
     // SAFETY: Only the kernel writes the slice; nothing else changes the
     // file meanwhile.
-    if let Err(e) = one_call(r2dax_sys::pread(&d, unsafe { m.as_mut_slice() }, 0), len) {
-        return Err(bad(format!("O_DIRECT read into the mapping: {e}")));
-    }
+    one_call(r2dax_sys::pread(&d, unsafe { m.as_mut_slice() }, 0), len)
+        .map_err(call("O_DIRECT read into the mapping"))?;
     drop(m);
     let mut got = vec![0u8; len];
     s.read_exact_at(&mut got, 0)?;
     if let Some(i) = (0..len).find(|&i| got[i] != pattern(i, 2)) {
-        return Err(bad(format!("source byte {i} wrong after O_DIRECT read")));
+        return Err(Failure::SourceWrong { at: i });
     }
     Ok(format!("{len} bytes both ways: ok"))
 }
 
 /// See the module documentation (`cow`).
-fn cow(path: &str, len: usize) -> std::io::Result<String> {
+fn cow(path: &str, len: usize) -> Result<String, Failure> {
     use std::os::unix::fs::FileExt;
-    let bad = |m: String| std::io::Error::other(m);
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -357,19 +547,19 @@ fn cow(path: &str, len: usize) -> std::io::Result<String> {
         })
         .collect();
     for h in hs {
-        h.join().map_err(|_| bad("a COW thread panicked".into()))?;
+        h.join().map_err(|_| Failure::Panicked("a COW thread"))?;
     }
     for pg in 0..len / 4096 {
         let (w, r) = (m.read(pg * 4096 + 7), m.read(pg * 4096 + 8));
         if w != 0xc0 ^ pg as u8 || r != orig[pg * 4096 + 8] {
-            return Err(bad(format!("private copy of page {pg} wrong")));
+            return Err(Failure::PrivateCopyWrong { page: pg });
         }
     }
     drop(m);
     let mut now = vec![0u8; len];
     f.read_exact_at(&mut now, 0)?;
     if now != orig {
-        return Err(bad("private writes reached the file".into()));
+        return Err(Failure::PrivateWritesReachedFile);
     }
     Ok(format!(
         "{} pages copied on write, file unchanged",
@@ -378,11 +568,10 @@ fn cow(path: &str, len: usize) -> std::io::Result<String> {
 }
 
 /// See the module documentation (`dio-race`).
-fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<String> {
+fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> Result<String, Failure> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
-    let bad = |m: String| std::io::Error::other(m);
     let d = Arc::new(
         std::fs::OpenOptions::new()
             .read(true)
@@ -417,7 +606,7 @@ fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<Stri
     };
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let (mut full, mut efault, mut short) = (0u64, 0u64, 0u64);
-    let mut result = Ok(());
+    let mut result: Result<(), Failure> = Ok(());
     while std::time::Instant::now() < end {
         let mut m = match map(&d, len, true) {
             Ok(m) => m,
@@ -436,7 +625,7 @@ fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<Stri
             Ok(_) => short += 1,
             Err(e) if e.raw() == libc::EFAULT => efault += 1,
             Err(e) => {
-                result = Err(bad(format!("O_DIRECT read into the mapping: {e}")));
+                result = Err(call("O_DIRECT read into the mapping")(e));
                 break;
             }
         }
@@ -444,16 +633,15 @@ fn dio_race(dax: &str, src: &str, len: usize, secs: u64) -> std::io::Result<Stri
     stop.store(true, Ordering::Relaxed);
     cutter
         .join()
-        .map_err(|_| bad("the truncating thread panicked".into()))??;
+        .map_err(|_| Failure::Panicked("the truncating thread"))??;
     result?;
     // Which side wins each time depends on the machine's speed; both
     // sides must have run.
     if full + short + efault == 0 || cuts.load(Ordering::Relaxed) == 0 {
-        return Err(bad(format!(
-            "no race: {} reads, {} truncates",
-            full + short + efault,
-            cuts.load(Ordering::Relaxed)
-        )));
+        return Err(Failure::NoRace {
+            reads: full + short + efault,
+            truncates: cuts.load(Ordering::Relaxed),
+        });
     }
     eprintln!(
         "dio-race: {full} full, {short} short, {efault} EFAULT reads; {} truncate+punch rounds",
@@ -518,7 +706,7 @@ fn readdir_sorted(dir: &str) -> std::io::Result<Vec<String>> {
     Ok(v)
 }
 
-fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> std::io::Result<String> {
+fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> Result<String, Failure> {
     use std::collections::BTreeMap;
     use std::os::unix::fs::MetadataExt;
     let mut r = Rng(seed.max(1));
@@ -526,7 +714,6 @@ fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> std::io:
     let mut model: BTreeMap<String, u64> = BTreeMap::new();
     let pool = 3000;
     let path = |n: &str| format!("{dir}/{n}");
-    let bad = |what: String| std::io::Error::other(what);
     let mut counts = [0usize; 6];
     for i in 0..ops {
         let a = dir_name(&mut r, pool);
@@ -599,25 +786,31 @@ fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> std::io:
                     libc::ENOENT
                 };
                 if got == 0 && ino != model.get(&a).copied() {
-                    return Err(bad(format!(
-                        "op {i}: lookup {a}: inode {ino:?}, model {:?}",
-                        model.get(&a)
-                    )));
+                    return Err(Failure::LookupInode {
+                        op: i,
+                        model: model.get(&a).copied(),
+                        name: a,
+                        ino,
+                    });
                 }
                 (4, got, want)
             }
         };
         counts[kind] += 1;
         if got != want {
-            return Err(bad(format!(
-                "op {i} ({}): {a} {b}: errno {got}, model says {want}",
-                ["create", "unlink", "rename", "link", "lookup"][kind]
-            )));
+            return Err(Failure::WrongErrno {
+                op: i,
+                kind: ["create", "unlink", "rename", "link", "lookup"][kind],
+                a,
+                b,
+                got,
+                want,
+            });
         }
         if i % 500 == 499 || i + 1 == ops {
             let names: Vec<String> = model.keys().cloned().collect();
             if readdir_sorted(dir)? != names {
-                return Err(bad(format!("op {i}: readdir differs from the model")));
+                return Err(Failure::ReaddirDiffers { op: Some(i) });
             }
             counts[5] += 1;
         }
@@ -643,18 +836,19 @@ fn dirops(dir: &str, ops: usize, seed: u64, model_out: Option<&str>) -> std::io:
     ))
 }
 
-fn dircheck(dir: &str, model: &str) -> std::io::Result<String> {
-    let bad = |what: String| std::io::Error::other(what);
+fn dircheck(dir: &str, model: &str) -> Result<String, Failure> {
     let want: Vec<String> = std::fs::read_to_string(model)?
         .lines()
         .map(str::to_string)
         .collect();
     if readdir_sorted(dir)? != want {
-        return Err(bad("readdir differs from the model".into()));
+        return Err(Failure::ReaddirDiffers { op: None });
     }
     for n in &want {
-        std::fs::symlink_metadata(format!("{dir}/{n}"))
-            .map_err(|e| bad(format!("lookup {n}: {e}")))?;
+        std::fs::symlink_metadata(format!("{dir}/{n}")).map_err(|source| Failure::Lookup {
+            name: n.clone(),
+            source,
+        })?;
     }
     let mut r = Rng(12345);
     let mut absent = 0;
@@ -663,7 +857,12 @@ fn dircheck(dir: &str, model: &str) -> std::io::Result<String> {
         if want.binary_search(&n).is_err() {
             match std::fs::symlink_metadata(format!("{dir}/{n}")) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => absent += 1,
-                other => return Err(bad(format!("absent {n}: {other:?}"))),
+                found => {
+                    return Err(Failure::AbsentFound {
+                        name: n,
+                        found: Box::new(found),
+                    })
+                }
             }
         }
     }
@@ -672,4 +871,146 @@ fn dircheck(dir: &str, model: &str) -> std::io::Result<String> {
         want.len(),
         absent
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_print_as_before() {
+        let enoent = || std::io::Error::from_raw_os_error(libc::ENOENT);
+        let cases = [
+            (
+                Failure::Io(enoent()),
+                "No such file or directory (os error 2)".to_string(),
+            ),
+            (
+                Failure::Errno(Errno::new(libc::ENOMEM)),
+                "Cannot allocate memory (os error 12)".into(),
+            ),
+            (
+                call("O_DIRECT read into the mapping")(Errno::new(libc::EFAULT)),
+                "O_DIRECT read into the mapping: Bad address (os error 14)".into(),
+            ),
+            (
+                call("FS_IOC_FSSETXATTR")(Errno::new(libc::EPERM)),
+                "FS_IOC_FSSETXATTR: Operation not permitted (os error 1)".into(),
+            ),
+            (
+                Failure::Panicked("the truncating thread"),
+                "the truncating thread panicked".into(),
+            ),
+            (
+                Failure::DestinationWrong { at: 4097 },
+                "destination byte 4097 wrong after O_DIRECT write".into(),
+            ),
+            (
+                Failure::SourceWrong { at: 3 },
+                "source byte 3 wrong after O_DIRECT read".into(),
+            ),
+            (
+                Failure::PrivateCopyWrong { page: 5 },
+                "private copy of page 5 wrong".into(),
+            ),
+            (
+                Failure::PrivateWritesReachedFile,
+                "private writes reached the file".into(),
+            ),
+            (
+                Failure::NoRace {
+                    reads: 0,
+                    truncates: 7,
+                },
+                "no race: 0 reads, 7 truncates".into(),
+            ),
+            (
+                Failure::LookupInode {
+                    op: 9,
+                    name: "a-b".into(),
+                    ino: Some(12),
+                    model: None,
+                },
+                "op 9: lookup a-b: inode Some(12), model None".into(),
+            ),
+            (
+                Failure::WrongErrno {
+                    op: 3,
+                    kind: "rename",
+                    a: "x".into(),
+                    b: "y".into(),
+                    got: 2,
+                    want: 0,
+                },
+                "op 3 (rename): x y: errno 2, model says 0".into(),
+            ),
+            (
+                Failure::ReaddirDiffers { op: Some(499) },
+                "op 499: readdir differs from the model".into(),
+            ),
+            (
+                Failure::ReaddirDiffers { op: None },
+                "readdir differs from the model".into(),
+            ),
+            (
+                Failure::Lookup {
+                    name: "n".into(),
+                    source: enoent(),
+                },
+                "lookup n: No such file or directory (os error 2)".into(),
+            ),
+            (
+                Failure::AbsentFound {
+                    name: "n".into(),
+                    found: Box::new(Err(std::io::Error::from_raw_os_error(libc::EIO))),
+                },
+                format!(
+                    "absent n: {:?}",
+                    Err::<(), _>(std::io::Error::from_raw_os_error(libc::EIO))
+                ),
+            ),
+            (
+                Failure::Differs {
+                    round: 2,
+                    path: "/mnt/f".into(),
+                    at: 209715200,
+                    hole: 209715200..209780736,
+                },
+                "round 2: /mnt/f differs at byte 209715200 (the punched range is \
+                 209715200..209780736)"
+                    .into(),
+            ),
+            (
+                Failure::SmallDiffers {
+                    round: 0,
+                    path: "/mnt/d/small3".into(),
+                    at: 17,
+                },
+                "round 0: /mnt/d/small3 differs at byte 17".into(),
+            ),
+            (
+                Failure::WritebackLate { late: 1, rounds: 3 },
+                "1 of 3 rounds: writeback never got 160 MiB ahead".into(),
+            ),
+            (
+                Failure::StayedBusy,
+                "the file stayed busy after the race".into(),
+            ),
+            (
+                Failure::ReadDiffers { dax: true, at: 8 },
+                "read(2) in DAX mode differs at byte 8".into(),
+            ),
+            (
+                Failure::MappingDiffers { dax: false, at: 9 },
+                "the mapping in page-cache mode differs at byte 9".into(),
+            ),
+            (
+                Failure::NoSwitchToDax,
+                "no switch to DAX happened during the race".into(),
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
 }

@@ -3,16 +3,18 @@
 //! (writeback, khugepaged's collapse) and the operations that change the
 //! file's layout or mode (punch hole, a DAX switch).
 
+use crate::{call, Failure};
 use r2dax_format::ioctl::FS_XFLAG_DAX;
-use r2dax_sys::{Errno, Mmap};
+use r2dax_sys::Mmap;
 use std::fs::{File, OpenOptions};
-use std::io::{Error, Result};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MIB: usize = 1 << 20;
+
+type Result<T> = std::result::Result<T, Failure>;
 
 /// The byte at offset `i` of a file written in round `salt` (`tag`
 /// tells the file apart).
@@ -37,11 +39,6 @@ fn dirty_kib() -> u64 {
         .find_map(|l| l.strip_prefix("Dirty:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// `e` as an `io::Error` of its kind, its text prefixed with `what`.
-fn context(what: &str) -> impl Fn(Errno) -> Error + '_ {
-    move |e| Error::new(Error::from(e).kind(), format!("{what}: {e}"))
 }
 
 /// Compares `len` bytes of `f` at `off` with `expect(offset)`; returns
@@ -118,7 +115,7 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
                 HOLE as u64,
                 HOLE_LEN as u64,
             )
-            .map_err(context("punch"))?;
+            .map_err(call("punch"))?;
             let mut b = vec![0u8; HOLE_LEN];
             fill(&mut b, HOLE, round, 1);
             f2.write_all_at(&b, HOLE as u64)?;
@@ -130,10 +127,10 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
             Ok(in_time)
         });
         r2dax_sys::sync_file_range(&*f, 0, SIZE as u64, libc::SYNC_FILE_RANGE_WRITE)
-            .map_err(context("sync_file_range"))?;
+            .map_err(call("sync_file_range"))?;
         let in_time = punch
             .join()
-            .map_err(|_| Error::other("punch thread panicked"))??;
+            .map_err(|_| Failure::Panicked("punch thread"))??;
         if !in_time {
             late += 1;
         }
@@ -147,25 +144,23 @@ pub(crate) fn wb_punch(path: &str, dir: &str, rounds: u32) -> Result<String> {
             }
         };
         if let Some(at) = first_difference(&f, 0, SIZE, expect)? {
-            return Err(Error::other(format!(
-                "round {round}: {path} differs at byte {at} (the punched range is {HOLE}..{})",
-                HOLE + HOLE_LEN
-            )));
+            return Err(Failure::Differs {
+                round,
+                path: path.to_string(),
+                at,
+                hole: HOLE..HOLE + HOLE_LEN,
+            });
         }
         for k in 0..SMALL {
             let p = format!("{dir}/small{k}");
             let s = File::open(&p)?;
             if let Some(at) = first_difference(&s, 0, SMALL_LEN, |i| byte(i, round, 2 + k))? {
-                return Err(Error::other(format!(
-                    "round {round}: {p} differs at byte {at}"
-                )));
+                return Err(Failure::SmallDiffers { round, path: p, at });
             }
         }
     }
     if late > 0 {
-        return Err(Error::other(format!(
-            "{late} of {rounds} rounds: writeback never got 160 MiB ahead"
-        )));
+        return Err(Failure::WritebackLate { late, rounds });
     }
     Ok(format!("{rounds} rounds, every file intact"))
 }
@@ -178,7 +173,7 @@ fn map_read_only(f: &File, len: usize) -> Result<Mmap> {
 
 /// Sets or clears the DAX flag of `f`; `Ok(false)` for `EBUSY`.
 fn set_dax(f: &File, on: bool) -> Result<bool> {
-    let mut fa = r2dax_sys::get_fsxattr(f).map_err(context("FS_IOC_FSGETXATTR"))?;
+    let mut fa = r2dax_sys::get_fsxattr(f).map_err(call("FS_IOC_FSGETXATTR"))?;
     if on {
         fa.xflags |= FS_XFLAG_DAX;
     } else {
@@ -187,7 +182,7 @@ fn set_dax(f: &File, on: bool) -> Result<bool> {
     match r2dax_sys::set_fsxattr(f, &fa) {
         Ok(()) => Ok(true),
         Err(e) if e.raw() == libc::EBUSY => Ok(false),
-        Err(e) => Err(context("FS_IOC_FSSETXATTR")(e)),
+        Err(e) => Err(call("FS_IOC_FSSETXATTR")(e)),
     }
 }
 
@@ -285,10 +280,8 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
     stop.store(true, Ordering::Relaxed);
     let r = collapser
         .join()
-        .map_err(|_| Error::other("collapser panicked"))?;
-    unmapper
-        .join()
-        .map_err(|_| Error::other("unmapper panicked"))?;
+        .map_err(|_| Failure::Panicked("collapser"))?;
+    unmapper.join().map_err(|_| Failure::Panicked("unmapper"))?;
     if let Some(e) = err {
         return Err(e);
     }
@@ -299,15 +292,12 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
         while !set_dax(&f, mode)? {
             tries += 1;
             if tries > 100 {
-                return Err(Error::other("the file stayed busy after the race"));
+                return Err(Failure::StayedBusy);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         if let Some(at) = first_difference(&f, 0, LEN, |i| byte(i, 0, 9))? {
-            return Err(Error::other(format!(
-                "read(2) in {} mode differs at byte {at}",
-                if mode { "DAX" } else { "page-cache" }
-            )));
+            return Err(Failure::ReadDiffers { dax: mode, at });
         }
         let m = map_read_only(&f, LEN)?;
         // SAFETY: A read-only mapping; the racing threads have ended and
@@ -316,10 +306,7 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
         let bad = (0..LEN).find(|&i| bytes[i] != byte(i, 0, 9));
         drop(m);
         if let Some(at) = bad {
-            return Err(Error::other(format!(
-                "the mapping in {} mode differs at byte {at}",
-                if mode { "DAX" } else { "page-cache" }
-            )));
+            return Err(Failure::MappingDiffers { dax: mode, at });
         }
     }
     eprintln!(
@@ -328,7 +315,7 @@ pub(crate) fn collapse_race(path: &str, secs: u64) -> Result<String> {
         unmapped.load(Ordering::Relaxed)
     );
     if to_dax == 0 {
-        return Err(Error::other("no switch to DAX happened during the race"));
+        return Err(Failure::NoSwitchToDax);
     }
     Ok("collapse, unmap and switch raced; data intact in both modes".into())
 }
