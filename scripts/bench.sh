@@ -16,6 +16,14 @@
 #
 # R2DAX_BENCH_FS, _REPS, _RT, _SIZE, _META and _PROFILE reach the guest (see
 # tools/testing/bench/run). Documentation/bench.rst explains the figures.
+#
+# Paired comparison: R2DAX_BENCH_BASELINE=COMMIT also builds r2dax.ko from
+# that commit (git archive into out/bench/module-base) and puts it in the
+# initramfs as /r2dax/r2dax-base.ko; the filesystems r2dax-dax@base and
+# r2dax-pc@base run like r2dax-dax and r2dax-pc on that module, in the same
+# boot and alternating with them. R2DAX_BENCH_FS then defaults to
+# "r2dax-dax r2dax-dax@base r2dax-pc r2dax-pc@base", e.g.
+#   R2DAX_BENCH_BASELINE=HEAD~1 R2DAX_BENCH_FS="r2dax-pc r2dax-pc@base" make bench BENCH=B2
 set -eu
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,12 +39,27 @@ make --no-print-directory -s -C "$top/samples" OUT="$top/out/samples"
 mod=$out/module
 build_module_copy "$mod"
 
+# The baseline's module for the @base filesystems, if asked for.
+base=${R2DAX_BENCH_BASELINE:-}
+basemod=
+if [ -n "$base" ]; then
+	base_rev=$(git -C "$top" rev-parse -q --verify "$base^{commit}") ||
+		die "R2DAX_BENCH_BASELINE: '$base' is not a commit"
+	build_module_commit "$out/module-base" "$base_rev"
+	basemod=$out/module-base/r2dax.ko
+	export R2DAX_BENCH_FS="${R2DAX_BENCH_FS:-r2dax-dax r2dax-dax@base r2dax-pc r2dax-pc@base}"
+else
+	case " ${R2DAX_BENCH_FS:-} " in
+	*@base*) die "R2DAX_BENCH_FS names a @base filesystem but R2DAX_BENCH_BASELINE is not set" ;;
+	esac
+fi
+
 extra=fio
 if [ -n "${R2DAX_BENCH_PROFILE:-}" ]; then
 	command -v perf >/dev/null || die "R2DAX_BENCH_PROFILE needs perf on the host (apt-get install linux-perf)"
 	extra="fio perf"
 fi
-R2DAX_MODULE=$mod/r2dax.ko R2DAX_INITRAMFS=$out/initramfs.cpio.gz R2DAX_EXTRA_BINS=$extra \
+R2DAX_MODULE=$mod/r2dax.ko R2DAX_BASE_MODULE=$basemod R2DAX_INITRAMFS=$out/initramfs.cpio.gz R2DAX_EXTRA_BINS=$extra \
 	"$top/scripts/build-initramfs.sh"
 
 # NVDIMM backing in host RAM (tmpfs), so that host disk writeback does not
@@ -63,6 +86,9 @@ log=$out/bench.log
 	echo "R2DAX-BENCH-META qemu_mode TCG (-accel tcg), 2 vCPUs, default CPU model, NVDIMMs on host tmpfs (4 KiB pages)"
 	echo "R2DAX-BENCH-META date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "R2DAX-BENCH-META commit $(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)"
+	if [ -n "$base" ]; then
+		echo "R2DAX-BENCH-META baseline $(git -C "$top" describe --always "$base_rev") ($base)"
+	fi
 	tr -d '\r\000' <"$out/results.log"
 } >"$log"
 "$top/tools/target/release/r2dax-bench" report "$log" \

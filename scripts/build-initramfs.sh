@@ -5,7 +5,8 @@
 #
 # make bench builds its own: R2DAX_MODULE (the module built for the bench
 # kernel), R2DAX_INITRAMFS (where to write it) and R2DAX_EXTRA_BINS (more
-# host programs: fio).
+# host programs: fio); with R2DAX_BENCH_BASELINE, R2DAX_BASE_MODULE (the
+# baseline's module, installed as /r2dax/r2dax-base.ko).
 set -eu
 . "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +61,7 @@ done
 
 # r2dax: module, tools (installed under their mkfs.TYPE names), tests.
 cp "$module" "$root/r2dax/r2dax.ko"
+if [ -n "${R2DAX_BASE_MODULE:-}" ]; then cp "$R2DAX_BASE_MODULE" "$root/r2dax/r2dax-base.ko"; fi
 for t in mkfs fsck dump; do
 	cp "$tools/$t-r2dax" "$root/usr/sbin/$t.r2dax"
 	copy_libs "$tools/$t-r2dax"

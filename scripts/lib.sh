@@ -66,3 +66,20 @@ build_module_copy() {
 	# shellcheck disable=SC2086
 	make --no-print-directory -s -C "$(kernel_build_dir)" M="$_mod" $KMAKE_FLAGS modules
 }
+
+# Build r2dax.ko for the current kernel variant from commit $2 of the
+# repository, unpacked (git archive) into $1, for make bench's baseline
+# (R2DAX_BENCH_BASELINE). The whole tree at that commit is the external
+# module directory, so a commit from before include/uapi or any other file
+# builds as it did then. The module is $1/r2dax.ko.
+build_module_commit() {
+	_top=$(cd "$(dirname "$0")/.." && pwd)
+	_mod=$1
+	rm -rf "$_mod"
+	mkdir -p "$_mod"
+	git -C "$_top" archive --format=tar "$2" >"$_mod.tar"
+	tar -x -f "$_mod.tar" -C "$_mod"
+	rm -f "$_mod.tar"
+	# shellcheck disable=SC2086
+	make --no-print-directory -s -C "$(kernel_build_dir)" M="$_mod" $KMAKE_FLAGS modules
+}

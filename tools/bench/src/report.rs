@@ -14,7 +14,10 @@ use crate::sample::{Better, Sample};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// The filesystems in report order; `devdax` is B0.
+/// The filesystems in report order; `devdax` is B0. A label's variants
+/// ("r2dax-pc@base": the same on the baseline's module, from
+/// R2DAX_BENCH_BASELINE) follow it when the log has them; see
+/// `Results::fs`.
 pub const FS: [&str; 6] = [
     "r2dax-dax",
     "r2dax-pc",
@@ -285,6 +288,8 @@ type Key = (String, String, String, String); // fs, bench, case, metric
 
 /// All figures by (fs, bench, case, metric), including the derived ones.
 pub struct Results {
+    /// The columns: `FS` with each label's variants after it.
+    pub fs: Vec<String>,
     pub stats: BTreeMap<Key, Stat>,
     pub meta: BTreeMap<String, String>,
     pub samples: Vec<Sample>,
@@ -347,7 +352,20 @@ impl Results {
             };
             stats.insert(k, st);
         }
+        let mut fs = Vec::new();
+        for f in FS {
+            fs.push(f.to_string());
+            let mut v: Vec<String> = samples
+                .iter()
+                .filter(|s| s.fs.strip_prefix(f).is_some_and(|x| x.starts_with('@')))
+                .map(|s| s.fs.clone())
+                .collect();
+            v.sort();
+            v.dedup();
+            fs.extend(v);
+        }
         let mut r = Results {
+            fs,
             stats,
             meta,
             samples,
@@ -373,7 +391,7 @@ impl Results {
     /// penalty.
     fn derive(&mut self) {
         let mut new = Vec::new();
-        for fs in FS.iter().filter(|&&f| f != B0) {
+        for fs in self.fs.iter().filter(|f| *f != B0) {
             for (case, metric) in [("randw4k", "write_clat_p50"), ("randr4k", "read_clat_p50")] {
                 if let (Some(x), Some(b)) = (
                     self.median_of(fs, "B2", case, metric),
@@ -438,6 +456,15 @@ impl Results {
                 Better::Lower => b / a,
             },
         )
+    }
+
+    /// (label, variant) for every variant column, e.g. ("r2dax-pc",
+    /// "r2dax-pc@base").
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.fs
+            .iter()
+            .filter_map(|v| v.split_once('@').map(|(f, _)| (f.to_string(), v.clone())))
+            .collect()
     }
 
     /// The figure of `fs` in a row (B0's figure for `devdax`).
@@ -611,7 +638,7 @@ pub fn table(r: &Results) -> String {
     let mut o = String::new();
     let rows: Vec<&Row> = ROWS
         .iter()
-        .filter(|row| FS.iter().any(|fs| r.cell(row, fs).is_some()))
+        .filter(|row| r.fs.iter().any(|fs| r.cell(row, fs).is_some()))
         .collect();
     let _ = writeln!(
         o,
@@ -620,26 +647,26 @@ pub fn table(r: &Results) -> String {
          totals and means by tens of percent from run to run and leave those alone. Targets use them."
     );
     let _ = write!(o, "{:<40}", "figure");
-    for fs in FS {
+    for fs in &r.fs {
         let _ = write!(o, " {:>16}", if fs == B0 { "B0 (devdax)" } else { fs });
     }
     o.push('\n');
     for row in &rows {
         let _ = write!(o, "{:<40}", row.label);
-        for fs in FS {
+        for fs in &r.fs {
             let _ = write!(o, " {:>16}", cell_text(r.cell(row, fs)));
         }
         o.push('\n');
     }
     let _ = writeln!(o, "\nSpeed-up (above 1 = better): x ext4-DAX / x B0");
     let _ = write!(o, "{:<40}", "figure");
-    for fs in FS.iter().filter(|&&f| f != B0) {
+    for fs in r.fs.iter().filter(|f| *f != B0) {
         let _ = write!(o, " {:>16}", fs);
     }
     o.push('\n');
     for row in &rows {
         let _ = write!(o, "{:<40}", row.label);
-        for fs in FS.iter().filter(|&&f| f != B0) {
+        for fs in r.fs.iter().filter(|f| *f != B0) {
             let c = format!(
                 "{} / {}",
                 ratio_text(r.speedup(row, fs, EXT4)),
@@ -648,6 +675,25 @@ pub fn table(r: &Results) -> String {
             let _ = write!(o, " {:>16}", c);
         }
         o.push('\n');
+    }
+    let pairs = r.pairs();
+    if !pairs.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nPaired, same boot: speed-up of each label over its variant (above 1 = better than it)"
+        );
+        let _ = write!(o, "{:<40}", "figure");
+        for (_, v) in &pairs {
+            let _ = write!(o, " {:>16}", format!("x {v}"));
+        }
+        o.push('\n');
+        for row in &rows {
+            let _ = write!(o, "{:<40}", row.label);
+            for (f, v) in &pairs {
+                let _ = write!(o, " {:>16}", ratio_text(r.speedup(row, f, v)));
+            }
+            o.push('\n');
+        }
     }
     let _ = writeln!(o, "\nTargets (r2dax-dax)");
     for t in targets(r) {
@@ -680,14 +726,23 @@ pub fn markdown(r: &Results) -> String {
         "ext2-DAX",
         "B0 devdax",
     ];
+    // A variant's column is headed by its label.
+    let names: Vec<&str> =
+        r.fs.iter()
+            .map(|f| {
+                FS.iter()
+                    .position(|x| x == f)
+                    .map_or(f.as_str(), |i| names[i])
+            })
+            .collect();
     let _ = writeln!(o, "| figure | {} |", names.join(" | "));
     let _ = writeln!(o, "|---|{}", "---:|".repeat(names.len()));
     for row in ROWS
         .iter()
-        .filter(|row| FS.iter().any(|fs| r.cell(row, fs).is_some()))
+        .filter(|row| r.fs.iter().any(|fs| r.cell(row, fs).is_some()))
     {
         let _ = write!(o, "| {} |", row.label);
-        for fs in FS {
+        for fs in &r.fs {
             let c = cell_text(r.cell(row, fs));
             let x = if fs != B0 && fs != EXT4 {
                 r.speedup(row, fs, EXT4)
@@ -742,7 +797,7 @@ pub fn json(r: &Results) -> String {
         m.insert("case".into(), Value::Str(row.case.into()));
         m.insert("metric".into(), Value::Str(row.metric.into()));
         let mut per = BTreeMap::new();
-        for fs in FS {
+        for fs in &r.fs {
             if let Some(s) = r.cell(row, fs) {
                 let mut v = stat_json(s);
                 if let Value::Obj(o) = &mut v {
@@ -752,8 +807,13 @@ pub fn json(r: &Results) -> String {
                         o.insert("x_ext4".into(), Value::Num(x4));
                         o.insert("x_b0".into(), Value::Num(x0));
                     }
+                    if let Some((f, _)) = r.pairs().into_iter().find(|(_, v)| v == fs) {
+                        // The label's speed-up over this variant, same boot.
+                        let x = r.speedup(row, &f, fs).unwrap_or(f64::NAN);
+                        o.insert("x_paired".into(), Value::Num(x));
+                    }
                 }
-                per.insert(fs.to_string(), v);
+                per.insert(fs.clone(), v);
             }
         }
         m.insert("fs".into(), Value::Obj(per));
@@ -812,7 +872,11 @@ fn esc(s: &str) -> String {
 /// 16; longer bars to the right are better.
 pub fn svg(r: &Results) -> String {
     const COLORS: [&str; 5] = ["#d1495b", "#edae49", "#00798c", "#30638e", "#8d8d8d"];
-    let fss: Vec<&str> = FS.iter().copied().filter(|&f| f != B0).collect();
+    let fss: Vec<&str> =
+        r.fs.iter()
+            .map(String::as_str)
+            .filter(|&f| f != B0)
+            .collect();
     let rows: Vec<&Row> = ROWS
         .iter()
         .filter(|row| fss.iter().any(|fs| r.speedup(row, fs, EXT4).is_some()))
@@ -842,7 +906,7 @@ pub fn svg(r: &Results) -> String {
         let _ = writeln!(
             o,
             r#"<rect x="{x}" y="28" width="10" height="10" fill="{}"/>"#,
-            COLORS[i]
+            COLORS[i % COLORS.len()]
         );
         let _ = writeln!(o, r#"<text x="{}" y="37">{fs}</text>"#, x + 14.0);
     }
@@ -893,7 +957,7 @@ pub fn svg(r: &Results) -> String {
                     r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{}" fill="{}"><title>{fs} {}: {v:.3}</title></rect>"#,
                     w.max(0.5),
                     bar_h - 1.0,
-                    COLORS[i],
+                    COLORS[i % COLORS.len()],
                     esc(row.label)
                 );
             }
@@ -994,5 +1058,29 @@ mod tests {
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert!(table(&r).contains("B1 seq write 2M"));
         assert!(markdown(&r).contains("(2.00x)"));
+    }
+
+    #[test]
+    fn variants_get_columns_and_pairs() {
+        assert_eq!(Results::parse(&log()).fs, FS);
+        let mut l = log();
+        for (rep, v) in [(1, 1200.0), (2, 1250.0), (3, 1300.0)] {
+            let _ = writeln!(l, "R2DAX-BENCH fs=r2dax-dax@base rep={rep} bench=B1 case=seqw2m metric=write_clat_p50 value={v} unit=ns better=lower");
+        }
+        let r = Results::parse(&l);
+        assert_eq!(r.fs[..3], ["r2dax-dax", "r2dax-dax@base", "r2dax-pc"]);
+        assert_eq!(r.fs.len(), FS.len() + 1);
+        let pairs = vec![("r2dax-dax".to_string(), "r2dax-dax@base".to_string())];
+        assert_eq!(r.pairs(), pairs);
+        let row = ROWS
+            .iter()
+            .find(|x| x.case == "seqw2m" && x.metric == "write_clat_p50")
+            .unwrap();
+        assert_eq!(r.speedup(row, "r2dax-dax", "r2dax-dax@base"), Some(1.25));
+        assert!(table(&r).contains("x r2dax-dax@base"));
+        assert!(markdown(&r).contains("| r2dax-dax@base |"));
+        let j = json(&r);
+        assert!(crate::json::parse(&j).is_ok() && j.contains("x_paired"));
+        assert!(svg(&r).contains("r2dax-dax@base"));
     }
 }
