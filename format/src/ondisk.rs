@@ -8,7 +8,7 @@
 //! no `unsafe`, and never panic on any input: every decoder takes an
 //! untrusted byte slice and returns `Result`. The one exception to "only
 //! `core`" is [`crc32c_update`]: kbuild passes `--cfg MODULE`, and under it
-//! the module's copy calls the kernel's `crc32c()` through
+//! the module's copy calls the kernel's `__crc32c_le()` through
 //! `rust/vfs/crc.rs` instead of the software tables.
 //!
 //! All integers are little-endian. See
@@ -1623,7 +1623,7 @@ pub fn crc32c(data: &[u8]) -> u32 {
 }
 
 /// Continues a CRC-32C over `data` from the raw state `crc`, with no
-/// inversion on entry or exit: the kernel's `crc32c(seed, buf, len)`,
+/// inversion on entry or exit: the kernel's `__crc32c_le(seed, buf, len)`,
 /// which the module calls (through `rust/vfs/crc.rs`) instead of the
 /// tables the host tools use.
 #[cfg(MODULE)]
@@ -1669,8 +1669,9 @@ const CRC32C_TABLES: [[u32; 256]; 8] = {
 
 /// Continues a CRC-32C over `data` from the raw state `crc`, with no
 /// inversion on entry or exit: the convention of the kernel's
-/// `crc32c(seed, buf, len)`. In the module, this is that function
-/// (`rust/vfs/crc.rs`); the host tools compute it with the tables above.
+/// `__crc32c_le(seed, buf, len)` and `crc32c()`. In the module, this is
+/// `__crc32c_le()` (`rust/vfs/crc.rs`); the host tools compute it with the
+/// tables above.
 #[cfg(not(MODULE))]
 pub fn crc32c_update(mut crc: u32, data: &[u8]) -> u32 {
     let t = &CRC32C_TABLES;

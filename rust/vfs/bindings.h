@@ -7,7 +7,7 @@
  * rule), such as the _IOR number of the ABI.
  */
 #include <linux/buffer_head.h>
-#include <linux/crc32c.h>
+#include <linux/crc32.h>
 #include <linux/dax.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
