@@ -10,10 +10,10 @@
 //! short record (a directory entry, an inode copy, a group descriptor, the
 //! superblock), where that setup costs more than the CRC itself (`make
 //! bench` B7 measures it on create and rename: `bench.rst`, "Before and
-//! after the layer redesign"). `__crc32c_le()` is
-//! the library function itself, replaced by the architecture's CRC
-//! instructions where there are any (arm64, riscv, ...); it is what
-//! `crc32c()` became upstream in 6.15, when the shash detour went away.
+//! after the layer redesign"). `__crc32c_le()` is the library function
+//! itself, replaced by the architecture's CRC instructions where there are
+//! any (arm64, riscv, ...); it is what `crc32c()` became upstream in 6.15,
+//! when the shash detour went away.
 
 use super::raw;
 
