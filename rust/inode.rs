@@ -61,8 +61,10 @@ pub(crate) struct State {
 /// r2dax's per-inode data.
 ///
 /// Lock order: the VFS's `i_rwsem` (and, for mapping changes, the
-/// invalidate lock) come before `state`; `state` is a leaf lock: nothing
-/// that sleeps on I/O is called with it held except reading map blocks.
+/// invalidate lock) and `fill` come before `state`; under `state` only the
+/// allocator's lock, the superblock image's lock and buffer locks are
+/// taken, and map blocks and the inode are read and written synchronously
+/// (design.rst, "Lock order").
 #[pin_data]
 pub(crate) struct RInode {
     /// Serialises filling holes (`iomap_begin` with `IOMAP_WRITE`): a
