@@ -7,11 +7,13 @@
 use crate::inode::{release_blocks, sync_attrs, write_disk};
 use crate::iomap::{map_range, Fill};
 use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
+use crate::shift::{shift_blocks, Shift};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
 use crate::vfs::file_ops::{
-    FileOperations, IoctlOut, FALLOC_FL_KEEP_SIZE as KEEP_SIZE, FALLOC_FL_PUNCH_HOLE as PUNCH_HOLE,
-    FALLOC_FL_ZERO_RANGE as ZERO_RANGE,
+    FileOperations, IoctlOut, FALLOC_FL_COLLAPSE_RANGE as COLLAPSE_RANGE,
+    FALLOC_FL_INSERT_RANGE as INSERT_RANGE, FALLOC_FL_KEEP_SIZE as KEEP_SIZE,
+    FALLOC_FL_PUNCH_HOLE as PUNCH_HOLE, FALLOC_FL_ZERO_RANGE as ZERO_RANGE,
 };
 use crate::vfs::iomap_ops::IOMAP_WRITE;
 use crate::vfs::lock::{Exclusive, Quiesced};
@@ -65,6 +67,44 @@ fn punch(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
     release_blocks(inode, first_full, last_full)
 }
 
+/// Collapses (removes) or inserts (as a hole) the `len` bytes at `offset`,
+/// moving everything after them, with ext4's rules: both block-aligned
+/// (`EINVAL`); a collapse must end before the end of the file (`EINVAL`:
+/// up to the end it would be a truncate); an insert must start inside
+/// the file (`EINVAL`) and the file must not grow beyond the largest
+/// (`EFBIG`).
+///
+/// Everything from `offset` on is going to move, so (after the layer broke
+/// the DAX layouts from `offset` to the end) its dirty data is written
+/// back to the blocks it belongs to (CPU caches flushed, for a DAX file)
+/// and its page cache (or DAX entries) dropped, before any block moves
+/// ([`shift_blocks`]).
+fn shift_range(inode: &Quiesced<'_, R2dax>, shift: Shift, offset: u64, len: u64) -> Result {
+    if offset % BS != 0 || len % BS != 0 {
+        return Err(EINVAL);
+    }
+    let size = inode.size();
+    let end = offset.checked_add(len).ok_or(EFBIG)?;
+    let new_size = match shift {
+        Shift::Collapse if end >= size => return Err(EINVAL),
+        Shift::Collapse => size - len,
+        Shift::Insert if offset >= size => return Err(EINVAL),
+        Shift::Insert => size.checked_add(len).ok_or(EFBIG)?,
+    };
+    if new_size.div_ceil(BS) > MAX_FILE_BLOCKS {
+        return Err(EFBIG);
+    }
+    // A collapsed range's data is going: only what moves is written back.
+    let keep_from = if shift == Shift::Collapse {
+        end
+    } else {
+        offset
+    };
+    inode.write_back_from(keep_from)?;
+    inode.truncate_pagecache_from(offset);
+    shift_blocks(inode, shift, offset / BS, len / BS, new_size)
+}
+
 /// The regular-file operations (the role of fs/ext2/file.c).
 impl FileOperations for R2dax {
     /// `fsync`: writes the inode, then flushes the device's write cache, so
@@ -94,8 +134,9 @@ impl FileOperations for R2dax {
     }
 
     /// `fallocate(2)`: default (allocate, extend the size), `KEEP_SIZE`,
-    /// `PUNCH_HOLE | KEEP_SIZE`, and `ZERO_RANGE` (with or without
-    /// `KEEP_SIZE`). Other modes are refused with `EOPNOTSUPP`.
+    /// `PUNCH_HOLE | KEEP_SIZE`, `ZERO_RANGE` (with or without
+    /// `KEEP_SIZE`), `COLLAPSE_RANGE` and `INSERT_RANGE` (the VFS refuses
+    /// them with `KEEP_SIZE`). Other modes are refused with `EOPNOTSUPP`.
     fn fallocate(inode: &Quiesced<'_, Self>, fmode: u32, offset: u64, len: u64) -> Result {
         if inode.mode() & mode::S_IFMT != mode::S_IFREG {
             return Err(ENODEV);
@@ -118,6 +159,8 @@ impl FileOperations for R2dax {
         match fmode & !KEEP_SIZE {
             0 => preallocate(inode, offset, end)?,
             PUNCH_HOLE if keep => return punch(inode, offset, end),
+            COLLAPSE_RANGE => return shift_range(inode, Shift::Collapse, offset, len),
+            INSERT_RANGE => return shift_range(inode, Shift::Insert, offset, len),
             ZERO_RANGE => {
                 punch(inode, offset, end)?;
                 // The whole blocks come back zeroed; partial ones were zeroed

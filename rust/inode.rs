@@ -637,7 +637,7 @@ fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
 
 /// Frees sorted `blocks`, a contiguous run at a time; a run that fails
 /// does not stop the others (the first error is returned).
-fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
+pub(crate) fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
     let geo = &sb.info().geo;
     let mut res = Ok(());
     let mut i = 0;

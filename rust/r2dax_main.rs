@@ -32,6 +32,7 @@ mod inode;
 mod iomap;
 mod namei;
 mod orphan;
+mod shift;
 #[path = "super.rs"]
 mod super_;
 

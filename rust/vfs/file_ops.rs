@@ -26,6 +26,10 @@ pub(crate) const FALLOC_FL_KEEP_SIZE: u32 = raw::FALLOC_FL_KEEP_SIZE;
 pub(crate) const FALLOC_FL_PUNCH_HOLE: u32 = raw::FALLOC_FL_PUNCH_HOLE;
 /// `fallocate(2)` mode: make the range read as zeros, allocated.
 pub(crate) const FALLOC_FL_ZERO_RANGE: u32 = raw::FALLOC_FL_ZERO_RANGE;
+/// `fallocate(2)` mode: remove the range, moving what follows down.
+pub(crate) const FALLOC_FL_COLLAPSE_RANGE: u32 = raw::FALLOC_FL_COLLAPSE_RANGE;
+/// `fallocate(2)` mode: insert a hole, moving what follows up.
+pub(crate) const FALLOC_FL_INSERT_RANGE: u32 = raw::FALLOC_FL_INSERT_RANGE;
 
 /// The operations of open regular files (`struct file_operations`) that
 /// the filesystem provides; reads, writes and `mmap` go through iomap
@@ -39,7 +43,9 @@ pub(crate) trait FileOperations: FileSystem {
 
     /// `fallocate(2)` on a regular file, quiesced (as for
     /// [`super::inode_ops::InodeOperations::setattr_size`]); for a punch
-    /// or a zeroing, the DAX pages of the range are unmapped and unpinned.
+    /// or a zeroing, the DAX pages of the range are unmapped and unpinned;
+    /// for a collapse or an insert, those from the offset to the end of
+    /// the file.
     /// Default: `EOPNOTSUPP`.
     fn fallocate(_inode: &Quiesced<'_, Self>, _mode: u32, _offset: u64, _len: u64) -> Result {
         Err(eopnotsupp())
@@ -525,7 +531,12 @@ impl<T: Operations> Tables<T> {
             // A size-changing mode obeys RLIMIT_FSIZE (EFBIG and SIGXFSZ),
             // which vfs_fallocate leaves to the filesystem; the VFS has
             // checked s_maxbytes and overflow already.
-            let end = offset.saturating_add(len);
+            // An insert grows the file by `len`; a collapse shrinks it.
+            let end = match mode {
+                FALLOC_FL_INSERT_RANGE => (q.size() as raw::loff_t).saturating_add(len),
+                FALLOC_FL_COLLAPSE_RANGE => 0,
+                _ => offset.saturating_add(len),
+            };
             if mode & FALLOC_FL_KEEP_SIZE == 0 && end > 0 && end as u64 > q.size() {
                 // SAFETY: The inode is live.
                 kernel::error::to_result(unsafe { raw::inode_newsize_ok(inode, end) })?;
@@ -534,12 +545,17 @@ impl<T: Operations> Tables<T> {
                 return Err(EINVAL);
             };
             // Punching and zeroing free blocks: wait for DAX pins of the
-            // range first. Preallocation frees nothing, so it waits for no
-            // pin (one may be held for as long as a pipe keeps a page); it
-            // unmaps and drops the zero-page entries of the holes it fills
-            // itself.
+            // range first. Collapsing and inserting move every block from
+            // the offset on: wait for the pins of all of them before any
+            // moves (a pinned page would keep being written by its holder
+            // at its old place in the file). Preallocation frees nothing,
+            // so it waits for no pin (one may be held for as long as a pipe
+            // keeps a page); it unmaps and drops the zero-page entries of
+            // the holes it fills itself.
             if mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) != 0 {
                 q.break_layouts(o, o.saturating_add(l).saturating_sub(1))?;
+            } else if mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE) != 0 {
+                q.break_layouts(o, u64::MAX)?;
             }
             T::fallocate(&q, mode, o, l)?;
             // SAFETY: The file is open and its inode locked.

@@ -387,6 +387,12 @@ int r2dax_filemap_write_and_wait(struct address_space *mapping)
 	return filemap_write_and_wait(mapping);
 }
 
+/* Declared in linux/pagemap.h, which the kernel crate's bindings lack. */
+int r2dax_filemap_write_and_wait_range(struct address_space *mapping, loff_t start, loff_t end)
+{
+	return filemap_write_and_wait_range(mapping, start, end);
+}
+
 int r2dax_invalidate_inode_pages2(struct address_space *mapping)
 {
 	return invalidate_inode_pages2(mapping);

@@ -124,6 +124,7 @@ bool r2dax_mapping_empty(struct address_space *mapping);
 bool r2dax_folio_is_zone_device(const struct folio *folio);
 bool r2dax_inode_trylock_shared(struct inode *inode);
 int r2dax_filemap_write_and_wait(struct address_space *mapping);
+int r2dax_filemap_write_and_wait_range(struct address_space *mapping, loff_t start, loff_t end);
 int r2dax_invalidate_inode_pages2(struct address_space *mapping);
 bool r2dax_mapping_pinned(struct address_space *mapping);
 bool r2dax_noop_dirty_folio(struct address_space *mapping, struct folio *folio);

@@ -243,6 +243,34 @@ impl<T: FileSystem> Quiesced<'_, T> {
         unsafe { raw::truncate_setsize(self.inode.as_raw(), size as _) };
     }
 
+    /// Writes back the dirty data from byte `start` to the end of the file
+    /// and waits for it (`filemap_write_and_wait_range`): folios of the
+    /// page cache, or, for a DAX file, the CPU cache lines of the pages
+    /// stores went to (`dax_writeback_mapping_range`).
+    pub(crate) fn write_back_from(&self, start: u64) -> Result {
+        let start = i64::try_from(start).unwrap_or(i64::MAX);
+        // SAFETY: The inode is live; its mapping is its own. Quiesced, no
+        // write or fault dirties the range again meanwhile.
+        kernel::error::to_result(unsafe {
+            raw::r2dax_filemap_write_and_wait_range(
+                (*self.inode.as_raw()).i_mapping,
+                start,
+                i64::MAX,
+            )
+        })
+    }
+
+    /// Unmaps and drops the page cache (for a DAX file, the DAX entries)
+    /// from byte `start` to the end of the file, keeping the size
+    /// (`truncate_pagecache`).
+    pub(crate) fn truncate_pagecache_from(&self, start: u64) {
+        let start = i64::try_from(start).unwrap_or(i64::MAX);
+        // SAFETY: The inode is live and quiesced (as for
+        // `truncate_setsize`), so no fault or read fills the range again
+        // meanwhile.
+        unsafe { raw::truncate_pagecache(self.inode.as_raw(), start) };
+    }
+
     /// Drops the page cache of the byte range `start..=end`
     /// (`truncate_pagecache_range`).
     pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {

@@ -45,6 +45,10 @@
 //!       read-only mapping against munmap and DAX switches (see `race.rs`)
 //!   r2dax-t pattern FILE LEN                      the data collapse-race
 //!       checks
+//!   r2dax-t shift-mapped FILE collapse|insert OFF LEN   map FILE (shared),
+//!       store into every page through the mapping, collapse or insert
+//!       LEN bytes at OFF (fallocate), then compare the whole file through
+//!       the same mapping and through read(2) with a model of the shift
 
 use r2dax_sys::{Errno, Mmap};
 use std::fmt;
@@ -132,6 +136,17 @@ pub(crate) enum Failure {
     MappingDiffers { dax: bool, at: usize },
     /// collapse-race: no switch to DAX happened.
     NoSwitchToDax,
+    /// shift-mapped: byte `at` read through `path` (the mapping or
+    /// read(2)) is `got`, the model says `want`.
+    ShiftDiffers {
+        path: &'static str,
+        at: usize,
+        got: u8,
+        want: u8,
+    },
+    /// shift-mapped: the file is `size` bytes after the shift, the model
+    /// `want`.
+    ShiftSize { size: u64, want: usize },
 }
 
 /// "DAX" or "page-cache".
@@ -156,6 +171,18 @@ impl fmt::Display for Failure {
             Failure::SourceWrong { at } => write!(f, "source byte {at} wrong after O_DIRECT read"),
             Failure::PrivateCopyWrong { page } => write!(f, "private copy of page {page} wrong"),
             Failure::PrivateWritesReachedFile => f.write_str("private writes reached the file"),
+            Failure::ShiftSize { size, want } => {
+                write!(f, "after the shift the file is {size} bytes, the model {want}")
+            }
+            Failure::ShiftDiffers {
+                path,
+                at,
+                got,
+                want,
+            } => write!(
+                f,
+                "after the shift, byte {at} through {path} is {got:#04x}, the model says {want:#04x}"
+            ),
             Failure::NoRace { reads, truncates } => {
                 write!(f, "no race: {reads} reads, {truncates} truncates")
             }
@@ -292,6 +319,21 @@ fn main() -> ExitCode {
         }
         Some("collapse-race") if a.len() == 3 => {
             report_io(race::collapse_race(&a[1], a[2].parse().unwrap_or(5)))
+        }
+        Some("shift-mapped") if a.len() == 5 => {
+            let collapse = match a[2].as_str() {
+                "collapse" => true,
+                "insert" => false,
+                m => {
+                    eprintln!("r2dax-t: shift-mapped: unknown operation {m}");
+                    return ExitCode::from(2);
+                }
+            };
+            let (Some(off), Some(len)) = (parse_size(&a[3]), parse_size(&a[4])) else {
+                eprintln!("r2dax-t: shift-mapped: bad offset or length");
+                return ExitCode::from(2);
+            };
+            report_io(shift_mapped(&a[1], collapse, off, len))
         }
         Some("pattern") if a.len() == 3 => {
             report_io(race::pattern(&a[1], a[2].parse().unwrap_or(0)))
@@ -519,6 +561,68 @@ fn mmap_dio(src: &str, dst: &str, len: usize) -> Result<String, Failure> {
         return Err(Failure::SourceWrong { at: i });
     }
     Ok(format!("{len} bytes both ways: ok"))
+}
+
+/// See the module documentation (`shift-mapped`).
+fn shift_mapped(path: &str, collapse: bool, off: u64, len: u64) -> Result<String, Failure> {
+    const PAGE: usize = 4096;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let size = r2dax_sys::file_size(&f)? as usize;
+    let new_size = if collapse {
+        size.saturating_sub(len as usize)
+    } else {
+        size + len as usize
+    };
+    let m = map(&f, size.max(new_size).div_ceil(PAGE) * PAGE, true)?;
+    // Stores through the mapping: dirty pages (page cache) or dirty DAX
+    // entries, which the shift must write back before it moves blocks.
+    for page in 0..size.div_ceil(PAGE) {
+        m.write(page * PAGE, (page as u8).wrapping_mul(7).wrapping_add(3));
+    }
+    let mut model = vec![0u8; size];
+    one_call(r2dax_sys::pread(&f, &mut model, 0), size).map_err(call("read before"))?;
+    let mode = if collapse {
+        libc::FALLOC_FL_COLLAPSE_RANGE
+    } else {
+        libc::FALLOC_FL_INSERT_RANGE
+    };
+    r2dax_sys::fallocate(&f, mode, off, len).map_err(call("fallocate"))?;
+    let (o, l) = (off as usize, len as usize);
+    if collapse {
+        model.drain(o..o + l);
+    } else {
+        model.splice(o..o, std::iter::repeat(0).take(l));
+    }
+    let now = r2dax_sys::file_size(&f)?;
+    if now != model.len() as u64 {
+        return Err(Failure::ShiftSize {
+            size: now,
+            want: model.len(),
+        });
+    }
+    let mut got = vec![0u8; model.len()];
+    one_call(r2dax_sys::pread(&f, &mut got, 0), got.len()).map_err(call("read after"))?;
+    for (path, byte) in [
+        ("the mapping", &(|i| m.read(i)) as &dyn Fn(usize) -> u8),
+        ("read(2)", &|i| got[i]),
+    ] {
+        if let Some(at) = (0..model.len()).find(|&i| byte(i) != model[i]) {
+            return Err(Failure::ShiftDiffers {
+                path,
+                at,
+                got: byte(at),
+                want: model[at],
+            });
+        }
+    }
+    Ok(format!(
+        "{} {len} at {off}: the mapping and read(2) match the model ({} bytes)",
+        if collapse { "collapse" } else { "insert" },
+        model.len()
+    ))
 }
 
 /// See the module documentation (`cow`).
