@@ -5,7 +5,8 @@
 //! Each worker thread owns one file and a model of its contents (a byte
 //! vector whose length is the file size). It applies random operations
 //! through three paths, buffered I/O, O_DIRECT and shared mmap, plus
-//! truncate, fallocate (preallocate, keep-size, punch hole, zero range),
+//! truncate, fallocate (preallocate, keep-size, punch hole, zero range,
+//! collapse range, insert range),
 //! fsync, fdatasync and close/reopen, and checks every read against the
 //! model. The whole file is compared every `--check-every` operations and
 //! at the end. Workers run concurrently, so the allocator, the superblock
@@ -41,7 +42,8 @@ Options:
                         after a remount)
       --no-direct       no O_DIRECT operations
       --no-mmap         no mmap operations
-      --no-fallocate    no fallocate operations
+      --no-fallocate    no fallocate operations (preallocate, punch hole,
+                        zero range, collapse range, insert range)
   -q, --quiet           print only failures and the summary
   -h, --help            show this help
 
@@ -134,7 +136,7 @@ struct Worker {
     counts: [u64; OP_NAMES.len()],
 }
 
-const OP_NAMES: [&str; 14] = [
+const OP_NAMES: [&str; 16] = [
     "read",
     "write",
     "dio-read",
@@ -149,6 +151,8 @@ const OP_NAMES: [&str; 14] = [
     "fsync",
     "fdatasync",
     "reopen",
+    "collapse",
+    "insert",
 ];
 
 /// Why a worker failed the run.
@@ -514,12 +518,17 @@ impl Worker {
                 85..=88 => 10,
                 89..=92 => 11,
                 93..=95 => 12,
-                _ => 13,
+                96..=97 => 13,
+                98 => 14,
+                _ => 15,
             };
             let ok = match k {
                 2 | 3 => self.opt.direct,
                 4 | 5 => self.opt.mmap && size > 0,
                 7..=10 => self.opt.fallocate,
+                // Block-aligned ranges inside the file, and room to grow.
+                14 => self.opt.fallocate && size > 2 * PAGE as u64,
+                15 => self.opt.fallocate && size > PAGE as u64 && size + (PAGE as u64) <= max_len,
                 _ => true,
             };
             if ok {
@@ -670,6 +679,37 @@ impl Worker {
                 }
                 Ok(())
             }
+            14 => {
+                // A whole number of blocks ending before the end of the
+                // file (up to it, it would be a truncate: EINVAL).
+                let blocks = (size - 1) / PAGE as u64;
+                let off = self.rng.below(blocks) * PAGE as u64;
+                let most = (size - 1 - off) / PAGE as u64;
+                let len = (1 + self.rng.below(most.min(max_io / PAGE as u64).max(1))) * PAGE as u64;
+                self.note(format!("collapse {off} +{len}"));
+                let mode = libc::FALLOC_FL_COLLAPSE_RANGE;
+                if let Err(errno) = r2dax_sys::fallocate(self.fd(), mode, off, len) {
+                    return Err(Failure::Fallocate { mode, errno });
+                }
+                self.model.drain(off as usize..(off + len) as usize);
+                Ok(())
+            }
+            15 => {
+                // A hole of a whole number of blocks at a block boundary
+                // inside the file, within the largest size.
+                let off = self.rng.below(size.div_ceil(PAGE as u64)) * PAGE as u64;
+                let room = (max_len - size) / PAGE as u64;
+                let len = (1 + self.rng.below(room.min(max_io / PAGE as u64).max(1))) * PAGE as u64;
+                self.note(format!("insert {off} +{len}"));
+                let mode = libc::FALLOC_FL_INSERT_RANGE;
+                if let Err(errno) = r2dax_sys::fallocate(self.fd(), mode, off, len) {
+                    return Err(Failure::Fallocate { mode, errno });
+                }
+                let at = off as usize;
+                self.model
+                    .splice(at..at, std::iter::repeat(0).take(len as usize));
+                Ok(())
+            }
             _ => {
                 self.note("reopen".into());
                 self.close();
@@ -791,29 +831,31 @@ fn main() -> ExitCode {
         let stop = stop.clone();
         let path = dir.join(format!("fsx.{id}"));
         let ops = opt.ops / opt.workers + u64::from(id < opt.ops % opt.workers);
-        handles.push(std::thread::spawn(move || -> Result<[u64; 14], Failure> {
-            let mut w = Worker {
-                id,
-                path,
-                fd: None,
-                dfd: None,
-                model: Vec::new(),
-                rng: Rng::new(opt.seed + id),
-                opt,
-                log: Default::default(),
-                counts: [0; 14],
-            };
-            w.open()?;
-            let r = w.run(ops, &stop);
-            w.close();
-            if r.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            r.map(|_| w.counts)
-        }));
+        handles.push(std::thread::spawn(
+            move || -> Result<[u64; OP_NAMES.len()], Failure> {
+                let mut w = Worker {
+                    id,
+                    path,
+                    fd: None,
+                    dfd: None,
+                    model: Vec::new(),
+                    rng: Rng::new(opt.seed + id),
+                    opt,
+                    log: Default::default(),
+                    counts: [0; OP_NAMES.len()],
+                };
+                w.open()?;
+                let r = w.run(ops, &stop);
+                w.close();
+                if r.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                r.map(|_| w.counts)
+            },
+        ));
     }
     let mut ok = true;
-    let mut total = [0u64; 14];
+    let mut total = [0u64; OP_NAMES.len()];
     for h in handles {
         match h.join() {
             Ok(Ok(c)) => {
