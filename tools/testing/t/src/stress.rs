@@ -665,14 +665,18 @@ impl Worker {
     }
 
     /// fallocate: the default mode, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE,
-    /// ZERO_RANGE (with and without KEEP_SIZE).
+    /// ZERO_RANGE (with and without KEEP_SIZE), COLLAPSE_RANGE and
+    /// INSERT_RANGE (mostly block-aligned; EINVAL when not, or when the
+    /// range is not where the file allows it).
     fn op_fallocate(&mut self) {
-        const MODES: [i32; 5] = [
+        const MODES: [i32; 7] = [
             0,
             libc::FALLOC_FL_KEEP_SIZE,
             libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
             libc::FALLOC_FL_ZERO_RANGE,
             libc::FALLOC_FL_ZERO_RANGE | libc::FALLOC_FL_KEEP_SIZE,
+            libc::FALLOC_FL_COLLAPSE_RANGE,
+            libc::FALLOC_FL_INSERT_RANGE,
         ];
         let data = self.phase == Phase::Data;
         // The data phase allocates more than it punches.
@@ -685,11 +689,16 @@ impl Worker {
         if self.below(2) == 0 {
             off &= !4095;
         }
-        let len = if data {
+        let mut len = if data {
             (64 << 10) + self.below(4 << 20)
         } else {
             1 + self.below(1 << 20)
         };
+        let shift = libc::FALLOC_FL_COLLAPSE_RANGE | libc::FALLOC_FL_INSERT_RANGE;
+        if mode & shift != 0 && self.below(8) != 0 {
+            off &= !4095;
+            len = len.max(4096) & !4095;
+        }
         let (d, path) = match self.cached() {
             Some((i, _, _)) => (Desc::Cached(i), "(cached descriptor)".to_string()),
             None => {
