@@ -4,10 +4,12 @@
 #   crash-test.sh [fsync|mapsync]
 #
 # fsync (the default):
-#   1. crash-load: a workload fsyncs files and reports them ("SYNCED"), the
-#      host kills the guest without warning after a random number of them
-#      (20..39);
-#   2. crash-check: fsck repairs to clean, every fsync'd file is intact.
+#   1. crash-load: a workload fsyncs files and reports them ("SYNCED"),
+#      and collapses or inserts into others (reported before and after),
+#      the host kills the guest without warning after a random number of
+#      lines (20..39);
+#   2. crash-check: fsck repairs to clean, every fsync'd file is intact, a
+#      shifted file as before or as after its shift (crash rule 7).
 # mapsync:
 #   1. crash-load-mapsync: mapsync-log appends records through a MAP_SYNC
 #      mapping of a file it grows with ftruncate, and reports each durable
