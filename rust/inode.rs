@@ -8,7 +8,7 @@
 use crate::alloc;
 use crate::ondisk::{
     iflags, iflags2, map_capacity, map_height_for, map_path, map_ptr, mode, ptr_block, Inode, Slot,
-    BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS,
+    BLOCK_SHIFT, BLOCK_SIZE, INODE_SIZE, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, MAX_MAP_HEIGHT,
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
@@ -478,7 +478,7 @@ fn map_punch(
     }
     let h = st.disk.height;
     // Blocks one root covers.
-    let span = map_capacity(h) / MAP_ROOTS as u64;
+    let span = cover(h);
     for r in 0..MAP_ROOTS {
         let p = st.disk.roots[r];
         let base = r as u64 * span;
@@ -525,7 +525,7 @@ fn truncate_node(
         }
         return Ok(false);
     }
-    let child_span = map_capacity(depth - 1) / MAP_ROOTS as u64;
+    let child_span = cover(depth - 1);
     let mut ptrs = KVVec::from_elem(0u64, MAP_FANOUT as usize, GFP_KERNEL)?;
     sb.bread(blk)?.with_data(|d| {
         for (i, p) in ptrs.iter_mut().enumerate() {
@@ -595,44 +595,88 @@ pub(crate) fn release_blocks(inode: &Quiesced<'_, R2dax>, from: u64, to: u64) ->
 /// Every block `st.disk` owns, map blocks included, sorted.
 fn owned_blocks(sb: &SuperBlock<R2dax>, st: &State) -> Result<KVVec<u64>> {
     let mut out = KVVec::new();
-    if st.disk.iflags2 & iflags2::INLINE != 0 || !mode::has_map(st.disk.mode) {
-        return Ok(out);
-    }
-    // (block, depth) pairs still to visit; depth 0 means a data block.
-    let mut todo: KVVec<(u64, u8)> = KVVec::new();
-    for &r in st.disk.roots.iter().filter(|&&r| r != 0) {
-        todo.push((r, st.disk.height), GFP_KERNEL)?;
-    }
-    let mut next = 0;
-    while next < todo.len() {
-        let (b, depth) = todo[next];
-        next += 1;
-        // A data block's pointer may say it is unwritten; map blocks' never do.
-        let b = if depth == 0 { ptr_block(b) } else { b };
-        if !sb.info().geo.is_data_block(b) {
-            sb_err!(sb, "block {} is outside the data area", b);
-            return Err(euclean());
-        }
-        out.push(b, GFP_KERNEL)?;
-        if depth > 0 {
-            let bh = sb.bread(b)?;
-            let mut ptrs = KVVec::with_capacity(MAP_FANOUT as usize, GFP_KERNEL)?;
-            bh.with_data(|d| {
-                for i in 0..MAP_FANOUT as usize {
-                    let p = read_ptr(d, i).unwrap_or(0);
-                    if p != 0 {
-                        // Cannot fail: capacity reserved above.
-                        let _ = ptrs.push(p, GFP_NOWAIT);
-                    }
-                }
-            });
-            for p in ptrs.iter() {
-                todo.push((*p, depth - 1), GFP_KERNEL)?;
-            }
-        }
-    }
+    map_walk(sb, &st.disk, &mut |found| {
+        let b = match found {
+            Found::Map(b) => b,
+            Found::Data { ptr, .. } => ptr_block(ptr),
+        };
+        Ok(out.push(b, GFP_KERNEL)?)
+    })?;
     out.sort_unstable();
     Ok(out)
+}
+
+/// What a walk of a map finds, in file order.
+pub(crate) enum Found {
+    /// A map block (found before the blocks it points to).
+    Map(u64),
+    /// The pointer of file block `lblk` (with its `PTR_UNWRITTEN` bit).
+    Data { lblk: u64, ptr: u64 },
+}
+
+/// Blocks one pointer at map level `level` covers (`MAP_FANOUT^level`;
+/// level 0 is a data block).
+pub(crate) fn cover(level: u8) -> u64 {
+    map_capacity(level) / MAP_ROOTS as u64
+}
+
+/// Calls `f` for every map block and every data pointer of the map of
+/// `disk` (none for an inline symlink), in file order. Every pointer is
+/// checked to be in the data area (`EUCLEAN` otherwise) before `f` sees
+/// it.
+pub(crate) fn map_walk(
+    sb: &SuperBlock<R2dax>,
+    disk: &Inode,
+    f: &mut dyn FnMut(Found) -> Result,
+) -> Result {
+    if disk.iflags2 & iflags2::INLINE != 0 || !mode::has_map(disk.mode) {
+        return Ok(());
+    }
+    if disk.height > MAX_MAP_HEIGHT {
+        sb_err!(sb, "block map height {} is out of range", disk.height);
+        return Err(euclean());
+    }
+    let span = cover(disk.height);
+    for (r, &p) in disk.roots.iter().enumerate() {
+        if p != 0 {
+            map_walk_node(sb, p, disk.height, r as u64 * span, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`map_walk`] below pointer `p` at level `level`, which covers the file
+/// blocks from `base`.
+fn map_walk_node(
+    sb: &SuperBlock<R2dax>,
+    p: u64,
+    level: u8,
+    base: u64,
+    f: &mut dyn FnMut(Found) -> Result,
+) -> Result {
+    // A data block's pointer may say it is unwritten; map blocks' never do.
+    let blk = if level == 0 { ptr_block(p) } else { p };
+    if !sb.info().geo.is_data_block(blk) {
+        sb_err!(sb, "block {} is outside the data area", blk);
+        return Err(euclean());
+    }
+    if level == 0 {
+        return f(Found::Data { lblk: base, ptr: p });
+    }
+    f(Found::Map(blk))?;
+    let mut ptrs = KVVec::from_elem(0u64, MAP_FANOUT as usize, GFP_KERNEL)?;
+    sb.bread(blk)?.with_data(|d| {
+        for (i, q) in ptrs.iter_mut().enumerate() {
+            *q = read_ptr(d, i).unwrap_or(0);
+        }
+    });
+    let child = cover(level - 1);
+    for (i, &q) in ptrs.iter().enumerate() {
+        if q != 0 {
+            map_walk_node(sb, q, level - 1, base + i as u64 * child, f)?;
+        }
+    }
+    Ok(())
 }
 
 /// Frees sorted `blocks`, a contiguous run at a time; a run that fails

@@ -20,13 +20,11 @@
 //! old map block and per collapsed data block.
 
 use crate::alloc;
-use crate::inode::{free_sorted, read_ptr, sync_attrs, write_disk, State};
+use crate::inode::{cover, free_sorted, map_walk, sync_attrs, write_disk, Found, State};
 use crate::ondisk::{
-    map_capacity, map_height_for, mode, ptr_block, Inode, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS,
-    MAX_MAP_HEIGHT,
+    map_height_for, ptr_block, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, MAX_MAP_HEIGHT,
 };
 use crate::super_::R2dax;
-use crate::vfs::errno::euclean;
 use crate::vfs::lock::{Exclusive, Quiesced};
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
@@ -70,74 +68,6 @@ impl Move {
         }
         Ok(Some(to))
     }
-}
-
-/// What a walk of a map finds, in file order.
-enum Found {
-    /// A map block (found before the blocks it points to).
-    Map(u64),
-    /// The pointer of file block `lblk` (with its `PTR_UNWRITTEN` bit).
-    Data { lblk: u64, ptr: u64 },
-}
-
-/// Blocks one pointer at map level `level` covers (`MAP_FANOUT^level`;
-/// level 0 is a data block).
-fn cover(level: u8) -> u64 {
-    map_capacity(level) / MAP_ROOTS as u64
-}
-
-/// Calls `f` for every map block and every data pointer of the map of
-/// `disk`, in file order. Every pointer is checked to be in the data area
-/// (`EUCLEAN` otherwise) before `f` sees it.
-fn walk(sb: &SuperBlock<R2dax>, disk: &Inode, f: &mut dyn FnMut(Found) -> Result) -> Result {
-    if !mode::has_map(disk.mode) {
-        return Ok(());
-    }
-    if disk.height > MAX_MAP_HEIGHT {
-        sb_err!(sb, "block map height {} is out of range", disk.height);
-        return Err(euclean());
-    }
-    let span = cover(disk.height);
-    for (r, &p) in disk.roots.iter().enumerate() {
-        if p != 0 {
-            walk_node(sb, p, disk.height, r as u64 * span, f)?;
-        }
-    }
-    Ok(())
-}
-
-/// [`walk`] below pointer `p` at level `level`, which covers the file
-/// blocks from `base`.
-fn walk_node(
-    sb: &SuperBlock<R2dax>,
-    p: u64,
-    level: u8,
-    base: u64,
-    f: &mut dyn FnMut(Found) -> Result,
-) -> Result {
-    // A data block's pointer may say it is unwritten; map blocks' never do.
-    let blk = if level == 0 { ptr_block(p) } else { p };
-    if !sb.info().geo.is_data_block(blk) {
-        sb_err!(sb, "block {} is outside the data area", blk);
-        return Err(euclean());
-    }
-    if level == 0 {
-        return f(Found::Data { lblk: base, ptr: p });
-    }
-    f(Found::Map(blk))?;
-    let mut ptrs = KVVec::from_elem(0u64, MAP_FANOUT as usize, GFP_KERNEL)?;
-    sb.bread(blk)?.with_data(|d| {
-        for (i, q) in ptrs.iter_mut().enumerate() {
-            *q = read_ptr(d, i).unwrap_or(0);
-        }
-    });
-    let child = cover(level - 1);
-    for (i, &q) in ptrs.iter().enumerate() {
-        if q != 0 {
-            walk_node(sb, q, level - 1, base + i as u64 * child, f)?;
-        }
-    }
-    Ok(())
 }
 
 /// Builds a map bottom-up from data pointers given in increasing file
@@ -273,7 +203,7 @@ pub(crate) fn shift_blocks(
     let old = inode.data().state.lock().disk;
     // First walk: how high the new map must be, and that it fits.
     let mut last = None;
-    walk(sb, &old, &mut |found| {
+    map_walk(sb, &old, &mut |found| {
         if let Found::Data { lblk, .. } = found {
             if let Some(to) = mv.target(lblk)? {
                 last = Some(to);
@@ -286,7 +216,7 @@ pub(crate) fn shift_blocks(
     // the new one does not.
     let mut builder = Builder::new(sb, crate::dir::group_of(inode), height);
     let mut gone = KVVec::new();
-    let built = walk(sb, &old, &mut |found| match found {
+    let built = map_walk(sb, &old, &mut |found| match found {
         Found::Map(b) => Ok(gone.push(b, GFP_KERNEL)?),
         Found::Data { lblk, ptr } => match mv.target(lblk)? {
             Some(to) => builder.put(0, to, ptr),
