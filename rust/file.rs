@@ -6,7 +6,7 @@
 
 use crate::inode::{release_blocks, sync_attrs, write_disk};
 use crate::iomap::{map_range, Fill};
-use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
+use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS, PMD_BLOCKS};
 use crate::shift::{shift_blocks, Shift};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
@@ -78,7 +78,9 @@ fn punch(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
 /// the DAX layouts from `offset` to the end) its dirty data is written
 /// back to the blocks it belongs to (CPU caches flushed, for a DAX file)
 /// and its page cache (or DAX entries) dropped, before any block moves
-/// ([`shift_blocks`]).
+/// ([`shift_blocks`]). The collapsed range is written back too: its blocks
+/// go, but the 2 MiB entry that holds `offset` may also hold data before
+/// it.
 fn shift_range(inode: &Quiesced<'_, R2dax>, shift: Shift, offset: u64, len: u64) -> Result {
     if offset % BS != 0 || len % BS != 0 {
         return Err(EINVAL);
@@ -94,13 +96,13 @@ fn shift_range(inode: &Quiesced<'_, R2dax>, shift: Shift, offset: u64, len: u64)
     if new_size.div_ceil(BS) > MAX_FILE_BLOCKS {
         return Err(EFBIG);
     }
-    // A collapsed range's data is going: only what moves is written back.
-    let keep_from = if shift == Shift::Collapse {
-        end
-    } else {
-        offset
-    };
-    inode.write_back_from(keep_from)?;
+    // Dropping the cache from `offset` drops whole entries: a DAX entry
+    // of up to 2 MiB (PMD) that holds `offset` goes with the data before
+    // `offset` in it, which must be written back first, or its stores are
+    // never flushed. Page-cache folios are one page (r2dax does not enable
+    // large folios), so `offset`, block-aligned, never splits one.
+    let pmd = PMD_BLOCKS * BS;
+    inode.write_back_from(offset / pmd * pmd)?;
     inode.truncate_pagecache_from(offset);
     shift_blocks(inode, shift, offset / BS, len / BS, new_size)
 }
