@@ -217,8 +217,9 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         }
     }
 
-    /// Waits until no DAX page in bytes `start..=end` is pinned, before
-    /// their blocks go (truncate, punch hole, zero range);
+    /// Waits until no DAX page in bytes `start..=end`, widened to whole
+    /// 2 MiB entries, is pinned, before their blocks go or move (truncate,
+    /// punch hole, zero range, collapse and insert range);
     /// `dax_layout_busy_page_range` unmaps the range from the existing
     /// VMAs first. While it waits it drops the invalidate lock (faults may
     /// map pages again meanwhile, so it rescans, unmapping again, once it
@@ -229,6 +230,16 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         if !self.is_dax() {
             return Ok(());
         }
+        // Dropping the cache of a range drops whole entries: a cut inside a
+        // 2 MiB (PMD) entry deletes all of it (the second pass of
+        // `truncate_inode_pages_range`, `dax_delete_mapping_entry`). Its
+        // pages below the cut may be mapped 4 KiB at a time by a VMA that
+        // could not take the 2 MiB fault, and such a page table entry would
+        // outlive the entry: a pin taken through it later has no entry for
+        // any layout break to find. So the whole entries at the edges are
+        // unmapped and waited for (test 021).
+        let pmd = raw::PMD_SIZE as u64;
+        let (start, end) = (start & !(pmd - 1), end | (pmd - 1));
         let (bstart, bend) = (
             i64::try_from(start).unwrap_or(i64::MAX),
             i64::try_from(end).unwrap_or(i64::MAX),

@@ -45,6 +45,14 @@
 //!       read-only mapping against munmap and DAX switches (see `race.rs`)
 //!   r2dax-t pattern FILE LEN                      the data collapse-race
 //!       checks
+//!   r2dax-t straddle FILE collapse|punch|truncate  FILE is 4 MiB of DAX
+//!       in 2 MiB extents: map it whole (2 MiB faults) and its first 8 KiB
+//!       again (4 KiB faults into the same 2 MiB entry), cut at 64 KiB
+//!       (collapse or punch 64 KiB there, or truncate to it), pin the
+//!       first 8 KiB through the small mapping (vmsplice), unmap, then
+//!       truncate to 0 while another thread drops the pin after 2 s; prints
+//!       "releasing" (before the pin goes) and "truncated" in the order
+//!       they happen: a truncate must wait for the pin
 //!   r2dax-t shift-mapped FILE collapse|insert OFF LEN   map FILE (shared),
 //!       store into every page through the mapping, collapse or insert
 //!       LEN bytes at OFF (fallocate), then compare the whole file through
@@ -320,6 +328,17 @@ fn main() -> ExitCode {
         Some("collapse-race") if a.len() == 3 => {
             report_io(race::collapse_race(&a[1], a[2].parse().unwrap_or(5)))
         }
+        Some("straddle")
+            if a.len() == 3 && ["collapse", "punch", "truncate"].contains(&a[2].as_str()) =>
+        {
+            match straddle(&a[1], &a[2]) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    println!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Some("shift-mapped") if a.len() == 5 => {
             let collapse = match a[2].as_str() {
                 "collapse" => true,
@@ -561,6 +580,53 @@ fn mmap_dio(src: &str, dst: &str, len: usize) -> Result<String, Failure> {
         return Err(Failure::SourceWrong { at: i });
     }
     Ok(format!("{len} bytes both ways: ok"))
+}
+
+/// See the module documentation (`straddle`).
+fn straddle(path: &str, op: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    const CUT: u64 = 64 << 10;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let big = Mmap::new(&f, 0, 4 << 20, libc::PROT_READ, libc::MAP_SHARED)?;
+    for page in 0..(4 << 20) / 4096 {
+        big.read(page * 4096);
+    }
+    let small = Mmap::new(&f, 0, 8192, libc::PROT_READ, libc::MAP_SHARED)?;
+    small.read(0);
+    small.read(4096);
+    match op {
+        "collapse" => r2dax_sys::fallocate(&f, libc::FALLOC_FL_COLLAPSE_RANGE, CUT, CUT)
+            .map_err(call("collapse"))?,
+        "punch" => r2dax_sys::fallocate(
+            &f,
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            CUT,
+            CUT,
+        )
+        .map_err(call("punch"))?,
+        _ => r2dax_sys::ftruncate(&f, CUT).map_err(call("truncate"))?,
+    }
+    let (r, w) = r2dax_sys::pipe()?;
+    r2dax_sys::vmsplice(&w, &small).map_err(call("vmsplice"))?;
+    drop(small);
+    drop(big);
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(2000));
+        println!("releasing");
+        let _ = std::io::stdout().flush();
+        let mut buf = vec![0u8; 8192];
+        // Draining the pipe drops the page references.
+        let _ = r2dax_sys::read(&r, &mut buf);
+        drop((r, w));
+    });
+    r2dax_sys::ftruncate(&f, 0).map_err(call("truncate to 0"))?;
+    println!("truncated");
+    std::io::stdout().flush()?;
+    holder.join().map_err(|_| Failure::Panicked("pin holder"))?;
+    Ok(())
 }
 
 /// See the module documentation (`shift-mapped`).
