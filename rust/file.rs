@@ -6,7 +6,7 @@
 
 use crate::inode::{release_blocks, sync_attrs, write_disk};
 use crate::iomap::{map_range, Fill};
-use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS, PMD_BLOCKS};
+use crate::ondisk::{mode, BLOCK_SIZE, MAX_FILE_BLOCKS};
 use crate::shift::{shift_blocks, Shift};
 use crate::super_::R2dax;
 use crate::vfs::errno::eopnotsupp;
@@ -38,7 +38,7 @@ fn preallocate(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
     while pos < end {
         let m = map_range(inode, pos, end - pos, IOMAP_WRITE, Fill::Prealloc)?;
         if m.new && inode.is_dax() {
-            inode.truncate_pagecache_range(m.offset, m.offset + m.length - 1);
+            inode.truncate_pagecache_range(m.offset, m.offset + m.length - 1)?;
         }
         pos = m.offset + m.length;
     }
@@ -63,7 +63,7 @@ fn punch(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
     if first_full >= last_full {
         return Ok(());
     }
-    inode.truncate_pagecache_range(first_full * BS, last_full * BS - 1);
+    inode.truncate_pagecache_range(first_full * BS, last_full * BS - 1)?;
     release_blocks(inode, first_full, last_full)
 }
 
@@ -78,8 +78,8 @@ fn punch(inode: &Quiesced<'_, R2dax>, start: u64, end: u64) -> Result {
 /// the DAX layouts from `offset` to the end) its dirty data is written
 /// back to the blocks it belongs to (CPU caches flushed, for a DAX file)
 /// and its page cache (or DAX entries) dropped, before any block moves
-/// ([`shift_blocks`]). The collapsed range is written back too: its blocks
-/// go, but the 2 MiB entry that holds `offset` may also hold data before
+/// ([`shift_blocks`]). The collapsed range is written back too, which
+/// costs little and keeps a failed collapse from losing buffered data in
 /// it.
 fn shift_range(inode: &Quiesced<'_, R2dax>, shift: Shift, offset: u64, len: u64) -> Result {
     if offset % BS != 0 || len % BS != 0 {
@@ -96,14 +96,10 @@ fn shift_range(inode: &Quiesced<'_, R2dax>, shift: Shift, offset: u64, len: u64)
     if new_size.div_ceil(BS) > MAX_FILE_BLOCKS {
         return Err(EFBIG);
     }
-    // Dropping the cache from `offset` drops whole entries: a DAX entry
-    // of up to 2 MiB (PMD) that holds `offset` goes with the data before
-    // `offset` in it, which must be written back first, or its stores are
-    // never flushed. Page-cache folios are one page (r2dax does not enable
-    // large folios), so `offset`, block-aligned, never splits one.
-    let pmd = PMD_BLOCKS * BS;
-    inode.write_back_from(offset / pmd * pmd)?;
-    inode.truncate_pagecache_from(offset);
+    // Everything that moves is written back, and, as for every cut, the
+    // 2 MiB DAX entry that holds `offset` (`truncate_pagecache_from`).
+    inode.write_back_from(offset)?;
+    inode.truncate_pagecache_from(offset)?;
     shift_blocks(inode, shift, offset / BS, len / BS, new_size)
 }
 

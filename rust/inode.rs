@@ -801,7 +801,7 @@ impl InodeOperations for R2dax {
             inode.zero_tail(old)?;
         }
         if size != old {
-            inode.truncate_setsize(size);
+            inode.truncate_setsize(size)?;
             inode.touch_mtime();
         }
         if size <= old {

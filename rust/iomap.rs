@@ -540,7 +540,7 @@ pub(crate) fn trim_prealloc_below(inode: &Quiesced<'_, R2dax>, upto: u64) -> Res
     let to = end.min(upto);
     if from < to {
         // Nothing can be cached there; this is cheap and makes it certain.
-        inode.truncate_pagecache_range(from << BLOCK_SHIFT, (to << BLOCK_SHIFT) - 1);
+        inode.truncate_pagecache_range(from << BLOCK_SHIFT, (to << BLOCK_SHIFT) - 1)?;
         // On failure the range stays recorded, for the retry at close or
         // eviction.
         release_blocks(inode, from, to)?;

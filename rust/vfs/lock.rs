@@ -235,12 +235,15 @@ impl<'a, T: FileSystem> Quiesced<'a, T> {
 
 impl<T: FileSystem> Quiesced<'_, T> {
     /// Sets the size and drops the page cache beyond it
-    /// (`truncate_setsize`).
-    pub(crate) fn truncate_setsize(&self, size: u64) {
+    /// (`truncate_setsize`), after writing back the DAX entry that holds
+    /// the new size ([`Quiesced::write_back_cut_at`]).
+    pub(crate) fn truncate_setsize(&self, size: u64) -> Result {
+        self.write_back_cut_at(size)?;
         // SAFETY: The inode is live, and quiesced as `truncate_setsize`
         // needs: the inode lock and the invalidate lock are held (or the
         // inode is being evicted).
         unsafe { raw::truncate_setsize(self.inode.as_raw(), size as _) };
+        Ok(())
     }
 
     /// Writes back the dirty data from byte `start` to the end of the file
@@ -248,35 +251,63 @@ impl<T: FileSystem> Quiesced<'_, T> {
     /// page cache, or, for a DAX file, the CPU cache lines of the pages
     /// stores went to (`dax_writeback_mapping_range`).
     pub(crate) fn write_back_from(&self, start: u64) -> Result {
-        let start = i64::try_from(start).unwrap_or(i64::MAX);
+        self.write_back(start, u64::MAX)
+    }
+
+    /// Writes back bytes `start..=end` and waits for it.
+    fn write_back(&self, start: u64, end: u64) -> Result {
+        let (start, end) = (
+            i64::try_from(start).unwrap_or(i64::MAX),
+            i64::try_from(end).unwrap_or(i64::MAX),
+        );
         // SAFETY: The inode is live; its mapping is its own. Quiesced, no
         // write or fault dirties the range again meanwhile.
         kernel::error::to_result(unsafe {
-            raw::r2dax_filemap_write_and_wait_range(
-                (*self.inode.as_raw()).i_mapping,
-                start,
-                i64::MAX,
-            )
+            raw::r2dax_filemap_write_and_wait_range((*self.inode.as_raw()).i_mapping, start, end)
         })
+    }
+
+    /// Before the cache is dropped from, or up to, byte `pos`: for a DAX
+    /// file, writes back the 2 MiB (PMD) entry that holds `pos`. Dropping
+    /// the cache drops whole entries (the second pass of
+    /// `truncate_inode_pages_range`, `dax_delete_mapping_entry`), so an
+    /// entry the cut falls inside goes with its data on the other side of
+    /// the cut, whose stores fsync could then no longer flush. Page-cache
+    /// folios are one page (r2dax enables no large folios): a cut on a
+    /// page boundary splits none, and one inside a page zeroes only what
+    /// it cuts.
+    fn write_back_cut_at(&self, pos: u64) -> Result {
+        if !self.inode.is_dax() {
+            return Ok(());
+        }
+        let pmd = raw::PMD_SIZE as u64;
+        self.write_back(pos & !(pmd - 1), pos | (pmd - 1))
     }
 
     /// Unmaps and drops the page cache (for a DAX file, the DAX entries)
     /// from byte `start` to the end of the file, keeping the size
-    /// (`truncate_pagecache`).
-    pub(crate) fn truncate_pagecache_from(&self, start: u64) {
+    /// (`truncate_pagecache`), after writing back the DAX entry that holds
+    /// `start` ([`Quiesced::write_back_cut_at`]).
+    pub(crate) fn truncate_pagecache_from(&self, start: u64) -> Result {
+        self.write_back_cut_at(start)?;
         let start = i64::try_from(start).unwrap_or(i64::MAX);
         // SAFETY: The inode is live and quiesced (as for
         // `truncate_setsize`), so no fault or read fills the range again
         // meanwhile.
         unsafe { raw::truncate_pagecache(self.inode.as_raw(), start) };
+        Ok(())
     }
 
     /// Drops the page cache of the byte range `start..=end`
-    /// (`truncate_pagecache_range`).
-    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) {
+    /// (`truncate_pagecache_range`), after writing back the DAX entries
+    /// that hold its two ends ([`Quiesced::write_back_cut_at`]).
+    pub(crate) fn truncate_pagecache_range(&self, start: u64, end: u64) -> Result {
+        self.write_back_cut_at(start)?;
+        self.write_back_cut_at(end)?;
         // SAFETY: The inode is live and quiesced (as for
         // `truncate_setsize`), so no fault maps the range again meanwhile.
         unsafe { raw::truncate_pagecache_range(self.inode.as_raw(), start as _, end as _) };
+        Ok(())
     }
 }
 
