@@ -186,7 +186,8 @@ fn give_back(sb: &SuperBlock<R2dax>, mut made: KVVec<u64>) {
 /// its page cache. Nothing changes the map meanwhile: every writer of
 /// the map is kept out by the quiesce (writes, truncate, fallocate, mode
 /// switches and closes by the inode lock; page faults, which fill holes,
-/// by the invalidate lock; eviction by the open file). Writeback may
+/// by the invalidate lock; eviction by the open file), and filling holes
+/// by `RInode::fill`, held throughout. Writeback may
 /// still look up blocks before `from` in the old map, under `state`; the
 /// switch, under `state` too, gives those the same blocks in the new one.
 /// `->write_inode` writes the image under `state`, so it writes the old
@@ -200,6 +201,10 @@ pub(crate) fn shift_blocks(
 ) -> Result {
     let sb = inode.sb();
     let mv = Move { shift, from, n };
+    // Filling holes, the one change to the map that takes no quiesce, is
+    // kept out by this lock too (page faults already are, by the
+    // invalidate lock): what the walks read is what the switch replaces.
+    let _fill = inode.data().fill.lock();
     let old = inode.data().state.lock().disk;
     // First walk: how high the new map must be, and that it fits.
     let mut last = None;
@@ -244,7 +249,20 @@ pub(crate) fn shift_blocks(
     let switched = switch(inode, &mut st, roots, height, &made, &gone, new_size);
     drop(st);
     gone.sort_unstable();
-    switched.and(free_sorted(sb, &gone))
+    // The shift has happened (in memory at least, see `switch`): a failure
+    // to free the old blocks is logged, not returned, so that a caller
+    // that retries on error does not shift twice. Their bitmap buffers
+    // stay dirty and are written again later, as for any failed write.
+    if let Err(e) = free_sorted(sb, &gone) {
+        sb_err!(
+            sb,
+            "inode {}: freeing the {} blocks the shift released failed ({:?})",
+            inode.ino(),
+            gone.len(),
+            e
+        );
+    }
+    switched
 }
 
 /// Makes the new map the file's: roots, height, block count and size in
@@ -252,7 +270,8 @@ pub(crate) fn shift_blocks(
 /// whether or not that write fails (a failed write leaves its buffer
 /// dirty, and the image reaches the media later, see design.rst, "When a
 /// metadata write fails"), so the caller frees the old map's blocks
-/// either way and reports the error.
+/// either way and reports the error: the shift then happened, but may not
+/// be durable.
 fn switch(
     inode: &Quiesced<'_, R2dax>,
     st: &mut State,
