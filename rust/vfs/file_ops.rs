@@ -531,10 +531,11 @@ impl<T: Operations> Tables<T> {
             // A size-changing mode obeys RLIMIT_FSIZE (EFBIG and SIGXFSZ),
             // which vfs_fallocate leaves to the filesystem; the VFS has
             // checked s_maxbytes and overflow already.
-            // An insert grows the file by `len`; a collapse shrinks it.
+            // A collapse shrinks the file; an insert grows it, and, as on
+            // ext4 and xfs, only the largest file size limits it (the
+            // filesystem checks, after the range).
             let end = match mode {
-                FALLOC_FL_INSERT_RANGE => (q.size() as raw::loff_t).saturating_add(len),
-                FALLOC_FL_COLLAPSE_RANGE => 0,
+                FALLOC_FL_INSERT_RANGE | FALLOC_FL_COLLAPSE_RANGE => 0,
                 _ => offset.saturating_add(len),
             };
             if mode & FALLOC_FL_KEEP_SIZE == 0 && end > 0 && end as u64 > q.size() {
@@ -557,9 +558,12 @@ impl<T: Operations> Tables<T> {
             } else if mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE) != 0 {
                 q.break_layouts(o, u64::MAX)?;
             }
-            T::fallocate(&q, mode, o, l)?;
+            // Before the change, as ext4: an error here must not come
+            // after a change that cannot be repeated (a collapse, an
+            // insert), or a caller that retries would repeat it.
             // SAFETY: The file is open and its inode locked.
-            kernel::error::to_result(unsafe { raw::file_modified(file) })
+            kernel::error::to_result(unsafe { raw::file_modified(file) })?;
+            T::fallocate(&q, mode, o, l)
         })();
         drop(q);
         drop(locked);
