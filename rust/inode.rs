@@ -84,7 +84,8 @@ pub(crate) struct RInode {
     pub(crate) dir_index: Mutex<crate::dir_index::DirIndex>,
     /// The block map's generation: moves on (under `state`) before any
     /// pointer of the map is cleared (`map_punch`: truncate, punch hole,
-    /// zero range, the preallocation trim). A mapping handed out by
+    /// zero range, the preallocation trim) or a shift switches to a new
+    /// map (collapse and insert range, `shift.rs`). A mapping handed out by
     /// `iomap_begin` carries the generation it was read at, and writeback
     /// reuses a mapping only while it is current, so it never writes a
     /// folio to a block that was freed (and maybe reused) meanwhile.

@@ -38,9 +38,10 @@ use kernel::prelude::*;
 /// Filling a hole never changes a cached run (holes are not cached, and a
 /// run found later that covers cached ones replaces them), nor does
 /// marking unwritten blocks written (unwritten runs are not cached either;
-/// see [`map_run`]); `map_punch` in
-/// `inode.rs`, the only code that clears pointers of a live inode, empties
-/// the cache. Protected by `RInode::state`, like the map itself.
+/// see [`map_run`]); `map_punch` in `inode.rs` and a shift's switch to
+/// its new map (`shift.rs`), the only code that clears or moves pointers
+/// of a live inode, empty the cache. Protected by `RInode::state`, like
+/// the map itself.
 #[derive(Default)]
 pub(crate) struct ExtentCache {
     runs: KVec<(u64, u64, u64)>,
@@ -586,7 +587,8 @@ impl IomapOperations for R2dax {
     }
 
     /// Whether a mapping made at generation `cookie` may be used again: no
-    /// pointer of the map has been cleared since (see `map_punch`).
+    /// pointer of the map has been cleared or moved since (see
+    /// `map_punch` and `shift.rs`).
     fn mapping_valid(inode: &INode<Self>, cookie: u64) -> bool {
         map_generation(inode) == cookie
     }

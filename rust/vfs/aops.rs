@@ -131,13 +131,13 @@ impl<T: Operations> Tables<T> {
         // SAFETY: Writeback passes a live inode of ours.
         let i = unsafe { INode::<T>::from_raw(inode) };
         // The folio at `offset` is locked and under writeback. A punch,
-        // truncate or trim that freed blocks since the mapping was made
-        // (they may belong to another file by now) has moved the map
-        // generation on, so the cached mapping is used only while its
-        // cookie is current (as xfs's `xfs_imap_valid`). The generation
-        // moves before any pointer is cleared, and a folio dirtied over a
-        // new block after a punch is created after the punch returned, so
-        // its check sees the new generation.
+        // truncate, trim or shift that freed or moved blocks since the
+        // mapping was made (they may belong to another file by now) has
+        // moved the map generation on, so the cached mapping is used only
+        // while its cookie is current (as xfs's `xfs_imap_valid`). The
+        // generation moves before any pointer is cleared or moved, and a
+        // folio dirtied over a new block after a punch is created after
+        // the punch returned, so its check sees the new generation.
         if map.type_ == raw::IOMAP_MAPPED as u16
             && offset >= map.offset
             && (offset as u64) < map.offset as u64 + map.length
