@@ -38,6 +38,13 @@ fn jiffies() -> kernel::time::Jiffies {
     unsafe { core::ptr::read_volatile(core::ptr::addr_of!(raw::jiffies)) }
 }
 
+/// Bytes `start..=end` widened to the whole 2 MiB (PMD) DAX entries that
+/// hold their ends: what dropping the cache of the range really drops.
+pub(super) fn whole_entries(start: u64, end: u64) -> (u64, u64) {
+    let pmd = raw::PMD_SIZE as u64;
+    (start & !(pmd - 1), end | (pmd - 1))
+}
+
 /// How long a mode switch waits for pinned pages before `EBUSY`.
 pub(crate) const PIN_WAIT_MS: u32 = 100;
 
@@ -238,8 +245,7 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         // outlive the entry: a pin taken through it later has no entry for
         // any layout break to find. So the whole entries at the edges are
         // unmapped and waited for (test 021).
-        let pmd = raw::PMD_SIZE as u64;
-        let (start, end) = (start & !(pmd - 1), end | (pmd - 1));
+        let (start, end) = whole_entries(start, end);
         let (bstart, bend) = (
             i64::try_from(start).unwrap_or(i64::MAX),
             i64::try_from(end).unwrap_or(i64::MAX),

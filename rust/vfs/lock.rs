@@ -280,8 +280,8 @@ impl<T: FileSystem> Quiesced<'_, T> {
         if !self.inode.is_dax() {
             return Ok(());
         }
-        let pmd = raw::PMD_SIZE as u64;
-        self.write_back(pos & !(pmd - 1), pos | (pmd - 1))
+        let (start, end) = super::dax_mode::whole_entries(pos, pos);
+        self.write_back(start, end)
     }
 
     /// Unmaps and drops the page cache (for a DAX file, the DAX entries)
