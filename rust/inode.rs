@@ -216,6 +216,26 @@ pub(crate) fn read_ptr(block: &[u8], idx: usize) -> Result<u64> {
     map_ptr(block, idx).ok_or(EIO)
 }
 
+/// The pointers of map block `blk`, as the buffer cache has them.
+fn read_map_block(sb: &SuperBlock<R2dax>, blk: u64) -> Result<KVVec<u64>> {
+    let mut ptrs = KVVec::from_elem(0u64, MAP_FANOUT as usize, GFP_KERNEL)?;
+    sb.bread(blk)?.with_data(|d| {
+        for (i, p) in ptrs.iter_mut().enumerate() {
+            *p = read_ptr(d, i).unwrap_or(0);
+        }
+    });
+    Ok(ptrs)
+}
+
+/// Stores `ptrs` as the pointers of a map block's data `d`.
+pub(crate) fn write_ptrs(d: &mut [u8], ptrs: &[u64]) {
+    for (i, p) in ptrs.iter().enumerate() {
+        if let Some(dst) = d.get_mut(i * 8..i * 8 + 8) {
+            dst.copy_from_slice(&p.to_le_bytes());
+        }
+    }
+}
+
 /// Writes `st.disk` as inode `ino` into the copy not holding the current
 /// state, synchronously, then makes it current (see the "two copies" rule
 /// in ondisk.rst: a torn write leaves the previous copy intact).
@@ -527,12 +547,7 @@ fn truncate_node(
         return Ok(false);
     }
     let child_span = cover(depth - 1);
-    let mut ptrs = KVVec::from_elem(0u64, MAP_FANOUT as usize, GFP_KERNEL)?;
-    sb.bread(blk)?.with_data(|d| {
-        for (i, p) in ptrs.iter_mut().enumerate() {
-            *p = read_ptr(d, i).unwrap_or(0);
-        }
-    });
+    let mut ptrs = read_map_block(sb, blk)?;
     let mut changed = false;
     for i in 0..MAP_FANOUT as usize {
         let p = ptrs[i];
@@ -551,13 +566,7 @@ fn truncate_node(
     }
     if changed {
         let bh = sb.bread(blk)?;
-        bh.with_data_mut(|d| {
-            for (i, p) in ptrs.iter().enumerate() {
-                if let Some(dst) = d.get_mut(i * 8..i * 8 + 8) {
-                    dst.copy_from_slice(&p.to_le_bytes());
-                }
-            }
-        });
+        bh.with_data_mut(|d| write_ptrs(d, &ptrs));
         if let Err(e) = bh.sync() {
             if late.is_ok() {
                 *late = Err(e);
@@ -665,12 +674,7 @@ fn map_walk_node(
         return f(Found::Data { lblk: base, ptr: p });
     }
     f(Found::Map(blk))?;
-    let mut ptrs = KVVec::from_elem(0u64, MAP_FANOUT as usize, GFP_KERNEL)?;
-    sb.bread(blk)?.with_data(|d| {
-        for (i, q) in ptrs.iter_mut().enumerate() {
-            *q = read_ptr(d, i).unwrap_or(0);
-        }
-    });
+    let ptrs = read_map_block(sb, blk)?;
     let child = cover(level - 1);
     for (i, &q) in ptrs.iter().enumerate() {
         if q != 0 {

@@ -20,7 +20,9 @@
 //! old map block and per collapsed data block.
 
 use crate::alloc;
-use crate::inode::{cover, free_sorted, map_walk, sync_attrs, write_disk, Found, State};
+use crate::inode::{
+    cover, free_sorted, map_walk, sync_attrs, write_disk, write_ptrs, Found, State,
+};
 use crate::ondisk::{
     map_height_for, ptr_block, MAP_FANOUT, MAP_ROOTS, MAX_FILE_BLOCKS, MAX_MAP_HEIGHT,
 };
@@ -139,13 +141,7 @@ impl<'a> Builder<'a> {
             let _ = alloc::free_blocks(self.sb, b, 1);
             return Err(e.into());
         }
-        bh.with_data_mut(|d| {
-            for (i, p) in ptrs.iter().enumerate() {
-                if let Some(dst) = d.get_mut(i * 8..i * 8 + 8) {
-                    dst.copy_from_slice(&p.to_le_bytes());
-                }
-            }
-        });
+        bh.with_data_mut(|d| write_ptrs(d, &ptrs));
         bh.sync()?;
         self.put(k, id * cover(k), b)
     }
