@@ -10,6 +10,7 @@ use super::fs::{Operations, Tables};
 use super::options::{ParamError, ParamValue};
 use super::raw;
 use super::sb::{New, SbData, SuperBlock};
+use super::sb_work::SbWork;
 use core::ffi::c_int;
 use kernel::error::from_result;
 use kernel::prelude::*;
@@ -137,7 +138,10 @@ impl<T: Operations> Tables<T> {
             new.init_common(&Self::SUPER_OPS);
             let dax = DaxDevice::of(new);
             let info = T::fill_super(new, opts, dax.is_some())?;
-            let info = KBox::pin_init(SbData::<T>::new(info, dax), GFP_KERNEL)?;
+            let info = KBox::pin_init(
+                SbData::<T>::new(info, dax, SbWork::new::<T>(sb)),
+                GFP_KERNEL,
+            )?;
             // SAFETY: `s_fs_info` is null and ours to set; `kill_sb` frees it
             // (in place, so it stays pinned) whether or not the rest of the
             // mount succeeds.

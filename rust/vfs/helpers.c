@@ -18,6 +18,8 @@
 #include <linux/jiffies.h>
 #include <linux/debugfs.h>
 #include <linux/migrate.h>
+#include <linux/workqueue.h>
+#include <linux/writeback.h>
 
 #include "helpers.h"
 
@@ -581,4 +583,88 @@ bool r2dax_fault_hit(unsigned int point)
 	atomic_inc(&r2dax_fault_injected);
 	pr_info("r2dax: injected failure (%s)\n", r2dax_fault_names[point]);
 	return true;
+}
+
+/*
+ * One lockdep class for the background work of every r2dax superblock
+ * (INIT_DELAYED_WORK is a macro with a static key per call site).
+ */
+void r2dax_init_delayed_work(struct delayed_work *dwork,
+			     void (*fn)(struct work_struct *))
+{
+	INIT_DELAYED_WORK(dwork, fn);
+}
+
+/*
+ * Queues the work on system_long_wq (it may sleep for a while: a mode
+ * switch waits up to 100 ms for pinned pages) to run after @delay
+ * jiffies. @sooner moves a run that is queued for later to @delay from
+ * now; otherwise a queued run keeps its time. A disabled work is left
+ * alone (both return false then).
+ */
+void r2dax_queue_delayed_work(struct delayed_work *dwork, unsigned long delay,
+			      bool sooner)
+{
+	if (sooner)
+		mod_delayed_work(system_long_wq, dwork, delay);
+	else
+		queue_delayed_work(system_long_wq, dwork, delay);
+}
+
+/*
+ * Calls @fn for every inode of @sb that is in the inode hash and not
+ * being freed, holding a reference, once it is no longer I_NEW; stops at
+ * the first nonzero return, which it returns. @fn may sleep and take
+ * inode locks; it runs with no lock held.
+ *
+ * The walk is drop_pagecache_sb()'s (fs/drop_caches.c), with two
+ * differences that matter to a caller that changed something the inodes
+ * read while I_NEW (the dax= mode):
+ *
+ * - I_NEW inodes are visited too, after wait_on_inode() (as ilookup()
+ *   does): one being read in or created may have read the old value.
+ *   If its set-up failed (iget_failed() unhashes it) it is skipped.
+ * - Inodes not in the hash are skipped. new_inode() puts an inode on
+ *   s_inodes before the filesystem numbers and hashes it
+ *   (insert_inode_locked(), under i_lock); r2dax reads what an inode
+ *   depends on only after that. So an inode this walk skips as unhashed
+ *   (under i_lock) is hashed after it, and reads whatever the caller
+ *   stored before the walk; likewise one added to s_inodes after the
+ *   walk passed the head (under s_inode_list_lock, iget_locked()).
+ *
+ * The reference keeps the inode on s_inodes, so the walk can go on from
+ * it after retaking s_inode_list_lock; the previous inode's reference is
+ * dropped outside the lock (iput() may evict).
+ */
+int r2dax_sb_for_each_inode(struct super_block *sb,
+			    int (*fn)(struct inode *inode, void *arg), void *arg)
+{
+	struct inode *inode, *toput = NULL;
+	int err = 0;
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		spin_lock(&inode->i_lock);
+		if ((inode->i_state & (I_FREEING | I_WILL_FREE)) ||
+		    inode_unhashed(inode)) {
+			spin_unlock(&inode->i_lock);
+			continue;
+		}
+		__iget(inode);
+		spin_unlock(&inode->i_lock);
+		spin_unlock(&sb->s_inode_list_lock);
+
+		iput(toput);
+		toput = inode;
+		wait_on_inode(inode);
+		if (!inode_unhashed(inode))
+			err = fn(inode, arg);
+		cond_resched();
+		spin_lock(&sb->s_inode_list_lock);
+		if (err)
+			break;
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	iput(toput);
+	return err;
 }

@@ -153,6 +153,18 @@ bool r2dax_collapse_possible(void);
 bool r2dax_file_mark_mapped(struct file *file);
 bool r2dax_file_marked(struct file *file);
 
+/* Background work of a superblock (sb_work.rs). */
+struct delayed_work;
+struct work_struct;
+void r2dax_init_delayed_work(struct delayed_work *dwork,
+			     void (*fn)(struct work_struct *));
+void r2dax_queue_delayed_work(struct delayed_work *dwork, unsigned long delay,
+			      bool sooner);
+
+/* Walking the inode cache of a superblock (sb.rs). */
+int r2dax_sb_for_each_inode(struct super_block *sb,
+			    int (*fn)(struct inode *inode, void *arg), void *arg);
+
 /* Fault injection for tests (debugfs r2dax/), see fault.rs. */
 void r2dax_fault_init(void);
 void r2dax_fault_exit(void);

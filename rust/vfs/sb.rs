@@ -8,6 +8,7 @@ use super::dax_device::DaxDevice;
 use super::fs::FileSystem;
 use super::orphan_list::Orphans;
 use super::raw;
+use super::sb_work::SbWork;
 use super::vfs_inode::INode;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -60,6 +61,9 @@ pub(super) struct SbData<T: FileSystem> {
     pub(super) orphans: Orphans<T>,
     /// The block device's DAX device, if it has one.
     pub(super) dax: Option<DaxDevice>,
+    /// The background work item (see [`super::sb_work`]).
+    #[pin]
+    pub(super) work: SbWork,
     #[pin]
     pub(super) info: T::Info,
 }
@@ -68,10 +72,12 @@ impl<T: FileSystem> SbData<T> {
     pub(super) fn new(
         info: impl PinInit<T::Info, Error>,
         dax: Option<DaxDevice>,
+        work: impl PinInit<SbWork>,
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(SbData::<T> {
             orphans <- Orphans::new(),
             dax,
+            work <- work,
             info <- info,
         }? Error)
     }
@@ -228,7 +234,7 @@ impl<T: FileSystem> SuperBlock<T, New> {
 }
 
 impl<T: FileSystem> SuperBlock<T> {
-    fn sb_data(&self) -> &SbData<T> {
+    pub(super) fn sb_data(&self) -> &SbData<T> {
         // SAFETY: By the type invariant (state `Ready`), `s_fs_info` points
         // to an `SbData<T>` that lives as long as the superblock.
         unsafe { &*(*self.as_raw()).s_fs_info.cast::<SbData<T>>() }

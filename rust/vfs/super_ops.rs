@@ -45,6 +45,12 @@ pub(crate) trait SuperOperations: FileSystem {
     /// Appends the superblock's options to its /proc/mounts line.
     /// Default: none.
     fn show_options(_sb: &SuperBlock<Self>, _out: &mut OptionWriter<'_>) {}
+
+    /// The superblock's background work, queued by
+    /// [`SuperBlock::run_background`] (see [`super::sb_work`]). Runs in a
+    /// worker thread with no lock held, never concurrently with itself,
+    /// and not after `kill_sb` began. Default: nothing.
+    fn background(_sb: &SuperBlock<Self>) {}
 }
 
 /// Filesystem statistics, in blocks of the superblock's block size.
@@ -283,6 +289,15 @@ impl<T: Operations> Tables<T> {
     /// Called by the VFS once for every superblock of this type that is torn
     /// down, whether or not `fill_super` succeeded.
     pub(super) unsafe extern "C" fn kill_sb(sb: *mut raw::super_block) {
+        // SAFETY: `s_fs_info` is null or the `SbData<T>` stored by
+        // `fill_super`, live until freed below. Its background work stops
+        // before `kill_block_super` evicts the inodes (see `sb_work`).
+        unsafe {
+            let info = (*sb).s_fs_info.cast::<SbData<T>>();
+            if !info.is_null() {
+                (*info).work.disable();
+            }
+        }
         // SAFETY: `sb` is a block-device superblock of ours.
         unsafe { raw::kill_block_super(sb) };
         // SAFETY: `s_fs_info` is null or the `KBox<SbData<T>>` stored by

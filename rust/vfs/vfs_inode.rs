@@ -344,6 +344,64 @@ impl<T: FileSystem> SuperBlock<T> {
             Ok(Iget::Cached(unsafe { ARef::from_raw(ptr.cast()) }))
         }
     }
+
+    /// Inode `ino` if it is in the inode cache (`ilookup`: waits while it
+    /// is `I_NEW`; never reads it in). Bad inodes are left out.
+    pub(crate) fn ilookup(&self, ino: u64) -> Option<ARef<INode<T>>> {
+        // SAFETY: The superblock is live.
+        let ptr = NonNull::new(unsafe { raw::ilookup(self.as_raw(), ino as _) })?;
+        // SAFETY: `ilookup` returned a referenced, set-up inode of this
+        // superblock; the reference moves into the `ARef`.
+        let inode: ARef<INode<T>> = unsafe { ARef::from_raw(ptr.cast()) };
+        (!inode.is_bad()).then_some(inode)
+    }
+
+    /// Calls `f` for every inode of the superblock in the inode cache,
+    /// holding a reference to it, with no lock held; stops at the first
+    /// error, which it returns. An inode that is `I_NEW` is waited for;
+    /// bad inodes and inodes being freed are left out.
+    ///
+    /// Ordering (the caller's to rely on): an inode not visited was hashed
+    /// after the walk passed it, or put on the superblock's list after
+    /// the walk began, and so reads in its set-up (which r2dax does after
+    /// hashing) whatever the caller stored before calling this. See
+    /// `r2dax_sb_for_each_inode` in helpers.c.
+    pub(crate) fn for_each_cached_inode(&self, mut f: impl FnMut(&INode<T>) -> Result) -> Result {
+        let mut f: &mut dyn FnMut(&INode<T>) -> Result = &mut f;
+        /// # Safety
+        ///
+        /// `arg` is the `&mut &mut dyn FnMut` above; `inode` is a live,
+        /// referenced inode of `T`'s superblock.
+        unsafe extern "C" fn visit<T: FileSystem>(
+            inode: *mut raw::inode,
+            arg: *mut core::ffi::c_void,
+        ) -> core::ffi::c_int {
+            // SAFETY: Per the contract.
+            let (f, inode) = unsafe {
+                (
+                    &mut *arg.cast::<&mut dyn FnMut(&INode<T>) -> Result>(),
+                    INode::<T>::from_raw(inode),
+                )
+            };
+            if inode.is_bad() {
+                return 0;
+            }
+            match f(inode) {
+                Ok(()) => 0,
+                Err(e) => e.to_errno(),
+            }
+        }
+        // SAFETY: The superblock is live; `visit::<T>` gets `arg` back as
+        // the closure reference it is, for the call only.
+        let r = unsafe {
+            raw::r2dax_sb_for_each_inode(
+                self.as_raw(),
+                Some(visit::<T>),
+                core::ptr::addr_of_mut!(f).cast(),
+            )
+        };
+        kernel::error::to_result(r)
+    }
 }
 
 impl<T: FileSystem> NewInode<T> {
