@@ -5,14 +5,18 @@
 //! The semantics are in Documentation/filesystems/r2dax/dax.rst.
 
 use crate::ioctl;
-use crate::ondisk::iflags;
+use crate::ondisk::{iflags, mode};
 use crate::super_::R2dax;
 use crate::vfs::dax_mode::SwitchError;
 use crate::vfs::file_ops::IoctlOut;
 use crate::vfs::lock::{Excl, InodeLocked};
+use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::SuperBlock;
 use crate::vfs::uapi::{self, mount_mode, status, DaxStatus, R2DAX_IOC_DAX_STATUS};
 use crate::vfs::vfs_inode::INode;
+use core::fmt;
+use core::sync::atomic::{AtomicU8, Ordering};
+use kernel::alloc::KVVec;
 use kernel::error::code::{EBUSY, ENOTTY};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -49,16 +53,275 @@ impl DaxMode {
     }
 }
 
+/// The `dax=` mode of a mount, which a remount may change
+/// ([`change_mode`]); read without a lock.
+///
+/// Who reads it, and why each sees a change in time (dax.rst, "A live
+/// dax= remount"): an inode being read in or created reads it once hashed
+/// and `I_NEW` ([`change_mode`]'s walk waits for those, or they come after
+/// the walk and read the new mode); a flag change reads it under the inode
+/// lock, which the walk takes for every regular file after storing.
+pub(crate) struct ModeCell(AtomicU8);
+
+impl ModeCell {
+    pub(crate) fn new(mode: DaxMode) -> Self {
+        Self(AtomicU8::new(mode as u8))
+    }
+
+    /// The mode now.
+    pub(crate) fn get(&self) -> DaxMode {
+        match self.0.load(Ordering::Acquire) {
+            x if x == DaxMode::Always as u8 => DaxMode::Always,
+            x if x == DaxMode::Never as u8 => DaxMode::Never,
+            _ => DaxMode::Inode,
+        }
+    }
+
+    fn set(&self, mode: DaxMode) {
+        self.0.store(mode as u8, Ordering::Release);
+    }
+}
+
+/// Files a change of the `dax=` mode has not switched yet (under
+/// [`crate::super_::SbInfo::dax_pending`]).
+pub(crate) struct Pending {
+    /// Their inode numbers, each once.
+    inos: KVVec<u64>,
+    /// Some file could not be listed (out of memory): the next retry
+    /// walks every cached inode instead.
+    rescan: bool,
+}
+
+impl Pending {
+    pub(crate) fn new() -> Self {
+        Self {
+            inos: KVVec::new(),
+            rescan: false,
+        }
+    }
+}
+
 /// Whether a regular file with stored flags `flags` uses DAX on `sb`
 /// (dax.rst, "Which files use DAX").
 pub(crate) fn wants_dax(sb: &SuperBlock<R2dax>, flags: u32) -> bool {
     let info = sb.info();
     info.dax_capable
-        && match info.dax_mode {
+        && match info.dax_mode.get() {
             DaxMode::Always => true,
             DaxMode::Never => false,
             DaxMode::Inode => flags & iflags::DAX != 0,
         }
+}
+
+/// What bringing one file to the mount's mode did.
+enum Settled {
+    /// Nothing to do: not a regular file, or already in the mode.
+    Already,
+    /// Switched now.
+    Switched,
+    /// Busy: mapped (`true`: its last unmap retries), or pinned, or
+    /// collapsible (`false`: retried every second).
+    Busy(bool),
+    /// Writeback (or a signal) failed the switch.
+    Failed(Error),
+}
+
+/// Brings a regular file to the mode the mount's `dax=` mode and its flag
+/// ask for, with the inode lock held for the check and the switch.
+fn settle(inode: &INode<R2dax>) -> Settled {
+    if inode.mode() & mode::S_IFMT != mode::S_IFREG {
+        return Settled::Already;
+    }
+    let locked = inode.lock();
+    let flags = inode.data().state.lock().disk.flags;
+    let want = wants_dax(inode.sb(), flags);
+    if want == inode.is_dax() {
+        return Settled::Already;
+    }
+    // Nothing to make durable: the mode of a mount is not stored.
+    match locked.switch_dax(want, || Ok(())) {
+        Ok(()) => Settled::Switched,
+        Err(SwitchError::Mapped) => Settled::Busy(true),
+        Err(SwitchError::Pinned | SwitchError::Collapsible) => Settled::Busy(false),
+        Err(SwitchError::Failed(e)) => Settled::Failed(e),
+    }
+}
+
+/// The outcome of one pass over files (a remount's, or a retry's).
+struct Pass {
+    switched: usize,
+    busy: KVVec<u64>,
+    /// Some busy file is pinned or collapsible, or failed: retry in a
+    /// second (mapped ones are retried when their last VMA goes).
+    poll: bool,
+    /// A busy file could not be listed.
+    rescan: bool,
+}
+
+impl Pass {
+    fn new() -> Self {
+        Self {
+            switched: 0,
+            busy: KVVec::new(),
+            poll: false,
+            rescan: false,
+        }
+    }
+
+    fn settle(&mut self, inode: &INode<R2dax>, log: bool) {
+        match settle(inode) {
+            Settled::Already => return,
+            Settled::Switched => {
+                self.switched += 1;
+                return;
+            }
+            Settled::Busy(mapped) => self.poll |= !mapped,
+            Settled::Failed(e) => {
+                if log {
+                    sb_err!(
+                        inode.sb(),
+                        "inode {}: switching to the new dax mode failed ({:?}), will retry",
+                        inode.ino(),
+                        e
+                    );
+                }
+                self.poll = true;
+            }
+        }
+        if self.busy.push(inode.ino(), GFP_KERNEL).is_err() {
+            self.rescan = true;
+        }
+    }
+
+    /// Adds what is still pending to the superblock's list (`replace`: a
+    /// remount's pass, which visited every cached inode, replaces it), and
+    /// arranges the retry: at the last unmap of a file while any is
+    /// pending, and in a second if some file is pinned (no event says when
+    /// a pin goes). Returns whether nothing is pending any more.
+    ///
+    /// A listed file that no longer needs a switch only costs a retry that
+    /// finds nothing to do: a retry that checked a file under the old mode
+    /// may list it after a remount replaced the list.
+    fn publish(&self, sb: &SuperBlock<R2dax>, replace: bool) -> bool {
+        let mut p = sb.info().dax_pending.lock();
+        if replace {
+            p.inos = KVVec::new();
+            p.rescan = false;
+        }
+        p.rescan |= self.rescan;
+        for ino in self.busy.iter() {
+            // A retry and a remount may both list a file.
+            if !p.inos.contains(ino) && p.inos.push(*ino, GFP_KERNEL).is_err() {
+                p.rescan = true;
+                break;
+            }
+        }
+        let done = p.inos.is_empty() && !p.rescan;
+        // Under the list lock, so a concurrent pass that adds files sets
+        // it after this one cleared it, never before.
+        sb.run_background_on_unmap(!done);
+        if !done && (self.poll || p.rescan) {
+            sb.run_background(RETRY_MS);
+        }
+        done
+    }
+}
+
+/// How often files kept busy by pins are retried.
+const RETRY_MS: u32 = 1000;
+
+/// Up to eight inode numbers, for a log line.
+struct Inos<'a>(&'a [u64]);
+
+impl fmt::Display for Inos<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, ino) in self.0.iter().take(8).enumerate() {
+            write!(f, "{}{}", if i == 0 { "" } else { " " }, ino)?;
+        }
+        if self.0.len() > 8 {
+            write!(f, " ...")?;
+        }
+        Ok(())
+    }
+}
+
+/// Changes the `dax=` mode of a mounted filesystem (remount) and brings
+/// every file to it: each file now, under its inode lock, with the
+/// per-inode switch; a file that is mapped or pinned stays in its mode,
+/// pending ([`status::PENDING`]), and switches when its last mapping goes
+/// or, for pins, at a retry every second. dax.rst, "A live dax= remount",
+/// has the argument. The VFS holds `s_umount` exclusively, so two changes
+/// never run at once (a retry may run beside one: both lock each inode).
+pub(crate) fn change_mode(sb: &SuperBlock<R2dax>, new: DaxMode) {
+    let info = sb.info();
+    let old = info.dax_mode.get();
+    // Before the mode changes: a file that the pass finds mapped and whose
+    // last mapping goes before the pass ends must trigger a retry.
+    sb.run_background_on_unmap(true);
+    info.dax_mode.set(new);
+    let mut pass = Pass::new();
+    let _ = sb.for_each_cached_inode(|inode| {
+        pass.settle(inode, true);
+        Ok(())
+    });
+    pass.busy.sort_unstable();
+    if pass.publish(sb, true) {
+        sb_info!(
+            sb,
+            "{} -> {}: {} switched now",
+            old.option(),
+            new.option(),
+            pass.switched
+        );
+    } else {
+        sb_warn!(
+            sb,
+            "{} -> {}: {} switched now, {}{} busy (mapped or pinned), switching when free: inodes {}",
+            old.option(),
+            new.option(),
+            pass.switched,
+            pass.busy.len(),
+            if pass.rescan { " and more" } else { "" },
+            Inos(&pass.busy)
+        );
+    }
+}
+
+/// The background retry of files a change of the `dax=` mode left
+/// pending (see [`change_mode`]).
+pub(crate) fn retry_pending(sb: &SuperBlock<R2dax>) {
+    let (inos, rescan) = {
+        let mut p = sb.info().dax_pending.lock();
+        (
+            core::mem::replace(&mut p.inos, KVVec::new()),
+            core::mem::replace(&mut p.rescan, false),
+        )
+    };
+    if inos.is_empty() && !rescan {
+        return;
+    }
+    let mut pass = Pass::new();
+    if rescan {
+        let _ = sb.for_each_cached_inode(|inode| {
+            pass.settle(inode, false);
+            Ok(())
+        });
+    } else {
+        for ino in inos.iter() {
+            // An inode no longer cached reads the new mode when it is read
+            // in again.
+            if let Some(inode) = sb.ilookup(*ino) {
+                pass.settle(&inode, false);
+            }
+        }
+    }
+    if pass.publish(sb, false) {
+        sb_info!(
+            sb,
+            "{}: every file uses it now",
+            sb.info().dax_mode.get().option()
+        );
+    }
 }
 
 /// Switches `inode` to DAX (`to_dax`) or to the page cache now, making
@@ -94,6 +357,7 @@ const _: () = {
     assert!(status::PINNED == ioctl::status::PINNED);
     assert!(status::DEVICE_DAX == ioctl::status::DEVICE_DAX);
     assert!(status::COLLAPSIBLE == ioctl::status::COLLAPSIBLE);
+    assert!(status::PENDING == ioctl::status::PENDING);
     assert!(mount_mode::INODE == ioctl::mount_mode::INODE);
     assert!(mount_mode::ALWAYS == ioctl::mount_mode::ALWAYS);
     assert!(mount_mode::NEVER == ioctl::mount_mode::NEVER);
@@ -123,11 +387,16 @@ pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32, out: IoctlOut) -> Resul
     if inode.collapsible_files() != 0 {
         flags |= status::COLLAPSIBLE;
     }
+    if inode.mode() & mode::S_IFMT == mode::S_IFREG
+        && wants_dax(inode.sb(), inode.data().state.lock().disk.flags) != inode.is_dax()
+    {
+        flags |= status::PENDING;
+    }
     out.write(&DaxStatus {
         version: uapi::DAX_STATUS_VERSION,
         flags,
         mappings: mappings as u64,
-        mount_mode: match info.dax_mode {
+        mount_mode: match info.dax_mode.get() {
             DaxMode::Inode => mount_mode::INODE,
             DaxMode::Always => mount_mode::ALWAYS,
             DaxMode::Never => mount_mode::NEVER,

@@ -832,7 +832,9 @@ impl InodeOperations for R2dax {
     /// On a regular file whose effective DAX mode the new flags change
     /// (`dax=inode`, a DAX device), the mode switches before this returns, or
     /// nothing changes and the call fails with `EBUSY` (mapped or pinned); see
-    /// [`crate::dax`]. The VFS holds the inode lock.
+    /// [`crate::dax`]. The VFS holds the inode lock. A file pending after a
+    /// remount (`crate::dax::change_mode`) switches only if the new flags
+    /// change the mode it wants.
     fn set_flags(inode: &InodeLocked<'_, Self, Excl>, flags: u32, fsx_only: bool) -> Result {
         if fsx_only || flags & !iflags::KNOWN != 0 {
             return Err(eopnotsupp());
@@ -870,8 +872,13 @@ impl InodeOperations for R2dax {
             Err(e)
         };
         if inode.mode() & mode::S_IFMT == mode::S_IFREG {
+            let old = crate::dax::wants_dax(inode.sb(), Self::get_flags(inode));
             let want = crate::dax::wants_dax(inode.sb(), flags);
-            if want != inode.is_dax() {
+            // A file still pending after a remount (the mode it wants is
+            // not the one it has) switches when the new flags change what
+            // it wants; a flag change that leaves that alone is not
+            // refused because the file is busy.
+            if want != inode.is_dax() && want != old {
                 return crate::dax::switch(inode, want, commit);
             }
         }

@@ -2,7 +2,7 @@
 //! Mounting: superblock and group descriptors, statfs, remount (the role of
 //! fs/ext2/super.c).
 
-use crate::dax::DaxMode;
+use crate::dax::{DaxMode, ModeCell, Pending};
 use crate::inode::{iget, RInode};
 use crate::ondisk::{
     feature, state, ErrorClass, Geometry, GroupDesc, SbError, Superblock, BLOCK_SHIFT, BLOCK_SIZE,
@@ -17,6 +17,7 @@ use crate::vfs::print::{sb_err, sb_info, sb_warn};
 use crate::vfs::sb::{New, Root, SuperBlock};
 use crate::vfs::super_ops::{Stat, SuperOperations};
 use crate::vfs::vfs_inode::INode;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::alloc::KVVec;
 use kernel::error::code::{EINVAL, EIO};
 use kernel::init::PinInit;
@@ -32,17 +33,22 @@ pub(crate) struct R2dax;
 ///
 /// Lock order (outermost first): the VFS's `i_rwsem` (and rename locks),
 /// an inode's `RInode::state`, `alloc`, `disk`; buffer locks are leaves.
+/// `dax_pending` is taken with no other lock held.
 #[pin_data]
 pub(crate) struct SbInfo {
     /// Where everything is (immutable).
     pub(crate) geo: Geometry,
-    /// The `dax=` mode (immutable: remount cannot change it).
-    pub(crate) dax_mode: DaxMode,
-    /// Whether the mount named the mode (immutable). As ext4 does,
+    /// The `dax=` mode; a remount changes it ([`crate::dax::change_mode`]).
+    pub(crate) dax_mode: ModeCell,
+    /// Whether a mount or remount named the mode. As ext4 does,
     /// /proc/mounts shows the default mode, `dax=inode`, only when it was
     /// given: fstests reads "no dax option shown" as "mounted without DAX"
     /// (generic/413).
-    pub(crate) dax_given: bool,
+    pub(crate) dax_given: AtomicBool,
+    /// Files a change of the `dax=` mode could not switch yet (busy), for
+    /// the background retry ([`crate::dax::retry_pending`]).
+    #[pin]
+    pub(crate) dax_pending: Mutex<Pending>,
     /// Whether the device supports DAX (immutable).
     pub(crate) dax_capable: bool,
     /// Whether data-block pointers may carry `PTR_UNWRITTEN`
@@ -279,8 +285,9 @@ impl FileSystem for R2dax {
         );
         Ok(try_pin_init!(SbInfo {
             geo,
-            dax_mode,
-            dax_given: opts.dax.is_some(),
+            dax_mode: ModeCell::new(dax_mode),
+            dax_given: AtomicBool::new(opts.dax.is_some()),
+            dax_pending <- new_mutex!(Pending::new(), "r2dax_dax_pending"),
             dax_capable,
             unwritten: disk.feature_incompat & feature::INCOMPAT_UNWRITTEN != 0,
             disk <- new_mutex!(disk, "r2dax_sb_disk"),
@@ -305,22 +312,29 @@ impl FileSystem for R2dax {
     }
 
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool, opts: &Options) -> Result {
-        // As ext4 and xfs: the DAX mode is fixed for the life of a mount.
-        if let Some(mode) = opts.dax {
-            if mode != sb.info().dax_mode {
-                sb_err!(sb, "can't change the dax mode on remount");
-                return Err(EINVAL);
-            }
+        let info = sb.info();
+        if opts.dax == Some(DaxMode::Always) && !info.dax_capable {
+            sb_err!(sb, "dax=always: the device does not support DAX");
+            return Err(EINVAL);
         }
         match (sb.read_only(), new_read_only) {
             (true, false) => {
                 mark_dirty_on_disk(sb)?;
-                crate::orphan::recover(sb)
+                crate::orphan::recover(sb)?;
             }
             // The VFS has synced and checked for writers already.
-            (false, true) => write_state(sb, true),
-            _ => Ok(()),
+            (false, true) => write_state(sb, true)?,
+            _ => {}
         }
+        // Unlike ext4 (EINVAL) and xfs (ignored), the mode changes live,
+        // for open and mapped files too (dax.rst, "A live dax= remount").
+        if let Some(mode) = opts.dax {
+            info.dax_given.store(true, Ordering::Relaxed);
+            if mode != info.dax_mode.get() {
+                crate::dax::change_mode(sb, mode);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -375,6 +389,10 @@ impl SuperOperations for R2dax {
         Ok(())
     }
 
+    fn background(sb: &SuperBlock<Self>) {
+        crate::dax::retry_pending(sb)
+    }
+
     fn put_super(sb: &SuperBlock<Self>) {
         if !sb.read_only() {
             if let Err(e) = write_state(sb, true) {
@@ -385,8 +403,8 @@ impl SuperOperations for R2dax {
 
     fn show_options(sb: &SuperBlock<Self>, out: &mut OptionWriter<'_>) {
         let info = sb.info();
-        if info.dax_given {
-            out.push(info.dax_mode.option());
+        if info.dax_given.load(Ordering::Relaxed) {
+            out.push(info.dax_mode.get().option());
         }
     }
 }

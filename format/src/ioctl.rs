@@ -93,6 +93,10 @@ pub mod status {
     /// cache is still open: khugepaged may still be collapsing that
     /// mapping, so a switch to DAX refuses until it is closed.
     pub const COLLAPSIBLE: u32 = 1 << 4;
+    /// The mount's `dax=` mode asks for the other mode than the file uses
+    /// (a remount changed it while the file was mapped or pinned); the
+    /// file switches once its last mapping and pin are gone.
+    pub const PENDING: u32 = 1 << 5;
 }
 
 /// Values of [`DaxStatus::mount_mode`] (`R2DAX_MOUNT_DAX_*`): the `dax=`

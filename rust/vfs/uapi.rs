@@ -36,6 +36,9 @@ pub(crate) mod status {
     /// A read-only descriptor that mapped the file through the page cache
     /// is still open.
     pub(crate) const COLLAPSIBLE: u32 = raw::R2DAX_DAX_STATUS_COLLAPSIBLE;
+    /// A remount changed the mode the file should use; it switches when
+    /// its mappings and pins are gone.
+    pub(crate) const PENDING: u32 = raw::R2DAX_DAX_STATUS_PENDING;
 }
 
 /// `R2DAX_MOUNT_DAX_*`: values of [`DaxStatus::mount_mode`].

@@ -69,6 +69,12 @@ struct r2dax_dax_status {
  * so a switch to DAX fails with EBUSY until it is closed.
  */
 #define R2DAX_DAX_STATUS_COLLAPSIBLE	(1U << 4)
+/*
+ * The mount's dax= mode asks for the other mode than the file uses: a
+ * remount changed it while the file was mapped or pinned, and the file
+ * switches once its last mapping and pin are gone.
+ */
+#define R2DAX_DAX_STATUS_PENDING	(1U << 5)
 
 /* Values of mount_mode: the dax= mount option. */
 #define R2DAX_MOUNT_DAX_INODE		0	/* dax=inode (the default) */

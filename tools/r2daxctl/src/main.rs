@@ -30,7 +30,9 @@ per file, what happened:
                      or (to DAX) a descriptor opened read-only that mapped
                      it through the page cache is still open
 status prints the requested flag, the effective mode (statx), and on r2dax
-the number of mappings and whether DAX pages are pinned.
+the number of mappings, whether DAX pages are pinned, and \"pending\" when a
+remount changed the dax= mode while the file was busy (it switches once its
+mappings and pins are gone).
 
 Options:
   -R             recurse into directories
@@ -113,23 +115,30 @@ fn status_line(path: &Path, i: &Info, json: bool) -> String {
             ),
             None => ("null".into(), "null".into()),
         };
+        let pending = match &i.r2dax {
+            Some(s) => (s.flags & status::PENDING != 0).to_string(),
+            None => "null".into(),
+        };
         format!(
-            "{{\"path\":{},\"type\":\"{}\",\"requested\":{},\"effective\":{},\"mappings\":{},\"pinned\":{}}}",
+            "{{\"path\":{},\"type\":\"{}\",\"requested\":{},\"effective\":{},\"mappings\":{},\"pinned\":{},\"pending\":{}}}",
             json_str(&path.display().to_string()),
             if i.dir { "dir" } else { "file" },
             i.requested,
             i.effective,
             maps,
-            pinned
+            pinned,
+            pending
         )
     } else {
+        let pending = matches!(&i.r2dax, Some(s) if s.flags & status::PENDING != 0);
         format!(
-            "{}: requested {}, effective {}, mappings {}, pinned {}",
+            "{}: requested {}, effective {}, mappings {}, pinned {}{}",
             path.display(),
             if i.requested { "dax" } else { "off" },
             if i.effective { "dax" } else { "off" },
             maps,
-            pinned
+            pinned,
+            if pending { ", pending" } else { "" }
         )
     }
 }

@@ -9,8 +9,15 @@
 //! every success must show at once in statx (`STATX_ATTR_DAX`), and every
 //! failure must be `EBUSY`. A SIGBUS, a wrong byte, a wrong mode or any
 //! other error fails the run (exit 1). The caller checks dmesg.
+//!
+//! With `-r MNT` the flipper remounts MNT with a random `dax=` mode instead
+//! (and now and then flips the flag, `EBUSY` allowed): after each remount
+//! statx and r2dax's status ioctl must agree on whether the file uses the
+//! mode the mount and its flag ask for or is pending; once the other
+//! threads stopped (no mapping left), it must reach that mode within a few
+//! seconds. The data checks are the same.
 
-use r2dax_format::ioctl::{FS_XFLAG_DAX, STATX_ATTR_DAX};
+use r2dax_format::ioctl::{status, FS_XFLAG_DAX, STATX_ATTR_DAX};
 use r2dax_sys::{Errno, Fork, Mmap};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -20,12 +27,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
-Usage: r2dax-daxstorm [-t SECS] [-s SEED] [-w WORKERS] FILE
+Usage: r2dax-daxstorm [-t SECS] [-s SEED] [-w WORKERS] [-r MNT] FILE
 Races DAX flag flips of FILE against mmap/munmap, shared and private
 faults, pread/pwrite, truncate and fork, verifying data against a model.
 The filesystem must be mounted so that the flag switches the mode at once
-(r2dax dax=inode on a DAX device). Prints a summary; exit 0 on success,
-1 on a failure (described on stderr), 2 on a usage error.";
+(r2dax dax=inode on a DAX device). With -r MNT (FILE's r2dax mount), the
+flips are mostly remounts of MNT with a random dax= mode: the file must
+use the mode asked for or be reported pending, and reach it once the
+storm stops. Prints a summary; exit 0 on success, 1 on a failure
+(described on stderr), 2 on a usage error.";
 
 const REGION: usize = 64 * 1024;
 const TAIL: usize = 64 * 1024;
@@ -75,6 +85,14 @@ enum Failure {
     ChangedWhenBusy,
     /// A flip to `want` succeeded, yet statx shows the old mode.
     NotSwitched { want: bool },
+    /// `mount -o remount,dax=MODE` failed: the mode, what went wrong.
+    Remount(&'static str, String),
+    /// After a remount the file neither uses the mode asked for (`want`)
+    /// nor is reported pending.
+    Unsettled { want: bool, pending: bool },
+    /// With nothing mapping the file any more, it did not reach the
+    /// mode asked for (`want`).
+    StillPending { want: bool },
 }
 
 impl fmt::Display for Failure {
@@ -107,6 +125,18 @@ impl fmt::Display for Failure {
             Failure::NotSwitched { want } => {
                 write!(f, "flag set to {want}, but statx says otherwise")
             }
+            Failure::Remount(mode, e) => write!(f, "remount dax={mode}: {e}"),
+            Failure::Unsettled { want, pending } => write!(
+                f,
+                "after a remount the file should {}use DAX, but it does not, and it is {}reported pending",
+                if *want { "" } else { "not " },
+                if *pending { "" } else { "not " }
+            ),
+            Failure::StillPending { want } => write!(
+                f,
+                "the storm stopped, but the file still does not {}use DAX 5 s later",
+                if *want { "" } else { "not " }
+            ),
         }
     }
 }
@@ -305,6 +335,101 @@ fn flipper(f: &File, stop: &AtomicBool, ok: &AtomicU64, busy: &AtomicU64) -> Res
     Ok(())
 }
 
+/// Remounts `mnt` with `dax=mode`.
+fn remount(mnt: &str, mode: &'static str) -> Res {
+    let out = std::process::Command::new("mount")
+        .args(["-o", &format!("remount,dax={mode}"), mnt])
+        .output()
+        .map_err(|e| Failure::Remount(mode, e.to_string()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(Failure::Remount(mode, err));
+    }
+    Ok(())
+}
+
+/// The mode the mount (`mode`) and the file's flag ask for, and whether
+/// r2dax reports the file pending.
+fn wanted(f: &File, mode: &str) -> Result<(bool, bool), Failure> {
+    let flag = r2dax_sys::get_fsxattr(f).map_err(sys("FSGETXATTR"))?.xflags & FS_XFLAG_DAX != 0;
+    let st = r2dax_sys::dax_status(f).map_err(sys("R2DAX_IOC_DAX_STATUS"))?;
+    let want = match mode {
+        "always" => true,
+        "never" => false,
+        _ => flag,
+    };
+    Ok((want, st.flags & status::PENDING != 0))
+}
+
+/// Counts of the remount storm.
+#[derive(Default)]
+struct Remounts {
+    /// Remounts after which the file used the mode asked for.
+    settled: AtomicU64,
+    /// Remounts after which it was pending.
+    pending: AtomicU64,
+}
+
+/// The flipper of `-r`: remounts `mnt` with random modes (and flips the
+/// flag one time in four); ends in `dax=inode` and waits for the file to
+/// reach its mode once `stop` is set and `others` threads have ended.
+fn remounter(
+    f: &File,
+    mnt: &str,
+    seed: u64,
+    stop: &AtomicBool,
+    others_done: &AtomicBool,
+    counts: &Remounts,
+) -> Res {
+    const MODES: [&str; 3] = ["inode", "never", "always"];
+    let mut rng = Rng(seed ^ 0x5eed_0f_4e40);
+    let mut mode = "inode";
+    while !stop.load(Ordering::Relaxed) {
+        if rng.below(4) == 0 {
+            let mut fa = r2dax_sys::get_fsxattr(f).map_err(sys("FSGETXATTR"))?;
+            fa.xflags ^= FS_XFLAG_DAX;
+            match r2dax_sys::set_fsxattr(f, &fa) {
+                Err(e) if e.raw() != libc::EBUSY => return Err(Failure::Sys("FSSETXATTR", e)),
+                _ => {}
+            }
+        } else {
+            mode = MODES[rng.below(MODES.len())];
+            remount(mnt, mode)?;
+        }
+        // The status ioctl and statx must agree: a file seen in the wrong
+        // mode that the ioctl then calls settled can only have switched in
+        // between (only r2dax's retry switches it while this thread does
+        // nothing), so statx shows the mode asked for afterwards.
+        let dax = is_dax(f)?;
+        let (want, pending) = wanted(f, mode)?;
+        if dax == want {
+            counts.settled.fetch_add(1, Ordering::Relaxed);
+        } else if pending || is_dax(f)? == want {
+            counts.pending.fetch_add(1, Ordering::Relaxed);
+        } else {
+            return Err(Failure::Unsettled { want, pending });
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(20) as u64));
+    }
+    remount(mnt, "inode")?;
+    while !others_done.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Nothing maps the file now (forked children exited too): the last
+    // unmap or the retry every second must bring it to its mode.
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (want, pending) = wanted(f, "inode")?;
+        if is_dax(f)? == want && !pending {
+            return Ok(());
+        }
+        if Instant::now() > end {
+            return Err(Failure::StillPending { want });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
@@ -312,6 +437,7 @@ fn main() {
         return;
     }
     let (mut secs, mut seed, mut workers, mut path) = (10u64, 1u64, 3usize, None);
+    let mut mnt: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut num = |what: &str| -> u64 {
@@ -324,6 +450,12 @@ fn main() {
             "-t" => secs = num("-t"),
             "-s" => seed = num("-s"),
             "-w" => workers = num("-w").clamp(1, 64) as usize,
+            "-r" => {
+                mnt = Some(it.next().cloned().unwrap_or_else(|| {
+                    eprintln!("r2dax-daxstorm: -r needs a mount point\n{USAGE}");
+                    std::process::exit(2)
+                }))
+            }
             p if !p.starts_with('-') && path.is_none() => path = Some(p.to_string()),
             o => {
                 eprintln!("r2dax-daxstorm: unexpected argument '{o}'\n{USAGE}");
@@ -369,18 +501,31 @@ fn main() {
             truncater(&f, tail, seed, &stop, &ops)
         }));
     }
-    {
+    let others_done = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new(Remounts::default());
+    let flip = if let Some(mnt) = mnt.clone() {
+        let (f, stop, done, counts) =
+            (f.clone(), stop.clone(), others_done.clone(), counts.clone());
+        std::thread::spawn(move || remounter(&f, &mnt, seed, &stop, &done, &counts))
+    } else {
         let (f, stop, ok, busy) = (f.clone(), stop.clone(), ok.clone(), busy.clone());
-        hs.push(std::thread::spawn(move || flipper(&f, &stop, &ok, &busy)));
-    }
+        std::thread::spawn(move || flipper(&f, &stop, &ok, &busy))
+    };
     let end = Instant::now() + Duration::from_secs(secs);
     let mut failed = false;
-    while Instant::now() < end && !hs.iter().any(|h| h.is_finished()) {
+    while Instant::now() < end && !hs.iter().any(|h| h.is_finished()) && !flip.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::Relaxed);
+    // The flipper's final check needs the others gone: join them first.
+    let mut results = Vec::new();
     for h in hs {
-        match h.join() {
+        results.push(h.join());
+    }
+    others_done.store(true, Ordering::Release);
+    results.push(flip.join());
+    for r in results {
+        match r {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 eprintln!("r2dax-daxstorm: FAIL: {e}");
@@ -392,12 +537,21 @@ fn main() {
             }
         }
     }
-    println!(
-        "r2dax-daxstorm: {} operations, {} switches, {} EBUSY",
-        ops.load(Ordering::Relaxed),
-        ok.load(Ordering::Relaxed),
-        busy.load(Ordering::Relaxed)
-    );
+    if mnt.is_some() {
+        println!(
+            "r2dax-daxstorm: {} operations, {} remounts settled, {} pending",
+            ops.load(Ordering::Relaxed),
+            counts.settled.load(Ordering::Relaxed),
+            counts.pending.load(Ordering::Relaxed)
+        );
+    } else {
+        println!(
+            "r2dax-daxstorm: {} operations, {} switches, {} EBUSY",
+            ops.load(Ordering::Relaxed),
+            ok.load(Ordering::Relaxed),
+            busy.load(Ordering::Relaxed)
+        );
+    }
     std::process::exit(if failed { 1 } else { 0 });
 }
 
