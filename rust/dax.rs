@@ -7,7 +7,7 @@
 use crate::ioctl;
 use crate::ondisk::{iflags, mode};
 use crate::super_::R2dax;
-use crate::vfs::dax_mode::SwitchError;
+use crate::vfs::dax_mode::{SwitchError, PIN_WAIT_MS};
 use crate::vfs::file_ops::IoctlOut;
 use crate::vfs::lock::{Excl, InodeLocked};
 use crate::vfs::print::{sb_err, sb_info, sb_warn};
@@ -82,8 +82,9 @@ impl ModeCell {
     }
 }
 
-/// Files a change of the `dax=` mode has not switched yet (under
-/// [`crate::super_::SbInfo::dax_pending`]).
+/// Files a change of the `dax=` mode has not switched yet, under
+/// [`crate::super_::SbInfo::dax_pending`]. That mutex is held for a whole
+/// pass over files (a remount's, or a retry's), so passes never overlap.
 pub(crate) struct Pending {
     /// Their inode numbers, each once.
     inos: KVVec<u64>,
@@ -119,111 +120,140 @@ enum Settled {
     Already,
     /// Switched now.
     Switched,
-    /// Busy: mapped (`true`: its last unmap retries), or pinned, or
-    /// collapsible (`false`: retried every second).
-    Busy(bool),
-    /// Writeback (or a signal) failed the switch.
-    Failed(Error),
+    /// Mapped: its last unmap runs the retry ([`INode::mark_unmap_wanted`]).
+    Mapped,
+    /// Pinned, collapsible, or its switch failed (writeback): retried in
+    /// a second.
+    Poll,
+    /// Its inode lock was taken: tried again by a retry (at once after a
+    /// remount, in a second after a retry).
+    Contended,
+}
+
+/// Whose pass over files it is. Neither waits for an inode lock: a
+/// holder stuck in a long wait (a layout break waiting for an RDMA pin, a
+/// writer throttled in `balance_dirty_pages`) would hold up the remount
+/// and with it `s_umount` (every other remount, `sync`, unmount), or the
+/// retry and with it the pending list's mutex (and so the next remount).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// A remount's, under `s_umount`: waits for pins as a flag change does.
+    Remount,
+    /// A retry's: looks for pins once (it comes back in a second).
+    Retry,
 }
 
 /// Brings a regular file to the mode the mount's `dax=` mode and its flag
-/// ask for, with the inode lock held for the check and the switch.
-fn settle(inode: &INode<R2dax>) -> Settled {
+/// ask for: under its inode lock, with the per-inode switch.
+fn settle(inode: &INode<R2dax>, pass: Pass) -> Settled {
     if inode.mode() & mode::S_IFMT != mode::S_IFREG {
         return Settled::Already;
     }
-    let locked = inode.lock();
-    let flags = inode.data().state.lock().disk.flags;
-    let want = wants_dax(inode.sb(), flags);
+    let sb = inode.sb();
+    let wants = || wants_dax(sb, inode.data().state.lock().disk.flags);
+    // A mapped file that needs a switch is busy; no need to lock it to see
+    // that. The mark comes first, so that if its last VMA goes after the
+    // count is read here, that unmap runs the retry. (Without the inode
+    // lock the answer may be stale: a flag change in progress may be
+    // making it agree. Then the file is listed for nothing, and the retry
+    // finds nothing to do.)
+    if wants() != inode.is_dax() {
+        inode.mark_unmap_wanted();
+        if inode.mappings() != 0 {
+            return Settled::Mapped;
+        }
+    }
+    let Some(locked) = inode.try_lock() else {
+        return Settled::Contended;
+    };
+    let want = wants();
     if want == inode.is_dax() {
+        inode.clear_unmap_wanted();
         return Settled::Already;
     }
+    inode.mark_unmap_wanted();
+    let wait = match pass {
+        Pass::Remount => PIN_WAIT_MS,
+        Pass::Retry => 0,
+    };
     // Nothing to make durable: the mode of a mount is not stored.
-    match locked.switch_dax(want, || Ok(())) {
-        Ok(()) => Settled::Switched,
-        Err(SwitchError::Mapped) => Settled::Busy(true),
-        Err(SwitchError::Pinned | SwitchError::Collapsible) => Settled::Busy(false),
-        Err(SwitchError::Failed(e)) => Settled::Failed(e),
+    match locked.switch_dax_within(want, wait, || Ok(())) {
+        Ok(()) => {
+            inode.clear_unmap_wanted();
+            Settled::Switched
+        }
+        Err(SwitchError::Mapped) => Settled::Mapped,
+        Err(SwitchError::Pinned | SwitchError::Collapsible) => Settled::Poll,
+        Err(SwitchError::Failed(e)) => {
+            if pass == Pass::Remount {
+                sb_err!(
+                    sb,
+                    "inode {}: switching to the new dax mode failed ({:?}), will retry",
+                    inode.ino(),
+                    e
+                );
+            }
+            Settled::Poll
+        }
     }
 }
 
-/// The outcome of one pass over files (a remount's, or a retry's).
-struct Pass {
+/// The outcome of one pass over files.
+struct Outcome {
     switched: usize,
+    /// Files left pending.
     busy: KVVec<u64>,
-    /// Some busy file is pinned or collapsible, or failed: retry in a
-    /// second (mapped ones are retried when their last VMA goes).
+    /// Some file needs a retry in a second (pinned, collapsible, failed).
     poll: bool,
-    /// A busy file could not be listed.
+    /// Some file needs a retry as soon as this pass is over (its inode
+    /// lock was taken during a remount).
+    now: bool,
+    /// A file could not be listed.
     rescan: bool,
 }
 
-impl Pass {
+impl Outcome {
     fn new() -> Self {
         Self {
             switched: 0,
             busy: KVVec::new(),
             poll: false,
+            now: false,
             rescan: false,
         }
     }
 
-    fn settle(&mut self, inode: &INode<R2dax>, log: bool) {
-        match settle(inode) {
+    fn settle(&mut self, inode: &INode<R2dax>, pass: Pass) {
+        match settle(inode, pass) {
             Settled::Already => return,
             Settled::Switched => {
                 self.switched += 1;
                 return;
             }
-            Settled::Busy(mapped) => self.poll |= !mapped,
-            Settled::Failed(e) => {
-                if log {
-                    sb_err!(
-                        inode.sb(),
-                        "inode {}: switching to the new dax mode failed ({:?}), will retry",
-                        inode.ino(),
-                        e
-                    );
-                }
-                self.poll = true;
-            }
+            Settled::Mapped => {}
+            Settled::Poll => self.poll = true,
+            Settled::Contended if pass == Pass::Remount => self.now = true,
+            Settled::Contended => self.poll = true,
         }
         if self.busy.push(inode.ino(), GFP_KERNEL).is_err() {
             self.rescan = true;
+            self.poll = true;
         }
     }
 
-    /// Adds what is still pending to the superblock's list (`replace`: a
-    /// remount's pass, which visited every cached inode, replaces it), and
-    /// arranges the retry: at the last unmap of a file while any is
-    /// pending, and in a second if some file is pinned (no event says when
-    /// a pin goes). Returns whether nothing is pending any more.
-    ///
-    /// A listed file that no longer needs a switch only costs a retry that
-    /// finds nothing to do: a retry that checked a file under the old mode
-    /// may list it after a remount replaced the list.
-    fn publish(&self, sb: &SuperBlock<R2dax>, replace: bool) -> bool {
-        let mut p = sb.info().dax_pending.lock();
-        if replace {
-            p.inos = KVVec::new();
-            p.rescan = false;
-        }
-        p.rescan |= self.rescan;
-        for ino in self.busy.iter() {
-            // A retry and a remount may both list a file.
-            if !p.inos.contains(ino) && p.inos.push(*ino, GFP_KERNEL).is_err() {
-                p.rescan = true;
-                break;
-            }
-        }
-        let done = p.inos.is_empty() && !p.rescan;
-        // Under the list lock, so a concurrent pass that adds files sets
-        // it after this one cleared it, never before.
-        sb.run_background_on_unmap(!done);
-        if !done && (self.poll || p.rescan) {
+    /// Makes this pass's busy files the pending list (a pass took or
+    /// replaced the whole list) and queues the retries it needs; mapped
+    /// files are retried when their last VMA goes. Returns whether nothing
+    /// is pending.
+    fn publish(self, sb: &SuperBlock<R2dax>, p: &mut Pending) -> bool {
+        p.inos = self.busy;
+        p.rescan = self.rescan;
+        if self.now {
+            sb.run_background(0);
+        } else if self.poll {
             sb.run_background(RETRY_MS);
         }
-        done
+        p.inos.is_empty() && !p.rescan
     }
 }
 
@@ -251,38 +281,43 @@ impl fmt::Display for Inos<'_> {
 /// pending ([`status::PENDING`]), and switches when its last mapping goes
 /// or, for pins, at a retry every second. dax.rst, "A live dax= remount",
 /// has the argument. The VFS holds `s_umount` exclusively, so two changes
-/// never run at once (a retry may run beside one: both lock each inode).
+/// never run at once; the pending list's mutex, held throughout, keeps a
+/// retry out until this pass has listed its files.
 pub(crate) fn change_mode(sb: &SuperBlock<R2dax>, new: DaxMode) {
     let info = sb.info();
+    let mut p = info.dax_pending.lock();
     let old = info.dax_mode.get();
-    // Before the mode changes: a file that the pass finds mapped and whose
-    // last mapping goes before the pass ends must trigger a retry.
-    sb.run_background_on_unmap(true);
     info.dax_mode.set(new);
-    let mut pass = Pass::new();
-    let _ = sb.for_each_cached_inode(|inode| {
-        pass.settle(inode, true);
-        Ok(())
-    });
-    pass.busy.sort_unstable();
-    if pass.publish(sb, true) {
+    let mut out = Outcome::new();
+    // Without DAX on the device every file uses the page cache whatever
+    // the mode.
+    if info.dax_capable {
+        let _ = sb.for_each_cached_inode(|inode| {
+            out.settle(inode, Pass::Remount);
+            Ok(())
+        });
+    }
+    out.busy.sort_unstable();
+    let switched = out.switched;
+    let rescan = out.rescan;
+    if out.publish(sb, &mut p) {
         sb_info!(
             sb,
             "{} -> {}: {} switched now",
             old.option(),
             new.option(),
-            pass.switched
+            switched
         );
     } else {
         sb_warn!(
             sb,
-            "{} -> {}: {} switched now, {}{} busy (mapped or pinned), switching when free: inodes {}",
+            "{} -> {}: {} switched now, {}{} busy (mapped, pinned or locked), switching when free: inodes {}",
             old.option(),
             new.option(),
-            pass.switched,
-            pass.busy.len(),
-            if pass.rescan { " and more" } else { "" },
-            Inos(&pass.busy)
+            switched,
+            p.inos.len(),
+            if rescan { " and more" } else { "" },
+            Inos(&p.inos)
         );
     }
 }
@@ -290,20 +325,15 @@ pub(crate) fn change_mode(sb: &SuperBlock<R2dax>, new: DaxMode) {
 /// The background retry of files a change of the `dax=` mode left
 /// pending (see [`change_mode`]).
 pub(crate) fn retry_pending(sb: &SuperBlock<R2dax>) {
-    let (inos, rescan) = {
-        let mut p = sb.info().dax_pending.lock();
-        (
-            core::mem::replace(&mut p.inos, KVVec::new()),
-            core::mem::replace(&mut p.rescan, false),
-        )
-    };
-    if inos.is_empty() && !rescan {
+    let mut p = sb.info().dax_pending.lock();
+    if p.inos.is_empty() && !p.rescan {
         return;
     }
-    let mut pass = Pass::new();
-    if rescan {
+    let inos = core::mem::replace(&mut p.inos, KVVec::new());
+    let mut out = Outcome::new();
+    if p.rescan {
         let _ = sb.for_each_cached_inode(|inode| {
-            pass.settle(inode, false);
+            out.settle(inode, Pass::Retry);
             Ok(())
         });
     } else {
@@ -311,11 +341,11 @@ pub(crate) fn retry_pending(sb: &SuperBlock<R2dax>) {
             // An inode no longer cached reads the new mode when it is read
             // in again.
             if let Some(inode) = sb.ilookup(*ino) {
-                pass.settle(&inode, false);
+                out.settle(&inode, Pass::Retry);
             }
         }
     }
-    if pass.publish(sb, false) {
+    if out.publish(sb, &mut p) {
         sb_info!(
             sb,
             "{}: every file uses it now",

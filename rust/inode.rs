@@ -833,8 +833,9 @@ impl InodeOperations for R2dax {
     /// (`dax=inode`, a DAX device), the mode switches before this returns, or
     /// nothing changes and the call fails with `EBUSY` (mapped or pinned); see
     /// [`crate::dax`]. The VFS holds the inode lock. A file pending after a
-    /// remount (`crate::dax::change_mode`) switches only if the new flags
-    /// change the mode it wants.
+    /// remount (`crate::dax::change_mode`) never switches here: the new
+    /// flags either leave the mode it wants alone (it stays pending) or
+    /// make it want the mode it has (it is no longer pending).
     fn set_flags(inode: &InodeLocked<'_, Self, Excl>, flags: u32, fsx_only: bool) -> Result {
         if fsx_only || flags & !iflags::KNOWN != 0 {
             return Err(eopnotsupp());
@@ -874,10 +875,10 @@ impl InodeOperations for R2dax {
         if inode.mode() & mode::S_IFMT == mode::S_IFREG {
             let old = crate::dax::wants_dax(inode.sb(), Self::get_flags(inode));
             let want = crate::dax::wants_dax(inode.sb(), flags);
-            // A file still pending after a remount (the mode it wants is
-            // not the one it has) switches when the new flags change what
-            // it wants; a flag change that leaves that alone is not
-            // refused because the file is busy.
+            // Only a change of the mode the file wants switches it. For a
+            // file pending after a remount (it wants the other mode than
+            // it has) that never happens, so a flag change is not refused
+            // because a remount's switch is waiting.
             if want != inode.is_dax() && want != old {
                 return crate::dax::switch(inode, want, commit);
             }

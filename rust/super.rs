@@ -33,7 +33,9 @@ pub(crate) struct R2dax;
 ///
 /// Lock order (outermost first): the VFS's `i_rwsem` (and rename locks),
 /// an inode's `RInode::state`, `alloc`, `disk`; buffer locks are leaves.
-/// `dax_pending` is taken with no other lock held.
+/// `dax_pending` is held for a whole pass of a `dax=` change (under
+/// `s_umount` by a remount, alone by the retry); inode locks are taken
+/// under it by trylock only.
 #[pin_data]
 pub(crate) struct SbInfo {
     /// Where everything is (immutable).
@@ -46,7 +48,8 @@ pub(crate) struct SbInfo {
     /// (generic/413).
     pub(crate) dax_given: AtomicBool,
     /// Files a change of the `dax=` mode could not switch yet (busy), for
-    /// the background retry ([`crate::dax::retry_pending`]).
+    /// the background retry ([`crate::dax::retry_pending`]); held for a
+    /// whole pass over files, so passes never overlap.
     #[pin]
     pub(crate) dax_pending: Mutex<Pending>,
     /// Whether the device supports DAX (immutable).

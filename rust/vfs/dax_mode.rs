@@ -104,6 +104,17 @@ impl<T: Operations> InodeLocked<'_, T, Excl> {
         to_dax: bool,
         commit: impl FnOnce() -> Result,
     ) -> core::result::Result<(), SwitchError> {
+        self.switch_dax_within(to_dax, PIN_WAIT_MS, commit)
+    }
+
+    /// [`Self::switch_dax`], waiting at most `pin_wait_ms` (instead of
+    /// [`PIN_WAIT_MS`]) for pins to go; 0 looks once.
+    pub(crate) fn switch_dax_within(
+        &self,
+        to_dax: bool,
+        pin_wait_ms: u32,
+        commit: impl FnOnce() -> Result,
+    ) -> core::result::Result<(), SwitchError> {
         if to_dax && self.sb().dax_device().is_none() {
             return Err(SwitchError::Failed(EINVAL));
         }
@@ -131,13 +142,13 @@ impl<T: Operations> InodeLocked<'_, T, Excl> {
         kernel::error::to_result(unsafe { raw::r2dax_filemap_write_and_wait(mapping) })
             .map_err(SwitchError::Failed)?;
         if self.is_dax() {
-            q.wait_dax_unpinned(mapping)?;
+            q.wait_dax_unpinned(mapping, pin_wait_ms)?;
             // SAFETY: No VMA, no pinned page (and none can appear: pins
             // need a VMA), no I/O; deletes every DAX entry while S_DAX is
             // still set, as truncate expects.
             unsafe { raw::truncate_inode_pages(mapping, 0) };
         } else {
-            q.drop_page_cache(mapping)?;
+            q.drop_page_cache(mapping, pin_wait_ms)?;
         }
         // SAFETY: The mapping is live.
         if !unsafe { raw::r2dax_mapping_empty(mapping) } {
@@ -165,13 +176,14 @@ impl<T: Operations> InodeLocked<'_, T, Excl> {
 }
 
 impl<T: FileSystem> QuiesceGuard<'_, T> {
-    /// Waits (at most [`PIN_WAIT_MS`]) until no DAX page of the file is
+    /// Waits (at most `wait_ms`) until no DAX page of the file is
     /// pinned. The file has no VMA.
     fn wait_dax_unpinned(
         &self,
         mapping: *mut raw::address_space,
+        wait_ms: u32,
     ) -> core::result::Result<(), SwitchError> {
-        let mut left = msecs_to_jiffies(PIN_WAIT_MS) as isize;
+        let mut left = msecs_to_jiffies(wait_ms) as isize;
         loop {
             // SAFETY: The mapping is live and the guard holds the
             // invalidate lock exclusively (no VMA, so
@@ -192,12 +204,13 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
     /// Drops every folio of the page cache (written back already). A folio
     /// that may be pinned for DMA (O_DIRECT or io_uring from a mapping
     /// that is gone) would lose what the DMA still writes into it, so this
-    /// waits for pins to go, at most [`PIN_WAIT_MS`] in all.
+    /// waits for pins to go, at most `wait_ms` in all.
     fn drop_page_cache(
         &self,
         mapping: *mut raw::address_space,
+        wait_ms: u32,
     ) -> core::result::Result<(), SwitchError> {
-        let deadline = jiffies().wrapping_add(msecs_to_jiffies(PIN_WAIT_MS));
+        let deadline = jiffies().wrapping_add(msecs_to_jiffies(wait_ms));
         loop {
             // SAFETY: The mapping is live and the inode lock and the
             // guard's invalidate lock keep folios from being added. A folio

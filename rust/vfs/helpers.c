@@ -379,6 +379,11 @@ bool r2dax_folio_is_zone_device(const struct folio *folio)
 	return folio_is_zone_device(folio);
 }
 
+bool r2dax_inode_trylock(struct inode *inode)
+{
+	return inode_trylock(inode);
+}
+
 bool r2dax_inode_trylock_shared(struct inode *inode)
 {
 	return inode_trylock_shared(inode);
@@ -600,7 +605,7 @@ void r2dax_init_delayed_work(struct delayed_work *dwork,
  * switch waits up to 100 ms for pinned pages) to run after @delay
  * jiffies. @sooner moves a run that is queued for later to @delay from
  * now; otherwise a queued run keeps its time. A disabled work is left
- * alone (both return false then).
+ * alone.
  */
 void r2dax_queue_delayed_work(struct delayed_work *dwork, unsigned long delay,
 			      bool sooner)

@@ -122,6 +122,7 @@ bool r2dax_daxdev_mapping_supported(struct vm_area_struct *vma,
 bool r2dax_is_dax(const struct inode *inode);
 bool r2dax_mapping_empty(struct address_space *mapping);
 bool r2dax_folio_is_zone_device(const struct folio *folio);
+bool r2dax_inode_trylock(struct inode *inode);
 bool r2dax_inode_trylock_shared(struct inode *inode);
 int r2dax_filemap_write_and_wait(struct address_space *mapping);
 int r2dax_filemap_write_and_wait_range(struct address_space *mapping, loff_t start, loff_t end);

@@ -152,6 +152,17 @@ impl<T: FileSystem> INode<T> {
         InodeGuard(unsafe { InodeLocked::assume(self) })
     }
 
+    /// Takes the inode lock exclusively if that needs no wait
+    /// (`inode_trylock`).
+    pub(crate) fn try_lock(&self) -> Option<InodeGuard<'_, T, Excl>> {
+        // SAFETY: The inode is live for the borrow.
+        if !unsafe { raw::r2dax_inode_trylock(self.as_raw()) } {
+            return None;
+        }
+        // SAFETY: Just taken; the guard releases it.
+        Some(InodeGuard(unsafe { InodeLocked::assume(self) }))
+    }
+
     /// Takes the inode lock shared if that needs no wait
     /// (`inode_trylock_shared`, for `IOCB_NOWAIT`).
     pub(crate) fn try_lock_shared(&self) -> Option<InodeGuard<'_, T, Shared>> {

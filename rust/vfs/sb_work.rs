@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Background work of a superblock: one delayed work item per mounted
-//! superblock that runs [`super::super_ops::SuperOperations::background`], queued by the
-//! filesystem ([`SuperBlock::run_background`]) and, if the filesystem asks,
-//! when the last VMA of one of its files goes
-//! ([`SuperBlock::run_background_on_unmap`]).
+//! superblock that runs [`super::super_ops::SuperOperations::background`],
+//! queued by the filesystem ([`SuperBlock::run_background`]) and when the
+//! last VMA goes of a file the filesystem marked
+//! ([`INode::mark_unmap_wanted`]).
 //!
 //! # Lifetime
 //!
@@ -21,7 +21,8 @@
 use super::fs::{Operations, Tables};
 use super::raw;
 use super::sb::SuperBlock;
-use core::sync::atomic::{fence, AtomicBool, Ordering};
+use super::vfs_inode::INode;
+use core::sync::atomic::{fence, Ordering};
 use kernel::init::PinInit;
 use kernel::prelude::*;
 use kernel::time::msecs_to_jiffies;
@@ -43,9 +44,10 @@ pub(super) struct SbWork {
     work: Opaque<raw::delayed_work>,
     /// The superblock the work belongs to.
     sb: *mut raw::super_block,
-    /// Whether the last VMA of a file going queues a run at once.
-    on_unmap: AtomicBool,
 }
+
+// `background_work` finds the item from its `work_struct` by this.
+const _: () = assert!(core::mem::offset_of!(SbWork, work) == 0);
 
 // SAFETY: The work item is only handed to the workqueue functions, which
 // are safe to call from any thread; `sb` is only read.
@@ -63,7 +65,6 @@ impl SbWork {
                 raw::r2dax_init_delayed_work(slot, Some(Tables::<T>::background_work))
             }),
             sb,
-            on_unmap: AtomicBool::new(false),
         })
     }
 
@@ -82,17 +83,36 @@ impl SbWork {
         // SAFETY: The item is initialised and pinned.
         unsafe { raw::disable_delayed_work_sync(self.work.get()) };
     }
+}
 
-    /// A VMA of a file of the superblock went, and it was the file's last
-    /// (the caller's decrement of the file's VMA count came first).
-    pub(super) fn last_unmap(&self) {
-        // Pairs with the fence in `run_background_on_unmap`: either the
-        // filesystem's later look at the VMA count (after it set the flag)
-        // sees this file unmapped, or this sees the flag (store buffering:
-        // each side stores, fences, then loads what the other stored).
+impl<T: Operations> INode<T> {
+    /// Asks that the last VMA of this file going run the superblock's
+    /// background work at once. Once this returned, a caller that then
+    /// reads the file's VMA count ([`INode::mappings`]) as nonzero can
+    /// rely on that run, until [`INode::clear_unmap_wanted`].
+    pub(crate) fn mark_unmap_wanted(&self) {
+        self.layer().unmap_wanted.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `last_unmap`: store buffering (each side
+        // stores, fences, then loads what the other stored), so either the
+        // caller's later read of the VMA count sees the last VMA gone, or
+        // `last_unmap` sees the mark.
         fence(Ordering::SeqCst);
-        if self.on_unmap.load(Ordering::Relaxed) {
-            self.queue(0, true);
+    }
+
+    /// Withdraws [`INode::mark_unmap_wanted`].
+    pub(crate) fn clear_unmap_wanted(&self) {
+        self.layer().unmap_wanted.store(false, Ordering::Relaxed);
+    }
+
+    /// The last VMA of the file went (from `vm_close`, after the count
+    /// was decremented to 0).
+    pub(super) fn last_unmap(&self) {
+        // Pairs with the fence in `mark_unmap_wanted`.
+        fence(Ordering::SeqCst);
+        if self.layer().unmap_wanted.load(Ordering::Relaxed) {
+            // The VMA being closed holds the file, so the superblock is
+            // mounted.
+            self.sb().work().queue(0, true);
         }
     }
 }
@@ -102,22 +122,13 @@ impl<T: Operations> SuperBlock<T> {
         &self.sb_data().work
     }
 
-    /// Runs [`super::super_ops::SuperOperations::background`] once, `ms` milliseconds from
-    /// now or sooner: an earlier queued run keeps its time; `ms == 0` runs
-    /// it as soon as a worker is free. A run queued while one is running
+    /// Queues a run of [`super::super_ops::SuperOperations::background`]:
+    /// with `ms == 0` as soon as a worker is free (a run queued for later
+    /// moves up); otherwise in `ms` milliseconds, unless a run is queued
+    /// already, which keeps its time. A run queued while one is running
     /// runs again after it.
     pub(crate) fn run_background(&self, ms: u32) {
         self.work().queue(ms, ms == 0);
-    }
-
-    /// Whether a file's last VMA going runs the background work at once
-    /// (from `vm_close`). Once this returned `true`, a file whose VMA
-    /// count the caller then reads as nonzero runs the work when its last
-    /// VMA goes.
-    pub(crate) fn run_background_on_unmap(&self, on: bool) {
-        self.work().on_unmap.store(on, Ordering::Relaxed);
-        // Pairs with the fence in `SbWork::last_unmap`.
-        fence(Ordering::SeqCst);
     }
 }
 

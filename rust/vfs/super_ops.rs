@@ -132,6 +132,7 @@ impl<T: Operations> Tables<T> {
         // A new inode has no VMAs (a freed one had none left either).
         outer.layer.mmaps.store(0, Ordering::Relaxed);
         outer.layer.collapsible.store(0, Ordering::Relaxed);
+        outer.layer.unmap_wanted.store(false, Ordering::Relaxed);
         outer.cache.store(cache, Ordering::Relaxed);
         // INVARIANT: the data is initialised until `destroy_inode`.
         outer.inode.get()

@@ -82,6 +82,9 @@ pub(crate) struct LayerInode {
     /// `S_DAX` store, so writeback never walks a mapping of the other kind.
     /// Initialised once per slab object (`inode_init_once`).
     pub(super) mode_lock: Opaque<raw::rw_semaphore>,
+    /// Whether the file's last VMA going should run the superblock's
+    /// background work ([`INode::mark_unmap_wanted`], `sb_work.rs`).
+    pub(super) unmap_wanted: core::sync::atomic::AtomicBool,
 }
 
 /// Longest inline symlink target the layer can hold.

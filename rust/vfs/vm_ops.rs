@@ -79,8 +79,7 @@ impl<T: Operations> Tables<T> {
             let i = INode::<T>::from_raw((*(*vma).vm_file).f_inode);
             let old = i.layer().mmaps.fetch_sub(1, Ordering::AcqRel);
             if old == 1 {
-                // The VMA holds its file, so the superblock is mounted.
-                i.sb().sb_data().work.last_unmap();
+                i.last_unmap();
             }
             if old == 0 {
                 // Unreachable by the counting argument; never wrap.

@@ -364,9 +364,10 @@ fn wanted(f: &File, mode: &str) -> Result<(bool, bool), Failure> {
 /// Counts of the remount storm.
 #[derive(Default)]
 struct Remounts {
-    /// Remounts after which the file used the mode asked for.
+    /// Remounts that asked the file for the other mode, after which it
+    /// used it.
     settled: AtomicU64,
-    /// Remounts after which it was pending.
+    /// Such remounts after which it was pending.
     pending: AtomicU64,
 }
 
@@ -385,6 +386,9 @@ fn remounter(
     let mut rng = Rng(seed ^ 0x5eed_0f_4e40);
     let mut mode = "inode";
     while !stop.load(Ordering::Relaxed) {
+        // The mode before a remount, to count only remounts that ask the
+        // file for the other mode.
+        let mut before = None;
         if rng.below(4) == 0 {
             let mut fa = r2dax_sys::get_fsxattr(f).map_err(sys("FSGETXATTR"))?;
             fa.xflags ^= FS_XFLAG_DAX;
@@ -393,6 +397,7 @@ fn remounter(
                 _ => {}
             }
         } else {
+            before = Some(is_dax(f)?);
             mode = MODES[rng.below(MODES.len())];
             remount(mnt, mode)?;
         }
@@ -402,12 +407,16 @@ fn remounter(
         // nothing), so statx shows the mode asked for afterwards.
         let dax = is_dax(f)?;
         let (want, pending) = wanted(f, mode)?;
-        if dax == want {
-            counts.settled.fetch_add(1, Ordering::Relaxed);
-        } else if pending || is_dax(f)? == want {
-            counts.pending.fetch_add(1, Ordering::Relaxed);
-        } else {
+        if dax != want && !pending && is_dax(f)? != want {
             return Err(Failure::Unsettled { want, pending });
+        }
+        if before.is_some_and(|b| b != want) {
+            let n = if dax == want {
+                &counts.settled
+            } else {
+                &counts.pending
+            };
+            n.fetch_add(1, Ordering::Relaxed);
         }
         std::thread::sleep(Duration::from_millis(rng.below(20) as u64));
     }
