@@ -375,6 +375,10 @@ pub(crate) fn switch(
 const _: () = {
     use core::mem::{offset_of, size_of};
     assert!(R2DAX_IOC_DAX_STATUS == ioctl::R2DAX_IOC_DAX_STATUS);
+    assert!(uapi::R2DAX_IOC_SHUTDOWN == ioctl::R2DAX_IOC_SHUTDOWN);
+    assert!(uapi::shutdown_flags::DEFAULT == ioctl::shutdown::DEFAULT);
+    assert!(uapi::shutdown_flags::LOGFLUSH == ioctl::shutdown::LOGFLUSH);
+    assert!(uapi::shutdown_flags::NOLOGFLUSH == ioctl::shutdown::NOLOGFLUSH);
     assert!(size_of::<DaxStatus>() == ioctl::DAX_STATUS_SIZE);
     assert!(offset_of!(DaxStatus, version) == ioctl::offset::VERSION);
     assert!(offset_of!(DaxStatus, flags) == ioctl::offset::FLAGS);

@@ -397,7 +397,9 @@ impl SuperOperations for R2dax {
     }
 
     fn put_super(sb: &SuperBlock<Self>) {
-        if !sb.read_only() {
+        // Shut down, the filesystem writes nothing, and stays marked dirty
+        // on the media: fsck or the next mount recounts.
+        if !sb.read_only() && !sb.is_shut_down() {
             if let Err(e) = write_state(sb, true) {
                 sb_err!(sb, "writing the superblock at unmount failed ({:?})", e);
             }

@@ -59,6 +59,21 @@ pub const DAX_STATUS_SIZE: usize = 32;
 /// `R2DAX_IOC_DAX_STATUS`: `_IOR('x', 0x80, struct r2dax_dax_status)`.
 pub const R2DAX_IOC_DAX_STATUS: u32 = ioc::ior(R2DAX_IOCTL_TYPE, 0x80, DAX_STATUS_SIZE);
 
+/// `R2DAX_IOC_SHUTDOWN`: `_IOR('X', 125, __u32)`, the number of ext4's
+/// `EXT4_IOC_SHUTDOWN` and xfs's `XFS_IOC_GOINGDOWN`; the argument points
+/// to one of [`shutdown`]'s flags.
+pub const R2DAX_IOC_SHUTDOWN: u32 = ioc::ior(b'X', 125, 4);
+
+/// Flags of [`R2DAX_IOC_SHUTDOWN`] (`R2DAX_SHUTDOWN_FLAGS_*`).
+pub mod shutdown {
+    /// Write back everything, then shut down.
+    pub const DEFAULT: u32 = 0;
+    /// Flush the device's cache, then shut down.
+    pub const LOGFLUSH: u32 = 1;
+    /// Shut down at once.
+    pub const NOLOGFLUSH: u32 = 2;
+}
+
 /// `R2DAX_DAX_STATUS_VERSION`: the version the kernel reports.
 pub const DAX_STATUS_VERSION: u32 = 1;
 

@@ -5,8 +5,9 @@
 //! (`$CC`, else `cc`). Skipped, with a message, when there is no compiler.
 
 use r2dax_format::ioctl::{
-    mount_mode, offset, status, FsXattr, DAX_STATUS_SIZE, DAX_STATUS_VERSION, FS_IOC_FSGETXATTR,
-    FS_IOC_FSSETXATTR, FS_XFLAG_DAX, R2DAX_IOCTL_TYPE, R2DAX_IOC_DAX_STATUS, STATX_ATTR_DAX,
+    mount_mode, offset, shutdown, status, FsXattr, DAX_STATUS_SIZE, DAX_STATUS_VERSION,
+    FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, FS_XFLAG_DAX, R2DAX_IOCTL_TYPE, R2DAX_IOC_DAX_STATUS,
+    R2DAX_IOC_SHUTDOWN, STATX_ATTR_DAX,
 };
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -45,6 +46,10 @@ int main(void)
 	P("R2DAX_MOUNT_DAX_NEVER", R2DAX_MOUNT_DAX_NEVER);
 	P("R2DAX_IOCTL_TYPE", R2DAX_IOCTL_TYPE);
 	P("R2DAX_IOC_DAX_STATUS", R2DAX_IOC_DAX_STATUS);
+	P("R2DAX_IOC_SHUTDOWN", R2DAX_IOC_SHUTDOWN);
+	P("R2DAX_SHUTDOWN_FLAGS_DEFAULT", R2DAX_SHUTDOWN_FLAGS_DEFAULT);
+	P("R2DAX_SHUTDOWN_FLAGS_LOGFLUSH", R2DAX_SHUTDOWN_FLAGS_LOGFLUSH);
+	P("R2DAX_SHUTDOWN_FLAGS_NOLOGFLUSH", R2DAX_SHUTDOWN_FLAGS_NOLOGFLUSH);
 	P("sizeof(struct fsxattr)", sizeof(struct fsxattr));
 	P("offsetof(fsx_xflags)", offsetof(struct fsxattr, fsx_xflags));
 	P("offsetof(fsx_extsize)", offsetof(struct fsxattr, fsx_extsize));
@@ -83,6 +88,13 @@ fn rust_values() -> BTreeMap<&'static str, u64> {
         ("R2DAX_MOUNT_DAX_NEVER", mount_mode::NEVER.into()),
         ("R2DAX_IOCTL_TYPE", R2DAX_IOCTL_TYPE.into()),
         ("R2DAX_IOC_DAX_STATUS", R2DAX_IOC_DAX_STATUS.into()),
+        ("R2DAX_IOC_SHUTDOWN", R2DAX_IOC_SHUTDOWN.into()),
+        ("R2DAX_SHUTDOWN_FLAGS_DEFAULT", shutdown::DEFAULT.into()),
+        ("R2DAX_SHUTDOWN_FLAGS_LOGFLUSH", shutdown::LOGFLUSH.into()),
+        (
+            "R2DAX_SHUTDOWN_FLAGS_NOLOGFLUSH",
+            shutdown::NOLOGFLUSH.into(),
+        ),
         ("sizeof(struct fsxattr)", v(size_of::<FsXattr>())),
         ("offsetof(fsx_xflags)", v(offset_of!(FsXattr, xflags))),
         ("offsetof(fsx_extsize)", v(offset_of!(FsXattr, extsize))),

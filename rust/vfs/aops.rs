@@ -94,6 +94,11 @@ impl<T: Operations> Tables<T> {
     ) -> c_int {
         // SAFETY: The mapping's host is a live inode of ours.
         let i = unsafe { INode::<T>::from_raw((*mapping).host) };
+        // A shut-down filesystem writes nothing back (the dirty folios are
+        // dropped at eviction), as ext4.
+        if let Err(e) = i.check_up() {
+            return e.to_errno();
+        }
         // The mode lock (shared) keeps `S_DAX` from changing while this
         // writeback walks the mapping, so it never finds entries of the
         // other kind (see `switch_dax`).

@@ -12,6 +12,7 @@
 //! deadlock) and must not fault on user memory.
 
 use super::raw;
+use super::sb::ShutFlag;
 use core::ptr::NonNull;
 use kernel::error::code::EIO;
 use kernel::prelude::*;
@@ -39,6 +40,9 @@ pub(crate) struct DaxTarget {
 pub(crate) struct Buffer {
     bh: NonNull<raw::buffer_head>,
     dax: Option<DaxTarget>,
+    /// The superblock's shutdown flag: a shut-down filesystem writes
+    /// nothing.
+    shut: Option<ShutFlag>,
 }
 
 impl Buffer {
@@ -52,9 +56,10 @@ impl Buffer {
     pub(super) unsafe fn from_raw(
         bh: *mut raw::buffer_head,
         dax: Option<DaxTarget>,
+        shut: Option<ShutFlag>,
     ) -> Option<Self> {
         // INVARIANT: the caller's promise.
-        NonNull::new(bh).map(|bh| Buffer { bh, dax })
+        NonNull::new(bh).map(|bh| Buffer { bh, dax, shut })
     }
 
     /// Runs `f` on the block's contents, with the buffer locked.
@@ -89,8 +94,12 @@ impl Buffer {
                 unsafe { core::slice::from_raw_parts_mut((*bh).b_data.cast::<u8>(), (*bh).b_size) };
             f(data)
         };
-        // SAFETY: The buffer is referenced (type invariant).
-        unsafe { raw::mark_buffer_dirty(bh) };
+        // A shut-down filesystem writes nothing, so the change must not
+        // be left for the block device's writeback either.
+        if !self.shut.is_some_and(|f| f.is_set()) {
+            // SAFETY: The buffer is referenced (type invariant).
+            unsafe { raw::mark_buffer_dirty(bh) };
+        }
         r
     }
 
@@ -100,6 +109,15 @@ impl Buffer {
     /// helpers.c explains why that is the same write); otherwise, or if
     /// the DAX device cannot map the block, through the block layer.
     pub(crate) fn sync(&self) -> Result {
+        // A shut-down filesystem writes nothing: the change stays in
+        // memory only (a buffer changed just before the shutdown was
+        // marked dirty; that mark goes, so no writeback of the block
+        // device writes it either).
+        if self.shut.is_some_and(|f| f.is_set()) {
+            // SAFETY: The buffer is referenced (type invariant).
+            unsafe { raw::r2dax_buffer_forget_change(self.bh.as_ptr()) };
+            return Err(EIO);
+        }
         if super::fault::hit(super::fault::FaultPoint::MetaWrite) {
             // The buffer stays dirty, as after a real write error.
             return Err(EIO);

@@ -9,6 +9,7 @@ use super::errno::eopnotsupp;
 use super::fs::{FileSystem, Operations, Tables};
 use super::lock::{Excl, Exclusive, InodeLocked, Quiesced};
 use super::raw;
+use super::shutdown::EIO_ISIZE;
 use super::vfs_inode::INode;
 use core::ffi::{c_int, c_uint};
 use core::marker::PhantomData;
@@ -189,6 +190,10 @@ impl<T: Operations> Tables<T> {
     ///
     /// Called by the VFS when a regular file of ours is opened.
     unsafe extern "C" fn open(inode: *mut raw::inode, file: *mut raw::file) -> c_int {
+        // SAFETY: Per the contract the inode is live and ours.
+        if let Err(e) = unsafe { INode::<T>::from_raw(inode) }.check_up() {
+            return e.to_errno();
+        }
         // SAFETY: Per the contract; O_DIRECT goes through iomap_dio_rw.
         unsafe {
             (*file).f_mode |= raw::FMODE_CAN_ODIRECT;
@@ -236,6 +241,9 @@ impl<T: Operations> Tables<T> {
         let (file, flags) = unsafe { ((*iocb).ki_filp, (*iocb).ki_flags) };
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
+        if i.check_up().is_err() {
+            return EIO_ISIZE;
+        }
         // Every read holds the inode lock shared: it excludes truncate,
         // writes and DAX mode switches, so the mode read here holds until
         // the read is done (a buffered read must not add folios to a file
@@ -293,6 +301,9 @@ impl<T: Operations> Tables<T> {
     ) -> isize {
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
+        if i.check_up().is_err() {
+            return EIO_ISIZE;
+        }
         // As `read_iter`: the page-cache splice runs with the inode lock
         // shared (as xfs), so the mode cannot change under it.
         let locked = i.lock_shared();
@@ -315,6 +326,9 @@ impl<T: Operations> Tables<T> {
         let file = unsafe { (*iocb).ki_filp };
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
+        if i.check_up().is_err() {
+            return EIO_ISIZE;
+        }
         let ret = {
             let locked = i.lock();
             // SAFETY: The arguments are this call's, on `locked`'s file.
@@ -498,6 +512,8 @@ impl<T: Operations> Tables<T> {
         datasync: c_int,
     ) -> c_int {
         from_result(|| {
+            // SAFETY: Per the contract the file is open.
+            unsafe { INode::<T>::from_raw((*file).f_inode) }.check_up()?;
             // SAFETY: Per the contract: data first, then the inode.
             let inode = unsafe {
                 kernel::error::to_result(raw::file_write_and_wait_range(file, start, end))?;
@@ -521,6 +537,9 @@ impl<T: Operations> Tables<T> {
         let inode = unsafe { (*file).f_inode };
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw(inode) };
+        if i.check_up().is_err() {
+            return EIO_ISIZE;
+        }
         let mode = mode as u32;
         // The locks of truncate: the inode lock excludes writes and
         // truncate; quiescing drains direct I/O and excludes page faults
@@ -580,6 +599,9 @@ impl<T: Operations> Tables<T> {
     unsafe extern "C" fn mmap(file: *mut raw::file, vma: *mut raw::vm_area_struct) -> c_int {
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
+        if let Err(e) = i.check_up() {
+            return e.to_errno();
+        }
         // The invalidate lock (shared) excludes a mode switch from reading
         // the mode here to counting the VMA, so a switch either sees the
         // count or happened before the read.
@@ -671,6 +693,9 @@ impl<T: Operations> Tables<T> {
     ) -> c_int {
         // SAFETY: An open regular file of ours has a live inode of ours.
         let i = unsafe { INode::<T>::from_raw((*file).f_inode) };
+        if let Err(e) = i.check_up() {
+            return e.to_errno();
+        }
         // Readahead adds folios: the inode lock (shared) keeps the mode
         // stable meanwhile, as in `read_iter`.
         let _locked = i.lock_shared();
@@ -683,6 +708,14 @@ impl<T: Operations> Tables<T> {
     /// Called by the VFS for an ioctl it does not handle itself, on an open
     /// file or directory of ours; `arg` is a user pointer for ours.
     unsafe extern "C" fn ioctl(file: *mut raw::file, cmd: c_uint, arg: usize) -> isize {
+        if cmd == raw::R2DAX_IOC_SHUTDOWN {
+            // SAFETY: Per the contract the file is open, so its inode live.
+            let inode = unsafe { INode::<T>::from_raw((*file).f_inode) };
+            return match Self::shutdown_ioctl(inode, arg) {
+                Ok(()) => 0,
+                Err(e) => e.to_errno() as isize,
+            };
+        }
         let size = _IOC_SIZE(cmd);
         if _IOC_DIR(cmd) != raw::_IOC_READ {
             return -(raw::ENOTTY as isize);
@@ -708,6 +741,7 @@ impl<T: Operations> Tables<T> {
         from_result(|| {
             // SAFETY: An open file of ours has a live inode of ours.
             let dir = unsafe { INode::<T>::from_raw((*file).f_inode) };
+            dir.check_up()?;
             // INVARIANT: `file` and `ctx` are this call's arguments.
             let mut emitter = DirEmitter {
                 file,

@@ -473,6 +473,17 @@ bool r2dax_bdev_meta_via_dax(struct block_device *bdev)
  * uptodate bits): its contents are still what the filesystem wrote, so
  * they are marked up to date and dirty again, for writeback to retry.
  */
+/*
+ * A shut-down filesystem's change to a buffer stays in memory: nothing
+ * (writeback of the block device, sync_blockdev at unmount) may write it.
+ */
+void r2dax_buffer_forget_change(struct buffer_head *bh)
+{
+	lock_buffer(bh);
+	clear_buffer_dirty(bh);
+	unlock_buffer(bh);
+}
+
 void r2dax_buffer_keep(struct buffer_head *bh)
 {
 	lock_buffer(bh);

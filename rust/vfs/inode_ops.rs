@@ -212,6 +212,9 @@ impl<T: Operations> Tables<T> {
                 core::slice::from_raw_parts(p, len as usize),
             )
         };
+        if let Err(e) = dir.check_up() {
+            return err_ptr(e);
+        }
         let inode = match T::lookup(dir, name) {
             Ok(Some(i)) => ARef::into_raw(i).as_ptr().cast::<raw::inode>(),
             Ok(None) => core::ptr::null_mut(),
@@ -241,6 +244,7 @@ impl<T: Operations> Tables<T> {
         from_result(|| {
             // SAFETY: Per the function contract.
             let (dir, name) = unsafe { (INode::<T>::from_raw(dir), dname(dentry)) };
+            dir.check_up()?;
             // SAFETY: The VFS holds `dir`'s inode lock exclusively around
             // the call (the function contract).
             let dir = unsafe { InodeLocked::<T, Excl>::assume(dir) };
@@ -336,6 +340,7 @@ impl<T: Operations> Tables<T> {
                     dname(dentry),
                 )
             };
+            dir.check_up()?;
             // SAFETY: Per the contract, both inode locks are held
             // exclusively around the call.
             let (inode, dir) = unsafe {
@@ -370,6 +375,7 @@ impl<T: Operations> Tables<T> {
                     dname(dentry),
                 )
             };
+            dir.check_up()?;
             // SAFETY: Per the contract, both inode locks are held
             // exclusively around the call.
             let (dir, inode) = unsafe {
@@ -399,6 +405,7 @@ impl<T: Operations> Tables<T> {
                     dname(dentry),
                 )
             };
+            dir.check_up()?;
             // SAFETY: Per the contract, both inode locks are held
             // exclusively around the call.
             let (dir, inode) = unsafe {
@@ -432,6 +439,7 @@ impl<T: Operations> Tables<T> {
             // ours, locked.
             let (od, nd) =
                 unsafe { (INode::<T>::from_raw(old_dir), INode::<T>::from_raw(new_dir)) };
+            od.check_up()?;
             // SAFETY: The dentries' names are stable under the rename
             // locks.
             let (on, nn) = unsafe { (dname(old_dentry), dname(new_dentry)) };
@@ -502,6 +510,8 @@ impl<T: Operations> Tables<T> {
         attr: *mut raw::iattr,
     ) -> c_int {
         from_result(|| {
+            // SAFETY: Per the contract the dentry is positive and of ours.
+            unsafe { INode::<T>::from_raw((*dentry).d_inode) }.check_up()?;
             let mut size_change = false;
             // SAFETY: Per the contract; the helper checks permissions and
             // applies everything but a size change.
@@ -577,6 +587,9 @@ impl<T: Operations> Tables<T> {
     ) -> c_int {
         // SAFETY: Per the contract the inode is live and ours.
         let i = unsafe { INode::<T>::from_raw(inode) };
+        if let Err(e) = i.check_up() {
+            return e.to_errno();
+        }
         // The map is read through iomap as for SEEK_HOLE/SEEK_DATA, under
         // the inode lock (shared), which keeps truncate, punch hole and
         // fallocate out (they hold it exclusive); a fault or write that
@@ -627,6 +640,7 @@ impl<T: Operations> Tables<T> {
                     raw::r2dax_fileattr_has_fsx(fa),
                 )
             };
+            inode.check_up()?;
             // SAFETY: `vfs_fileattr_set` holds the inode lock exclusively
             // around `->fileattr_set`.
             let locked = unsafe { InodeLocked::<T, Excl>::assume(inode) };

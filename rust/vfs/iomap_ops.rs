@@ -92,6 +92,9 @@ impl<T: Operations> Tables<T> {
         from_result(|| {
             // SAFETY: iomap passes a live inode of ours.
             let i = unsafe { INode::<T>::from_raw(inode) };
+            // Reads, writes, faults and writeback of a shut-down
+            // filesystem end here: nothing reaches the device.
+            i.check_up()?;
             let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
             let len = u64::try_from(length).map_err(|_| EINVAL)?;
             let m = T::iomap_begin(i, pos, len, flags)?;

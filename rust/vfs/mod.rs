@@ -30,6 +30,7 @@ pub(crate) mod print;
 pub(crate) mod raw;
 pub(crate) mod sb;
 pub(crate) mod sb_work;
+pub(crate) mod shutdown;
 pub(crate) mod super_ops;
 pub(crate) mod time;
 pub(crate) mod uapi;

@@ -12,6 +12,7 @@ use super::sb_work::SbWork;
 use super::vfs_inode::INode;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::error::code::{EINVAL, EIO, ENOMEM};
 use kernel::init::PinInit;
 use kernel::prelude::*;
@@ -33,10 +34,20 @@ pub(crate) trait SbState {
     fn dax_target<T: FileSystem>(sb: &SuperBlock<T, Self>) -> Option<DaxTarget>
     where
         Self: Sized;
+
+    /// The superblock's shutdown flag ([`SuperBlock::is_shut_down`]), if it
+    /// has one yet (a `New` superblock cannot be shut down).
+    fn shut_flag<T: FileSystem>(sb: &SuperBlock<T, Self>) -> Option<ShutFlag>
+    where
+        Self: Sized;
 }
 
 impl SbState for New {
     fn dax_target<T: FileSystem>(_sb: &SuperBlock<T, Self>) -> Option<DaxTarget> {
+        None
+    }
+
+    fn shut_flag<T: FileSystem>(_sb: &SuperBlock<T, Self>) -> Option<ShutFlag> {
         None
     }
 }
@@ -50,7 +61,33 @@ impl SbState for Ready {
                 part_off: d.part_off(),
             })
     }
+
+    fn shut_flag<T: FileSystem>(sb: &SuperBlock<T, Self>) -> Option<ShutFlag> {
+        Some(ShutFlag(NonNull::from(&sb.sb_data().shut_down)))
+    }
 }
+
+/// A pointer to a mounted superblock's shutdown flag, kept by its buffers.
+///
+/// # Invariants
+///
+/// Points into the `SbData` of a superblock that outlives every buffer
+/// read through it (buffers live only inside operations on it).
+#[derive(Clone, Copy)]
+pub(crate) struct ShutFlag(NonNull<AtomicBool>);
+
+impl ShutFlag {
+    /// Whether the superblock is shut down.
+    pub(super) fn is_set(self) -> bool {
+        // SAFETY: Valid by the type invariant.
+        unsafe { self.0.as_ref() }.load(Ordering::Acquire)
+    }
+}
+
+// SAFETY: Only an atomic is read through it.
+unsafe impl Send for ShutFlag {}
+// SAFETY: As for `Send`.
+unsafe impl Sync for ShutFlag {}
 
 /// What `s_fs_info` points to: the layer's per-superblock state and the
 /// filesystem's `T::Info`.
@@ -64,6 +101,8 @@ pub(super) struct SbData<T: FileSystem> {
     /// The background work item (see [`super::sb_work`]).
     #[pin]
     pub(super) work: SbWork,
+    /// Whether the filesystem is shut down ([`SuperBlock::shut_down`]).
+    pub(super) shut_down: AtomicBool,
     #[pin]
     pub(super) info: T::Info,
 }
@@ -78,6 +117,7 @@ impl<T: FileSystem> SbData<T> {
             orphans <- Orphans::new(),
             dax,
             work <- work,
+            shut_down: AtomicBool::new(false),
             info <- info,
         }? Error)
     }
@@ -135,30 +175,42 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
         u64::try_from(bytes).unwrap_or(0)
     }
 
+    /// `EIO` once the filesystem is shut down: nothing reaches the device.
+    fn check_live(&self) -> Result {
+        match S::shut_flag(self) {
+            Some(f) if f.is_set() => Err(EIO),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads block `block` (of the superblock's block size) from the device.
     pub(crate) fn bread(&self, block: u64) -> Result<Buffer> {
+        self.check_live()?;
         // SAFETY: The superblock is live and its block size is set.
         let bh = unsafe { raw::r2dax_sb_bread(self.as_raw(), block) };
         // SAFETY: `sb_bread` returns null or a referenced up-to-date buffer;
         // a `Ready` superblock keeps its DAX device until it is killed,
-        // after every operation that could hold the buffer.
-        unsafe { Buffer::from_raw(bh, S::dax_target(self)) }.ok_or(EIO)
+        // after every operation that could hold the buffer, and its
+        // `SbData` (the shutdown flag) as long.
+        unsafe { Buffer::from_raw(bh, S::dax_target(self), S::shut_flag(self)) }.ok_or(EIO)
     }
 
     /// A buffer for block `block` whose old contents do not matter: zeroed
     /// in memory and marked up to date without reading the device.
     pub(crate) fn getblk_zeroed(&self, block: u64) -> Result<Buffer> {
+        self.check_live()?;
         // SAFETY: The superblock is live and its block size is set.
         let bh = unsafe { raw::r2dax_sb_getblk_zeroed(self.as_raw(), block) };
         // SAFETY: The helper returns null or a referenced up-to-date
-        // buffer; the DAX target as in `bread`.
-        unsafe { Buffer::from_raw(bh, S::dax_target(self)) }.ok_or(ENOMEM)
+        // buffer; the DAX target and the flag as in `bread`.
+        unsafe { Buffer::from_raw(bh, S::dax_target(self), S::shut_flag(self)) }.ok_or(ENOMEM)
     }
 
     /// Writes zeros to `count` blocks from `block` on the device itself
     /// (not through the buffer cache) and waits for it; then drops clean
     /// cached copies of those blocks from the device's page cache.
     pub(crate) fn zero_blocks(&self, block: u64, count: u64) -> Result {
+        self.check_live()?;
         if super::fault::hit(super::fault::FaultPoint::Zero) {
             return Err(kernel::error::code::EIO);
         }
@@ -171,6 +223,7 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// Flushes the device's volatile write cache (`blkdev_issue_flush`):
     /// what was written before is durable afterwards.
     pub(crate) fn flush_device(&self) -> Result {
+        self.check_live()?;
         // SAFETY: A block-device superblock has a valid, open `s_bdev`.
         kernel::error::to_result(unsafe { raw::r2dax_flush_device(self.as_raw()) })
     }

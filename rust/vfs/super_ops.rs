@@ -86,6 +86,7 @@ impl<T: Operations> Tables<T> {
         sync_fs: Some(Self::sync_fs),
         statfs: Some(Self::statfs),
         show_options: Some(Self::show_options),
+        shutdown: Some(Self::shutdown),
         // SAFETY: All-zero means "no callback" for every other member.
         ..unsafe { core::mem::zeroed() }
     };
@@ -187,6 +188,7 @@ impl<T: Operations> Tables<T> {
                     (*wbc).sync_mode == raw::writeback_sync_modes_WB_SYNC_ALL,
                 )
             };
+            inode.check_up()?;
             T::write_inode(inode, sync)?;
             Ok(0)
         })
@@ -202,11 +204,16 @@ impl<T: Operations> Tables<T> {
         // SAFETY: The inode is live, ours, and in `->evict_inode`: nothing
         // else references it.
         let i = unsafe { Quiesced::evicting(INode::<T>::from_raw(inode)) };
-        T::evict_inode(&i);
+        // A shut-down filesystem writes nothing: an inode without links
+        // stays on the on-disk orphan list, for the next mount to free.
+        let up = !i.sb().is_shut_down();
+        if up {
+            T::evict_inode(&i);
+        }
         // The inode leaves the orphan list before `clear_inode` (the
         // list's invariant).
         // SAFETY: The inode is being evicted.
-        if unsafe { i.sb().orphans().forget(inode) } {
+        if unsafe { i.sb().orphans().forget(inode) } && up {
             crate::vfs::print::sb_err!(
                 i.sb(),
                 "inode {} left on the orphan list at eviction",
@@ -224,7 +231,9 @@ impl<T: Operations> Tables<T> {
     unsafe extern "C" fn sync_fs(sb: *mut raw::super_block, wait: c_int) -> c_int {
         from_result(|| {
             // SAFETY: Per the contract.
-            T::sync_fs(unsafe { SuperBlock::<T>::from_raw(sb) }, wait != 0)?;
+            let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
+            sb.check_up()?;
+            T::sync_fs(sb, wait != 0)?;
             Ok(0)
         })
     }

@@ -18,6 +18,10 @@ pub(crate) use raw::r2dax_dax_status as DaxStatus;
 /// `R2DAX_IOC_DAX_STATUS`: `_IOR('x', 0x80, struct r2dax_dax_status)`.
 pub(crate) const R2DAX_IOC_DAX_STATUS: u32 = raw::R2DAX_IOC_DAX_STATUS;
 
+/// `R2DAX_IOC_SHUTDOWN`: `_IOR('X', 125, __u32)` (see `super::shutdown`).
+pub(crate) const R2DAX_IOC_SHUTDOWN: u32 = raw::R2DAX_IOC_SHUTDOWN;
+pub(crate) use super::shutdown::flags as shutdown_flags;
+
 /// `R2DAX_DAX_STATUS_VERSION`.
 pub(crate) const DAX_STATUS_VERSION: u32 = raw::R2DAX_DAX_STATUS_VERSION;
 

@@ -159,6 +159,9 @@ impl<T: Operations> Tables<T> {
             let vma = raw::r2dax_vmf_vma(vmf);
             (vma, INode::<T>::from_raw((*(*vma).vm_file).f_inode))
         };
+        if i.check_up().is_err() {
+            return raw::VM_FAULT_SIGBUS;
+        }
         // Freeze protection as every filesystem's mkwrite; the invalidate
         // lock (shared) keeps truncate out while the fault allocates.
         let _frozen_out = i.sb().start_pagefault();

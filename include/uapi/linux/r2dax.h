@@ -103,4 +103,20 @@ struct r2dax_dax_status {
  */
 #define R2DAX_IOC_DAX_STATUS	_IOR(R2DAX_IOCTL_TYPE, 0x80, struct r2dax_dax_status)
 
+/*
+ * R2DAX_IOC_SHUTDOWN: _IOR('X', 125, __u32), the number and flags of
+ * ext4's EXT4_IOC_SHUTDOWN and xfs's XFS_IOC_GOINGDOWN (later kernels name
+ * it FS_IOC_SHUTDOWN in <linux/fs.h>), so xfs_io's "shutdown" command and
+ * fstests work. The argument points to the flags. Needs CAP_SYS_ADMIN.
+ * Afterwards every operation fails with EIO and nothing is written;
+ * unmounting works.
+ */
+#define R2DAX_IOC_SHUTDOWN		_IOR('X', 125, __u32)
+/* Write back everything (freezing the filesystem), then shut down. */
+#define R2DAX_SHUTDOWN_FLAGS_DEFAULT	0x0
+/* Flush the device's cache (metadata is written through), then shut down. */
+#define R2DAX_SHUTDOWN_FLAGS_LOGFLUSH	0x1
+/* Shut down at once: dirty page-cache data is lost. */
+#define R2DAX_SHUTDOWN_FLAGS_NOLOGFLUSH	0x2
+
 #endif /* _UAPI_LINUX_R2DAX_H */

@@ -21,7 +21,7 @@ use std::path::Path;
 
 pub use r2dax_format::ioctl::{DaxStatus, FsXattr};
 use r2dax_format::ioctl::{
-    DAX_STATUS_SIZE, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, R2DAX_IOC_DAX_STATUS,
+    DAX_STATUS_SIZE, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, R2DAX_IOC_DAX_STATUS, R2DAX_IOC_SHUTDOWN,
 };
 
 /// An error number (`errno`) from a failed system call.
@@ -283,6 +283,13 @@ pub fn set_fsxattr(fd: impl AsFd, fa: &FsXattr) -> Result<()> {
     let fd = fd.as_fd().as_raw_fd();
     // SAFETY: FS_IOC_FSSETXATTR reads one `struct fsxattr`.
     check(unsafe { libc::ioctl(fd, FS_IOC_FSSETXATTR as libc::c_ulong, fa) }).map(drop)
+}
+
+/// `R2DAX_IOC_SHUTDOWN` (ext4's and xfs's shutdown ioctl) with `flags`.
+pub fn shutdown(fd: impl AsFd, flags: u32) -> Result<()> {
+    let fd = fd.as_fd().as_raw_fd();
+    // SAFETY: The ioctl reads one `__u32` at the pointer.
+    check(unsafe { libc::ioctl(fd, R2DAX_IOC_SHUTDOWN as libc::c_ulong, &flags) }).map(drop)
 }
 
 /// r2dax's `R2DAX_IOC_DAX_STATUS` (other filesystems fail it, `ENOTTY`).

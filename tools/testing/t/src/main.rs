@@ -3,6 +3,8 @@
 //! "ok" or the error's text, so tests can compare it with golden output.
 //!
 //!   r2dax-t rename OLD NEW [noreplace|exchange]   renameat2(2)
+//!   r2dax-t shutdown PATH default|logflush|nologflush|N   the shutdown
+//!       ioctl (R2DAX_IOC_SHUTDOWN, ext4's and xfs's) on PATH's filesystem
 //!   r2dax-t faults FILE [read|write]              map FILE (shared), touch
 //!       every 4 KiB page (read it, or store 0x6b in its first byte), print
 //!       the page faults that took (getrusage)
@@ -387,6 +389,26 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+        Some("shutdown") if a.len() == 3 => {
+            use r2dax_format::ioctl::shutdown as f;
+            let flags = match a[2].as_str() {
+                "default" => f::DEFAULT,
+                "logflush" => f::LOGFLUSH,
+                "nologflush" => f::NOLOGFLUSH,
+                n => match n.parse() {
+                    Ok(n) => n,
+                    Err(_) => {
+                        eprintln!("r2dax-t: unknown shutdown flag {n}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            report(
+                std::fs::File::open(&a[1])
+                    .map_err(Errno::from)
+                    .and_then(|f| r2dax_sys::shutdown(&f, flags)),
+            )
         }
         Some("rename") if a.len() == 3 || a.len() == 4 => {
             let flags = match a.get(3).map(String::as_str) {
