@@ -329,6 +329,11 @@ pub(crate) fn retry_pending(sb: &SuperBlock<R2dax>) {
     if p.inos.is_empty() && !p.rescan {
         return;
     }
+    // Shut down, no switch can succeed (writeback fails): stop retrying.
+    if sb.is_shut_down() {
+        *p = Pending::new();
+        return;
+    }
     let inos = core::mem::replace(&mut p.inos, KVVec::new());
     let mut out = Outcome::new();
     if p.rescan {

@@ -315,6 +315,10 @@ impl FileSystem for R2dax {
     }
 
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool, opts: &Options) -> Result {
+        // A shut-down filesystem changes nothing any more.
+        if sb.is_shut_down() {
+            return Err(EIO);
+        }
         let info = sb.info();
         if opts.dax == Some(DaxMode::Always) && !info.dax_capable {
             sb_err!(sb, "dax=always: the device does not support DAX");
