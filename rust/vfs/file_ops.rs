@@ -216,7 +216,8 @@ impl<T: Operations> Tables<T> {
         // SAFETY: The file is live (per the contract); `f_mode` does not
         // change any more.
         let written = unsafe { (*file).f_mode } & raw::FMODE_WRITE != 0;
-        if !written || !T::wants_release(i) {
+        // A shut-down filesystem trims nothing (it could not write it).
+        if !written || i.sb().is_shut_down() || !T::wants_release(i) {
             return 0;
         }
         // The locks of truncate (see `setattr`). Nothing is held on entry

@@ -450,6 +450,42 @@ bool r2dax_bdev_meta_via_dax(struct block_device *bdev)
 }
 
 /*
+ * A shut-down filesystem's change to a buffer stays in memory: nothing
+ * (writeback of the block device, sync_blockdev at unmount) may write it.
+ */
+void r2dax_buffer_forget_change(struct buffer_head *bh)
+{
+	lock_buffer(bh);
+	clear_buffer_dirty(bh);
+	unlock_buffer(bh);
+}
+
+/*
+ * At the unmount of a shut-down filesystem (put_super, before
+ * kill_block_super's sync_blockdev): drops the block device's page cache,
+ * dirty buffers included, so that neither sync_blockdev nor a later reader
+ * of the device meets metadata that was changed in memory but never
+ * written (what a buffer held when an operation failed at the shutdown).
+ */
+void r2dax_bdev_discard_cache(struct super_block *sb)
+{
+	truncate_inode_pages(sb->s_bdev->bd_mapping, 0);
+}
+
+/*
+ * After a failed write of @bh (sync_dirty_buffer cleared its dirty and
+ * uptodate bits): its contents are still what the filesystem wrote, so
+ * they are marked up to date and dirty again, for writeback to retry.
+ */
+void r2dax_buffer_keep(struct buffer_head *bh)
+{
+	lock_buffer(bh);
+	set_buffer_uptodate(bh);
+	unlock_buffer(bh);
+	mark_buffer_dirty(bh);
+}
+
+/*
  * Writes buffer @bh of a block device whose DAX device is @dax_dev (the
  * block device starting @part_off bytes into it) straight into persistent
  * memory, as the pmem driver itself would for a bio, but without building,
@@ -468,30 +504,6 @@ bool r2dax_bdev_meta_via_dax(struct block_device *bdev)
  * or an odd geometry): the caller then writes it through the block layer,
  * which also clears poison.
  */
-/*
- * After a failed write of @bh (sync_dirty_buffer cleared its dirty and
- * uptodate bits): its contents are still what the filesystem wrote, so
- * they are marked up to date and dirty again, for writeback to retry.
- */
-/*
- * A shut-down filesystem's change to a buffer stays in memory: nothing
- * (writeback of the block device, sync_blockdev at unmount) may write it.
- */
-void r2dax_buffer_forget_change(struct buffer_head *bh)
-{
-	lock_buffer(bh);
-	clear_buffer_dirty(bh);
-	unlock_buffer(bh);
-}
-
-void r2dax_buffer_keep(struct buffer_head *bh)
-{
-	lock_buffer(bh);
-	set_buffer_uptodate(bh);
-	unlock_buffer(bh);
-	mark_buffer_dirty(bh);
-}
-
 int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 			   u64 part_off)
 {

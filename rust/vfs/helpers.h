@@ -141,6 +141,7 @@ bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
 
 void r2dax_buffer_keep(struct buffer_head *bh);
 void r2dax_buffer_forget_change(struct buffer_head *bh);
+void r2dax_bdev_discard_cache(struct super_block *sb);
 bool r2dax_bdev_meta_via_dax(struct block_device *bdev);
 int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 			   u64 part_off);

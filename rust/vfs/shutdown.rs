@@ -10,8 +10,13 @@
 //! The flag is checked at each entry point of the layer's operation
 //! tables and again by every buffer and iomap access, so an operation that
 //! was past its entry check when the flag was set fails at its next device
-//! access. What is mapped already (DAX pages in page tables, page-cache
-//! folios) stays reachable by loads and stores, as on ext4 and xfs.
+//! access; a write it had started (a buffer being stored, a direct I/O bio
+//! in flight) still completes, nothing drains it. A buffer changed in
+//! memory but not written is not marked dirty, and the block device's
+//! page cache is dropped at unmount, so neither its writeback nor
+//! `sync_blockdev` writes it. What is mapped already (DAX pages in page
+//! tables, page-cache folios) stays reachable by loads and stores, as on
+//! ext4 and xfs.
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
@@ -31,8 +36,9 @@ pub(crate) mod flags {
 
     /// Write back everything (freezing the block device), then shut down.
     pub(crate) const DEFAULT: u32 = raw::R2DAX_SHUTDOWN_FLAGS_DEFAULT;
-    /// Flush the device's cache (metadata is written through), then shut
-    /// down; dirty page-cache data is lost.
+    /// Flush the device's cache, then shut down: what r2dax has written is
+    /// durable; dirty page-cache data, and inode sizes and times not
+    /// written back yet (appends since the last `fsync`), are lost.
     pub(crate) const LOGFLUSH: u32 = raw::R2DAX_SHUTDOWN_FLAGS_LOGFLUSH;
     /// Shut down at once.
     pub(crate) const NOLOGFLUSH: u32 = raw::R2DAX_SHUTDOWN_FLAGS_NOLOGFLUSH;
@@ -81,11 +87,12 @@ impl<T: FileSystem> SuperBlock<T> {
                 Ok(())
             }
             flags::LOGFLUSH => {
-                // Metadata is written through; only the device's cache
-                // holds what is not durable yet.
-                let r = self.flush_device();
+                // What r2dax has written is made durable; the shutdown
+                // happens whether or not the flush worked (as ext4's
+                // commit).
+                let _ = self.flush_device();
                 self.shut_down("requested, after flushing the device");
-                r
+                Ok(())
             }
             flags::NOLOGFLUSH => {
                 self.shut_down("requested");

@@ -213,7 +213,7 @@ impl<T: Operations> Tables<T> {
         // The inode leaves the orphan list before `clear_inode` (the
         // list's invariant).
         // SAFETY: The inode is being evicted.
-        if unsafe { i.sb().orphans().forget(inode) } && up {
+        if unsafe { i.sb().orphans().forget(inode) } && up && !i.sb().is_shut_down() {
             crate::vfs::print::sb_err!(
                 i.sb(),
                 "inode {} left on the orphan list at eviction",
@@ -291,7 +291,13 @@ impl<T: Operations> Tables<T> {
     /// Called by `generic_shutdown_super` once every inode is gone.
     unsafe extern "C" fn put_super(sb: *mut raw::super_block) {
         // SAFETY: Per the contract; `s_fs_info` is still set.
-        T::put_super(unsafe { SuperBlock::<T>::from_raw(sb) });
+        let s = unsafe { SuperBlock::<T>::from_raw(sb) };
+        T::put_super(s);
+        if s.is_shut_down() {
+            // SAFETY: Every inode is gone and no operation runs: nothing
+            // holds a buffer of the superblock.
+            unsafe { raw::r2dax_bdev_discard_cache(sb) };
+        }
     }
 
     /// # Safety

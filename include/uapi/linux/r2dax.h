@@ -114,7 +114,11 @@ struct r2dax_dax_status {
 #define R2DAX_IOC_SHUTDOWN		_IOR('X', 125, __u32)
 /* Write back everything (freezing the filesystem), then shut down. */
 #define R2DAX_SHUTDOWN_FLAGS_DEFAULT	0x0
-/* Flush the device's cache (metadata is written through), then shut down. */
+/*
+ * Flush the device's cache, then shut down: what r2dax has written is
+ * durable; dirty page-cache data and inode sizes not written back yet
+ * (appends since the last fsync) are lost.
+ */
 #define R2DAX_SHUTDOWN_FLAGS_LOGFLUSH	0x1
 /* Shut down at once: dirty page-cache data is lost. */
 #define R2DAX_SHUTDOWN_FLAGS_NOLOGFLUSH	0x2
