@@ -175,8 +175,9 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
         u64::try_from(bytes).unwrap_or(0)
     }
 
-    /// `EIO` once the filesystem is shut down: nothing reaches the device.
-    fn check_live(&self) -> Result {
+    /// `EIO` once the filesystem is shut down (see [`super::shutdown`]);
+    /// a `New` superblock cannot be.
+    pub(super) fn check_up(&self) -> Result {
         match S::shut_flag(self) {
             Some(f) if f.is_set() => Err(EIO),
             _ => Ok(()),
@@ -185,7 +186,7 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
 
     /// Reads block `block` (of the superblock's block size) from the device.
     pub(crate) fn bread(&self, block: u64) -> Result<Buffer> {
-        self.check_live()?;
+        self.check_up()?;
         // SAFETY: The superblock is live and its block size is set.
         let bh = unsafe { raw::r2dax_sb_bread(self.as_raw(), block) };
         // SAFETY: `sb_bread` returns null or a referenced up-to-date buffer;
@@ -198,7 +199,7 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// A buffer for block `block` whose old contents do not matter: zeroed
     /// in memory and marked up to date without reading the device.
     pub(crate) fn getblk_zeroed(&self, block: u64) -> Result<Buffer> {
-        self.check_live()?;
+        self.check_up()?;
         // SAFETY: The superblock is live and its block size is set.
         let bh = unsafe { raw::r2dax_sb_getblk_zeroed(self.as_raw(), block) };
         // SAFETY: The helper returns null or a referenced up-to-date
@@ -210,7 +211,7 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// (not through the buffer cache) and waits for it; then drops clean
     /// cached copies of those blocks from the device's page cache.
     pub(crate) fn zero_blocks(&self, block: u64, count: u64) -> Result {
-        self.check_live()?;
+        self.check_up()?;
         if super::fault::hit(super::fault::FaultPoint::Zero) {
             return Err(kernel::error::code::EIO);
         }
@@ -223,7 +224,7 @@ impl<T: FileSystem, S: SbState> SuperBlock<T, S> {
     /// Flushes the device's volatile write cache (`blkdev_issue_flush`):
     /// what was written before is durable afterwards.
     pub(crate) fn flush_device(&self) -> Result {
-        self.check_live()?;
+        self.check_up()?;
         // SAFETY: A block-device superblock has a valid, open `s_bdev`.
         kernel::error::to_result(unsafe { raw::r2dax_flush_device(self.as_raw()) })
     }

@@ -26,7 +26,7 @@ use super::raw;
 use super::sb::SuperBlock;
 use super::vfs_inode::INode;
 use core::sync::atomic::Ordering;
-use kernel::error::code::{EINVAL, EIO, EPERM};
+use kernel::error::code::{EINVAL, EPERM};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
@@ -50,15 +50,6 @@ impl<T: FileSystem> SuperBlock<T> {
         self.sb_data().shut_down.load(Ordering::Acquire)
     }
 
-    /// `EIO` if the filesystem is shut down.
-    pub(super) fn check_up(&self) -> Result {
-        if self.is_shut_down() {
-            Err(EIO)
-        } else {
-            Ok(())
-        }
-    }
-
     /// Shuts the filesystem down (once; later calls do nothing) and logs
     /// why.
     pub(crate) fn shut_down(&self, why: &str) {
@@ -71,9 +62,11 @@ impl<T: FileSystem> SuperBlock<T> {
         }
     }
 
-    /// `FS_IOC_SHUTDOWN` with `how` ([`flags`]).
+    /// `FS_IOC_SHUTDOWN` with `how` ([`flags`]): as on ext4, unknown flags
+    /// are `EINVAL` and a filesystem shut down already does nothing.
     fn shutdown_ioctl(&self, how: u32) -> Result {
         match how {
+            flags::DEFAULT | flags::LOGFLUSH | flags::NOLOGFLUSH if self.is_shut_down() => Ok(()),
             flags::DEFAULT => {
                 let bdev = self.bdev();
                 // Freezing writes back everything and waits for writers
@@ -115,8 +108,7 @@ pub(super) const EIO_ISIZE: isize = -(raw::EIO as isize);
 
 impl<T: Operations> Tables<T> {
     /// `R2DAX_IOC_SHUTDOWN` on an open file of ours: `arg` points to the
-    /// flags (a `__u32`). `EPERM` without `CAP_SYS_ADMIN`, `EINVAL` for
-    /// unknown flags; on a filesystem shut down already, nothing.
+    /// flags (a `__u32`). `EPERM` without `CAP_SYS_ADMIN`.
     pub(super) fn shutdown_ioctl(inode: &INode<T>, arg: usize) -> Result {
         // SAFETY: `capable` only looks at the current task's credentials.
         if !unsafe { raw::capable(raw::CAP_SYS_ADMIN as i32) } {
@@ -125,12 +117,6 @@ impl<T: Operations> Tables<T> {
         let how: u32 = UserSlice::new(arg, core::mem::size_of::<u32>())
             .reader()
             .read()?;
-        if how > flags::NOLOGFLUSH {
-            return Err(EINVAL);
-        }
-        if inode.sb().is_shut_down() {
-            return Ok(());
-        }
         inode.sb().shutdown_ioctl(how)
     }
 
