@@ -114,6 +114,13 @@ pub(crate) fn wants_dax(sb: &SuperBlock<R2dax>, flags: u32) -> bool {
         }
 }
 
+/// Whether `inode` is a regular file whose mode is not the one the
+/// mount's `dax=` mode and its flag ask for (pending after a remount).
+fn needs_switch(inode: &INode<R2dax>) -> bool {
+    inode.mode() & mode::S_IFMT == mode::S_IFREG
+        && wants_dax(inode.sb(), inode.data().state.lock().disk.flags) != inode.is_dax()
+}
+
 /// What bringing one file to the mount's mode did.
 enum Settled {
     /// Nothing to do: not a regular file, or already in the mode.
@@ -150,14 +157,13 @@ fn settle(inode: &INode<R2dax>, pass: Pass) -> Settled {
         return Settled::Already;
     }
     let sb = inode.sb();
-    let wants = || wants_dax(sb, inode.data().state.lock().disk.flags);
     // A mapped file that needs a switch is busy; no need to lock it to see
     // that. The mark comes first, so that if its last VMA goes after the
     // count is read here, that unmap runs the retry. (Without the inode
     // lock the answer may be stale: a flag change in progress may be
     // making it agree. Then the file is listed for nothing, and the retry
     // finds nothing to do.)
-    if wants() != inode.is_dax() {
+    if needs_switch(inode) {
         inode.mark_unmap_wanted();
         if inode.mappings() != 0 {
             return Settled::Mapped;
@@ -166,12 +172,12 @@ fn settle(inode: &INode<R2dax>, pass: Pass) -> Settled {
     let Some(locked) = inode.try_lock() else {
         return Settled::Contended;
     };
-    let want = wants();
-    if want == inode.is_dax() {
+    if !needs_switch(inode) {
         inode.clear_unmap_wanted();
         return Settled::Already;
     }
     inode.mark_unmap_wanted();
+    let want = !inode.is_dax();
     let wait = match pass {
         Pass::Remount => PIN_WAIT_MS,
         Pass::Retry => 0,
@@ -426,9 +432,7 @@ pub(crate) fn ioctl_read(inode: &INode<R2dax>, cmd: u32, out: IoctlOut) -> Resul
     if inode.collapsible_files() != 0 {
         flags |= status::COLLAPSIBLE;
     }
-    if inode.mode() & mode::S_IFMT == mode::S_IFREG
-        && wants_dax(inode.sb(), inode.data().state.lock().disk.flags) != inode.is_dax()
-    {
+    if needs_switch(inode) {
         flags |= status::PENDING;
     }
     out.write(&DaxStatus {
