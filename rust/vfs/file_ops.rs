@@ -724,6 +724,9 @@ impl<T: Operations> Tables<T> {
         let r = (|| -> Result<isize> {
             // SAFETY: Per the contract the file is open, so its inode live.
             let inode = unsafe { INode::<T>::from_raw((*file).f_inode) };
+            // The status ioctl looks at DAX pages (pins): not once the
+            // device may be gone.
+            inode.check_up()?;
             let writer = UserSlice::new(arg, size).writer();
             T::ioctl_read(inode, cmd, IoctlOut { writer })?;
             Ok(0)
