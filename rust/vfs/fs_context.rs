@@ -136,7 +136,7 @@ impl<T: Operations> Tables<T> {
             // else touches during `get_tree`.
             let opts = unsafe { Self::options(fc) };
             new.init_common(&Self::SUPER_OPS);
-            let dax = DaxDevice::of(new);
+            let dax = DaxDevice::of(new, &Self::DAX_HOLDER_OPS)?;
             let info = T::fill_super(new, opts, dax.is_some())?;
             let info = KBox::pin_init(
                 SbData::<T>::new(info, dax, SbWork::new::<T>(sb)),

@@ -119,3 +119,68 @@ long r2dax_wait_page_idle_interruptible(struct page *page)
 	return wait_var_event_interruptible(&page->_refcount,
 					    page_ref_count(page) == R2DAX_DAX_IDLE_REFS);
 }
+
+/* The number of pages a DAX entry covers. */
+static unsigned long r2dax_dax_entry_pages(void *entry)
+{
+	return (xa_to_value(entry) & R2DAX_DAX_PMD) ? PTRS_PER_PMD : 1;
+}
+
+/*
+ * Before the device's memory goes (MF_MEM_PRE_REMOVE): sends SIGBUS to every
+ * process that maps a DAX page of @mapping and unmaps those pages
+ * (mf_dax_kill_procs, one call per entry that names device memory: zero-page
+ * and empty entries name none). Costs one walk of the task list per page
+ * of each such entry, as on xfs. Without CONFIG_MEMORY_FAILURE there is no
+ * mf_dax_kill_procs: nothing is signalled here, and the caller's unmap makes
+ * the next access fault (and fail). The caller holds the invalidate lock
+ * exclusively on a filesystem that is shut down, so no entry is added
+ * meanwhile.
+ */
+void r2dax_dax_kill_mappers(struct address_space *mapping)
+{
+#ifdef CONFIG_MEMORY_FAILURE
+	unsigned long index = 0;
+	void *entry;
+
+	while ((entry = xa_find(&mapping->i_pages, &index, ULONG_MAX,
+				XA_PRESENT))) {
+		unsigned long n;
+
+		if (WARN_ON_ONCE(!xa_is_value(entry)))
+			break;
+		n = r2dax_dax_entry_pages(entry);
+		index &= ~(n - 1);
+		if (!(xa_to_value(entry) & (R2DAX_DAX_ZERO_PAGE | R2DAX_DAX_EMPTY)))
+			mf_dax_kill_procs(mapping, index, n, MF_MEM_PRE_REMOVE);
+		index += n;
+		if (!index)
+			break;
+		cond_resched();
+	}
+#endif
+}
+
+/*
+ * Removes every DAX entry of @mapping without looking at the pages they
+ * name, for an inode evicted after its DAX device died (dax_alive() false
+ * under dax_read_lock()): the device's memory, and its struct pages, may
+ * be gone, so truncate_inode_pages_final() (dax_delete_mapping_entry ->
+ * dax_disassociate_entry) must not run on them. Nothing else can use the
+ * mapping: the inode is being evicted. Storing NULL at the index of a
+ * multi-index (PMD) entry clears all of it.
+ */
+void r2dax_dax_forget_entries(struct address_space *mapping)
+{
+	XA_STATE(xas, &mapping->i_pages, 0);
+	void *entry;
+
+	xas_lock_irq(&xas);
+	xas_for_each(&xas, entry, ULONG_MAX) {
+		if (WARN_ON_ONCE(!xa_is_value(entry)))
+			continue;
+		mapping->nrpages -= r2dax_dax_entry_pages(entry);
+		xas_store(&xas, NULL);
+	}
+	xas_unlock_irq(&xas);
+}

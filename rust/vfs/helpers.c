@@ -696,3 +696,50 @@ int r2dax_sb_for_each_inode(struct super_block *sb,
 	iput(toput);
 	return err;
 }
+
+/*
+ * Which superblock holds which DAX device (fs_dax_get_by_bdev with a
+ * holder): the DAX core hands a holder's notify_failure() only the
+ * dax_device, and calls it under its SRCU read lock, which a superblock
+ * being torn down cannot wait for (synchronize_srcu on dax_srcu is not
+ * exported). So the holder's notification looks its superblock up here,
+ * under the xarray's lock, and takes an active reference before the lock
+ * goes: a superblock is removed from the table (r2dax_dax_holder_del, at
+ * kill_sb) before it is freed, and one whose s_active reached zero is
+ * being unmounted and not handed out.
+ *
+ * Keyed by the dax_device's address: the DAX core lets one holder at a
+ * time register (a cmpxchg on holder_data), so a key has one superblock.
+ */
+static DEFINE_XARRAY(r2dax_dax_holders);
+
+int r2dax_dax_holder_add(struct dax_device *dax_dev, struct super_block *sb)
+{
+	return xa_err(xa_store(&r2dax_dax_holders, (unsigned long)dax_dev, sb,
+			       GFP_KERNEL));
+}
+
+void r2dax_dax_holder_del(struct dax_device *dax_dev)
+{
+	xa_erase(&r2dax_dax_holders, (unsigned long)dax_dev);
+}
+
+/*
+ * The superblock holding @dax_dev with an active reference (drop it with
+ * deactivate_super), or NULL if there is none or it is not mounted yet
+ * (not SB_BORN: fill_super has not returned) or being unmounted.
+ */
+struct super_block *r2dax_dax_holder_get(struct dax_device *dax_dev)
+{
+	struct super_block *sb;
+
+	xa_lock(&r2dax_dax_holders);
+	sb = xa_load(&r2dax_dax_holders, (unsigned long)dax_dev);
+	if (sb && (!(READ_ONCE(sb->s_flags) & SB_BORN) ||
+		   !atomic_inc_not_zero(&sb->s_active)))
+		sb = NULL;
+	xa_unlock(&r2dax_dax_holders);
+	/* Pairs with the smp_wmb() before vfs_get_tree() sets SB_BORN. */
+	smp_rmb();
+	return sb;
+}

@@ -135,6 +135,8 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 				 pgoff_t end);
 long r2dax_wait_page_idle(struct page *page, long timeout);
 long r2dax_wait_page_idle_interruptible(struct page *page);
+void r2dax_dax_kill_mappers(struct address_space *mapping);
+void r2dax_dax_forget_entries(struct address_space *mapping);
 
 struct fileattr;
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa);
@@ -143,6 +145,9 @@ void r2dax_buffer_keep(struct buffer_head *bh);
 void r2dax_buffer_forget_change(struct buffer_head *bh);
 void r2dax_bdev_discard_cache(struct super_block *sb);
 bool r2dax_bdev_meta_via_dax(struct block_device *bdev);
+int r2dax_dax_holder_add(struct dax_device *dax_dev, struct super_block *sb);
+void r2dax_dax_holder_del(struct dax_device *dax_dev);
+struct super_block *r2dax_dax_holder_get(struct dax_device *dax_dev);
 int r2dax_write_buffer_dax(struct buffer_head *bh, struct dax_device *dax_dev,
 			   u64 part_off);
 

@@ -15,6 +15,7 @@ pub(crate) mod aops;
 pub(crate) mod buffer;
 pub(crate) mod crc;
 pub(crate) mod dax_device;
+pub(crate) mod dax_holder;
 pub(crate) mod dax_mode;
 pub(crate) mod errno;
 pub(crate) mod fault;

@@ -198,12 +198,12 @@ impl<T: Operations> Tables<T> {
     ///
     /// Called by the VFS when an inode of ours leaves memory.
     unsafe extern "C" fn evict_inode(inode: *mut raw::inode) {
-        // SAFETY: Per the contract the inode is ours and being evicted;
-        // its page cache goes first.
-        unsafe { raw::truncate_inode_pages_final(core::ptr::addr_of_mut!((*inode).i_data)) };
         // SAFETY: The inode is live, ours, and in `->evict_inode`: nothing
         // else references it.
         let i = unsafe { Quiesced::evicting(INode::<T>::from_raw(inode)) };
+        // SAFETY: Per the contract the inode is ours and being evicted;
+        // its page cache goes first.
+        unsafe { Self::truncate_final(&i) };
         // A shut-down filesystem writes nothing: an inode without links
         // stays on the on-disk orphan list, for the next mount to free.
         let up = !i.sb().is_shut_down();
@@ -223,6 +223,42 @@ impl<T: Operations> Tables<T> {
         // SAFETY: The inode is being evicted and the filesystem is done
         // with it; `clear_inode` ends its life in the filesystem.
         unsafe { raw::clear_inode(inode) };
+    }
+
+    /// Drops the page cache or the DAX entries of an inode being evicted.
+    /// A DAX entry names a page of the DAX device, and deleting it writes
+    /// to that page's `struct page` (`dax_disassociate_entry`): if the
+    /// device is dead its memory may be gone, so the entries are dropped
+    /// without looking at their pages. Inside `dax_read_lock` a device
+    /// seen alive stays mapped until the truncation is done: `kill_dax`
+    /// marks it dead and then waits for such readers (SRCU) before the
+    /// driver unmaps the memory.
+    ///
+    /// # Safety
+    ///
+    /// `i` is in `->evict_inode`, before `clear_inode`.
+    unsafe fn truncate_final(i: &Quiesced<'_, T>) {
+        let inode = i.as_raw();
+        // SAFETY: The inode is live; `i_data` is its own mapping.
+        let mapping = unsafe { core::ptr::addr_of_mut!((*inode).i_data) };
+        match i.sb().dax_device() {
+            Some(dev) if i.is_dax() => {
+                // SAFETY: Plain SRCU read-side section, ended below.
+                let id = unsafe { raw::dax_read_lock() };
+                // SAFETY: `dev` is a live reference to the DAX device;
+                // the mapping is the evicted inode's, which nothing else
+                // uses.
+                unsafe {
+                    if !raw::dax_alive(dev.as_raw()) {
+                        raw::r2dax_dax_forget_entries(mapping);
+                    }
+                    raw::truncate_inode_pages_final(mapping);
+                    raw::dax_read_unlock(id);
+                }
+            }
+            // SAFETY: As above; no DAX entry (page-cache folios are RAM).
+            _ => unsafe { raw::truncate_inode_pages_final(mapping) },
+        }
     }
 
     /// # Safety

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The filesystem as the holder of its DAX device: what happens when the
+//! device's memory is about to go (an unbind of the pmem driver, a
+//! namespace being destroyed).
+//!
+//! The pmem driver's teardown runs `kill_dax`, which calls the holder's
+//! `notify_failure` with `MF_MEM_PRE_REMOVE` while the memory and its
+//! `struct page`s are still there, then marks the device dead and waits
+//! for every user inside `dax_read_lock` (SRCU); then `del_gendisk` marks
+//! the block device dead (`super_operations::shutdown`) and only then is
+//! the memory unmapped. A DAX entry left in a mapping after that names a
+//! page that no longer exists, and the eviction that deletes it
+//! (`dax_disassociate_entry`) oopses: ext4 and xfs do, in 6.12.
+//!
+//! So on `MF_MEM_PRE_REMOVE` r2dax, like xfs, freezes the filesystem
+//! (everything written back) and shuts it down
+//! ([`SuperBlock::shut_down`]: from then on faults and I/O fail, so no
+//! DAX entry is added); then for every cached DAX file it signals and
+//! unmaps the processes mapping its DAX pages (`mf_dax_kill_procs`),
+//! waits for pinned pages to be released and deletes every DAX entry, all
+//! while the memory is there ([`INode::revoke_dax`]). An inode evicted
+//! later, or one being evicted while this runs, finds the device dead and
+//! drops its entries without touching their pages (the eviction in
+//! `super_ops`). Poison (`notify_failure` without `MF_MEM_PRE_REMOVE`) is
+//! not handled yet: the memory-failure core then does what it does for a
+//! device without a holder (`mf_generic_kill_procs`).
+
+use super::fs::{Operations, Tables};
+use super::print::sb_warn;
+use super::raw;
+use super::sb::SuperBlock;
+use super::vfs_inode::INode;
+use core::ffi::c_int;
+
+impl<T: Operations> Tables<T> {
+    /// The holder operations registered with the DAX device
+    /// ([`super::dax_device::DaxDevice::of`]).
+    pub(super) const DAX_HOLDER_OPS: raw::dax_holder_operations = raw::dax_holder_operations {
+        notify_failure: Some(Self::notify_failure),
+    };
+
+    /// # Safety
+    ///
+    /// Called by the DAX core (`dax_holder_notify_failure`, inside its
+    /// SRCU read lock) for a device a superblock of ours holds or held.
+    unsafe extern "C" fn notify_failure(
+        dax_dev: *mut raw::dax_device,
+        _offset: u64,
+        _len: u64,
+        mf_flags: c_int,
+    ) -> c_int {
+        if mf_flags as u32 & raw::mf_flags_MF_MEM_PRE_REMOVE == 0 {
+            return -(raw::EOPNOTSUPP as c_int);
+        }
+        // SAFETY: `dax_dev` is live for the call; the lookup only compares
+        // it.
+        let sb = unsafe { raw::r2dax_dax_holder_get(dax_dev) };
+        if sb.is_null() {
+            // Not mounted yet, or being unmounted: nothing maps the files,
+            // and the eviction drops entries safely by itself.
+            return 0;
+        }
+        {
+            // SAFETY: A superblock of ours that was born (its `SbData` is
+            // set) and on which the lookup took an active reference.
+            let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
+            sb.dax_device_going_away();
+        }
+        // SAFETY: The active reference taken by the lookup; the
+        // superblock is not used after this (which may unmount it, if it
+        // was lazily unmounted meanwhile).
+        unsafe { raw::deactivate_super(sb) };
+        0
+    }
+}
+
+impl<T: Operations> SuperBlock<T> {
+    /// The DAX device's memory is about to go: write back, shut down,
+    /// then revoke every DAX mapping and entry. The caller holds an active
+    /// reference and no lock of the filesystem.
+    fn dax_device_going_away(&self) {
+        sb_warn!(
+            self,
+            "the DAX device is going away: writing back, shutting down, unmapping DAX files"
+        );
+        // Freezing writes back everything and waits for writers and
+        // faults to drain (xfs does the same here). It fails on a
+        // filesystem that is shut down already (nothing can be written)
+        // or frozen by the kernel already: the shutdown follows anyway.
+        // SAFETY: The caller holds an active reference, which
+        // `freeze_super` needs; no lock of ours is held.
+        let frozen =
+            unsafe { raw::freeze_super(self.as_raw(), raw::freeze_holder_FREEZE_HOLDER_KERNEL) }
+                == 0;
+        self.shut_down("the DAX device is going away");
+        if frozen {
+            // SAFETY: Frozen just above by the kernel holder.
+            unsafe { raw::thaw_super(self.as_raw(), raw::freeze_holder_FREEZE_HOLDER_KERNEL) };
+        }
+        let mut revoked = 0usize;
+        let _ = self.for_each_cached_inode(|i| {
+            if i.is_dax() && i.revoke_dax() {
+                revoked += 1;
+            }
+            Ok(())
+        });
+        sb_warn!(
+            self,
+            "DAX mappings and entries of {} files revoked",
+            revoked
+        );
+    }
+}
+
+impl<T: Operations> INode<T> {
+    /// Revokes the DAX mappings and entries of the file on a filesystem
+    /// that is shut down (so no fault, read or write adds an entry):
+    /// under the inode lock and the invalidate lock (exclusive, which
+    /// waits for faults in progress), the processes that map its DAX
+    /// pages get `SIGBUS` and lose the mapping, pinned pages are waited
+    /// for (interruptibly: the wait drops the invalidate lock, as a layout
+    /// break does) and every DAX entry is deleted. Whether it was a DAX
+    /// file with its entries deleted.
+    fn revoke_dax(&self) -> bool {
+        let inode = self.lock();
+        let mut q = inode.quiesce();
+        if !q.is_dax() {
+            return false;
+        }
+        // SAFETY: The inode is live; its mapping is its own.
+        let mapping = unsafe { (*self.as_raw()).i_mapping };
+        // SAFETY: The mapping is live; the invalidate lock is held
+        // exclusively on a shut-down filesystem (no entry is added).
+        unsafe { raw::r2dax_dax_kill_mappers(mapping) };
+        if let Err(e) = q.break_layouts(0, u64::MAX) {
+            sb_warn!(
+                self.sb(),
+                "inode {}: pinned DAX pages not released ({:?}): their entries stay",
+                self.ino(),
+                e
+            );
+            return false;
+        }
+        // SAFETY: No VMA maps the file and no DAX page is pinned (both
+        // just checked, under both locks); S_DAX is set, as truncate
+        // expects for DAX entries.
+        unsafe { raw::truncate_inode_pages(mapping, 0) };
+        true
+    }
+}
