@@ -60,28 +60,38 @@ impl DaxDevice {
         // SAFETY: A block-device superblock has a valid, open `s_bdev`.
         let bdev = unsafe { (*sb.as_raw()).s_bdev };
         let holder = sb.as_raw().cast::<c_void>();
+        // First without a holder: `fs_dax_get_by_bdev` leaks its
+        // reference when it loses the holder race (6.12), so it is only
+        // asked for the holder once the device has none.
         // SAFETY: `bdev` is valid and open (above); `part_off` is
-        // writable; `ops` is `'static` and `holder` is the superblock,
-        // which unregisters (drop) before it goes.
-        let mut dev = unsafe { raw::fs_dax_get_by_bdev(bdev.cast(), &mut part_off, holder, ops) };
-        let held = !dev.is_null();
-        if dev.is_null() {
-            // NULL also when another holder has the device.
-            // SAFETY: As above, without a holder.
-            dev = unsafe {
-                raw::fs_dax_get_by_bdev(
-                    bdev.cast(),
-                    &mut part_off,
-                    core::ptr::null_mut(),
-                    core::ptr::null(),
-                )
-            };
-            if !dev.is_null() {
-                sb_warn!(
-                    sb,
-                    "the DAX device has another holder: this filesystem will not be told before it goes away"
-                );
+        // writable.
+        let mut dev = unsafe {
+            raw::fs_dax_get_by_bdev(
+                bdev.cast(),
+                &mut part_off,
+                core::ptr::null_mut(),
+                core::ptr::null(),
+            )
+        };
+        let mut held = false;
+        // SAFETY: `dev` is null or a device we hold a reference to.
+        if !dev.is_null() && unsafe { raw::dax_holder(dev) }.is_null() {
+            // SAFETY: As above; `ops` is `'static` and `holder` is the
+            // superblock, which unregisters (drop) before it goes.
+            let with = unsafe { raw::fs_dax_get_by_bdev(bdev.cast(), &mut part_off, holder, ops) };
+            if !with.is_null() {
+                // The same device, now held: one reference is enough.
+                // SAFETY: The first reference, taken without a holder.
+                unsafe { raw::fs_put_dax(dev, core::ptr::null_mut()) };
+                dev = with;
+                held = true;
             }
+        }
+        if !dev.is_null() && !held {
+            sb_warn!(
+                sb,
+                "the DAX device has another holder: this filesystem will not be told before it goes away"
+            );
         }
         let Some(dev) = NonNull::new(dev) else {
             return Ok(None);
@@ -98,6 +108,14 @@ impl DaxDevice {
         // SAFETY: `bdev` is valid and open (above); its disk lives as
         // long as it is open.
         let meta_via_dax = unsafe { raw::r2dax_bdev_meta_via_dax(bdev.cast()) };
+        if held && !meta_via_dax {
+            // dm opens the pmem's DAX device without a holder (6.12), so
+            // the pmem's removal reaches neither dm nor this filesystem.
+            sb_warn!(
+                sb,
+                "on a device-mapper device: this filesystem will not be told before the memory below it goes away"
+            );
+        }
         // INVARIANT: `dev` is a reference we now own; `holder` is set only
         // when registered and in the table.
         Ok(Some(Self {

@@ -114,13 +114,19 @@ impl<T: Operations> SuperBlock<T> {
 
 impl<T: Operations> INode<T> {
     /// Revokes the DAX mappings and entries of the file on a filesystem
-    /// that is shut down (so no fault, read or write adds an entry):
-    /// under the inode lock and the invalidate lock (exclusive, which
-    /// waits for faults in progress), the processes that map its DAX
-    /// pages get `SIGBUS` and lose the mapping, pinned pages are waited
-    /// for (interruptibly: the wait drops the invalidate lock, as a layout
-    /// break does) and every DAX entry is deleted. Whether it was a DAX
-    /// file with its entries deleted.
+    /// that is shut down (so no fault, read or write adds an entry that
+    /// names a page): under the inode lock and the invalidate lock
+    /// (exclusive, which waits for faults in progress), the processes
+    /// that map its DAX pages get `SIGBUS` and lose the mapping, every VMA
+    /// is unmapped, pinned pages are waited for and every DAX entry is
+    /// deleted. Whether it was a DAX file.
+    ///
+    /// The wait for pins has no time limit and ignores signals: once the
+    /// notification returns, the driver frees the pages' `struct page`s,
+    /// and a pin dropped after that would write to freed memory. It
+    /// drops the invalidate lock meanwhile (the pin's holder may be in a
+    /// fault on this file, which then fails) and says every 10 s what it
+    /// waits for.
     fn revoke_dax(&self) -> bool {
         let inode = self.lock();
         let mut q = inode.quiesce();
@@ -132,14 +138,37 @@ impl<T: Operations> INode<T> {
         // SAFETY: The mapping is live; the invalidate lock is held
         // exclusively on a shut-down filesystem (no entry is added).
         unsafe { raw::r2dax_dax_kill_mappers(mapping) };
-        if let Err(e) = q.break_layouts(0, u64::MAX) {
-            sb_warn!(
-                self.sb(),
-                "inode {}: pinned DAX pages not released ({:?}): their entries stay",
-                self.ino(),
-                e
-            );
-            return false;
+        let mut waited = 0u32;
+        loop {
+            // SAFETY: The mapping is live and the inode lock and the
+            // invalidate lock are held: this unmaps the whole file from
+            // every VMA and finds a page pinned through one; the second
+            // scan finds pins that outlived their VMA (see the helper).
+            let page = unsafe {
+                let p = raw::dax_layout_busy_page_range(mapping, 0, i64::MAX);
+                if p.is_null() {
+                    raw::r2dax_dax_busy_page(mapping, 0, usize::MAX)
+                } else {
+                    p
+                }
+            };
+            if page.is_null() {
+                break;
+            }
+            // SAFETY: `page` is a DAX page of the file, whose struct page
+            // exists until this notification returns.
+            let left = q.unlocked(|| unsafe {
+                raw::r2dax_wait_page_idle(page, kernel::time::msecs_to_jiffies(10_000) as _)
+            });
+            if left == 0 {
+                waited += 10;
+                sb_warn!(
+                    self.sb(),
+                    "inode {}: waiting {} s for a pinned DAX page to be released before the device goes",
+                    self.ino(),
+                    waited
+                );
+            }
         }
         // SAFETY: No VMA maps the file and no DAX page is pinned (both
         // just checked, under both locks); S_DAX is set, as truncate

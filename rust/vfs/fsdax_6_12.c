@@ -25,6 +25,8 @@
  */
 #include <linux/version.h>
 #include <linux/dax.h>
+#include <linux/delay.h>
+#include <linux/memremap.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -39,6 +41,7 @@
 #endif
 
 #define R2DAX_DAX_SHIFT 4		/* fs/dax.c DAX_SHIFT */
+#define R2DAX_DAX_LOCKED (1UL << 0)	/* DAX_LOCKED */
 #define R2DAX_DAX_PMD (1UL << 1)	/* DAX_PMD */
 #define R2DAX_DAX_ZERO_PAGE (1UL << 2)	/* DAX_ZERO_PAGE */
 #define R2DAX_DAX_EMPTY (1UL << 3)	/* DAX_EMPTY */
@@ -143,6 +146,9 @@ void r2dax_dax_kill_mappers(struct address_space *mapping)
 	unsigned long index = 0;
 	void *entry;
 
+	/* Without VMAs nobody maps a page: the caller's unmap is enough. */
+	if (!mapping_mapped(mapping))
+		return;
 	while ((entry = xa_find(&mapping->i_pages, &index, ULONG_MAX,
 				XA_PRESENT))) {
 		unsigned long n;
@@ -162,25 +168,75 @@ void r2dax_dax_kill_mappers(struct address_space *mapping)
 }
 
 /*
- * Removes every DAX entry of @mapping without looking at the pages they
- * name, for an inode evicted after its DAX device died (dax_alive() false
- * under dax_read_lock()): the device's memory, and its struct pages, may
- * be gone, so truncate_inode_pages_final() (dax_delete_mapping_entry ->
- * dax_disassociate_entry) must not run on them. Nothing else can use the
- * mapping: the inode is being evicted. Storing NULL at the index of a
- * multi-index (PMD) entry clears all of it.
+ * Removes every DAX entry of @mapping, for an inode evicted after its DAX
+ * device died (dax_alive() false under dax_read_lock()). The device's
+ * memory may be gone by now, and its struct pages with it, so
+ * truncate_inode_pages_final() (dax_delete_mapping_entry ->
+ * dax_disassociate_entry) must not run on them. For each entry that names
+ * device pages this takes a reference on their dev_pagemap:
+ *
+ * - none to be had: memunmap_pages() has killed it, after waiting for
+ *   every reference, including those memory_failure() holds while it
+ *   looks at a page (memory_failure_dev_pagemap); no struct page is
+ *   left to clean and nobody is looking. The entry is just dropped.
+ * - one: the struct pages exist until it is put. A memory_failure() that
+ *   locked the entry (dax_lock_folio: that lock is what keeps the inode
+ *   from being freed under it) is waited for, and each page's ->mapping
+ *   is cleared if it is still this mapping (after a rebind the pfn may
+ *   belong to a new device and another file), as dax_disassociate_entry
+ *   does, so a later dax_lock_folio() finds no mapping.
+ *
+ * Nothing else uses the mapping: the inode is being evicted. Storing NULL
+ * at the index of a multi-index (PMD) entry clears all of it.
  */
 void r2dax_dax_forget_entries(struct address_space *mapping)
 {
 	XA_STATE(xas, &mapping->i_pages, 0);
+	unsigned int scanned = 0;
 	void *entry;
 
 	xas_lock_irq(&xas);
-	xas_for_each(&xas, entry, ULONG_MAX) {
+	while ((entry = xas_find(&xas, ULONG_MAX))) {
+		struct dev_pagemap *pgmap = NULL;
+		unsigned long v, pfn, n, i;
+
 		if (WARN_ON_ONCE(!xa_is_value(entry)))
 			continue;
-		mapping->nrpages -= r2dax_dax_entry_pages(entry);
+		v = xa_to_value(entry);
+		n = r2dax_dax_entry_pages(entry);
+		pfn = v >> R2DAX_DAX_SHIFT;
+		if (!(v & (R2DAX_DAX_ZERO_PAGE | R2DAX_DAX_EMPTY)))
+			pgmap = get_dev_pagemap(pfn, NULL);
+		if (pgmap && (v & R2DAX_DAX_LOCKED)) {
+			/* Held by memory_failure(): let it finish, look again. */
+			unsigned long index = xas.xa_index;
+
+			put_dev_pagemap(pgmap);
+			xas_unlock_irq(&xas);
+			msleep(1);
+			xas_lock_irq(&xas);
+			xas_set(&xas, index);
+			continue;
+		}
+		if (pgmap) {
+			for (i = 0; i < n; i++) {
+				struct page *page = pfn_to_page(pfn + i);
+
+				if (READ_ONCE(page->mapping) == mapping) {
+					WRITE_ONCE(page->mapping, NULL);
+					page->index = 0;
+				}
+			}
+			put_dev_pagemap(pgmap);
+		}
+		mapping->nrpages -= n;
 		xas_store(&xas, NULL);
+		if (++scanned % XA_CHECK_SCHED)
+			continue;
+		xas_pause(&xas);
+		xas_unlock_irq(&xas);
+		cond_resched();
+		xas_lock_irq(&xas);
 	}
 	xas_unlock_irq(&xas);
 }

@@ -715,8 +715,8 @@ static DEFINE_XARRAY(r2dax_dax_holders);
 
 int r2dax_dax_holder_add(struct dax_device *dax_dev, struct super_block *sb)
 {
-	return xa_err(xa_store(&r2dax_dax_holders, (unsigned long)dax_dev, sb,
-			       GFP_KERNEL));
+	return xa_insert(&r2dax_dax_holders, (unsigned long)dax_dev, sb,
+			 GFP_KERNEL);
 }
 
 void r2dax_dax_holder_del(struct dax_device *dax_dev)
