@@ -3,8 +3,10 @@
 //! "ok" or the error's text, so tests can compare it with golden output.
 //!
 //!   r2dax-t rename OLD NEW [noreplace|exchange]   renameat2(2)
-//!   r2dax-t shutdown PATH default|logflush|nologflush|N   the shutdown
-//!       ioctl (R2DAX_IOC_SHUTDOWN, ext4's and xfs's) on PATH's filesystem
+//!   r2dax-t shutdown PATH default|logflush|nologflush|N [status]   the
+//!       shutdown ioctl (R2DAX_IOC_SHUTDOWN, ext4's and xfs's) on PATH's
+//!       filesystem; with "status", then R2DAX_IOC_DAX_STATUS on PATH's
+//!       descriptor, opened before the shutdown
 //!   r2dax-t faults FILE [read|write]              map FILE (shared), touch
 //!       every 4 KiB page (read it, or store 0x6b in its first byte), print
 //!       the page faults that took (getrusage)
@@ -390,7 +392,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some("shutdown") if a.len() == 3 => {
+        Some("shutdown") if a.len() == 3 || (a.len() == 4 && a[3] == "status") => {
             use r2dax_format::ioctl::shutdown as f;
             let flags = match a[2].as_str() {
                 "default" => f::DEFAULT,
@@ -404,11 +406,16 @@ fn main() -> ExitCode {
                     }
                 },
             };
-            report(
-                std::fs::File::open(&a[1])
-                    .map_err(Errno::from)
-                    .and_then(|f| r2dax_sys::shutdown(&f, flags)),
-            )
+            let file = match std::fs::File::open(&a[1]) {
+                Ok(f) => f,
+                Err(e) => return report(Err(Errno::from(e))),
+            };
+            let r = report(r2dax_sys::shutdown(&file, flags));
+            if a.len() == 4 {
+                // The status ioctl on the descriptor opened before.
+                return report(r2dax_sys::dax_status(&file).map(|_| ()));
+            }
+            r
         }
         Some("rename") if a.len() == 3 || a.len() == 4 => {
             let flags = match a.get(3).map(String::as_str) {
