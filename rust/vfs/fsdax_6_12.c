@@ -187,11 +187,13 @@ void r2dax_dax_kill_mappers(struct address_space *mapping)
  *   does, so a later dax_lock_folio() finds no mapping.
  *
  * Nothing else uses the mapping: the inode is being evicted. Storing NULL
- * at the index of a multi-index (PMD) entry clears all of it.
+ * at the index of a multi-index (PMD) entry clears all of it. Returns how
+ * many of the entries named device pages.
  */
-void r2dax_dax_forget_entries(struct address_space *mapping)
+unsigned long r2dax_dax_forget_entries(struct address_space *mapping)
 {
 	XA_STATE(xas, &mapping->i_pages, 0);
+	unsigned long named = 0;
 	unsigned int scanned = 0;
 	void *entry;
 
@@ -229,6 +231,8 @@ void r2dax_dax_forget_entries(struct address_space *mapping)
 			}
 			put_dev_pagemap(pgmap);
 		}
+		if (!(v & (R2DAX_DAX_ZERO_PAGE | R2DAX_DAX_EMPTY)))
+			named++;
 		mapping->nrpages -= n;
 		xas_store(&xas, NULL);
 		if (++scanned % XA_CHECK_SCHED)
@@ -239,4 +243,5 @@ void r2dax_dax_forget_entries(struct address_space *mapping)
 		xas_lock_irq(&xas);
 	}
 	xas_unlock_irq(&xas);
+	return named;
 }

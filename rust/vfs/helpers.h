@@ -136,7 +136,7 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 long r2dax_wait_page_idle(struct page *page, long timeout);
 long r2dax_wait_page_idle_interruptible(struct page *page);
 void r2dax_dax_kill_mappers(struct address_space *mapping);
-void r2dax_dax_forget_entries(struct address_space *mapping);
+unsigned long r2dax_dax_forget_entries(struct address_space *mapping);
 
 struct fileattr;
 bool r2dax_fileattr_has_fsx(const struct fileattr *fa);

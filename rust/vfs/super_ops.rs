@@ -248,12 +248,26 @@ impl<T: Operations> Tables<T> {
                 // SAFETY: `dev` is a live reference to the DAX device;
                 // the mapping is the evicted inode's, which nothing else
                 // uses.
-                unsafe {
-                    if !raw::dax_alive(dev.as_raw()) {
-                        raw::r2dax_dax_forget_entries(mapping);
-                    }
+                let dropped = unsafe {
+                    let dropped = if raw::dax_alive(dev.as_raw()) {
+                        0
+                    } else {
+                        raw::r2dax_dax_forget_entries(mapping)
+                    };
                     raw::truncate_inode_pages_final(mapping);
                     raw::dax_read_unlock(id);
+                    dropped
+                };
+                // Only a file the device-removal notification did not
+                // revoke (dax.rst, "The DAX device going away") gets here
+                // with entries: say so.
+                if dropped != 0 {
+                    crate::vfs::print::sb_warn!(
+                        i.sb(),
+                        "inode {}: {} DAX entries dropped after the DAX device went away",
+                        i.ino(),
+                        dropped
+                    );
                 }
             }
             // SAFETY: As above; no DAX entry (page-cache folios are RAM).
