@@ -353,6 +353,16 @@ impl Mmap {
         self.len == 0
     }
 
+    /// madvise(2) with `advice` on bytes `off..off + len` of the mapping
+    /// (page-aligned).
+    pub fn madvise(&self, off: usize, len: usize, advice: c_int) -> Result<()> {
+        assert!(off.checked_add(len).is_some_and(|e| e <= self.len));
+        // SAFETY: The range is inside the mapping; madvise(2) does not
+        // touch memory Rust knows about (the mapping is only reached
+        // through raw pointers).
+        check(unsafe { libc::madvise(self.ptr.add(off).cast(), len, advice) }).map(|_| ())
+    }
+
     /// The byte at `off` (a volatile load: it faults the page in).
     pub fn read(&self, off: usize) -> u8 {
         assert!(

@@ -7,6 +7,9 @@
 //!       shutdown ioctl (R2DAX_IOC_SHUTDOWN, ext4's and xfs's) on PATH's
 //!       filesystem; with "status", then R2DAX_IOC_DAX_STATUS on PATH's
 //!       descriptor, opened before the shutdown
+//!   r2dax-t hwpoison FILE OFFSET                  map FILE (shared), load
+//!       the page at OFFSET, inject memory failure into it
+//!       (MADV_HWPOISON); prints "injecting" first
 //!   r2dax-t faults FILE [read|write]              map FILE (shared), touch
 //!       every 4 KiB page (read it, or store 0x6b in its first byte), print
 //!       the page faults that took (getrusage)
@@ -361,6 +364,13 @@ fn main() -> ExitCode {
         Some("pattern") if a.len() == 3 => {
             report_io(race::pattern(&a[1], a[2].parse().unwrap_or(0)))
         }
+        Some("hwpoison") if a.len() == 3 => match parse_size(&a[2]) {
+            Some(off) => report(hwpoison(&a[1], off)),
+            None => {
+                eprintln!("r2dax-t: bad offset {}", a[2]);
+                ExitCode::from(2)
+            }
+        },
         Some("pin") if a.len() == 3 || a.len() == 4 => match pin(
             &a[1],
             a[2].parse().unwrap_or(0),
@@ -480,6 +490,37 @@ fn faults(path: &str, write: bool) -> std::io::Result<(u64, u64)> {
 }
 
 /// See the module documentation (`pin`).
+/// Maps FILE (shared), loads the page at `off` and injects memory failure
+/// into it (madvise MADV_HWPOISON, which needs CAP_SYS_ADMIN). The kernel
+/// then sends this process SIGBUS (it maps the page), which kills it: "ok"
+/// is printed only if it did not.
+fn hwpoison(path: &str, off: u64) -> Result<(), Errno> {
+    use std::io::Write;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(Errno::from)?;
+    let page = usize::try_from(off).map_err(|_| Errno::new(libc::EINVAL))? & !4095;
+    let m = Mmap::new(
+        &f,
+        0,
+        page + 4096,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+    )?;
+    let _ = m.read(page);
+    // Rust's runtime catches SIGBUS (stack overflow detection) and, for
+    // a signal that is no fault of a guard page, returns: the kernel's
+    // signal to a process mapping the page would go unseen.
+    // SAFETY: Restores the default action of one signal; no handler of
+    // this program relies on it.
+    unsafe { libc::signal(libc::SIGBUS, libc::SIG_DFL) };
+    println!("injecting");
+    let _ = std::io::stdout().flush();
+    m.madvise(page, 4096, libc::MADV_HWPOISON)
+}
+
 fn pin(path: &str, ms: u64, offset: Option<u64>) -> std::io::Result<()> {
     use std::io::Write;
     let offset = offset.ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
