@@ -232,6 +232,9 @@ pub(crate) fn free_blocks(sb: &SuperBlock<R2dax>, first: u64, n: u64) -> Result 
         sb_err!(sb, "freeing metadata block {}", first);
         return Err(euclean());
     }
+    // Freed blocks are no longer poisoned for the filesystem: their next
+    // user zeroes them, which clears hardware poison on pmem.
+    sb.poison_forget(first, n);
     let mut alloc = info.alloc.lock();
     let bh = sb.bread(geo.block_bitmap(g))?;
     let n32 = n as u32;

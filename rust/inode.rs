@@ -14,11 +14,12 @@ use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
 use crate::vfs::inode_ops::InodeOperations;
 use crate::vfs::lock::{Excl, Exclusive, InodeLocked, Quiesced};
+use crate::vfs::poison::BlockOwner;
 use crate::vfs::print::sb_err;
 use crate::vfs::sb::SuperBlock;
 use crate::vfs::vfs_inode::{Attrs, INode, Iget, Kind, NewInode};
 use kernel::alloc::KVVec;
-use kernel::error::code::{EFBIG, EINVAL, EIO};
+use kernel::error::code::{EEXIST, EFBIG, EINVAL, EIO};
 use kernel::init::PinInit;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -885,4 +886,90 @@ impl InodeOperations for R2dax {
         }
         commit()
     }
+}
+
+/// What device block `block` holds, for a report of poisoned memory:
+/// group metadata by the layout, a free block by the block bitmap, and
+/// otherwise the owner found by scanning every inode in use and its block
+/// map (a cached inode's map as it is in memory, the others' as on disk).
+/// There is no reverse map: the scan reads the inode bitmaps, the slot of
+/// every inode in use and every map block, up to the owner. Blocks
+/// reserved for appends belong to no map yet (`Unknown`).
+pub(crate) fn block_owner(sb: &SuperBlock<R2dax>, block: u64) -> Result<BlockOwner> {
+    let geo = sb.info().geo;
+    if block >= geo.blocks_count {
+        return Ok(BlockOwner::Unknown);
+    }
+    // The superblock and descriptors (before the first group) and each
+    // group's bitmaps and inode table.
+    let Some((g, bit)) = geo.block_group(block).filter(|_| geo.is_data_block(block)) else {
+        return Ok(BlockOwner::Metadata {
+            what: "group metadata (superblock, descriptors, bitmaps, inode table)",
+            ino: 0,
+        });
+    };
+    if !sb
+        .bread(geo.block_bitmap(g))?
+        .with_data(|bits| crate::ondisk::test_bit(bits, bit))
+    {
+        return Ok(BlockOwner::Free);
+    }
+    let ipg = geo.inodes_per_group;
+    let mut ibits = KVVec::from_elem(0u8, BLOCK_SIZE as usize, GFP_KERNEL)?;
+    for g in 0..geo.group_count {
+        sb.bread(geo.inode_bitmap(g))?.with_data(|bits| {
+            let n = bits.len().min(ibits.len());
+            ibits[..n].copy_from_slice(&bits[..n]);
+        });
+        for bit in 0..ipg {
+            if !crate::ondisk::test_bit(&ibits, bit) {
+                continue;
+            }
+            let ino = u64::from(g) * u64::from(ipg) + u64::from(bit) + 1;
+            let disk = match sb.ilookup(ino) {
+                Some(i) => i.data().state.lock().disk,
+                None => match read_slot(sb, ino)? {
+                    Ok(Slot::Used { inode, .. }) => inode,
+                    _ => continue,
+                },
+            };
+            // (is a map block, file block) of the hit; the walk stops there.
+            let mut hit = None;
+            let _ = map_walk(sb, &disk, &mut |f| {
+                let h = match f {
+                    Found::Map(b) => (b == block).then_some((true, 0)),
+                    Found::Data { lblk, ptr } => (ptr_block(ptr) == block).then_some((false, lblk)),
+                };
+                match h {
+                    Some(h) => {
+                        hit = Some(h);
+                        Err(EEXIST)
+                    }
+                    None => Ok(()),
+                }
+            });
+            let Some((map, lblk)) = hit else {
+                continue;
+            };
+            return Ok(match disk.mode & mode::S_IFMT {
+                _ if map => BlockOwner::Metadata {
+                    what: "a block map",
+                    ino,
+                },
+                mode::S_IFREG => BlockOwner::File {
+                    ino,
+                    offset: lblk << BLOCK_SHIFT,
+                },
+                mode::S_IFDIR => BlockOwner::Metadata {
+                    what: "a directory",
+                    ino,
+                },
+                _ => BlockOwner::Metadata {
+                    what: "a symbolic link",
+                    ino,
+                },
+            });
+        }
+    }
+    Ok(BlockOwner::Unknown)
 }

@@ -314,6 +314,10 @@ impl FileSystem for R2dax {
         sb.root(root)
     }
 
+    fn block_owner(sb: &SuperBlock<Self>, block: u64) -> Result<crate::vfs::poison::BlockOwner> {
+        crate::inode::block_owner(sb, block)
+    }
+
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool, opts: &Options) -> Result {
         // A shut-down filesystem changes nothing any more.
         if sb.is_shut_down() {

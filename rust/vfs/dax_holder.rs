@@ -20,13 +20,17 @@
 //! waits for pinned pages to be released and deletes every DAX entry, all
 //! while the memory is there ([`INode::revoke_dax`]). An inode evicted
 //! later, or one being evicted while this runs, finds the device dead and
-//! drops its entries without touching their pages (the eviction in
-//! `super_ops`). Poison (`notify_failure` without `MF_MEM_PRE_REMOVE`) is
-//! not handled yet: the memory-failure core then does what it does for a
-//! device without a holder (`mf_generic_kill_procs`).
+//! drops its entries, looking at their pages only while they still exist
+//! (the eviction in `super_ops`).
+//!
+//! Poison (`notify_failure` without `MF_MEM_PRE_REMOVE`) is handled by
+//! [`SuperBlock::memory_failure`]: the owner of each block is looked up,
+//! a file's block is recorded in [`super::poison`] and its mappers are
+//! signalled, metadata shuts the filesystem down.
 
 use super::fs::{Operations, Tables};
-use super::print::sb_warn;
+use super::poison::BlockOwner;
+use super::print::{sb_err, sb_warn};
 use super::raw;
 use super::sb::SuperBlock;
 use super::vfs_inode::INode;
@@ -45,32 +49,40 @@ impl<T: Operations> Tables<T> {
     /// SRCU read lock) for a device a superblock of ours holds or held.
     unsafe extern "C" fn notify_failure(
         dax_dev: *mut raw::dax_device,
-        _offset: u64,
-        _len: u64,
+        offset: u64,
+        len: u64,
         mf_flags: c_int,
     ) -> c_int {
-        if mf_flags as u32 & raw::mf_flags_MF_MEM_PRE_REMOVE == 0 {
-            return -(raw::EOPNOTSUPP as c_int);
-        }
+        let pre_remove = mf_flags as u32 & raw::mf_flags_MF_MEM_PRE_REMOVE != 0;
         // SAFETY: `dax_dev` is live for the call; the lookup only compares
         // it.
         let sb = unsafe { raw::r2dax_dax_holder_get(dax_dev) };
         if sb.is_null() {
             // Not mounted yet, or being unmounted: nothing maps the files,
-            // and the eviction drops entries safely by itself.
-            return 0;
+            // and the eviction drops entries safely by itself. Poison is
+            // left to the memory-failure core.
+            return if pre_remove {
+                0
+            } else {
+                -(raw::EOPNOTSUPP as c_int)
+            };
         }
-        {
+        let r = {
             // SAFETY: A superblock of ours that was born (its `SbData` is
             // set) and on which the lookup took an active reference.
             let sb = unsafe { SuperBlock::<T>::from_raw(sb) };
-            sb.dax_device_going_away();
-        }
+            if pre_remove {
+                sb.dax_device_going_away();
+                0
+            } else {
+                sb.memory_failure(offset, len, mf_flags)
+            }
+        };
         // SAFETY: The active reference taken by the lookup; the
         // superblock is not used after this (which may unmount it, if it
         // was lazily unmounted meanwhile).
         unsafe { raw::deactivate_super(sb) };
-        0
+        r
     }
 }
 
@@ -112,7 +124,91 @@ impl<T: Operations> SuperBlock<T> {
     }
 }
 
+impl<T: Operations> SuperBlock<T> {
+    /// Device bytes `offset..offset + len` of the DAX device are poisoned
+    /// (called inside the DAX core's SRCU read lock, so `kill_dax` waits
+    /// for it). Each block of the filesystem in the range is looked up
+    /// ([`FileSystem::block_owner`]: a scan, see its cost there): a
+    /// file's block is recorded (reads, writes and faults of it fail with
+    /// `EIO`), logged with the file and offset, and the processes mapping
+    /// it get `SIGBUS` (`mf_dax_kill_procs`, if the file is cached and
+    /// uses DAX); metadata shuts the filesystem down; a free block is
+    /// only logged (its next user zeroes it). Returns 0, or `-ENXIO` if
+    /// the range is not the filesystem's.
+    fn memory_failure(&self, offset: u64, len: u64, mf_flags: c_int) -> c_int {
+        const B: u64 = 4096;
+        let part = self.dax_device().map_or(0, |d| d.part_off());
+        let size = self.device_bytes();
+        let (Some(start), Some(end)) = (
+            offset.checked_sub(part),
+            offset.checked_sub(part).and_then(|o| o.checked_add(len)),
+        ) else {
+            return -(raw::ENXIO as c_int);
+        };
+        let end = end.min(size);
+        if start >= end {
+            return -(raw::ENXIO as c_int);
+        }
+        for block in start / B..end.div_ceil(B) {
+            match T::block_owner(self, block) {
+                Ok(BlockOwner::File { ino, offset }) => {
+                    let recorded = self.poison_add(block);
+                    sb_err!(
+                        self,
+                        "inode {}: poisoned memory at offset {} (block {}): {}",
+                        ino,
+                        offset,
+                        block,
+                        if recorded.is_ok() {
+                            "reads and writes of that block fail with EIO"
+                        } else {
+                            "could not be recorded"
+                        }
+                    );
+                    if let Some(i) = self.ilookup(ino) {
+                        i.kill_poison_mappers(offset / B, mf_flags);
+                    }
+                }
+                Ok(BlockOwner::Metadata { what, ino }) => {
+                    let _ = self.poison_add(block);
+                    sb_err!(
+                        self,
+                        "poisoned memory in {} (block {}, inode {})",
+                        what,
+                        block,
+                        ino
+                    );
+                    self.shut_down("poisoned metadata");
+                }
+                Ok(BlockOwner::Free) => {
+                    sb_warn!(self, "poisoned memory in free block {}", block);
+                }
+                Ok(BlockOwner::Unknown) | Err(_) => {
+                    let _ = self.poison_add(block);
+                    sb_warn!(self, "poisoned memory in block {}: no owner found", block);
+                }
+            }
+        }
+        0
+    }
+}
+
 impl<T: Operations> INode<T> {
+    /// Page `index` of the file is poisoned: the processes that map it
+    /// get `SIGBUS` and lose the mapping (`mf_dax_kill_procs`). Only a
+    /// DAX file maps device memory; under the invalidate lock (shared, as
+    /// a fault) `S_DAX` cannot change.
+    fn kill_poison_mappers(&self, index: u64, mf_flags: c_int) {
+        let _g = self.invalidate_lock_shared();
+        if !self.is_dax() {
+            return;
+        }
+        // SAFETY: The inode is live; its mapping is its own.
+        let mapping = unsafe { (*self.as_raw()).i_mapping };
+        // SAFETY: The mapping is live; the helper locks the entry.
+        unsafe { raw::r2dax_dax_kill_range(mapping, index as _, 1, mf_flags) };
+    }
+
     /// Revokes the DAX mappings and entries of the file on a filesystem
     /// that is shut down (so no fault, read or write adds an entry that
     /// names a page): under the inode lock and the invalidate lock

@@ -90,6 +90,12 @@ pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Checks and applies a remount request (`new_read_only` is the
     /// requested mode, `opts` the options given with it).
     fn reconfigure(sb: &SuperBlock<Self>, new_read_only: bool, opts: &Self::Options) -> Result;
+
+    /// What device block `block` of the filesystem holds, for a report
+    /// of poisoned memory ([`super::poison`]). Default: not known.
+    fn block_owner(_sb: &SuperBlock<Self>, _block: u64) -> Result<super::poison::BlockOwner> {
+        Ok(super::poison::BlockOwner::Unknown)
+    }
 }
 
 /// Every operation trait of a filesystem: what the layer's tables

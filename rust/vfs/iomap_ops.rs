@@ -97,7 +97,10 @@ impl<T: Operations> Tables<T> {
             i.check_up()?;
             let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
             let len = u64::try_from(length).map_err(|_| EINVAL)?;
-            let m = T::iomap_begin(i, pos, len, flags)?;
+            let mut m = T::iomap_begin(i, pos, len, flags)?;
+            if flags & raw::IOMAP_REPORT == 0 {
+                m = i.sb().avoid_poison(m, pos)?;
+            }
             let (type_, mut addr) = match m.kind {
                 MapKind::Hole => (raw::IOMAP_HOLE, raw::IOMAP_NULL_ADDR as u64),
                 MapKind::Mapped(addr) => (raw::IOMAP_MAPPED, addr),

@@ -27,6 +27,7 @@ pub(crate) mod iomap_ops;
 pub(crate) mod lock;
 pub(crate) mod options;
 pub(crate) mod orphan_list;
+pub(crate) mod poison;
 pub(crate) mod print;
 pub(crate) mod raw;
 pub(crate) mod sb;

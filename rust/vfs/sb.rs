@@ -103,6 +103,9 @@ pub(super) struct SbData<T: FileSystem> {
     pub(super) work: SbWork,
     /// Whether the filesystem is shut down ([`SuperBlock::shut_down`]).
     pub(super) shut_down: AtomicBool,
+    /// Poisoned device blocks ([`super::poison`]).
+    #[pin]
+    pub(super) poison: super::poison::Poison,
     #[pin]
     pub(super) info: T::Info,
 }
@@ -118,6 +121,7 @@ impl<T: FileSystem> SbData<T> {
             dax,
             work <- work,
             shut_down: AtomicBool::new(false),
+            poison <- super::poison::Poison::new(),
             info <- info,
         }? Error)
     }
