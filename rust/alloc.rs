@@ -232,9 +232,6 @@ pub(crate) fn free_blocks(sb: &SuperBlock<R2dax>, first: u64, n: u64) -> Result 
         sb_err!(sb, "freeing metadata block {}", first);
         return Err(euclean());
     }
-    // Freed blocks are no longer poisoned for the filesystem: their next
-    // user zeroes them, which clears hardware poison on pmem.
-    sb.poison_forget(first, n);
     let mut alloc = info.alloc.lock();
     let bh = sb.bread(geo.block_bitmap(g))?;
     let n32 = n as u32;
@@ -250,6 +247,12 @@ pub(crate) fn free_blocks(sb: &SuperBlock<R2dax>, first: u64, n: u64) -> Result 
         }
         c
     });
+    // Freed blocks are no longer poisoned for the filesystem: their next
+    // user writes them whole (zeroing at allocation), which clears
+    // hardware poison on pmem. After the bits are clear, so that a poison
+    // report racing this sees either the block recorded and forgotten
+    // here, or the bit clear (and forgets it itself).
+    sb.poison_forget(first, n);
     // The pointers are gone already: the blocks are free in memory (the
     // bitmap buffer reaches the disk later) even if this write fails, and
     // the counters say so.

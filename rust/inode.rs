@@ -893,8 +893,9 @@ impl InodeOperations for R2dax {
 /// otherwise the owner found by scanning every inode in use and its block
 /// map (a cached inode's map as it is in memory, the others' as on disk).
 /// There is no reverse map: the scan reads the inode bitmaps, the slot of
-/// every inode in use and every map block, up to the owner. Blocks
-/// reserved for appends belong to no map yet (`Unknown`).
+/// every inode in use and every map block, up to the owner. It takes no
+/// lock of the inodes it reads: a block that moves meanwhile may be
+/// found at its old place or not at all (`Unknown`).
 pub(crate) fn block_owner(sb: &SuperBlock<R2dax>, block: u64) -> Result<BlockOwner> {
     let geo = sb.info().geo;
     if block >= geo.blocks_count {

@@ -24,9 +24,10 @@
 //! (the eviction in `super_ops`).
 //!
 //! Poison (`notify_failure` without `MF_MEM_PRE_REMOVE`) is handled by
-//! [`SuperBlock::memory_failure`]: the owner of each block is looked up,
-//! a file's block is recorded in [`super::poison`] and its mappers are
-//! signalled, metadata shuts the filesystem down.
+//! [`SuperBlock::memory_failure`]: each block is recorded in
+//! [`super::poison`] and its owner logged (metadata shuts the filesystem
+//! down); the memory-failure core then marks the page and signals the
+//! process that touched it.
 
 use super::fs::{Operations, Tables};
 use super::poison::BlockOwner;
@@ -75,7 +76,7 @@ impl<T: Operations> Tables<T> {
                 sb.dax_device_going_away();
                 0
             } else {
-                sb.memory_failure(offset, len, mf_flags)
+                sb.memory_failure(offset, len)
             }
         };
         // SAFETY: The active reference taken by the lookup; the
@@ -127,15 +128,25 @@ impl<T: Operations> SuperBlock<T> {
 impl<T: Operations> SuperBlock<T> {
     /// Device bytes `offset..offset + len` of the DAX device are poisoned
     /// (called inside the DAX core's SRCU read lock, so `kill_dax` waits
-    /// for it). Each block of the filesystem in the range is looked up
-    /// ([`FileSystem::block_owner`]: a scan, see its cost there): a
-    /// file's block is recorded (reads, writes and faults of it fail with
-    /// `EIO`), logged with the file and offset, and the processes mapping
-    /// it get `SIGBUS` (`mf_dax_kill_procs`, if the file is cached and
-    /// uses DAX); metadata shuts the filesystem down; a free block is
-    /// only logged (its next user zeroes it). Returns 0, or `-ENXIO` if
-    /// the range is not the filesystem's.
-    fn memory_failure(&self, offset: u64, len: u64, mf_flags: c_int) -> c_int {
+    /// for it). Each block of the filesystem in the range is recorded
+    /// first (reads and faults of it fail with `EIO` from then on, see
+    /// [`super::poison`]), then its owner is looked up
+    /// ([`FileSystem::block_owner`]: a scan, see its cost there) for the
+    /// log: a file's block is logged with the file and offset, metadata
+    /// shuts the filesystem down, a free block leaves the set again (its
+    /// next user writes it whole). A block recorded already is not looked
+    /// up again.
+    ///
+    /// Returns `-EOPNOTSUPP` for the range, so that the memory-failure
+    /// core then does what it does for every fsdax page
+    /// (`mf_generic_kill_procs`): from the page's own mapping and index it
+    /// marks the exact page, and signals and unmaps the process that
+    /// touched it (and early-kill processes). A machine check needs that
+    /// (the page marked, so that pmem maps it back into the kernel once
+    /// cleared; the task that consumed the poison killed, or it would
+    /// take it again), and a scan could name a block that moved meanwhile.
+    /// `-ENXIO` if the range is not the filesystem's.
+    fn memory_failure(&self, offset: u64, len: u64) -> c_int {
         const B: u64 = 4096;
         let part = self.dax_device().map_or(0, |d| d.part_off());
         let size = self.device_bytes();
@@ -150,27 +161,27 @@ impl<T: Operations> SuperBlock<T> {
             return -(raw::ENXIO as c_int);
         }
         for block in start / B..end.div_ceil(B) {
-            match T::block_owner(self, block) {
-                Ok(BlockOwner::File { ino, offset }) => {
-                    let recorded = self.poison_add(block);
+            match self.poison_add(block) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => {
                     sb_err!(
                         self,
-                        "inode {}: poisoned memory at offset {} (block {}): {}",
-                        ino,
-                        offset,
-                        block,
-                        if recorded.is_ok() {
-                            "reads and writes of that block fail with EIO"
-                        } else {
-                            "could not be recorded"
-                        }
+                        "poisoned memory in block {}: could not be recorded",
+                        block
                     );
-                    if let Some(i) = self.ilookup(ino) {
-                        i.kill_poison_mappers(offset / B, mf_flags);
-                    }
+                    continue;
                 }
+            }
+            match T::block_owner(self, block) {
+                Ok(BlockOwner::File { ino, offset }) => sb_err!(
+                    self,
+                    "inode {}: poisoned memory at offset {} (block {}): reads of that block fail with EIO until it is written or freed",
+                    ino,
+                    offset,
+                    block
+                ),
                 Ok(BlockOwner::Metadata { what, ino }) => {
-                    let _ = self.poison_add(block);
                     sb_err!(
                         self,
                         "poisoned memory in {} (block {}, inode {})",
@@ -181,34 +192,20 @@ impl<T: Operations> SuperBlock<T> {
                     self.shut_down("poisoned metadata");
                 }
                 Ok(BlockOwner::Free) => {
+                    // Freed before the bit was read, or free all along.
+                    self.poison_forget(block, 1);
                     sb_warn!(self, "poisoned memory in free block {}", block);
                 }
                 Ok(BlockOwner::Unknown) | Err(_) => {
-                    let _ = self.poison_add(block);
                     sb_warn!(self, "poisoned memory in block {}: no owner found", block);
                 }
             }
         }
-        0
+        -(raw::EOPNOTSUPP as c_int)
     }
 }
 
 impl<T: Operations> INode<T> {
-    /// Page `index` of the file is poisoned: the processes that map it
-    /// get `SIGBUS` and lose the mapping (`mf_dax_kill_procs`). Only a
-    /// DAX file maps device memory; under the invalidate lock (shared, as
-    /// a fault) `S_DAX` cannot change.
-    fn kill_poison_mappers(&self, index: u64, mf_flags: c_int) {
-        let _g = self.invalidate_lock_shared();
-        if !self.is_dax() {
-            return;
-        }
-        // SAFETY: The inode is live; its mapping is its own.
-        let mapping = unsafe { (*self.as_raw()).i_mapping };
-        // SAFETY: The mapping is live; the helper locks the entry.
-        unsafe { raw::r2dax_dax_kill_range(mapping, index as _, 1, mf_flags) };
-    }
-
     /// Revokes the DAX mappings and entries of the file on a filesystem
     /// that is shut down (so no fault, read or write adds an entry that
     /// names a page): under the inode lock and the invalidate lock

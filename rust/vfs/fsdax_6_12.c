@@ -245,17 +245,3 @@ unsigned long r2dax_dax_forget_entries(struct address_space *mapping)
 	xas_unlock_irq(&xas);
 	return named;
 }
-
-/*
- * Pages @index..@index + @count - 1 of @mapping are poisoned: the processes
- * that map them get SIGBUS and lose the mapping, and the pages are marked
- * HWPoison (mf_dax_kill_procs). Nothing without CONFIG_MEMORY_FAILURE
- * (no poison is reported then).
- */
-void r2dax_dax_kill_range(struct address_space *mapping, pgoff_t index,
-			  unsigned long count, int mf_flags)
-{
-#ifdef CONFIG_MEMORY_FAILURE
-	mf_dax_kill_procs(mapping, index, count, mf_flags);
-#endif
-}

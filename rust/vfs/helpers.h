@@ -136,8 +136,6 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 long r2dax_wait_page_idle(struct page *page, long timeout);
 long r2dax_wait_page_idle_interruptible(struct page *page);
 void r2dax_dax_kill_mappers(struct address_space *mapping);
-void r2dax_dax_kill_range(struct address_space *mapping, pgoff_t index,
-			  unsigned long count, int mf_flags);
 unsigned long r2dax_dax_forget_entries(struct address_space *mapping);
 
 struct fileattr;

@@ -99,7 +99,7 @@ impl<T: Operations> Tables<T> {
             let len = u64::try_from(length).map_err(|_| EINVAL)?;
             let mut m = T::iomap_begin(i, pos, len, flags)?;
             if flags & raw::IOMAP_REPORT == 0 {
-                m = i.sb().avoid_poison(m, pos)?;
+                m = i.sb().avoid_poison(m, pos, len, flags)?;
             }
             let (type_, mut addr) = match m.kind {
                 MapKind::Hole => (raw::IOMAP_HOLE, raw::IOMAP_NULL_ADDR as u64),

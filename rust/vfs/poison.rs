@@ -6,14 +6,16 @@
 //!
 //! The set lives in memory only: hardware poison that outlives a remount
 //! is in the pmem driver's bad-block list, which fails DAX access by
-//! itself. `->iomap_begin` ends every mapping before a poisoned block and
-//! refuses one that starts at it (`EIO`), so reads, writes and faults of
-//! a poisoned block fail and the rest of the file works; a block leaves
-//! the set when it is freed (its next user zeroes it, which clears
-//! hardware poison on pmem).
+//! itself. For reads and faults `->iomap_begin` ends every mapping before
+//! a poisoned block and refuses one that starts at it (`EIO`), so they
+//! fail on that block and work on the rest of the file. Writes go
+//! through (a write clears poison on pmem), and a block leaves the set
+//! when a write covers it whole or when it is freed (its next user
+//! writes it whole).
 
 use super::fs::FileSystem;
 use super::iomap_ops::{MapKind, Mapping};
+use super::raw;
 use super::sb::SuperBlock;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::error::code::EIO;
@@ -29,8 +31,8 @@ pub(crate) enum BlockOwner {
     Metadata { what: &'static str, ino: u64 },
     /// A free block.
     Free,
-    /// Allocated, but no owner was found (a block reserved for an append,
-    /// or one changed while the owner was looked for).
+    /// Allocated, but no owner was found (the block moved or was freed
+    /// while the owner was looked for).
     Unknown,
 }
 
@@ -66,24 +68,42 @@ impl<T: FileSystem> SuperBlock<T> {
         &self.sb_data().poison
     }
 
-    /// Records that device block `block` is poisoned.
-    pub(crate) fn poison_add(&self, block: u64) -> Result {
+    /// Records that device block `block` is poisoned; whether it was not
+    /// recorded already. Memory is allocated without the lock held: the
+    /// allocation may reclaim, and reclaim may evict an inode and free
+    /// blocks ([`SuperBlock::poison_forget`] takes the lock).
+    pub(crate) fn poison_add(&self, block: u64) -> Result<bool> {
         let p = self.poison();
-        let mut v = p.blocks.lock();
-        if v.as_slice().binary_search(&block).is_ok() {
-            return Ok(());
-        }
-        // A `GONE` slot is reused before the vector grows.
-        match v.as_slice().last() {
-            Some(&GONE) => {
+        loop {
+            {
+                let mut v = p.blocks.lock();
+                if v.as_slice().binary_search(&block).is_ok() {
+                    return Ok(false);
+                }
                 let n = v.len();
-                v.as_mut_slice()[n - 1] = block;
+                let room = if v.as_slice().last() == Some(&GONE) {
+                    v.as_mut_slice()[n - 1] = block;
+                    true
+                } else if n < v.capacity() {
+                    // Within the capacity: no allocation.
+                    v.push(block, GFP_NOWAIT).is_ok()
+                } else {
+                    false
+                };
+                if room {
+                    v.as_mut_slice().sort_unstable();
+                    p.any.store(true, Ordering::Release);
+                    return Ok(true);
+                }
             }
-            _ => v.push(block, GFP_KERNEL)?,
+            let want = p.blocks.lock().len() * 2 + 8;
+            let mut bigger = KVec::with_capacity(want, GFP_KERNEL)?;
+            let mut v = p.blocks.lock();
+            if v.len() <= bigger.capacity() {
+                bigger.extend_from_slice(v.as_slice(), GFP_NOWAIT)?;
+                *v = bigger;
+            }
         }
-        v.as_mut_slice().sort_unstable();
-        p.any.store(true, Ordering::Release);
-        Ok(())
     }
 
     /// Blocks `first..first + n` were freed: they are no longer poisoned
@@ -128,15 +148,35 @@ impl<T: FileSystem> SuperBlock<T> {
         (after, before)
     }
 
-    /// `m`, a mapping `->iomap_begin` made for file offset `pos`, cut so
-    /// that it names no poisoned block: `EIO` if the block at `pos` is
-    /// poisoned, else the mapping ends before the next poisoned block and
-    /// starts after the last one before `pos`.
-    pub(super) fn avoid_poison(&self, mut m: Mapping, pos: u64) -> Result<Mapping> {
+    /// `m`, a mapping `->iomap_begin` made for file bytes `pos..pos +
+    /// len`, cut so that a read or a fault names no poisoned block: `EIO`
+    /// if the block at `pos` is poisoned, else the mapping ends before the
+    /// next poisoned block and starts after the last one before `pos`.
+    /// Writes and zeroing go through (on pmem a write of a poisoned range
+    /// clears it: `dax_iomap_iter`'s recovery write, or the driver's bio
+    /// path), and the blocks a write covers whole leave the set.
+    pub(super) fn avoid_poison(
+        &self,
+        mut m: Mapping,
+        pos: u64,
+        len: u64,
+        flags: u32,
+    ) -> Result<Mapping> {
         let MapKind::Mapped(addr) = m.kind else {
             return Ok(m);
         };
         const B: u64 = 4096;
+        if flags & (raw::IOMAP_WRITE | raw::IOMAP_ZERO) != 0 && flags & raw::IOMAP_FAULT == 0 {
+            if flags & raw::IOMAP_WRITE != 0 {
+                // The blocks of this mapping the write covers whole.
+                let end = pos.saturating_add(len).min(m.offset + m.length);
+                let (from, to) = (pos.div_ceil(B) * B, end / B * B);
+                if from < to {
+                    self.poison_forget(addr / B + (from - m.offset) / B, (to - from) / B);
+                }
+            }
+            return Ok(m);
+        }
         let (first, n) = (addr / B, m.length.div_ceil(B));
         let at = (addr + (pos - m.offset)) / B;
         let (after, before) = self.poisoned_around(first, n, at);
