@@ -150,13 +150,12 @@ impl<T: Operations> SuperBlock<T> {
         const B: u64 = 4096;
         let part = self.dax_device().map_or(0, |d| d.part_off());
         let size = self.device_bytes();
-        let (Some(start), Some(end)) = (
-            offset.checked_sub(part),
-            offset.checked_sub(part).and_then(|o| o.checked_add(len)),
-        ) else {
+        let Some((start, end)) = offset
+            .checked_sub(part)
+            .and_then(|s| Some((s, s.checked_add(len)?.min(size))))
+        else {
             return -(raw::ENXIO as c_int);
         };
-        let end = end.min(size);
         if start >= end {
             return -(raw::ENXIO as c_int);
         }
@@ -233,18 +232,7 @@ impl<T: Operations> INode<T> {
         unsafe { raw::r2dax_dax_kill_mappers(mapping) };
         let mut waited = 0u32;
         loop {
-            // SAFETY: The mapping is live and the inode lock and the
-            // invalidate lock are held: this unmaps the whole file from
-            // every VMA and finds a page pinned through one; the second
-            // scan finds pins that outlived their VMA (see the helper).
-            let page = unsafe {
-                let p = raw::dax_layout_busy_page_range(mapping, 0, i64::MAX);
-                if p.is_null() {
-                    raw::r2dax_dax_busy_page(mapping, 0, usize::MAX)
-                } else {
-                    p
-                }
-            };
+            let page = q.unmap_find_pinned(0, u64::MAX);
             if page.is_null() {
                 break;
             }

@@ -237,6 +237,35 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         }
     }
 
+    /// Unmaps bytes `start..=end` of the file from every VMA and returns
+    /// a DAX page in them that is pinned, through a VMA or by a pin that
+    /// outlived its VMA, or null. The caller holds the inode lock and the
+    /// guard's invalidate lock (so no VMA maps the range again).
+    pub(super) fn unmap_find_pinned(&self, start: u64, end: u64) -> *mut raw::page {
+        // SAFETY: The inode is live; its mapping is its own.
+        let mapping = unsafe { (*self.as_raw()).i_mapping };
+        let (bstart, bend) = (
+            i64::try_from(start).unwrap_or(i64::MAX),
+            i64::try_from(end).unwrap_or(i64::MAX),
+        );
+        let (pstart, pend) = (
+            usize::try_from(start >> 12).unwrap_or(usize::MAX),
+            usize::try_from(end >> 12).unwrap_or(usize::MAX),
+        );
+        // SAFETY: The mapping is live and the inode lock and the guard's
+        // invalidate lock are held, as the function requires. It unmaps
+        // the range from every VMA and finds pages pinned through them.
+        let page = unsafe { raw::dax_layout_busy_page_range(mapping, bstart, bend) };
+        if !page.is_null() {
+            return page;
+        }
+        // SAFETY: The mapping is live, the inode lock and the guard's
+        // invalidate lock are held; this finds pins that outlived their
+        // VMA, which `dax_layout_busy_page_range` does not look for once
+        // the file has no VMA.
+        unsafe { raw::r2dax_dax_busy_page(mapping, pstart, pend) }
+    }
+
     /// Waits until no DAX page in bytes `start..=end`, widened to whole
     /// 2 MiB entries, is pinned, before their blocks go or move (truncate,
     /// punch hole, zero range, collapse and insert range);
@@ -259,29 +288,8 @@ impl<T: FileSystem> QuiesceGuard<'_, T> {
         // any layout break to find. So the whole entries at the edges are
         // unmapped and waited for (test 021).
         let (start, end) = whole_entries(start, end);
-        let (bstart, bend) = (
-            i64::try_from(start).unwrap_or(i64::MAX),
-            i64::try_from(end).unwrap_or(i64::MAX),
-        );
-        let (pstart, pend) = (
-            usize::try_from(start >> 12).unwrap_or(usize::MAX),
-            usize::try_from(end >> 12).unwrap_or(usize::MAX),
-        );
-        // SAFETY: The inode is live; its mapping is its own.
-        let mapping = unsafe { (*self.as_raw()).i_mapping };
         loop {
-            // SAFETY: The mapping is live and the inode lock and the
-            // guard's invalidate lock are held, as the function requires.
-            // It unmaps the range from every VMA and finds pages pinned
-            // through them.
-            let mut page = unsafe { raw::dax_layout_busy_page_range(mapping, bstart, bend) };
-            if page.is_null() {
-                // SAFETY: The mapping is live, the inode lock and the
-                // guard's invalidate lock are held; this finds pins that
-                // outlived their VMA, which `dax_layout_busy_page_range`
-                // does not look for once the file has no VMA.
-                page = unsafe { raw::r2dax_dax_busy_page(mapping, pstart, pend) };
-            }
+            let page = self.unmap_find_pinned(start, end);
             if page.is_null() {
                 return Ok(());
             }

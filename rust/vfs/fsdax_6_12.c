@@ -48,6 +48,27 @@
 /* The reference count of an idle fsdax page (the mapping's own). */
 #define R2DAX_DAX_IDLE_REFS 1
 
+/* The number of pages a DAX entry covers. */
+static unsigned long r2dax_dax_entry_pages(void *entry)
+{
+	return (xa_to_value(entry) & R2DAX_DAX_PMD) ? PTRS_PER_PMD : 1;
+}
+
+/*
+ * In a walk of a mapping's entries under the xarray lock: every
+ * XA_CHECK_SCHED entries (counted in *@scanned), lets others run; the
+ * walk goes on after the current entry.
+ */
+static void r2dax_xas_yield(struct xa_state *xas, unsigned int *scanned)
+{
+	if (++*scanned % XA_CHECK_SCHED)
+		return;
+	xas_pause(xas);
+	xas_unlock_irq(xas);
+	cond_resched();
+	xas_lock_irq(xas);
+}
+
 /*
  * The first DAX page of @mapping in pages @start..@end (inclusive) that is
  * referenced beyond its mapping entry (refcount > 1: pinned or held by a
@@ -78,7 +99,7 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 		if (v & (R2DAX_DAX_ZERO_PAGE | R2DAX_DAX_EMPTY))
 			continue;
 		pfn = v >> R2DAX_DAX_SHIFT;
-		n = (v & R2DAX_DAX_PMD) ? PTRS_PER_PMD : 1;
+		n = r2dax_dax_entry_pages(entry);
 		for (i = 0; i < n; i++) {
 			struct page *page = pfn_to_page(pfn + i);
 
@@ -89,12 +110,7 @@ struct page *r2dax_dax_busy_page(struct address_space *mapping, pgoff_t start,
 		}
 		if (busy)
 			break;
-		if (++scanned % XA_CHECK_SCHED)
-			continue;
-		xas_pause(&xas);
-		xas_unlock_irq(&xas);
-		cond_resched();
-		xas_lock_irq(&xas);
+		r2dax_xas_yield(&xas, &scanned);
 	}
 	xas_unlock_irq(&xas);
 	return busy;
@@ -121,12 +137,6 @@ long r2dax_wait_page_idle_interruptible(struct page *page)
 {
 	return wait_var_event_interruptible(&page->_refcount,
 					    page_ref_count(page) == R2DAX_DAX_IDLE_REFS);
-}
-
-/* The number of pages a DAX entry covers. */
-static unsigned long r2dax_dax_entry_pages(void *entry)
-{
-	return (xa_to_value(entry) & R2DAX_DAX_PMD) ? PTRS_PER_PMD : 1;
 }
 
 /*
@@ -235,12 +245,7 @@ unsigned long r2dax_dax_forget_entries(struct address_space *mapping)
 			named++;
 		mapping->nrpages -= n;
 		xas_store(&xas, NULL);
-		if (++scanned % XA_CHECK_SCHED)
-			continue;
-		xas_pause(&xas);
-		xas_unlock_irq(&xas);
-		cond_resched();
-		xas_lock_irq(&xas);
+		r2dax_xas_yield(&xas, &scanned);
 	}
 	xas_unlock_irq(&xas);
 	return named;
