@@ -77,8 +77,15 @@ pub mod feature {
     /// [`super::PTR_UNWRITTEN`] (blocks `fallocate` allocated and zeroed
     /// that no write has reached yet). mkfs sets it.
     pub const INCOMPAT_UNWRITTEN: u64 = 1 << 0;
+    /// Incompatible: extended attributes. Inode [`super::XATTR_INDEX_INO`]
+    /// is the attribute index, and the blocks it names are attribute
+    /// blocks. Incompatible rather than read-only-compatible because the
+    /// modules written before it ignored `ro_compat` bits, and one of them
+    /// mounting read-write would free an inode without dropping its
+    /// attributes (a new inode would inherit its ACLs). mkfs sets it.
+    pub const INCOMPAT_XATTR: u64 = 1 << 1;
     /// Incompatible features this version knows.
-    pub const INCOMPAT_SUPP: u64 = INCOMPAT_UNWRITTEN;
+    pub const INCOMPAT_SUPP: u64 = INCOMPAT_UNWRITTEN | INCOMPAT_XATTR;
 }
 
 /// Superblock state flags (`state` field).
@@ -513,7 +520,7 @@ impl Superblock {
             state: 0,
             feature_compat: 0,
             feature_ro_compat: 0,
-            feature_incompat: feature::INCOMPAT_UNWRITTEN,
+            feature_incompat: feature::INCOMPAT_UNWRITTEN | feature::INCOMPAT_XATTR,
             blocks_count,
             mkfs_time,
             uuid,
@@ -1581,6 +1588,480 @@ impl Dirent {
 
 fn dirent_csum(head: &[u8], name: &[u8]) -> u32 {
     !crc32c_update(crc32c_update(!0, head), name)
+}
+
+/// The reserved inode that holds the extended-attribute index (with
+/// [`feature::INCOMPAT_XATTR`]): a file whose bytes `8 * n .. 8 * n + 8`
+/// hold the block number of inode `n`'s attribute block, 0 for none
+/// (`ondisk.rst`, "Extended attributes"). Holes read as zeros.
+pub const XATTR_INDEX_INO: u32 = 3;
+
+/// Extended-attribute blocks and the index (`ondisk.rst`, "Extended
+/// attributes").
+pub mod xattr {
+    use super::BLOCK_SIZE;
+
+    /// Magic number at byte 0 of an attribute block: the bytes "R2XA".
+    pub const MAGIC: u32 = 0x4158_3252;
+    /// Bytes of the block header; entries start here.
+    pub const HEADER_SIZE: usize = 32;
+    /// Bytes of an entry before its name.
+    pub const ENTRY_HEAD: usize = 4;
+    /// Bytes the entries may use.
+    pub const AREA: usize = BLOCK_SIZE as usize - HEADER_SIZE;
+    /// Longest name (after the namespace prefix), as `XATTR_NAME_MAX`.
+    pub const NAME_MAX: usize = 255;
+    /// Largest value: one with a one-byte name alone in its block.
+    pub const VALUE_MAX: usize = AREA - ENTRY_HEAD - 1;
+    /// Index entries per block of the index file.
+    pub const INDEX_PER_BLOCK: u64 = BLOCK_SIZE as u64 / 8;
+
+    /// Namespace `user.`.
+    pub const NS_USER: u8 = 1;
+    /// Namespace `trusted.`.
+    pub const NS_TRUSTED: u8 = 2;
+    /// Namespace `security.`.
+    pub const NS_SECURITY: u8 = 3;
+    /// `system.posix_acl_access` (the name is empty).
+    pub const NS_ACL_ACCESS: u8 = 4;
+    /// `system.posix_acl_default` (the name is empty).
+    pub const NS_ACL_DEFAULT: u8 = 5;
+    /// Highest namespace index.
+    pub const NS_MAX: u8 = NS_ACL_DEFAULT;
+
+    /// The full-name prefix of namespace `ns`; for the two ACL
+    /// namespaces it is the whole name.
+    pub fn prefix(ns: u8) -> Option<&'static [u8]> {
+        Some(match ns {
+            NS_USER => b"user.",
+            NS_TRUSTED => b"trusted.",
+            NS_SECURITY => b"security.",
+            NS_ACL_ACCESS => b"system.posix_acl_access",
+            NS_ACL_DEFAULT => b"system.posix_acl_default",
+            _ => return None,
+        })
+    }
+
+    /// Whether names in `ns` are empty (the ACL namespaces) rather than
+    /// 1..=[`NAME_MAX`] bytes.
+    pub fn empty_names(ns: u8) -> bool {
+        ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT
+    }
+
+    /// Splits a full name ("user.foo") into its namespace and the name
+    /// after the prefix; `None` for a namespace r2dax does not store or an
+    /// invalid name.
+    pub fn split_name(full: &[u8]) -> Option<(u8, &[u8])> {
+        for ns in 1..=NS_MAX {
+            let p = prefix(ns)?;
+            if let Some(rest) = full.strip_prefix(p) {
+                let ok = if empty_names(ns) {
+                    rest.is_empty()
+                } else {
+                    (1..=NAME_MAX).contains(&rest.len()) && !rest.contains(&0)
+                };
+                return ok.then_some((ns, rest));
+            }
+        }
+        None
+    }
+
+    /// Bytes an entry with a `name_len`-byte name and a `value_len`-byte
+    /// value takes, padding included.
+    pub const fn entry_size(name_len: usize, value_len: usize) -> usize {
+        (ENTRY_HEAD + name_len + value_len).next_multiple_of(4)
+    }
+
+    /// Size of the index file for a filesystem of `inodes_count` inodes:
+    /// one entry per inode number, entry 0 unused, whole blocks.
+    pub const fn index_size(inodes_count: u64) -> u64 {
+        ((inodes_count + 1) * 8).next_multiple_of(BLOCK_SIZE as u64)
+    }
+
+    /// Block of the index file and byte offset in it of inode `ino`'s
+    /// entry.
+    pub const fn index_pos(ino: u32) -> (u64, usize) {
+        let i = ino as u64;
+        (i / INDEX_PER_BLOCK, (i % INDEX_PER_BLOCK) as usize * 8)
+    }
+}
+
+/// The header of an extended-attribute block as stored (`ondisk.rst`,
+/// "Extended attributes").
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskXattrHeader {
+    /// [`xattr::MAGIC`].
+    pub magic: Le32,
+    /// CRC-32C of the block number (LE64), the magic and bytes 16..4096.
+    pub checksum: Le32,
+    /// Index entries naming this block. Not covered by the checksum, so
+    /// that one 8-byte store changes it.
+    pub refcount: Le64,
+    /// Number of entries.
+    pub count: Le16,
+    /// Bytes of entries after the header.
+    pub used: Le16,
+    /// Zero.
+    pub zero: [u8; 12],
+}
+
+record!(DiskXattrHeader, xattr::HEADER_SIZE, {
+    magic, checksum, refcount, count, used, zero,
+});
+
+/// Offset of an attribute block's reference count.
+pub const XATTR_REFCOUNT_OFFSET: usize = core::mem::offset_of!(DiskXattrHeader, refcount);
+/// Offset of an attribute block's checksum.
+const XATTR_CSUM_OFFSET: usize = core::mem::offset_of!(DiskXattrHeader, checksum);
+
+/// Why an attribute block was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XattrError {
+    /// Not a whole block.
+    Truncated,
+    /// The magic number does not match.
+    BadMagic,
+    /// The checksum does not match (torn, misdirected or corrupt).
+    BadChecksum,
+    /// A header field is out of range.
+    BadHeader(&'static str),
+    /// Entry `index` (0-based) is malformed or out of order.
+    BadEntry {
+        /// Which entry.
+        index: u16,
+        /// What is wrong with it.
+        what: &'static str,
+    },
+}
+
+impl fmt::Display for XattrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            XattrError::Truncated => f.write_str("attribute block truncated"),
+            XattrError::BadMagic => f.write_str("not an attribute block (bad magic)"),
+            XattrError::BadChecksum => f.write_str("attribute block checksum mismatch"),
+            XattrError::BadHeader(what) => write!(f, "bad attribute block header: {what}"),
+            XattrError::BadEntry { index, what } => {
+                write!(f, "bad attribute entry {index}: {what}")
+            }
+        }
+    }
+}
+
+/// One attribute of a validated block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XattrEntry<'a> {
+    /// Namespace index ([`xattr::NS_USER`] ...).
+    pub ns: u8,
+    /// Name after the namespace prefix (empty for the ACLs).
+    pub name: &'a [u8],
+    /// Value.
+    pub value: &'a [u8],
+}
+
+impl XattrEntry<'_> {
+    /// Length of the full name ("user." and the name), without a NUL.
+    pub fn full_name_len(&self) -> usize {
+        xattr::prefix(self.ns).map_or(0, <[u8]>::len) + self.name.len()
+    }
+
+    /// Bytes the entry takes in a block.
+    pub fn size(&self) -> usize {
+        xattr::entry_size(self.name.len(), self.value.len())
+    }
+
+    /// The order of entries in a block: by namespace, then by name.
+    fn key(&self) -> (u8, &[u8]) {
+        (self.ns, self.name)
+    }
+}
+
+/// Decodes the entry at `off` of `b`: namespace, name, value and size.
+fn xattr_entry_at(b: &[u8], off: usize) -> Option<XattrEntry<'_>> {
+    let h = b.get(off..off + xattr::ENTRY_HEAD)?;
+    let ns = h[0];
+    let name_len = usize::from(h[1]);
+    let value_len = usize::from(u16::from_le_bytes([h[2], h[3]]));
+    let name_at = off + xattr::ENTRY_HEAD;
+    let name = b.get(name_at..name_at + name_len)?;
+    let value = b.get(name_at + name_len..name_at + name_len + value_len)?;
+    Some(XattrEntry { ns, name, value })
+}
+
+/// A validated extended-attribute block.
+#[derive(Clone, Copy, Debug)]
+pub struct XattrBlock<'a> {
+    data: &'a [u8],
+    /// Index entries that name this block.
+    pub refcount: u64,
+    /// Number of entries (at least one).
+    pub count: u16,
+    /// Bytes of entries after the header.
+    pub used: usize,
+}
+
+impl<'a> XattrBlock<'a> {
+    /// Decodes and validates block `block`'s bytes `b` as an attribute
+    /// block: magic, checksum, header, then every entry (known namespace,
+    /// name length, inside the used area, zero padding, strictly ascending
+    /// by namespace and name) and zeros after the used area.
+    pub fn decode(b: &'a [u8], block: u64) -> Result<Self, XattrError> {
+        let Some(hb) = b
+            .first_chunk::<{ xattr::HEADER_SIZE }>()
+            .filter(|_| b.len() == BLOCK_SIZE as usize)
+        else {
+            return Err(XattrError::Truncated);
+        };
+        let h = DiskXattrHeader::from_bytes(hb);
+        if h.magic.get() != xattr::MAGIC {
+            return Err(XattrError::BadMagic);
+        }
+        if h.checksum.get() != xattr_csum(b, block) {
+            return Err(XattrError::BadChecksum);
+        }
+        let count = h.count.get();
+        let used = usize::from(h.used.get());
+        if h.zero != [0; 12] {
+            return Err(XattrError::BadHeader("reserved bytes not zero"));
+        }
+        if count == 0 {
+            return Err(XattrError::BadHeader("no entries"));
+        }
+        if used > xattr::AREA || used % 4 != 0 {
+            return Err(XattrError::BadHeader("used size"));
+        }
+        if h.refcount.get() == 0 {
+            return Err(XattrError::BadHeader("reference count 0"));
+        }
+        let end = xattr::HEADER_SIZE + used;
+        let mut off = xattr::HEADER_SIZE;
+        let mut prev: Option<XattrEntry<'_>> = None;
+        for index in 0..count {
+            let bad = |what| Err(XattrError::BadEntry { index, what });
+            let area = b.get(..end).unwrap_or(&[]);
+            let Some(e) = xattr_entry_at(area, off) else {
+                return bad("runs past the used area");
+            };
+            if xattr::prefix(e.ns).is_none() {
+                return bad("unknown namespace");
+            }
+            let name_ok = if xattr::empty_names(e.ns) {
+                e.name.is_empty()
+            } else {
+                !e.name.is_empty() && !e.name.contains(&0)
+            };
+            if !name_ok {
+                return bad("bad name");
+            }
+            let size = e.size();
+            let data_end = off + xattr::ENTRY_HEAD + e.name.len() + e.value.len();
+            if off + size > end {
+                return bad("runs past the used area");
+            }
+            if b.get(data_end..off + size)
+                .is_some_and(|p| p.iter().any(|&x| x != 0))
+            {
+                return bad("padding not zero");
+            }
+            if prev.is_some_and(|p| p.key() >= e.key()) {
+                return bad("out of order or duplicate");
+            }
+            prev = Some(e);
+            off += size;
+        }
+        if off != end {
+            return Err(XattrError::BadHeader(
+                "used size does not match the entries",
+            ));
+        }
+        if b.get(end..).is_some_and(|t| t.iter().any(|&x| x != 0)) {
+            return Err(XattrError::BadHeader("bytes after the entries not zero"));
+        }
+        Ok(XattrBlock {
+            data: b,
+            refcount: h.refcount.get(),
+            count,
+            used,
+        })
+    }
+
+    /// The entries, in their stored order.
+    pub fn entries(&self) -> XattrIter<'a> {
+        XattrIter {
+            data: self
+                .data
+                .get(..xattr::HEADER_SIZE + self.used)
+                .unwrap_or(&[]),
+            off: xattr::HEADER_SIZE,
+            left: self.count,
+        }
+    }
+
+    /// The value of attribute `name` in namespace `ns`, if present.
+    pub fn get(&self, ns: u8, name: &[u8]) -> Option<&'a [u8]> {
+        self.entries()
+            .find(|e| e.ns == ns && e.name == name)
+            .map(|e| e.value)
+    }
+}
+
+/// Iterator over the entries of an [`XattrBlock`].
+#[derive(Clone)]
+pub struct XattrIter<'a> {
+    data: &'a [u8],
+    off: usize,
+    left: u16,
+}
+
+impl<'a> Iterator for XattrIter<'a> {
+    type Item = XattrEntry<'a>;
+
+    fn next(&mut self) -> Option<XattrEntry<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let e = xattr_entry_at(self.data, self.off)?;
+        self.left -= 1;
+        self.off += e.size();
+        Some(e)
+    }
+}
+
+/// How a set treats an existing attribute (`XATTR_CREATE`,
+/// `XATTR_REPLACE`, or neither).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XattrMode {
+    /// Create or replace.
+    Any,
+    /// Fail with [`XattrEditError::Exists`] if present.
+    Create,
+    /// Fail with [`XattrEditError::NotFound`] if absent.
+    Replace,
+}
+
+/// Why [`xattr_edit`] did not produce a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XattrEditError {
+    /// The attribute exists and [`XattrMode::Create`] was asked
+    /// (`EEXIST`).
+    Exists,
+    /// The attribute does not exist, to remove or with
+    /// [`XattrMode::Replace`] (`ENODATA`).
+    NotFound,
+    /// The result does not fit in a block (`ENOSPC`).
+    NoSpace,
+    /// The name or value is invalid for the namespace (`EINVAL`).
+    Invalid,
+}
+
+/// Builds in `out` the attributes of `old` (none if `None`) with
+/// attribute `name` of namespace `ns` set to `value`, or removed if
+/// `value` is `None`, and returns the new number of entries. With 0 the
+/// inode needs no block and `out` is all zero. Otherwise `out` is a block
+/// with reference count 1 and no checksum yet: [`xattr_seal`] adds it once
+/// the block's number is known. Nothing is written on error.
+pub fn xattr_edit(
+    out: &mut [u8; BLOCK_SIZE as usize],
+    old: Option<&XattrBlock<'_>>,
+    ns: u8,
+    name: &[u8],
+    value: Option<&[u8]>,
+    mode: XattrMode,
+) -> Result<u16, XattrEditError> {
+    let name_ok = if xattr::empty_names(ns) {
+        name.is_empty()
+    } else {
+        (1..=xattr::NAME_MAX).contains(&name.len()) && !name.contains(&0)
+    };
+    if xattr::prefix(ns).is_none() || !name_ok {
+        return Err(XattrEditError::Invalid);
+    }
+    let key = (ns, name);
+    let found = old.and_then(|o| o.entries().find(|e| e.key() == key));
+    match (found.is_some(), value.is_some(), mode) {
+        (true, true, XattrMode::Create) => return Err(XattrEditError::Exists),
+        (false, true, XattrMode::Replace) | (false, false, _) => {
+            return Err(XattrEditError::NotFound)
+        }
+        _ => {}
+    }
+    let new = value.map(|v| XattrEntry { ns, name, value: v });
+    if new.is_some_and(|e| e.value.len() > usize::from(u16::MAX)) {
+        return Err(XattrEditError::NoSpace);
+    }
+    // The kept entries and the new one, in order.
+    let kept = old
+        .into_iter()
+        .flat_map(|o| o.entries())
+        .filter(|e| e.key() != key);
+    let total: usize = kept.clone().map(|e| e.size()).sum::<usize>() + new.map_or(0, |e| e.size());
+    if total > xattr::AREA {
+        return Err(XattrEditError::NoSpace);
+    }
+    out.fill(0);
+    let mut off = xattr::HEADER_SIZE;
+    let mut count = 0u16;
+    let mut put_entry = |e: &XattrEntry<'_>| {
+        let n = e.name.len();
+        let v = e.value.len();
+        out[off] = e.ns;
+        out[off + 1] = n as u8;
+        out[off + 2..off + 4].copy_from_slice(&(v as u16).to_le_bytes());
+        out[off + 4..off + 4 + n].copy_from_slice(e.name);
+        out[off + 4 + n..off + 4 + n + v].copy_from_slice(e.value);
+        off += e.size();
+        count += 1;
+    };
+    let mut pending = new;
+    for e in kept {
+        if let Some(n) = pending.filter(|n| n.key() < e.key()) {
+            put_entry(&n);
+            pending = None;
+        }
+        put_entry(&e);
+    }
+    if let Some(n) = pending {
+        put_entry(&n);
+    }
+    if count == 0 {
+        out.fill(0);
+        return Ok(0);
+    }
+    let h = DiskXattrHeader {
+        magic: Le32::new(xattr::MAGIC),
+        checksum: Le32::new(0),
+        refcount: Le64::new(1),
+        count: Le16::new(count),
+        used: Le16::new((off - xattr::HEADER_SIZE) as u16),
+        zero: [0; 12],
+    };
+    put(out, 0, h.to_bytes());
+    Ok(count)
+}
+
+/// Stores the checksum of attribute block `b` for block number `block`.
+pub fn xattr_seal(b: &mut [u8; BLOCK_SIZE as usize], block: u64) {
+    let c = xattr_csum(b, block);
+    put(b, XATTR_CSUM_OFFSET, Le32::new(c));
+}
+
+/// Sets the reference count of attribute block `b` (not covered by the
+/// checksum).
+pub fn xattr_set_refcount(b: &mut [u8], refcount: u64) {
+    put(b, XATTR_REFCOUNT_OFFSET, Le64::new(refcount));
+}
+
+/// The block number is part of the checksum, so a block written to the
+/// wrong place does not verify; the reference count is not, so that it
+/// changes with one 8-byte store.
+fn xattr_csum(b: &[u8], block: u64) -> u32 {
+    let magic = b.get(..4).unwrap_or(&[]);
+    let rest = b.get(XATTR_REFCOUNT_OFFSET + 8..).unwrap_or(&[]);
+    !crc32c_update(
+        crc32c_update(crc32c_update(!0, &block.to_le_bytes()), magic),
+        rest,
+    )
 }
 
 /// Tests bit `bit` of a little-endian bitmap block.

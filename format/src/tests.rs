@@ -593,6 +593,14 @@ fn records_match_documented_offsets() {
         checksum: 8, 4;
         name: 12, 20;
     });
+    assert_layout!(DiskXattrHeader, DiskXattrHeader::default(), {
+        magic: 0, 4;
+        checksum: 4, 4;
+        refcount: 8, 8;
+        count: 16, 2;
+        used: 18, 2;
+        zero: 20, 12;
+    });
     assert_eq!(SUPERBLOCK_CSUM_OFFSET, 508);
 
     // Superblock: fields past those `layout_is_stable` checks.
@@ -608,7 +616,10 @@ fn records_match_documented_offsets() {
     let b = encoded(&sb);
     assert_eq!(&b[0..4], &MAGIC.to_le_bytes());
     assert_eq!(&b[12..16], &1u32.to_le_bytes());
-    assert_eq!(&b[32..40], &feature::INCOMPAT_UNWRITTEN.to_le_bytes());
+    assert_eq!(
+        &b[32..40],
+        &(feature::INCOMPAT_UNWRITTEN | feature::INCOMPAT_XATTR).to_le_bytes()
+    );
     assert_eq!(&b[48..56], &1_700_000_000u64.to_le_bytes());
     assert_eq!(&b[116..120], &0x1122_3344u32.to_le_bytes());
     assert_eq!(&b[120..128], &0x0102_0304_0506_0708u64.to_le_bytes());
@@ -713,4 +724,346 @@ fn crc32c_update_matches_kernel_convention() {
     assert_eq!(!crc32c_update(!0, &data), 0x0e2c_157f);
     let data: Vec<u8> = (0x29..=0x50u8).collect();
     assert_eq!(!crc32c_update(!0, &data), 0xe980_ebf6);
+}
+
+/// Builds a sealed attribute block at `block` from `(ns, name, value)`
+/// triples, set one by one.
+fn xattr_block(block: u64, attrs: &[(u8, &[u8], &[u8])]) -> [u8; 4096] {
+    let mut cur = [0u8; 4096];
+    let mut have = false;
+    for &(ns, name, value) in attrs {
+        let mut out = [0u8; 4096];
+        let old = have.then(|| XattrBlock::decode(&cur, block).unwrap());
+        let n = xattr_edit(
+            &mut out,
+            old.as_ref(),
+            ns,
+            name,
+            Some(value),
+            XattrMode::Any,
+        )
+        .unwrap();
+        assert!(n > 0);
+        xattr_seal(&mut out, block);
+        cur = out;
+        have = true;
+    }
+    cur
+}
+
+#[test]
+fn xattr_names() {
+    use xattr::*;
+    assert_eq!(split_name(b"user.foo"), Some((NS_USER, &b"foo"[..])));
+    assert_eq!(split_name(b"trusted.x"), Some((NS_TRUSTED, &b"x"[..])));
+    assert_eq!(
+        split_name(b"security.selinux"),
+        Some((NS_SECURITY, &b"selinux"[..]))
+    );
+    assert_eq!(
+        split_name(b"system.posix_acl_access"),
+        Some((NS_ACL_ACCESS, &b""[..]))
+    );
+    assert_eq!(
+        split_name(b"system.posix_acl_default"),
+        Some((NS_ACL_DEFAULT, &b""[..]))
+    );
+    assert_eq!(split_name(b"user."), None);
+    assert_eq!(split_name(b"system.posix_acl_accessx"), None);
+    assert_eq!(split_name(b"os2.foo"), None);
+    assert_eq!(
+        split_name(&[b"user.".as_slice(), &[b'a'; 256]].concat()),
+        None
+    );
+    assert!(split_name(&[b"user.".as_slice(), &[b'a'; 255]].concat()).is_some());
+    assert_eq!(index_pos(1), (0, 8));
+    assert_eq!(index_pos(511), (0, 4088));
+    assert_eq!(index_pos(512), (1, 0));
+    assert_eq!(index_size(511), 4096);
+    assert_eq!(index_size(512), 8192);
+    assert_eq!(entry_size(3, 5), 12);
+    assert_eq!(entry_size(1, VALUE_MAX), AREA);
+}
+
+#[test]
+fn xattr_blocks() {
+    use xattr::*;
+    let b = xattr_block(
+        900,
+        &[
+            (NS_USER, b"zeta", b"1"),
+            (NS_SECURITY, b"selinux", b"label"),
+            (NS_USER, b"alpha", b""),
+            (NS_ACL_ACCESS, b"", &[2, 0, 0, 0]),
+        ],
+    );
+    let x = XattrBlock::decode(&b, 900).unwrap();
+    assert_eq!((x.count, x.refcount), (4, 1));
+    let order: std::vec::Vec<_> = x.entries().map(|e| (e.ns, e.name)).collect();
+    assert_eq!(
+        order,
+        [
+            (NS_USER, &b"alpha"[..]),
+            (NS_USER, &b"zeta"[..]),
+            (NS_SECURITY, &b"selinux"[..]),
+            (NS_ACL_ACCESS, &b""[..]),
+        ]
+    );
+    assert_eq!(x.get(NS_USER, b"zeta"), Some(&b"1"[..]));
+    assert_eq!(x.get(NS_USER, b"alpha"), Some(&b""[..]));
+    assert_eq!(x.get(NS_TRUSTED, b"zeta"), None);
+    assert_eq!(x.entries().next().unwrap().full_name_len(), 10);
+    // Misdirected: the block number is in the checksum.
+    assert_eq!(
+        XattrBlock::decode(&b, 901).unwrap_err(),
+        XattrError::BadChecksum
+    );
+    // The reference count is not.
+    let mut r = b;
+    xattr_set_refcount(&mut r, 7);
+    assert_eq!(XattrBlock::decode(&r, 900).unwrap().refcount, 7);
+    xattr_set_refcount(&mut r, 0);
+    assert!(matches!(
+        XattrBlock::decode(&r, 900),
+        Err(XattrError::BadHeader(_))
+    ));
+    // Any other byte is.
+    for i in [0usize, 17, 40, 4095] {
+        let mut c = b;
+        c[i] ^= 1;
+        assert!(XattrBlock::decode(&c, 900).is_err(), "byte {i}");
+    }
+
+    let mut out = [0u8; 4096];
+    // Create, replace, remove.
+    assert_eq!(
+        xattr_edit(
+            &mut out,
+            Some(&x),
+            NS_USER,
+            b"zeta",
+            Some(b"2"),
+            XattrMode::Create
+        ),
+        Err(XattrEditError::Exists)
+    );
+    assert_eq!(
+        xattr_edit(
+            &mut out,
+            Some(&x),
+            NS_USER,
+            b"nope",
+            Some(b"2"),
+            XattrMode::Replace
+        ),
+        Err(XattrEditError::NotFound)
+    );
+    assert_eq!(
+        xattr_edit(&mut out, Some(&x), NS_USER, b"nope", None, XattrMode::Any),
+        Err(XattrEditError::NotFound)
+    );
+    assert_eq!(
+        xattr_edit(
+            &mut out,
+            None,
+            NS_ACL_ACCESS,
+            b"x",
+            Some(b""),
+            XattrMode::Any
+        ),
+        Err(XattrEditError::Invalid)
+    );
+    assert_eq!(
+        xattr_edit(
+            &mut out,
+            Some(&x),
+            NS_USER,
+            b"zeta",
+            Some(b"two"),
+            XattrMode::Replace
+        ),
+        Ok(4)
+    );
+    xattr_seal(&mut out, 5);
+    let y = XattrBlock::decode(&out, 5).unwrap();
+    assert_eq!(y.get(NS_USER, b"zeta"), Some(&b"two"[..]));
+    assert_eq!(y.get(NS_SECURITY, b"selinux"), Some(&b"label"[..]));
+    let mut cur = out;
+    for (ns, name) in [
+        (NS_USER, &b"alpha"[..]),
+        (NS_USER, b"zeta"),
+        (NS_SECURITY, b"selinux"),
+    ] {
+        let old = XattrBlock::decode(&cur, 5).unwrap();
+        let n = xattr_edit(&mut out, Some(&old), ns, name, None, XattrMode::Any).unwrap();
+        assert_eq!(n, old.count - 1);
+        xattr_seal(&mut out, 5);
+        cur = out;
+    }
+    let old = XattrBlock::decode(&cur, 5).unwrap();
+    assert_eq!(
+        xattr_edit(
+            &mut out,
+            Some(&old),
+            NS_ACL_ACCESS,
+            b"",
+            None,
+            XattrMode::Any
+        ),
+        Ok(0)
+    );
+    assert_eq!(out, [0u8; 4096]);
+}
+
+#[test]
+fn xattr_limits() {
+    use xattr::*;
+    let mut out = [0u8; 4096];
+    let big = [7u8; VALUE_MAX + 1];
+    assert_eq!(
+        xattr_edit(&mut out, None, NS_USER, b"a", Some(&big), XattrMode::Any),
+        Err(XattrEditError::NoSpace)
+    );
+    assert_eq!(
+        xattr_edit(
+            &mut out,
+            None,
+            NS_USER,
+            b"a",
+            Some(&big[..VALUE_MAX]),
+            XattrMode::Any
+        ),
+        Ok(1)
+    );
+    xattr_seal(&mut out, 77);
+    let full = XattrBlock::decode(&out, 77).unwrap();
+    assert_eq!(full.used, AREA);
+    let mut out2 = [0u8; 4096];
+    assert_eq!(
+        xattr_edit(
+            &mut out2,
+            Some(&full),
+            NS_USER,
+            b"b",
+            Some(b""),
+            XattrMode::Any
+        ),
+        Err(XattrEditError::NoSpace)
+    );
+    // Replacing the only entry with a smaller one always fits.
+    assert_eq!(
+        xattr_edit(
+            &mut out2,
+            Some(&full),
+            NS_USER,
+            b"a",
+            Some(b"x"),
+            XattrMode::Any
+        ),
+        Ok(1)
+    );
+    // Fill with many small entries, in random order; the result is sorted.
+    let mut cur = [0u8; 4096];
+    let mut n = 0u16;
+    let mut seed = 99u32;
+    loop {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let name = std::format!("attr{:05}", seed % 100_000);
+        let old = (n > 0).then(|| XattrBlock::decode(&cur, 3).unwrap());
+        match xattr_edit(
+            &mut out,
+            old.as_ref(),
+            NS_USER,
+            name.as_bytes(),
+            Some(b"v"),
+            XattrMode::Any,
+        ) {
+            Ok(c) => {
+                n = c;
+                xattr_seal(&mut out, 3);
+                cur = out;
+            }
+            Err(XattrEditError::NoSpace) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(n as usize, AREA / entry_size(9, 1));
+    let x = XattrBlock::decode(&cur, 3).unwrap();
+    assert!(x
+        .entries()
+        .zip(x.entries().skip(1))
+        .all(|(a, b)| a.name < b.name));
+}
+
+#[test]
+fn xattr_decode_rejects_and_never_panics() {
+    use xattr::*;
+    let good = xattr_block(10, &[(NS_USER, b"k", b"value"), (NS_TRUSTED, b"t", b"v2")]);
+    let reseal = |mut b: [u8; 4096]| {
+        xattr_seal(&mut b, 10);
+        XattrBlock::decode(&b, 10).map(|x| {
+            for e in x.entries() {
+                let _ = (e.full_name_len(), e.value.len());
+            }
+        })
+    };
+    let bad_entry = |r: Result<(), XattrError>| {
+        matches!(
+            r,
+            Err(XattrError::BadEntry { .. }) | Err(XattrError::BadHeader(_))
+        )
+    };
+    // Unknown namespace, empty name, NUL in a name, name on an ACL.
+    for (off, v) in [(32usize, 0u8), (32, 9), (33, 0), (36, 0)] {
+        let mut b = good;
+        b[off] = v;
+        assert!(bad_entry(reseal(b)), "byte {off} = {v}");
+    }
+    let mut b = good;
+    b[32] = NS_ACL_ACCESS;
+    assert!(bad_entry(reseal(b)));
+    // Out of order: swap namespaces so trusted comes first.
+    let mut b = good;
+    b[32] = NS_TRUSTED;
+    b[44] = NS_USER;
+    assert!(bad_entry(reseal(b)));
+    // Count and used that disagree with the entries.
+    for (off, v) in [
+        (16usize, 3u8),
+        (16, 0),
+        (18, 4),
+        (18, 0),
+        (18, 2),
+        (19, 0x10),
+    ] {
+        let mut b = good;
+        b[off] = v;
+        assert!(reseal(b).is_err(), "header byte {off} = {v}");
+    }
+    // Garbage after the entries, in padding, in the reserved header bytes.
+    for off in [100usize, 4095, 43, 25] {
+        let mut b = good;
+        b[off] = 1;
+        assert!(reseal(b).is_err(), "byte {off}");
+    }
+    assert!(reseal(good).is_ok());
+    assert_eq!(
+        XattrBlock::decode(&good[..100], 10).unwrap_err(),
+        XattrError::Truncated
+    );
+    // Random damage, resealed so the checks past the checksum run.
+    let mut seed = 0xfeed_beefu64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20_000 {
+        let mut b = good;
+        for _ in 0..(1 + next() % 4) {
+            b[(next() % 64) as usize] = next() as u8;
+        }
+        let _ = reseal(b);
+    }
 }
