@@ -2,7 +2,9 @@
 //! dump.r2dax: print r2dax on-disk structures, for debugging and tests.
 
 use r2dax_disk::{DiskError, Fs};
-use r2dax_format::{iflags2, map_capacity, mode, DirSlot, Inode, Slot, UuidFmt};
+use r2dax_format::{
+    feature, iflags2, map_capacity, mode, DirSlot, Inode, Slot, UuidFmt, XattrBlock,
+};
 use std::fmt;
 use std::process::ExitCode;
 
@@ -18,6 +20,9 @@ Commands:
                  (then the word unwritten: fallocate left it so)
   locate PATH    the inode number of PATH (from the root), and where its
                  inode slot lives: ino, block, byte offset on the device
+  xattr INO      the extended attributes of INO: its attribute block and
+                 reference count, then name=value per line (values as
+                 getfattr prints them: quoted text, or 0x and hex)
   -h, --help     show this help
 
 Works on an unmounted device or image; reads only.
@@ -80,6 +85,20 @@ fn inode(fs: &Fs, ino: u32) -> Result<Inode, DumpError> {
     }
 }
 
+/// A value as `getfattr` shows it: in quotes if it is printable text
+/// (a trailing NUL allowed), in hex otherwise.
+fn show_value(v: &[u8]) -> String {
+    let text = v.strip_suffix(&[0]).unwrap_or(v);
+    if !v.is_empty() && text.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'"') {
+        format!("\"{}\"", String::from_utf8_lossy(text))
+    } else if v.is_empty() {
+        "\"\"".to_string()
+    } else {
+        let hex: String = v.iter().map(|b| format!("{b:02x}")).collect();
+        format!("0x{hex}")
+    }
+}
+
 fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), DumpError> {
     let fs = Fs::open(dev, false)?;
     let num = || -> Result<u32, DumpError> {
@@ -100,6 +119,16 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), DumpError> {
             println!("state: {:#x}", sb.state);
             println!("orphan_head: {}", sb.orphan_head);
             println!("mount_count: {}", sb.mount_count);
+            let mut names = Vec::new();
+            for (bit, name) in [
+                (feature::INCOMPAT_UNWRITTEN, "unwritten"),
+                (feature::INCOMPAT_XATTR, "xattr"),
+            ] {
+                if sb.feature_incompat & bit != 0 {
+                    names.push(name);
+                }
+            }
+            println!("incompat: {:#x} ({})", sb.feature_incompat, names.join(" "));
         }
         "groups" => {
             for g in 0..fs.geo.group_count {
@@ -169,6 +198,19 @@ fn run(dev: &str, cmd: &str, arg: Option<&str>) -> Result<(), DumpError> {
                 }
             }
         }
+        "xattr" => {
+            let ino = num()?;
+            inode(&fs, ino)?;
+            let (blk, attrs) = fs.xattrs(ino)?;
+            if blk != 0 {
+                let b = fs.dev.read_block(blk)?;
+                let refs = XattrBlock::decode(&b, blk).map_or(0, |x| x.refcount);
+                println!("block {blk} refcount {refs}");
+            }
+            for (name, value) in attrs {
+                println!("{}={}", String::from_utf8_lossy(&name), show_value(&value));
+            }
+        }
         "locate" => {
             let path = arg.ok_or(DumpError::NeedsPath)?;
             let ino = fs.locate(path)?;
@@ -230,5 +272,14 @@ mod tests {
         for (e, text) in cases {
             assert_eq!(e.to_string(), text);
         }
+    }
+
+    #[test]
+    fn values_show_as_getfattr_does() {
+        assert_eq!(show_value(b"abc"), "\"abc\"");
+        assert_eq!(show_value(b"abc\0"), "\"abc\"");
+        assert_eq!(show_value(b""), "\"\"");
+        assert_eq!(show_value(&[2, 0, 0, 0]), "0x02000000");
+        assert_eq!(show_value(b"a\"b"), "0x612262");
     }
 }

@@ -12,6 +12,11 @@
 //! 4. link counts;
 //! 5. bitmaps and counters against what passes 1-4 found.
 //!
+//! With the `XATTR` feature, pass 1 also checks the attribute index
+//! (inode 3) and every attribute block it names, and claims them; an
+//! inode freed later drops its entry; before pass 5 each block's
+//! reference count is compared with the entries that name it.
+//!
 //! With `repair`, each problem that has a safe fix is fixed at once on the
 //! device: corrupt inodes and directory slots are cleared, bad pointers
 //! zeroed, orphans freed, unattached inodes moved to lost+found, link
@@ -20,9 +25,10 @@
 
 use r2dax_disk::{DiskError, Fs, BS};
 use r2dax_format::{
-    dirent, feature, iflags2, map_ptr, mode, ptr_block, set_bit, state, test_bit, DirSlot, Dirent,
-    GroupDesc, Inode, Slot, Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE,
-    INODE_SIZE, LOST_FOUND_INO, MAP_FANOUT, PTR_UNWRITTEN, ROOT_INO, SUPERBLOCK_SIZE,
+    dirent, feature, iflags2, map_ptr, mode, ptr_block, set_bit, state, test_bit, xattr,
+    xattr_set_refcount, DirSlot, Dirent, GroupDesc, Inode, Slot, Superblock, XattrBlock,
+    BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE, LOST_FOUND_INO,
+    MAP_FANOUT, PTR_UNWRITTEN, ROOT_INO, SUPERBLOCK_SIZE, XATTR_INDEX_INO,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::fmt;
@@ -131,8 +137,25 @@ struct Info {
     parent: Option<u32>,
 }
 
+/// The attribute index and what it names (with the `XATTR` feature).
+struct Xattrs {
+    /// The index inode.
+    inode: Inode,
+    /// Each inode's attribute block, as the index names it.
+    of: BTreeMap<u32, u64>,
+    /// Index entries naming each attribute block.
+    refs: BTreeMap<u64, u64>,
+}
+
 struct Checker<'a> {
     fs: &'a Fs,
+    /// Slot 3 as pass 1 read it, with the `XATTR` feature (`None`: free or
+    /// corrupt).
+    index_slot: Option<(Inode, usize)>,
+    /// Why slot 3 did not decode.
+    index_error: Option<String>,
+    /// The attribute index, once pass 1 has checked it.
+    xattrs: Option<Xattrs>,
     /// The superblock as it will be written back (pass 3 and 5 edit it).
     sb: Superblock,
     sb_dirty: bool,
@@ -312,6 +335,185 @@ impl Checker<'_> {
         Ok(count)
     }
 
+    fn has_xattrs(&self) -> bool {
+        self.fs.sb.feature_incompat & feature::INCOMPAT_XATTR != 0
+    }
+
+    /// Pass 1 for the attribute index: checks inode 3 (recreating it
+    /// empty if it is missing or not an index), claims its blocks, then
+    /// checks each entry and the attribute block it names, and claims
+    /// those. Entries for unused inodes or naming a bad block are
+    /// cleared (the inode loses its attributes).
+    fn check_xattr_index(&mut self) -> Result<()> {
+        if !self.has_xattrs() {
+            return Ok(());
+        }
+        let geo = self.fs.geo;
+        let size = xattr::index_size(geo.inodes_count());
+        let (mut inode, mut copy) = match self.index_slot.take() {
+            Some((i, c))
+                if i.mode == mode::S_IFREG && i.size == size && i.iflags2 == 0 && i.links == 1 =>
+            {
+                (i, c)
+            }
+            other => {
+                let why = match (other, self.index_error.take()) {
+                    (_, Some(e)) => e,
+                    (None, None) => "the slot is free".to_string(),
+                    (Some(_), None) => "not an index of the right size".to_string(),
+                };
+                if !self.problem(
+                    format!(
+                        "attribute index (inode {XATTR_INDEX_INO}): {why}; \
+                         recreating it empty (every file loses its attributes)"
+                    ),
+                    true,
+                ) {
+                    return Ok(());
+                }
+                // Its old blocks stay unclaimed: pass 5 frees them.
+                let mut i = Inode {
+                    mode: mode::S_IFREG,
+                    links: 1,
+                    size,
+                    ..Inode::default()
+                };
+                let mut c = 1;
+                self.write_inode(XATTR_INDEX_INO, &mut i, &mut c)?;
+                (i, c)
+            }
+        };
+        let n = self.walk_map(XATTR_INDEX_INO, &mut inode, &mut copy)?;
+        if n != inode.blocks
+            && self.problem(
+                format!(
+                    "inode {XATTR_INDEX_INO}: block count {} should be {n}",
+                    inode.blocks
+                ),
+                true,
+            )
+        {
+            inode.blocks = n;
+            self.write_inode(XATTR_INDEX_INO, &mut inode, &mut copy)?;
+        }
+        let mut x = Xattrs {
+            inode,
+            of: BTreeMap::new(),
+            refs: BTreeMap::new(),
+        };
+        for lblk in 0..size / u64::from(BLOCK_SIZE) {
+            let p = self.fs.map(&x.inode, lblk)?;
+            if p == 0 {
+                continue;
+            }
+            let mut t = self.fs.dev.read_block(p)?;
+            let mut changed = false;
+            for i in 0..xattr::INDEX_PER_BLOCK as usize {
+                let e = map_ptr(&t, i).unwrap_or(0);
+                if e == 0 {
+                    continue;
+                }
+                let ino = lblk * xattr::INDEX_PER_BLOCK + i as u64;
+                let why = match u32::try_from(ino) {
+                    Ok(ino)
+                        if geo.valid_ino(ino)
+                            && (ino >= FIRST_INO || ino == ROOT_INO || ino == LOST_FOUND_INO)
+                            && self.inodes.contains_key(&ino) =>
+                    {
+                        if let Some(r) = x.refs.get_mut(&e) {
+                            // Another inode's block, already checked.
+                            *r += 1;
+                            x.of.insert(ino, e);
+                            continue;
+                        }
+                        let why = if !geo.is_data_block(e) {
+                            "is outside the data area".to_string()
+                        } else if self.claimed(e) {
+                            "is already in use by another owner".to_string()
+                        } else {
+                            match XattrBlock::decode(&self.fs.dev.read_block(e)?, e) {
+                                Ok(_) => {
+                                    self.claim(e);
+                                    x.refs.insert(e, 1);
+                                    x.of.insert(ino, e);
+                                    continue;
+                                }
+                                Err(err) => format!("is corrupt: {err}"),
+                            }
+                        };
+                        format!("inode {ino}: attribute block {e} {why}; dropping its attributes")
+                    }
+                    _ => format!("attribute index names block {e} for unused inode {ino}; clearing the entry"),
+                };
+                if self.problem(why, true) {
+                    t[i * 8..i * 8 + 8].fill(0);
+                    changed = true;
+                }
+            }
+            if changed {
+                self.fs.dev.write_blocks(p, &t)?;
+            }
+        }
+        self.xattrs = Some(x);
+        Ok(())
+    }
+
+    /// Clears inode `ino`'s index entry and releases its attribute block
+    /// (an inode being freed).
+    fn drop_xattrs(&mut self, ino: u32) -> Result<()> {
+        let Some(x) = self.xattrs.as_mut() else {
+            return Ok(());
+        };
+        let Some(e) = x.of.remove(&ino) else {
+            return Ok(());
+        };
+        let (lblk, off) = xattr::index_pos(ino);
+        let p = self.fs.map(&x.inode, lblk)?;
+        if p != 0 && self.repair {
+            let mut t = self.fs.dev.read_block(p)?;
+            t[off..off + 8].fill(0);
+            self.fs.dev.write_blocks(p, &t)?;
+        }
+        let last = match x.refs.get_mut(&e) {
+            Some(r) => {
+                *r -= 1;
+                *r == 0
+            }
+            None => false,
+        };
+        if last {
+            x.refs.remove(&e);
+            self.unclaim(e);
+        }
+        Ok(())
+    }
+
+    /// Each attribute block's reference count against the index entries
+    /// that name it. A count that is too high is what a crash may leave
+    /// (ondisk.rst, crash rule 8); one that is too low is corruption.
+    fn check_xattr_refcounts(&mut self) -> Result<()> {
+        let Some(x) = self.xattrs.as_ref() else {
+            return Ok(());
+        };
+        let refs: Vec<(u64, u64)> = x.refs.iter().map(|(&b, &n)| (b, n)).collect();
+        for (blk, n) in refs {
+            let mut b = self.fs.dev.read_block(blk)?;
+            let have = XattrBlock::decode(&b, blk).map_or(0, |x| x.refcount);
+            if have == n {
+                continue;
+            }
+            let how = if have > n { "higher" } else { "lower" };
+            if self.problem(
+                format!("attribute block {blk}: reference count {have} is {how} than its {n} references"),
+                true,
+            ) {
+                xattr_set_refcount(&mut b, n);
+                self.fs.dev.write_blocks(blk, &b)?;
+            }
+        }
+        Ok(())
+    }
+
     fn pass1(&mut self) -> Result<()> {
         let geo = self.fs.geo;
         for g in 0..geo.group_count {
@@ -322,8 +524,13 @@ impl Checker<'_> {
                     let ino = g * geo.inodes_per_group + (tb as u32) * 16 + i as u32 + 1;
                     let mut slot = [0u8; INODE_SIZE];
                     slot.copy_from_slice(&b[i * INODE_SIZE..(i + 1) * INODE_SIZE]);
+                    let index = ino == XATTR_INDEX_INO && self.has_xattrs();
                     match Inode::decode_slot(&slot, ino) {
                         Ok(Slot::Free) => {}
+                        Ok(Slot::Used { inode, copy }) if index => {
+                            self.index_slot = Some((inode, copy));
+                        }
+                        Err(e) if index => self.index_error = Some(e.to_string()),
                         Ok(Slot::Used { inode, copy }) => {
                             self.inodes.insert(
                                 ino,
@@ -369,6 +576,7 @@ impl Checker<'_> {
                 info.copy = copy;
             }
         }
+        self.check_xattr_index()?;
         // Now that every owned block is claimed, recreate a missing root
         // or lost+found (its old entries are lost; pass 3 reconnects what
         // they named).
@@ -623,6 +831,7 @@ impl Checker<'_> {
         for b in self.fs.owned_blocks(&info.inode)? {
             self.unclaim(b);
         }
+        self.drop_xattrs(ino)?;
         self.clear_inode_slot(ino)
     }
 
@@ -1014,6 +1223,9 @@ pub fn check(fs: &Fs, repair: bool) -> std::result::Result<Report, FsckError> {
         report: Report::default(),
         inodes: BTreeMap::new(),
         claimed: vec![0; words],
+        index_slot: None,
+        index_error: None,
+        xattrs: None,
     };
     // Blocks before the first group (superblock, descriptors) are not in
     // any bitmap; no pointer may name them (Geometry::is_data_block).
@@ -1022,6 +1234,7 @@ pub fn check(fs: &Fs, repair: bool) -> std::result::Result<Report, FsckError> {
     c.pass2()?;
     c.pass3()?;
     c.pass4()?;
+    c.check_xattr_refcounts()?;
     c.pass5()?;
     Ok(c.report)
 }

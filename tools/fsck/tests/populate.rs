@@ -163,3 +163,157 @@ fn directories_in_later_groups_check_clean() {
     let _ = fs::remove_dir_all(&src);
     let _ = fs::remove_file(&img);
 }
+
+/// A POSIX ACL in the kernel's xattr format: version 2, then (tag, perm,
+/// id) entries.
+fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for &(tag, perm, id) in entries {
+        v.extend(tag.to_le_bytes());
+        v.extend(perm.to_le_bytes());
+        v.extend(id.to_le_bytes());
+    }
+    v
+}
+
+/// mkfs -d copies every namespace r2dax stores, byte for byte; identical
+/// sets share one block whose reference count says how many; the copy
+/// checks clean. `-O ^xattr` makes a filesystem without the index.
+#[test]
+fn copied_attributes_read_back() {
+    let src = tmp("xsrc");
+    fs::create_dir_all(src.join("d")).unwrap();
+    for f in ["a", "b", "c", "d/plain"] {
+        fs::write(src.join(f), f).unwrap();
+    }
+    symlink("a", src.join("link")).unwrap();
+    let set = |p: &str, n: &str, v: &[u8]| {
+        r2dax_sys::lsetxattr(src.join(p), n.as_bytes(), v, 0).unwrap();
+    };
+    let big = pattern(3000, 7);
+    set("a", "user.one", b"1");
+    set("a", "user.big", &big);
+    set("a", "trusted.t", b"");
+    // user::rw- user:1000:r-- group::r-- mask::r-- other::--- (a minimal
+    // ACL would become the mode alone).
+    let access = acl(&[
+        (0x01, 6, u32::MAX),
+        (0x02, 4, 1000),
+        (0x04, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ]);
+    set("b", "system.posix_acl_access", &access);
+    set("b", "user.same", b"x");
+    set("c", "system.posix_acl_access", &access);
+    set("c", "user.same", b"x");
+    let default = acl(&[
+        (0x01, 7, u32::MAX),
+        (0x02, 5, 1234),
+        (0x04, 5, u32::MAX),
+        (0x10, 5, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ]);
+    set("d", "system.posix_acl_default", &default);
+    set(".", "user.root", b"r");
+    set("link", "trusted.onlink", b"l");
+
+    let img = tmp("ximg");
+    fs::File::create(&img).unwrap().set_len(64 << 20).unwrap();
+    mkfs(&["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]);
+    let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
+    let report = r2dax_fsck::check(&fs, false).unwrap();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
+    let attrs = |fs: &Fs, p: &str| {
+        let ino = if p == "." { 1 } else { lookup(fs, p).0 };
+        let (blk, mut v) = fs.xattrs(ino).unwrap();
+        v.sort();
+        (blk, v)
+    };
+    let own = |v: &[(&str, &[u8])]| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut v: Vec<_> = v
+            .iter()
+            .map(|(n, x)| (n.as_bytes().to_vec(), x.to_vec()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        attrs(&fs, "a").1,
+        own(&[("user.one", b"1"), ("user.big", &big), ("trusted.t", b"")])
+    );
+    let (bb, b_attrs) = attrs(&fs, "b");
+    let (cb, c_attrs) = attrs(&fs, "c");
+    assert_eq!(
+        b_attrs,
+        own(&[("system.posix_acl_access", &access), ("user.same", b"x")])
+    );
+    assert_eq!(b_attrs, c_attrs);
+    assert_eq!(bb, cb, "identical sets share a block");
+    let shared = r2dax_format::XattrBlock::decode(&fs.dev.read_block(bb).unwrap(), bb)
+        .unwrap()
+        .refcount;
+    assert_eq!(shared, 2);
+    assert_eq!(
+        attrs(&fs, "d").1,
+        own(&[("system.posix_acl_default", &default)])
+    );
+    assert_eq!(attrs(&fs, ".").1, own(&[("user.root", b"r")]));
+    assert_eq!(attrs(&fs, "link").1, own(&[("trusted.onlink", b"l")]));
+    assert_eq!(attrs(&fs, "d/plain"), (0, vec![]));
+    drop(fs);
+
+    // Without the feature: no index, no attributes, clean.
+    mkfs(&[
+        "-q",
+        "-f",
+        "-O",
+        "^xattr",
+        "-d",
+        src.to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
+    assert_eq!(
+        fs.sb.feature_incompat & r2dax_format::feature::INCOMPAT_XATTR,
+        0
+    );
+    assert_eq!(fs.inode(r2dax_format::XATTR_INDEX_INO).unwrap(), Slot::Free);
+    assert_eq!(attrs(&fs, "a"), (0, vec![]));
+    let report = r2dax_fsck::check(&fs, false).unwrap();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
+
+    // A set larger than a block is refused, naming the file. The host's
+    // ext4 cannot hold one; tmpfs can, where it has user attributes.
+    let shm = PathBuf::from(format!("/dev/shm/r2dax-pop-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&shm);
+    fs::create_dir_all(shm.join("d")).unwrap();
+    fs::write(shm.join("d/plain"), b"p").unwrap();
+    let two = r2dax_sys::lsetxattr(shm.join("d/plain"), b"user.big1", &big, 0)
+        .and_then(|_| r2dax_sys::lsetxattr(shm.join("d/plain"), b"user.big2", &big, 0));
+    if two.is_ok() {
+        let argv: Vec<String> = [
+            "-q",
+            "-f",
+            "-d",
+            shm.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let err = match r2dax_mkfs::parse_args(argv).unwrap() {
+            r2dax_mkfs::Cli::Run(a) => r2dax_mkfs::run(&a).unwrap_err(),
+            _ => unreachable!(),
+        };
+        let msg = format!("{err}");
+        assert!(
+            msg.contains("d/plain") && msg.contains("exceed one block"),
+            "{msg}"
+        );
+    }
+    fs::remove_dir_all(&shm).unwrap();
+
+    fs::remove_dir_all(&src).unwrap();
+    fs::remove_file(&img).unwrap();
+}

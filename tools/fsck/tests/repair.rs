@@ -5,9 +5,9 @@
 
 use r2dax_disk::{Fs, BS};
 use r2dax_format::{
-    dirent, feature, mode, set_bit, test_bit, DirSlot, Dirent, GroupDesc, Inode, Slot, BLOCK_SIZE,
-    FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE, LOST_FOUND_INO, MAP_FANOUT, PTR_UNWRITTEN, ROOT_INO,
-    SUPERBLOCK_SIZE,
+    dirent, feature, mode, set_bit, test_bit, xattr, xattr_set_refcount, DirSlot, Dirent,
+    GroupDesc, Inode, Slot, XattrBlock, BLOCK_SIZE, FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE,
+    LOST_FOUND_INO, MAP_FANOUT, PTR_UNWRITTEN, ROOT_INO, SUPERBLOCK_SIZE, XATTR_INDEX_INO,
 };
 use r2dax_fsck::check;
 use std::path::PathBuf;
@@ -564,4 +564,169 @@ fn unwritten_without_the_feature_is_cleared() {
     let fs = img.fs(false);
     assert!(!fs.map_state(&read_inode(&fs, a), 1).unwrap().1);
     assert!(!fs.map_state(&read_inode(&fs, big), 5).unwrap().1);
+}
+
+/// An image made by `mkfs -d` whose files carry attributes: `a` has its
+/// own set, `b` and `c` share one. Returns the image and the three inodes.
+fn with_xattrs() -> (Img, u32, u32, u32) {
+    let src = std::env::temp_dir().join(format!(
+        "r2dax-fsck-x-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&src).unwrap();
+    for (f, attrs) in [
+        ("a", &[("user.mine", &b"only a"[..])][..]),
+        ("b", &[("user.same", b"x"), ("trusted.same", b"y")]),
+        ("c", &[("user.same", b"x"), ("trusted.same", b"y")]),
+    ] {
+        std::fs::write(src.join(f), f).unwrap();
+        for (n, v) in attrs {
+            r2dax_sys::lsetxattr(src.join(f), n.as_bytes(), v, 0).unwrap();
+        }
+    }
+    let img = Img::new(64 << 20, &["-d", src.to_str().unwrap()]);
+    std::fs::remove_dir_all(&src).unwrap();
+    let fs = img.fs(false);
+    let [a, b, c] = ["a", "b", "c"].map(|f| fs.locate(f).unwrap());
+    drop(fs);
+    (img, a, b, c)
+}
+
+/// Stores `val` in inode `ino`'s attribute index entry.
+fn set_index_entry(fs: &Fs, ino: u32, val: u64) {
+    let index = read_inode(fs, XATTR_INDEX_INO);
+    let (lblk, off) = xattr::index_pos(ino);
+    let p = fs.map(&index, lblk).unwrap();
+    assert_ne!(p, 0);
+    rw_block(fs, p, |b| {
+        b[off..off + 8].copy_from_slice(&val.to_le_bytes())
+    });
+}
+
+fn refcount(fs: &Fs, blk: u64) -> u64 {
+    XattrBlock::decode(&fs.dev.read_block(blk).unwrap(), blk)
+        .unwrap()
+        .refcount
+}
+
+#[test]
+fn attributes_check_clean() {
+    let (img, a, b, c) = with_xattrs();
+    assert_eq!(img.check(false), (0, vec![]));
+    let fs = img.fs(false);
+    let (ab, av) = fs.xattrs(a).unwrap();
+    assert_eq!(av, vec![(b"user.mine".to_vec(), b"only a".to_vec())]);
+    let (bb, _) = fs.xattrs(b).unwrap();
+    assert_eq!(fs.xattrs(c).unwrap().0, bb);
+    assert_ne!(ab, bb);
+    assert_eq!((refcount(&fs, ab), refcount(&fs, bb)), (1, 2));
+}
+
+#[test]
+fn corrupt_attribute_block_is_dropped() {
+    let (img, a, b, _) = with_xattrs();
+    let fs = img.fs(true);
+    let ab = fs.xattr_block(a).unwrap();
+    rw_block(&fs, ab, |b| b[40] ^= 1);
+    drop(fs);
+    img.expect_repaired("is corrupt: attribute block checksum mismatch; dropping its attributes");
+    let fs = img.fs(false);
+    assert_eq!(fs.xattrs(a).unwrap(), (0, vec![]));
+    assert_eq!(fs.xattrs(b).unwrap().1.len(), 2);
+}
+
+#[test]
+fn attribute_entry_of_a_free_inode_is_cleared() {
+    let (img, _, b, _) = with_xattrs();
+    let fs = img.fs(true);
+    let bb = fs.xattr_block(b).unwrap();
+    // A free inode and a reserved one name b's shared block.
+    set_index_entry(&fs, 300, bb);
+    set_index_entry(&fs, 5, bb);
+    drop(fs);
+    img.expect_repaired("for unused inode 300; clearing the entry");
+    let fs = img.fs(false);
+    assert_eq!(fs.xattr_block(300).unwrap(), 0);
+    assert_eq!(fs.xattr_block(5).unwrap(), 0);
+    assert_eq!(refcount(&fs, bb), 2);
+}
+
+#[test]
+fn attribute_block_owned_by_a_file_is_dropped() {
+    let (img, a, b, _) = with_xattrs();
+    let fs = img.fs(true);
+    let data = read_inode(&fs, b).roots[0];
+    set_index_entry(&fs, a, data);
+    drop(fs);
+    // a's own block is now leaked as well.
+    img.expect_repaired("is already in use by another owner; dropping its attributes");
+    let fs = img.fs(false);
+    assert_eq!(fs.xattr_block(a).unwrap(), 0);
+    assert_eq!(fs.dev.read_block(data).unwrap()[0], b'b');
+}
+
+#[test]
+fn attribute_reference_counts_are_fixed() {
+    for (set, msg) in [
+        (5, "reference count 5 is higher than its 2 references"),
+        (1, "reference count 1 is lower than its 2 references"),
+    ] {
+        let (img, _, b, _) = with_xattrs();
+        let fs = img.fs(true);
+        let bb = fs.xattr_block(b).unwrap();
+        rw_block(&fs, bb, |blk| xattr_set_refcount(blk, set));
+        drop(fs);
+        img.expect_repaired(msg);
+        assert_eq!(refcount(&img.fs(false), bb), 2);
+    }
+}
+
+#[test]
+fn a_freed_inode_drops_its_attributes() {
+    let (img, a, b, c) = with_xattrs();
+    let fs = img.fs(true);
+    let (ab, bb) = (fs.xattr_block(a).unwrap(), fs.xattr_block(b).unwrap());
+    // a and c lose their names and links, as after a crash in unlink.
+    for (ino, name) in [(a, &b"a"[..]), (c, b"c")] {
+        let root = read_inode(&fs, ROOT_INO);
+        for (lblk, slot, n) in fs.dir_entries(&root).unwrap() {
+            if let DirSlot::Entry(e) = slot {
+                if n == name {
+                    let p = fs.map(&root, lblk).unwrap();
+                    rw_block(&fs, p, |blk| Dirent::clear(blk, e.slot, e.nslots));
+                }
+            }
+        }
+        let mut i = read_inode(&fs, ino);
+        i.links = 0;
+        i.seq += 1;
+        write_inode(&fs, ino, &i);
+    }
+    drop(fs);
+    img.expect_repaired("no links and no name; freeing it");
+    let fs = img.fs(false);
+    assert_eq!(fs.xattr_block(a).unwrap(), 0);
+    assert_eq!(fs.xattr_block(c).unwrap(), 0);
+    // a's block is free again (the second check found no leak), b keeps
+    // the shared one with one reference.
+    let (g, bit) = fs.geo.block_group(ab).unwrap();
+    assert!(!test_bit(
+        &fs.dev.read_block(fs.geo.block_bitmap(g)).unwrap(),
+        bit
+    ));
+    assert_eq!(fs.xattr_block(b).unwrap(), bb);
+    assert_eq!(refcount(&fs, bb), 1);
+}
+
+#[test]
+fn a_lost_attribute_index_is_recreated() {
+    let (img, a, ..) = with_xattrs();
+    let fs = img.fs(true);
+    let (blk, off) = fs.geo.inode_location(XATTR_INDEX_INO).unwrap();
+    rw_block(&fs, blk, |b| b[off + 3] ^= 0x40);
+    drop(fs);
+    img.expect_repaired("attribute index (inode 3): no copy of the inode has a valid checksum");
+    let fs = img.fs(false);
+    assert_eq!(fs.xattrs(a).unwrap(), (0, vec![]));
 }

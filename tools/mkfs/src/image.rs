@@ -7,10 +7,11 @@
 
 use r2dax_disk::{Device, DiskError, BS};
 use r2dax_format::{
-    dirent, iflags2, map_capacity, map_height_for, map_path, mode, set_bit, test_bit, Dirent,
-    Geometry, GroupDesc, Inode, Superblock, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO,
+    dirent, iflags2, map_capacity, map_height_for, map_path, mode, set_bit, test_bit, xattr,
+    xattr_edit, xattr_seal, xattr_set_refcount, Dirent, Geometry, GroupDesc, Inode, Superblock,
+    XattrBlock, XattrEditError, XattrMode, BLOCKS_PER_GROUP, BLOCK_SIZE, FIRST_INO,
     GROUP_DESC_SIZE, INLINE_SYMLINK_MAX, INODE_SIZE, LOST_FOUND_INO, MAP_FANOUT, MAP_ROOTS,
-    PMD_BLOCKS, ROOT_INO, SUPERBLOCK_SIZE, SYMLINK_MAX,
+    PMD_BLOCKS, ROOT_INO, SUPERBLOCK_SIZE, SYMLINK_MAX, XATTR_INDEX_INO,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -52,6 +53,12 @@ pub enum ImageError {
     LostDirectory { ino: u32 },
     /// Inode number `ino` has no slot in the inode tables (a bug).
     BadInodeNumber { ino: u32 },
+    /// Extended attribute `name` of `path` cannot be stored: `why`.
+    Xattr {
+        path: PathBuf,
+        name: Vec<u8>,
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for ImageError {
@@ -73,6 +80,12 @@ impl fmt::Display for ImageError {
             ImageError::LostHardLink { .. } => f.write_str("lost hard link"),
             ImageError::LostDirectory { .. } => f.write_str("lost directory"),
             ImageError::BadInodeNumber { .. } => f.write_str("bad inode number"),
+            ImageError::Xattr { path, name, why } => write!(
+                f,
+                "{}: attribute {}: {why}",
+                path.display(),
+                String::from_utf8_lossy(name)
+            ),
         }
     }
 }
@@ -115,6 +128,9 @@ pub(crate) struct Builder<'a> {
     /// Blocks of each inode's map not yet written (for directories).
     hardlinks: HashMap<(u64, u64), u32>,
     now: i64,
+    /// Each inode's attribute block, unsealed (with the `XATTR` feature;
+    /// `None` without it).
+    xattrs: Option<BTreeMap<u32, Box<[u8; BS]>>>,
 }
 
 fn new_encode_dev(rdev: u64) -> u64 {
@@ -124,7 +140,7 @@ fn new_encode_dev(rdev: u64) -> u64 {
 }
 
 impl<'a> Builder<'a> {
-    pub(crate) fn new(dev: &'a Device, geo: Geometry, now: i64) -> Self {
+    pub(crate) fn new(dev: &'a Device, geo: Geometry, now: i64, xattrs: bool) -> Self {
         let mut bbm = Vec::new();
         let mut ibm = Vec::new();
         for g in 0..geo.group_count {
@@ -156,7 +172,116 @@ impl<'a> Builder<'a> {
             dirs: BTreeMap::new(),
             hardlinks: HashMap::new(),
             now,
+            xattrs: xattrs.then(BTreeMap::new),
         }
+    }
+
+    /// Copies the extended attributes of `path` (the link itself for a
+    /// symlink) to inode `ino`, if the filesystem has the feature.
+    fn copy_xattrs(&mut self, path: &Path, ino: u32) -> Result<()> {
+        let Some(all) = self.xattrs.as_mut() else {
+            return Ok(());
+        };
+        let names = match r2dax_sys::llistxattr(path) {
+            Ok(n) => n,
+            // The source filesystem has no attributes.
+            Err(e) if e.raw() == libc::ENOTSUP => return Ok(()),
+            Err(e) => return Err(source_err(path)(e.into())),
+        };
+        let mut cur: Option<Box<[u8; BS]>> = None;
+        for name in names {
+            let err = |why| ImageError::Xattr {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                why,
+            };
+            let (ns, short) = xattr::split_name(&name)
+                .ok_or_else(|| err("r2dax does not store this namespace"))?;
+            let value = match r2dax_sys::lgetxattr(path, &name) {
+                Ok(v) => v,
+                // Removed since the listing.
+                Err(e) if e.raw() == libc::ENODATA => continue,
+                Err(e) => return Err(source_err(path)(e.into())),
+            };
+            let old = match &cur {
+                Some(b) => Some(XattrBlock::decode(&b[..], 0).map_err(|_| err("internal error"))?),
+                None => None,
+            };
+            let mut out = Box::new([0u8; BS]);
+            let n = xattr_edit(
+                &mut out,
+                old.as_ref(),
+                ns,
+                short,
+                Some(&value),
+                XattrMode::Any,
+            )
+            .map_err(|e| match e {
+                XattrEditError::NoSpace => err("the inode's attributes exceed one block"),
+                _ => err("invalid attribute"),
+            })?;
+            // Sealed for block 0 while it is built, so it decodes.
+            xattr_seal(&mut out, 0);
+            cur = (n > 0).then_some(out);
+        }
+        if let Some(b) = cur {
+            all.insert(ino, b);
+        }
+        Ok(())
+    }
+
+    /// Writes the attribute blocks, one per distinct set (inodes with the
+    /// same attributes share a block), and the attribute index, inode
+    /// [`XATTR_INDEX_INO`].
+    fn write_xattrs(&mut self) -> Result<()> {
+        let Some(all) = self.xattrs.take() else {
+            return Ok(());
+        };
+        let mut shared: BTreeMap<Box<[u8; BS]>, (u64, u64)> = BTreeMap::new();
+        let mut index: BTreeMap<u32, u64> = BTreeMap::new();
+        for (ino, set) in all {
+            let blk = match shared.get_mut(&set) {
+                Some((b, refs)) => {
+                    *refs += 1;
+                    *b
+                }
+                None => {
+                    let b = self.alloc_run(1, false)?[0];
+                    shared.insert(set, (b, 1));
+                    b
+                }
+            };
+            index.insert(ino, blk);
+        }
+        for (set, (blk, refs)) in shared {
+            let mut b = *set;
+            xattr_set_refcount(&mut b, refs);
+            xattr_seal(&mut b, blk);
+            self.dev.write_blocks(blk, &b)?;
+        }
+        let size = xattr::index_size(self.geo.inodes_count());
+        let mut data = vec![0u64; (size / u64::from(BLOCK_SIZE)) as usize];
+        let mut table: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        for (ino, blk) in index {
+            let (lblk, off) = xattr::index_pos(ino);
+            let t = table.entry(lblk).or_insert_with(|| vec![0u8; BS]);
+            t[off..off + 8].copy_from_slice(&blk.to_le_bytes());
+        }
+        for (lblk, t) in table {
+            let b = self.alloc_run(1, false)?[0];
+            self.dev.write_blocks(b, &t)?;
+            if let Some(d) = data.get_mut(lblk as usize) {
+                *d = b;
+            }
+        }
+        let (height, roots, map_blocks) = self.build_map(&data)?;
+        let mut inode = self.base_inode(mode::S_IFREG, None);
+        inode.size = size;
+        inode.height = height;
+        inode.roots = roots;
+        inode.blocks = data.iter().filter(|&&b| b != 0).count() as u64 + map_blocks;
+        self.inodes.insert(XATTR_INDEX_INO, inode);
+        Ok(())
     }
 
     fn block_free(&self, b: u64) -> bool {
@@ -365,6 +490,7 @@ impl<'a> Builder<'a> {
             let ino = if ft.is_dir() {
                 let ino = self.mkdir(None, dir, perm, Some(&meta))?;
                 self.link(dir, &name, ino, dirent::DT_DIR)?;
+                self.copy_xattrs(&path, ino)?;
                 self.copy_tree(&path, ino)?;
                 continue;
             } else if ft.is_file() {
@@ -393,6 +519,7 @@ impl<'a> Builder<'a> {
             };
             let dt = dirent::dtype(self.inodes[&ino].mode);
             self.link(dir, &name, ino, dt)?;
+            self.copy_xattrs(&path, ino)?;
             if meta.nlink() > 1 {
                 self.hardlinks.insert((meta.dev(), meta.ino()), ino);
             }
@@ -475,6 +602,7 @@ impl<'a> Builder<'a> {
 
     /// Writes directories, inodes, bitmaps, descriptors and the superblock.
     pub(crate) fn finish(mut self, sb: &mut Superblock) -> Result<()> {
+        self.write_xattrs()?;
         // Directory blocks.
         let dirs = std::mem::take(&mut self.dirs);
         for (ino, entries) in dirs {
@@ -590,6 +718,7 @@ pub(crate) fn populate(b: &mut Builder<'_>, src: Option<&Path>) -> Result<()> {
     let lf = b.mkdir(Some(LOST_FOUND_INO), ROOT_INO, 0o700, None)?;
     b.link(ROOT_INO, b"lost+found", lf, dirent::DT_DIR)?;
     if let Some(p) = src {
+        b.copy_xattrs(p, ROOT_INO)?;
         b.copy_tree(p, ROOT_INO)?;
     }
     Ok(())

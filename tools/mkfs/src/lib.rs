@@ -10,7 +10,7 @@ pub use image::ImageError;
 pub use probe::ProbeError;
 use r2dax_disk::{Device, DiskError, BS};
 use r2dax_format::{
-    groups_for, Geometry, SbError, Superblock, UuidFmt, BLOCKS_PER_GROUP, BLOCK_SIZE,
+    feature, groups_for, Geometry, SbError, Superblock, UuidFmt, BLOCKS_PER_GROUP, BLOCK_SIZE,
     DEFAULT_BYTES_PER_INODE, FIRST_INO, INODES_PER_BLOCK, LABEL_LEN, MAX_GROUPS, MIN_BLOCKS,
 };
 use std::fmt;
@@ -31,7 +31,11 @@ Options:
   -N INODES  number of inodes (default: one per 16 KiB)
   -d DIR     copy the tree under DIR into the new filesystem (regular
              files, directories, symlinks, device nodes, FIFOs, hard
-             links; all-zero blocks become holes)
+             links, extended attributes and ACLs; all-zero blocks become
+             holes)
+  -O FEATURE turn a feature on (xattr, the default) or off (^xattr):
+             without xattr, files have no extended attributes or ACLs,
+             and modules older than the feature can mount the result
   -U UUID    filesystem UUID (default: random)
   -f         overwrite an existing filesystem or partition table
   -n         dry run: print what would be made, write nothing
@@ -64,6 +68,8 @@ pub struct Args {
     pub inodes: Option<u64>,
     /// See USAGE (`-d`).
     pub source: Option<String>,
+    /// `-O ^xattr`: leave extended attributes out.
+    pub no_xattr: bool,
 }
 
 /// What the command line asks for.
@@ -95,6 +101,8 @@ pub enum UsageError {
     BadSize(String),
     /// An option mkfs.r2dax does not know.
     UnknownOption(String),
+    /// A feature (`-O`) mkfs.r2dax does not know.
+    UnknownFeature(String),
     /// No DEVICE.
     NoDevice,
     /// An argument after DEVICE and SIZE.
@@ -112,6 +120,9 @@ impl fmt::Display for UsageError {
             UsageError::BadUuid(u) => write!(f, "invalid UUID '{u}'"),
             UsageError::BadSize(s) => write!(f, "invalid size '{s}'"),
             UsageError::UnknownOption(o) => write!(f, "unknown option '{o}'"),
+            UsageError::UnknownFeature(o) => {
+                write!(f, "unknown feature '{o}' (known: xattr, ^xattr)")
+            }
             UsageError::NoDevice => f.write_str("no device given"),
             UsageError::UnexpectedArgument(a) => write!(f, "unexpected argument '{a}'"),
         }
@@ -290,6 +301,16 @@ pub fn parse_args<I: IntoIterator<Item = String>>(argv: I) -> Result<Cli, UsageE
                 }
             }
             "-U" => args.uuid = Some(parse_uuid(&it.next().ok_or(missing("-U", "a UUID"))?)?),
+            "-O" => {
+                let list = it.next().ok_or(missing("-O", "a feature"))?;
+                for feat in list.split(',') {
+                    match feat {
+                        "xattr" => args.no_xattr = false,
+                        "^xattr" => args.no_xattr = true,
+                        _ => return Err(UsageError::UnknownFeature(feat.to_string())),
+                    }
+                }
+            }
             s if s.starts_with('-') && s.len() > 1 => {
                 return Err(UsageError::UnknownOption(s.to_string()))
             }
@@ -410,6 +431,9 @@ pub fn run(args: &Args) -> Result<(), MkfsError> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let mut sb = Superblock::new(blocks, ipg, uuid, args.label, now);
+    if args.no_xattr {
+        sb.feature_incompat &= !feature::INCOMPAT_XATTR;
+    }
     let geo = sb.geometry();
     if let Err(error) = sb.check_geometry() {
         return Err(MkfsError::Geometry {
@@ -441,7 +465,8 @@ pub fn run(args: &Args) -> Result<(), MkfsError> {
     // leave an old superblock in front of half-written new metadata.
     dev.write_blocks(0, &vec![0u8; BS])?;
     dev.sync()?;
-    let mut b = image::Builder::new(&dev, geo, now as i64);
+    let xattrs = sb.feature_incompat & feature::INCOMPAT_XATTR != 0;
+    let mut b = image::Builder::new(&dev, geo, now as i64, xattrs);
     image::populate(&mut b, args.source.as_deref().map(std::path::Path::new)).map_err(
         |source| MkfsError::Populate {
             device: devname.clone(),

@@ -4,9 +4,9 @@
 //! format that validates everything it returns.
 
 use r2dax_format::{
-    dirent, feature, map_path, map_ptr, ptr_block, DirSlot, Dirent, Geometry, GroupDesc, Inode,
-    InodeError, SbError, Slot, Superblock, BLOCK_SIZE, GROUP_DESC_SIZE, INODE_SIZE, MAP_FANOUT,
-    PTR_UNWRITTEN,
+    dirent, feature, map_path, map_ptr, ptr_block, xattr, DirSlot, Dirent, Geometry, GroupDesc,
+    Inode, InodeError, SbError, Slot, Superblock, XattrBlock, XattrError, BLOCK_SIZE,
+    GROUP_DESC_SIZE, INODE_SIZE, MAP_FANOUT, PTR_UNWRITTEN, XATTR_INDEX_INO,
 };
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -20,6 +20,9 @@ pub use r2dax_sys::default_sigpipe;
 
 /// Bytes per block, as a `usize`.
 pub const BS: usize = BLOCK_SIZE as usize;
+
+/// Extended attributes as (full name, value) pairs.
+pub type XattrList = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Why a device or filesystem could not be opened, read or written, or
 /// what on it does not hold together.
@@ -74,6 +77,12 @@ pub enum DiskError {
     NotFound { name: String },
     /// Block `lblk` of a directory is a hole.
     DirectoryHole { lblk: u64 },
+    /// Inode `ino`'s attribute block `block` does not decode.
+    Xattr {
+        ino: u32,
+        block: u64,
+        error: XattrError,
+    },
 }
 
 impl fmt::Display for DiskError {
@@ -115,6 +124,9 @@ impl fmt::Display for DiskError {
             DiskError::FreeInode { ino } => write!(f, "inode {ino} is free"),
             DiskError::NotFound { name } => write!(f, "{name}: not found"),
             DiskError::DirectoryHole { lblk } => write!(f, "directory block {lblk} is a hole"),
+            DiskError::Xattr { ino, block, error } => {
+                write!(f, "inode {ino}: attribute block {block}: {error}")
+            }
         }
     }
 }
@@ -290,6 +302,55 @@ impl Fs {
     pub fn inode(&self, ino: u32) -> Result<Slot> {
         Inode::decode_slot(&self.inode_slot(ino)?, ino)
             .map_err(|error| DiskError::Inode { ino, error })
+    }
+
+    /// The attribute block inode `ino`'s index entry names (0: none, or
+    /// a filesystem without the `XATTR` feature).
+    pub fn xattr_block(&self, ino: u32) -> Result<u64> {
+        if self.sb.feature_incompat & feature::INCOMPAT_XATTR == 0 {
+            return Ok(0);
+        }
+        let index = match self.inode(XATTR_INDEX_INO)? {
+            Slot::Used { inode, .. } => inode,
+            Slot::Free => {
+                return Err(DiskError::FreeInode {
+                    ino: XATTR_INDEX_INO,
+                })
+            }
+        };
+        let (lblk, off) = xattr::index_pos(ino);
+        let p = self.map(&index, lblk)?;
+        if p == 0 {
+            return Ok(0);
+        }
+        Ok(map_ptr(&self.dev.read_block(p)?, off / 8).unwrap_or(0))
+    }
+
+    /// Inode `ino`'s extended attributes as (full name, value), in their
+    /// stored order, and the block holding them (0 if none).
+    pub fn xattrs(&self, ino: u32) -> Result<(u64, XattrList)> {
+        let blk = self.xattr_block(ino)?;
+        if blk == 0 {
+            return Ok((0, Vec::new()));
+        }
+        if !self.geo.is_data_block(blk) {
+            return Err(DiskError::DataBlockOutside { block: blk });
+        }
+        let b = self.dev.read_block(blk)?;
+        let x = XattrBlock::decode(&b, blk).map_err(|error| DiskError::Xattr {
+            ino,
+            block: blk,
+            error,
+        })?;
+        let all = x
+            .entries()
+            .map(|e| {
+                let mut name = xattr::prefix(e.ns).unwrap_or_default().to_vec();
+                name.extend_from_slice(e.name);
+                (name, e.value.to_vec())
+            })
+            .collect();
+        Ok((blk, all))
     }
 
     /// The block holding file block `lblk` of `inode`, 0 for a hole.

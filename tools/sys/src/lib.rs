@@ -304,6 +304,77 @@ pub fn dax_status(fd: impl AsFd) -> Result<DaxStatus> {
 
 // Mappings.
 
+// Extended attributes (of the link itself, never followed).
+
+/// llistxattr(2): the names of `path`'s extended attributes.
+pub fn llistxattr(path: impl AsRef<Path>) -> Result<Vec<Vec<u8>>> {
+    let p = c_path(path.as_ref())?;
+    loop {
+        // SAFETY: `p` is a NUL-terminated path; a null buffer of length 0
+        // asks for the size only.
+        let want = check_len(unsafe { libc::llistxattr(p.as_ptr(), std::ptr::null_mut(), 0) })?;
+        let mut buf = vec![0u8; want];
+        // SAFETY: `buf` is writable for `buf.len()` bytes.
+        match check_len(unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })
+        {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf
+                    .split(|&b| b == 0)
+                    .filter(|n| !n.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect());
+            }
+            // The list grew between the calls: ask again.
+            Err(e) if e.raw() == libc::ERANGE => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// lgetxattr(2): the value of `path`'s attribute `name`.
+pub fn lgetxattr(path: impl AsRef<Path>, name: &[u8]) -> Result<Vec<u8>> {
+    let p = c_path(path.as_ref())?;
+    let n = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+    loop {
+        // SAFETY: `p` and `n` are NUL-terminated; a null buffer of length
+        // 0 asks for the size only.
+        let want =
+            check_len(unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), std::ptr::null_mut(), 0) })?;
+        let mut buf = vec![0u8; want];
+        // SAFETY: `buf` is writable for `buf.len()` bytes.
+        match check_len(unsafe {
+            libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        }) {
+            Ok(len) => {
+                buf.truncate(len);
+                return Ok(buf);
+            }
+            Err(e) if e.raw() == libc::ERANGE => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// lsetxattr(2): sets `path`'s attribute `name` to `value` (`flags`:
+/// `libc::XATTR_CREATE`, `libc::XATTR_REPLACE` or 0).
+pub fn lsetxattr(path: impl AsRef<Path>, name: &[u8], value: &[u8], flags: c_int) -> Result<()> {
+    let p = c_path(path.as_ref())?;
+    let n = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `p` and `n` are NUL-terminated, `value` readable for its
+    // length.
+    check(unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags,
+        )
+    })
+    .map(drop)
+}
+
 /// A mapping made by mmap(2), unmapped on drop.
 ///
 /// Bytes are read and written through it with volatile accesses: the
