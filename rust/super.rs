@@ -19,7 +19,7 @@ use crate::vfs::super_ops::{Stat, SuperOperations};
 use crate::vfs::vfs_inode::INode;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::alloc::KVVec;
-use kernel::error::code::{EINVAL, EIO};
+use kernel::error::code::{EINVAL, EIO, EROFS};
 use kernel::init::PinInit;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -251,6 +251,15 @@ impl FileSystem for R2dax {
             sb_err!(sb, "{}", e);
             sb_errno(&e)
         })?;
+        let unknown_ro = disk.feature_ro_compat & !feature::RO_COMPAT_SUPP;
+        if unknown_ro != 0 && !sb.read_only() {
+            sb_err!(
+                sb,
+                "can't mount read-write: unsupported read-only-compatible features {:#x}",
+                unknown_ro
+            );
+            return Err(EINVAL);
+        }
         let geo = disk.geometry();
         let groups = read_groups(sb, &geo)?;
         if disk.state & state::DIRTY != 0 {
@@ -330,6 +339,15 @@ impl FileSystem for R2dax {
         }
         match (sb.read_only(), new_read_only) {
             (true, false) => {
+                let unknown_ro = info.disk.lock().feature_ro_compat & !feature::RO_COMPAT_SUPP;
+                if unknown_ro != 0 {
+                    sb_err!(
+                        sb,
+                        "can't remount read-write: unsupported read-only-compatible features {:#x}",
+                        unknown_ro
+                    );
+                    return Err(EROFS);
+                }
                 mark_dirty_on_disk(sb)?;
                 crate::orphan::recover(sb)?;
             }

@@ -27,6 +27,7 @@ WHAT (PATH names the file or directory, from the root):
   dirent-ino       point the first entry of directory PATH at inode 4294967295
   dirent-csum      flip a byte of the name of the first entry of directory PATH
   orphan-head      put PATH's (linked) inode at the head of the orphan list
+  ro-compat        set an unknown read-only-compatible feature bit (63)
 ";
 
 /// Why nothing, or not everything, was broken (exit status 1).
@@ -160,10 +161,14 @@ fn run(dev: &str, what: &str, path: &str) -> Result<()> {
             }
             fs.dev.write_blocks(blk, &b)?;
         }
-        "orphan-head" => {
+        "orphan-head" | "ro-compat" => {
             let mut b = fs.dev.read_block(0)?;
             let mut sb = Superblock::decode(&b).map_err(CorruptError::Superblock)?;
-            sb.orphan_head = ino;
+            if what == "orphan-head" {
+                sb.orphan_head = ino;
+            } else {
+                sb.feature_ro_compat |= 1 << 63;
+            }
             let mut raw = [0u8; SUPERBLOCK_SIZE];
             raw.copy_from_slice(&b[..SUPERBLOCK_SIZE]);
             sb.encode(&mut raw);
