@@ -30,6 +30,10 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" \
 	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/run" "$root/mnt" \
 	"$root/root" "$root/r2dax"
+# mktemp made the root 0700: the guest's / must let other users in (tests
+# run programs as uid 1000), and its /tmp is everyone's.
+chmod 755 "$root"
+chmod 1777 "$root/tmp"
 
 copy_libs() {
 	ldd "$1" 2>/dev/null | awk '/=>/ { print $3 } $1 ~ /^\// { print $1 }' |
