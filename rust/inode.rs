@@ -83,6 +83,12 @@ pub(crate) struct RInode {
     /// locks, the allocator's lock and `state`; never two at once.
     #[pin]
     pub(crate) dir_index: Mutex<crate::dir_index::DirIndex>,
+    /// The inode's extended attributes (`crate::xattr`): serialises their
+    /// readers and writers and caches the attribute block's number. Taken
+    /// inside `i_rwsem` (writers hold it), before the superblock's
+    /// `xattr_index` and before `state`.
+    #[pin]
+    pub(crate) xattr: Mutex<crate::xattr::Cache>,
     /// The block map's generation: moves on (under `state`) before any
     /// pointer of the map is cleared (`map_punch`: truncate, punch hole,
     /// zero range, the preallocation trim) or a shift switches to a new
@@ -101,6 +107,7 @@ impl RInode {
             fill <- new_mutex!((), "r2dax_inode_fill"),
             state <- new_mutex!(State::default(), "r2dax_inode_state"),
             dir_index <- new_mutex!(crate::dir_index::DirIndex::Unbuilt, "r2dax_dir_index"),
+            xattr <- new_mutex!(crate::xattr::Cache::default(), "r2dax_inode_xattr"),
             map_gen: core::sync::atomic::AtomicU64::new(0),
         }? Error)
     }
@@ -710,20 +717,24 @@ pub(crate) fn free_sorted(sb: &SuperBlock<R2dax>, blocks: &[u64]) -> Result {
 }
 
 /// Frees on-disk inode `ino` (whose image is `st`) and everything it owns:
-/// its slot is cleared first, so nothing points at its blocks any more,
-/// then its blocks and its inode number are freed. A crash in between
-/// leaks what fsck reclaims.
+/// its attributes first (crash rule 8: so that the next inode of this
+/// number starts without them), then its slot is cleared, so nothing
+/// points at its blocks any more, then its blocks and its inode number
+/// are freed. A crash in between leaks what fsck reclaims.
 pub(crate) fn free_on_disk(sb: &SuperBlock<R2dax>, ino: u64, st: &State) -> Result {
     let blocks = owned_blocks(sb, st)?;
     let is_dir = is_dir(st.disk.mode);
     let ino = u32::try_from(ino).map_err(|_| EIO)?;
+    // A failure leaves the entry (and its block) for fsck; the inode is
+    // freed all the same, as for its other blocks.
+    let xr = crate::xattr::drop_all(sb, ino);
     let (blk, off) = sb.info().geo.inode_location(ino).ok_or(EIO)?;
     let bh = sb.bread(blk)?;
     bh.with_data_mut(|d| d.get_mut(off..off + INODE_SIZE).map(|s| s.fill(0)));
     // The slot no longer names anything (in memory, and on the media
     // once the buffer is written: a failed write is retried): everything
     // goes back, whatever fails on the way.
-    let r = bh.sync();
+    let r = xr.and(bh.sync());
     let r = r.and(free_sorted(sb, &blocks));
     r.and(alloc::free_inode(sb, ino, is_dir))
 }
@@ -953,6 +964,10 @@ pub(crate) fn block_owner(sb: &SuperBlock<R2dax>, block: u64) -> Result<BlockOwn
                 continue;
             };
             return Ok(match disk.mode & mode::S_IFMT {
+                _ if ino == u64::from(crate::ondisk::XATTR_INDEX_INO) => BlockOwner::Metadata {
+                    what: "the extended-attribute index",
+                    ino: 0,
+                },
                 _ if map => BlockOwner::Metadata {
                     what: "a block map",
                     ino,
@@ -972,5 +987,12 @@ pub(crate) fn block_owner(sb: &SuperBlock<R2dax>, block: u64) -> Result<BlockOwn
             });
         }
     }
-    Ok(BlockOwner::Unknown)
+    // Not in any map: an inode's attribute block, or nothing known.
+    Ok(match crate::xattr::owner_of_block(sb, block)? {
+        Some(ino) => BlockOwner::Metadata {
+            what: "extended attributes",
+            ino: u64::from(ino),
+        },
+        None => BlockOwner::Unknown,
+    })
 }

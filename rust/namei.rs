@@ -32,6 +32,8 @@ use crate::vfs::inode_ops::DirInodeOperations;
 use crate::vfs::lock::{Excl, Exclusive, InodeLocked, RenameInode};
 use crate::vfs::print::sb_err;
 use crate::vfs::vfs_inode::{INode, Idmap, Kind, NewInode};
+use crate::vfs::xattr::{NewAcls, XattrNs};
+use kernel::alloc::KVec;
 use kernel::error::code::{EINVAL, EIO, EMLINK, ENOTDIR};
 use kernel::prelude::*;
 use kernel::types::ARef;
@@ -77,6 +79,7 @@ fn build(
     rdev: u32,
     target: Option<&[u8]>,
     disk: &mut Inode,
+    acls: &NewAcls,
 ) -> Result {
     let sb = dir.sb();
     let goal = group_of(dir);
@@ -112,6 +115,7 @@ fn build(
         disk.roots[0] = u64::from(rdev);
     }
     let attrs = init_new(new, *disk)?;
+    init_xattrs(dir, new, name, acls)?;
     new.inode().apply_flags(disk.flags);
     let kind_ops = match kind {
         mode::S_IFDIR => Kind::Dir,
@@ -125,6 +129,44 @@ fn build(
     new.fill(&attrs, kind_ops)?;
     // Fails only while the name is not in the directory (see `add_entry`).
     add_entry(dir, name, ino, dirent::dtype(mode))
+}
+
+/// Gives new inode `new` (named `name` in `dir`) its inherited ACLs and
+/// its LSM labels, on a filesystem with attributes: stored before the
+/// name is placed, then cached for permission checks.
+fn init_xattrs(
+    dir: &InodeLocked<'_, R2dax, Excl>,
+    new: &NewInode<R2dax>,
+    name: &[u8],
+    acls: &NewAcls,
+) -> Result {
+    if dir.sb().info().xattr_index.lock().is_none() {
+        return Ok(());
+    }
+    let mut labels: KVec<(KVec<u8>, KVec<u8>)> = KVec::new();
+    new.init_security(dir, name, |n, v| {
+        let mut nk = KVec::with_capacity(n.len(), GFP_KERNEL)?;
+        nk.extend_from_slice(n, GFP_KERNEL)?;
+        let mut vk = KVec::with_capacity(v.len(), GFP_KERNEL)?;
+        vk.extend_from_slice(v, GFP_KERNEL)?;
+        labels.push((nk, vk), GFP_KERNEL)?;
+        Ok(())
+    })?;
+    let access = acls.access.as_ref().map(|a| a.to_bytes()).transpose()?;
+    let default = acls.default.as_ref().map(|a| a.to_bytes()).transpose()?;
+    let mut all: KVec<(XattrNs, &[u8], &[u8])> = KVec::new();
+    if let Some(a) = access.as_deref() {
+        all.push((XattrNs::AclAccess, &b""[..], a), GFP_KERNEL)?;
+    }
+    if let Some(d) = default.as_deref() {
+        all.push((XattrNs::AclDefault, &b""[..], d), GFP_KERNEL)?;
+    }
+    for (n, v) in labels.iter() {
+        all.push((XattrNs::Security, &n[..], &v[..]), GFP_KERNEL)?;
+    }
+    crate::xattr::init_new(new.inode(), &all)?;
+    new.cache_acls(acls);
+    Ok(())
 }
 
 /// The directory inode operations (the role of `ext2_dir_inode_operations`).
@@ -172,6 +214,21 @@ impl DirInodeOperations for R2dax {
                 return Err(e);
             }
         };
+        // With ACLs, the VFS leaves the umask to us: `posix_acl_create`
+        // applies it, or the directory's default ACL instead.
+        let acls = if sb.info().xattr_index.lock().is_some() {
+            match new.acl_create(dir) {
+                Ok(a) => a,
+                Err(e) => {
+                    drop(new);
+                    let _ = alloc::free_inode(sb, ino, new_dir);
+                    return Err(e);
+                }
+            }
+        } else {
+            NewAcls::default()
+        };
+        let mode = new.inode().mode();
         // Inherited flags, masked by type as ext4 does: only directories keep
         // DIRSYNC, special files only NODUMP and NOATIME.
         let mut flags = dir.data().state.lock().disk.flags & iflags::INHERITED;
@@ -189,7 +246,7 @@ impl DirInodeOperations for R2dax {
             flags,
             ..Inode::default()
         };
-        match build(dir, &new, name, ino, mode, rdev, target, &mut disk) {
+        match build(dir, &new, name, ino, mode, rdev, target, &mut disk, &acls) {
             Ok(()) => {}
             Err(e) => {
                 // No name points at the inode: everything it took goes back,

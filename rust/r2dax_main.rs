@@ -35,6 +35,7 @@ mod orphan;
 mod shift;
 #[path = "super.rs"]
 mod super_;
+mod xattr;
 
 module! {
     type: R2daxModule,

@@ -32,7 +32,9 @@ pub(crate) struct R2dax;
 /// Per-mount state.
 ///
 /// Lock order (outermost first): the VFS's `i_rwsem` (and rename locks),
-/// an inode's `RInode::state`, `alloc`, `disk`; buffer locks are leaves.
+/// an inode's `RInode::xattr`, `xattr_index`, `alloc`, `disk`; an inode's
+/// `RInode::state` comes after `RInode::xattr`, before `alloc`, and never
+/// with `xattr_index`; buffer locks are leaves.
 /// `dax_pending` is held for a whole pass of a `dax=` change (under
 /// `s_umount` by a remount, alone by the retry); inode locks are taken
 /// under it by trylock only.
@@ -64,6 +66,13 @@ pub(crate) struct SbInfo {
     /// Group counters and the bitmaps' read-modify-write (see alloc.rs).
     #[pin]
     pub(crate) alloc: Mutex<AllocState>,
+    /// The attribute index, inode 3 (with the `XATTR` feature; `None`
+    /// without): its on-disk image and map, its entries, and the
+    /// reference counts of attribute blocks (`crate::xattr`). Taken after
+    /// an inode's `RInode::xattr`, never with an inode's `state`; the
+    /// allocator's lock, `disk` and buffer locks nest inside it.
+    #[pin]
+    pub(crate) xattr_index: Mutex<Option<crate::inode::State>>,
 }
 
 /// The options of one mount or remount request.
@@ -262,6 +271,13 @@ impl FileSystem for R2dax {
         }
         let geo = disk.geometry();
         let groups = read_groups(sb, &geo)?;
+        let xattr_index = if disk.feature_incompat & feature::INCOMPAT_XATTR != 0 {
+            let index = crate::xattr::load_index(sb, &geo)?;
+            sb.enable_xattrs();
+            Some(index)
+        } else {
+            None
+        };
         if disk.state & state::DIRTY != 0 {
             sb_warn!(
                 sb,
@@ -304,6 +320,7 @@ impl FileSystem for R2dax {
             unwritten: disk.feature_incompat & feature::INCOMPAT_UNWRITTEN != 0,
             disk <- new_mutex!(disk, "r2dax_sb_disk"),
             alloc <- new_mutex!(AllocState { groups, dirty: false }, "r2dax_alloc"),
+            xattr_index <- new_mutex!(xattr_index, "r2dax_xattr_index"),
         }? Error))
     }
 

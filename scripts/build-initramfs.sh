@@ -15,7 +15,7 @@ mkdir -p "$out"
 
 # Host programs copied into the guest. stress-ng brings about 30 MB of
 # libraries; fio (about 80 MB) comes with the benchmarks.
-HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr stress-ng blkid mkfs.minix mkfs.bfs mkfs.cramfs ${R2DAX_EXTRA_BINS:-}"
+HOST_BINS="ndctl daxctl xfs_io mkfs.xfs mke2fs mkfs.ext4 e2fsck chattr lsattr stress-ng blkid mkfs.minix mkfs.bfs mkfs.cramfs getfattr setfattr getfacl setfacl ${R2DAX_EXTRA_BINS:-}"
 module=${R2DAX_MODULE:-$top/r2dax.ko}
 image=${R2DAX_INITRAMFS:-$out/initramfs.cpio.gz}
 

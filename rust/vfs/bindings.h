@@ -16,6 +16,10 @@
 #include <linux/fileattr.h>
 #include <linux/falloc.h>
 #include <linux/r2dax.h>
+/* Full definitions, so that the helpers' forward declarations stay the
+ * kernel crate's types. */
+#include <linux/posix_acl.h>
+#include <linux/xattr.h>
 
 #include "helpers.h"
 
@@ -31,4 +35,9 @@ const vm_fault_t R2DAX_CONST_VM_FAULT_SIGBUS = VM_FAULT_SIGBUS;
 const unsigned int R2DAX_CONST_R2DAX_IOC_DAX_STATUS = R2DAX_IOC_DAX_STATUS;
 const unsigned int R2DAX_CONST_R2DAX_IOC_SHUTDOWN = R2DAX_IOC_SHUTDOWN;
 const unsigned long R2DAX_CONST_PMD_SIZE = PMD_SIZE;
+const int R2DAX_CONST_ACL_TYPE_ACCESS = ACL_TYPE_ACCESS;
+const int R2DAX_CONST_ACL_TYPE_DEFAULT = ACL_TYPE_DEFAULT;
+const int R2DAX_CONST_XATTR_CREATE = XATTR_CREATE;
+const int R2DAX_CONST_XATTR_REPLACE = XATTR_REPLACE;
+const unsigned long R2DAX_CONST_SB_POSIXACL = SB_POSIXACL;
 #endif

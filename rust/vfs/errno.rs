@@ -28,3 +28,8 @@ pub(crate) fn enotempty() -> Error {
 pub(crate) fn eopnotsupp() -> Error {
     errno(raw::EOPNOTSUPP)
 }
+
+/// `ENODATA`: no such extended attribute.
+pub(crate) fn enodata() -> Error {
+    errno(raw::ENODATA)
+}

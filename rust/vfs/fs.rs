@@ -10,8 +10,8 @@
 //! static memory). [`Registration`] creates the inode cache and registers
 //! the type for as long as the module is loaded. The C operation tables
 //! ([`Tables`]) are built from `T`, one file per C object: `fs_context.rs`,
-//! `super_ops.rs`, `inode_ops.rs`, `file_ops.rs`, `vm_ops.rs`, `aops.rs`
-//! and `iomap_ops.rs`.
+//! `super_ops.rs`, `inode_ops.rs`, `file_ops.rs`, `vm_ops.rs`, `aops.rs`,
+//! `iomap_ops.rs` and `xattr.rs`.
 
 use super::file_ops::{DirOperations, FileOperations};
 use super::inode_ops::{DirInodeOperations, InodeOperations};
@@ -21,6 +21,7 @@ use super::raw;
 use super::sb::{New, Root, SuperBlock};
 use super::super_ops::SuperOperations;
 use super::vfs_inode::InodeWithData;
+use super::xattr::XattrOperations;
 use core::ffi::c_int;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -47,8 +48,8 @@ pub(crate) struct Tables<T: Operations>(PhantomData<T>);
 /// The operations on its objects are separate traits, one per C
 /// operation table, with default methods for what a filesystem may leave
 /// out: [`SuperOperations`], [`InodeOperations`], [`DirInodeOperations`],
-/// [`FileOperations`], [`DirOperations`] and [`IomapOperations`].
-/// [`Operations`] names them together.
+/// [`FileOperations`], [`DirOperations`], [`IomapOperations`] and
+/// [`XattrOperations`]. [`Operations`] names them together.
 pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Name of the type, as in `mount -t NAME` and `/proc/filesystems`.
     const NAME: &'static CStr;
@@ -108,6 +109,7 @@ pub(crate) trait Operations:
     + FileOperations
     + DirOperations
     + IomapOperations
+    + XattrOperations
 {
 }
 
@@ -118,6 +120,7 @@ impl<T> Operations for T where
         + FileOperations
         + DirOperations
         + IomapOperations
+        + XattrOperations
 {
 }
 

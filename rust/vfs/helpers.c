@@ -20,6 +20,11 @@
 #include <linux/migrate.h>
 #include <linux/workqueue.h>
 #include <linux/writeback.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
+#include <linux/xattr.h>
+#include <linux/security.h>
+#include <linux/capability.h>
 
 #include "helpers.h"
 
@@ -742,4 +747,135 @@ struct super_block *r2dax_dax_holder_get(struct dax_device *dax_dev)
 	/* Pairs with the smp_wmb() before vfs_get_tree() sets SB_BORN. */
 	smp_rmb();
 	return sb;
+}
+
+/*
+ * Extended attributes (xattr.rs). s_xattr and SB_POSIXACL are set once,
+ * in fill_super, before the superblock is live.
+ */
+void r2dax_sb_set_xattr(struct super_block *sb,
+			const struct xattr_handler *const *handlers)
+{
+	sb->s_xattr = handlers;
+	sb->s_flags |= SB_POSIXACL;
+}
+
+/*
+ * An ACL as stored on disk: the uapi xattr format with ids as the initial
+ * user namespace sees them (what ext2 stores). posix_acl_from_xattr only
+ * checks the tags; the entries' order and uniqueness are checked here too,
+ * as the value comes from the disk. Returns NULL for an ACL without
+ * entries, an ERR_PTR for an invalid one.
+ */
+struct posix_acl *r2dax_acl_from_disk(const void *value, size_t size)
+{
+	struct posix_acl *acl = posix_acl_from_xattr(&init_user_ns, value, size);
+	int err;
+
+	if (IS_ERR_OR_NULL(acl))
+		return acl;
+	err = posix_acl_valid(&init_user_ns, acl);
+	if (err) {
+		posix_acl_release(acl);
+		return ERR_PTR(err);
+	}
+	return acl;
+}
+
+/* The on-disk form of acl; with buf NULL, its size. */
+int r2dax_acl_to_xattr(const struct posix_acl *acl, void *buf, size_t size)
+{
+	return posix_acl_to_xattr(&init_user_ns, acl, buf, size);
+}
+
+void r2dax_acl_release(struct posix_acl *acl)
+{
+	posix_acl_release(acl);
+}
+
+/*
+ * posix_acl_create with a u16 mode (umode_t is an unsigned short): the
+ * ACLs a new inode in dir inherits, and its mode (umask applied unless
+ * dir has a default ACL).
+ */
+int r2dax_acl_create(struct inode *dir, u16 *mode, struct posix_acl **default_acl,
+		     struct posix_acl **acl)
+{
+	umode_t m = *mode;
+	int err = posix_acl_create(dir, &m, default_acl, acl);
+
+	*mode = m;
+	return err;
+}
+
+int r2dax_acl_update_mode(struct mnt_idmap *idmap, struct inode *inode,
+			  u16 *mode, struct posix_acl **acl)
+{
+	umode_t m = *mode;
+	int err = posix_acl_update_mode(idmap, inode, &m, acl);
+
+	*mode = m;
+	return err;
+}
+
+/*
+ * Caches acl (which may be NULL: "none") as inode's ACL of type; the
+ * cache takes its own reference.
+ */
+void r2dax_set_cached_acl(struct inode *inode, int type, struct posix_acl *acl)
+{
+	set_cached_acl(inode, type, acl);
+}
+
+int r2dax_acl_chmod(struct mnt_idmap *idmap, struct dentry *dentry, u16 mode)
+{
+	return posix_acl_chmod(idmap, dentry, mode);
+}
+
+struct r2dax_security_ctx {
+	int (*fn)(void *ctx, const char *name, const void *value, size_t len);
+	void *ctx;
+};
+
+/* Hands each attribute the LSMs chose to the Rust callback. */
+static int r2dax_initxattrs(struct inode *inode, const struct xattr *xattrs,
+			    void *fs_data)
+{
+	struct r2dax_security_ctx *c = fs_data;
+	const struct xattr *x;
+	int err;
+
+	for (x = xattrs; x->name; x++) {
+		err = c->fn(c->ctx, x->name, x->value, x->value_len);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * security_inode_init_security for a new inode named name in dir: each
+ * security.* attribute the LSMs want (name without the prefix) goes to fn.
+ */
+int r2dax_init_security(struct inode *inode, struct inode *dir,
+			const unsigned char *name, u32 len,
+			int (*fn)(void *ctx, const char *name, const void *value,
+				  size_t len),
+			void *ctx)
+{
+	struct qstr q = QSTR_INIT(name, len);
+	struct r2dax_security_ctx c = { .fn = fn, .ctx = ctx };
+
+	return security_inode_init_security(inode, dir, &q, r2dax_initxattrs, &c);
+}
+
+/* Whether trusted.* attributes are visible to the caller (as ext4). */
+bool r2dax_capable_sys_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+bool r2dax_is_posixacl(const struct inode *inode)
+{
+	return IS_POSIXACL(inode);
 }

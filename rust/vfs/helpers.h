@@ -173,6 +173,30 @@ void r2dax_queue_delayed_work(struct delayed_work *dwork, unsigned long delay,
 int r2dax_sb_for_each_inode(struct super_block *sb,
 			    int (*fn)(struct inode *inode, void *arg), void *arg);
 
+/* Extended attributes, POSIX ACLs and security labels (xattr.rs). */
+struct posix_acl;
+struct xattr_handler;
+struct mnt_idmap;
+struct qstr;
+void r2dax_sb_set_xattr(struct super_block *sb,
+			const struct xattr_handler *const *handlers);
+struct posix_acl *r2dax_acl_from_disk(const void *value, size_t size);
+int r2dax_acl_to_xattr(const struct posix_acl *acl, void *buf, size_t size);
+void r2dax_acl_release(struct posix_acl *acl);
+int r2dax_acl_create(struct inode *dir, u16 *mode, struct posix_acl **default_acl,
+		     struct posix_acl **acl);
+int r2dax_acl_update_mode(struct mnt_idmap *idmap, struct inode *inode,
+			  u16 *mode, struct posix_acl **acl);
+void r2dax_set_cached_acl(struct inode *inode, int type, struct posix_acl *acl);
+int r2dax_acl_chmod(struct mnt_idmap *idmap, struct dentry *dentry, u16 mode);
+int r2dax_init_security(struct inode *inode, struct inode *dir,
+			const unsigned char *name, u32 len,
+			int (*fn)(void *ctx, const char *name, const void *value,
+				  size_t len),
+			void *ctx);
+bool r2dax_capable_sys_admin(void);
+bool r2dax_is_posixacl(const struct inode *inode);
+
 /* Fault injection for tests (debugfs r2dax/), see fault.rs. */
 void r2dax_fault_init(void);
 void r2dax_fault_exit(void);

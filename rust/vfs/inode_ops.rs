@@ -170,6 +170,9 @@ impl<T: Operations> Tables<T> {
         getattr: Some(Self::getattr),
         fileattr_get: Some(Self::fileattr_get),
         fileattr_set: Some(Self::fileattr_set),
+        listxattr: Some(Self::listxattr),
+        get_inode_acl: Some(Self::get_inode_acl),
+        set_acl: Some(Self::set_acl),
         // SAFETY: All-zero means "no callback" for every other member.
         ..unsafe { core::mem::zeroed() }
     };
@@ -180,15 +183,32 @@ impl<T: Operations> Tables<T> {
         fiemap: Some(Self::fiemap),
         fileattr_get: Some(Self::fileattr_get),
         fileattr_set: Some(Self::fileattr_set),
+        listxattr: Some(Self::listxattr),
+        get_inode_acl: Some(Self::get_inode_acl),
+        set_acl: Some(Self::set_acl),
         // SAFETY: All-zero means "no callback" for every other member.
-        // `permission` is the VFS default.
+        // `permission` is the VFS default (`generic_permission`, which
+        // asks `get_inode_acl` on a mount with `SB_POSIXACL`).
         ..unsafe { core::mem::zeroed() }
     };
 
+    /// Symlinks have attributes but no ACLs (the VFS never checks a
+    /// symlink's permissions).
     pub(super) const SYMLINK_IOPS: raw::inode_operations = raw::inode_operations {
         get_link: Some(raw::page_get_link),
         setattr: Some(Self::setattr),
         getattr: Some(Self::getattr),
+        listxattr: Some(Self::listxattr),
+        // SAFETY: All-zero means "no callback" for every other member.
+        ..unsafe { core::mem::zeroed() }
+    };
+
+    /// A symlink whose target is in the inode (`i_link`).
+    pub(super) const INLINE_SYMLINK_IOPS: raw::inode_operations = raw::inode_operations {
+        get_link: Some(raw::simple_get_link),
+        setattr: Some(Self::setattr),
+        getattr: Some(Self::getattr),
+        listxattr: Some(Self::listxattr),
         // SAFETY: All-zero means "no callback" for every other member.
         ..unsafe { core::mem::zeroed() }
     };
@@ -513,11 +533,19 @@ impl<T: Operations> Tables<T> {
             // SAFETY: Per the contract the dentry is positive and of ours.
             unsafe { INode::<T>::from_raw((*dentry).d_inode) }.check_up()?;
             let mut size_change = false;
+            // SAFETY: `attr` is the VFS's, valid for the call.
+            let mode_change = unsafe { (*attr).ia_valid } & raw::ATTR_MODE != 0;
             // SAFETY: Per the contract; the helper checks permissions and
             // applies everything but a size change.
             kernel::error::to_result(unsafe {
                 raw::r2dax_setattr_simple(idmap, dentry, attr, &mut size_change)
             })?;
+            if mode_change {
+                // The new mode is in the inode: the access ACL follows it.
+                // SAFETY: The arguments are the call's, under the inode
+                // lock.
+                unsafe { Self::acl_chmod(idmap, dentry) }?;
+            }
             if size_change {
                 // SAFETY: The dentry is positive and of ours; `attr` is valid.
                 let (inode, size) =

@@ -38,3 +38,4 @@ pub(crate) mod time;
 pub(crate) mod uapi;
 pub(crate) mod vfs_inode;
 pub(crate) mod vm_ops;
+pub(crate) mod xattr;

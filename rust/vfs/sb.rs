@@ -267,6 +267,20 @@ impl<T: FileSystem> SuperBlock<T, New> {
         }
     }
 
+    /// Installs the extended-attribute handlers and turns POSIX ACLs on
+    /// (`SB_POSIXACL`: permission checks consult ACLs, and the VFS leaves
+    /// the umask of a new inode to [`super::vfs_inode::NewInode::acl_create`]).
+    pub(crate) fn enable_xattrs(&self)
+    where
+        T: super::fs::Operations,
+    {
+        let handlers: &'static [*const raw::xattr_handler; 4] =
+            &super::fs::Tables::<T>::XATTR_HANDLERS;
+        // SAFETY: The superblock is new and exclusively ours; the table is
+        // `'static`.
+        unsafe { raw::r2dax_sb_set_xattr(self.as_raw(), handlers.as_ptr()) };
+    }
+
     /// Sets the block size; fails if the device cannot do it.
     pub(crate) fn set_blocksize(&self, size: u32) -> Result {
         let size = i32::try_from(size).map_err(|_| EINVAL)?;

@@ -493,11 +493,7 @@ impl<T: Operations> NewInode<T> {
                 &Tables::<T>::DAX_AOPS,
             ),
             Kind::Symlink => (&Tables::<T>::SYMLINK_IOPS, null(), &Tables::<T>::FILE_AOPS),
-            Kind::InlineSymlink(_) => (
-                core::ptr::addr_of!(raw::simple_symlink_inode_operations),
-                null(),
-                null(),
-            ),
+            Kind::InlineSymlink(_) => (&Tables::<T>::INLINE_SYMLINK_IOPS, null(), null()),
             Kind::Special(_) => (&Tables::<T>::FILE_IOPS, null(), null()),
         };
         // SAFETY: The inode is live and I_NEW; the tables are `'static`

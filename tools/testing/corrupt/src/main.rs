@@ -27,6 +27,9 @@ WHAT (PATH names the file or directory, from the root):
   dirent-ino       point the first entry of directory PATH at inode 4294967295
   dirent-csum      flip a byte of the name of the first entry of directory PATH
   orphan-head      put PATH's (linked) inode at the head of the orphan list
+  xattr-block      flip a byte in PATH's attribute block (its checksum then
+                   fails)
+  xattr-index      break both copies of the attribute index inode (3)
   ro-compat        set an unknown read-only-compatible feature bit (63)
 ";
 
@@ -49,6 +52,8 @@ enum CorruptError {
     Superblock(SbError),
     /// Not a WHAT r2dax-corrupt knows.
     Unknown(String),
+    /// The inode has no attribute block to break.
+    NoAttributes,
 }
 
 impl fmt::Display for CorruptError {
@@ -62,6 +67,7 @@ impl fmt::Display for CorruptError {
             CorruptError::NoEntry => f.write_str("no entry"),
             CorruptError::Superblock(e) => e.fmt(f),
             CorruptError::Unknown(what) => write!(f, "unknown corruption '{what}'"),
+            CorruptError::NoAttributes => f.write_str("no attribute block"),
         }
     }
 }
@@ -159,6 +165,25 @@ fn run(dev: &str, what: &str, path: &str) -> Result<()> {
             } else {
                 b[slot * 32 + 12] ^= 0x01;
             }
+            fs.dev.write_blocks(blk, &b)?;
+        }
+        "xattr-block" => {
+            let blk = fs.xattr_block(ino)?;
+            if blk == 0 {
+                return Err(CorruptError::NoAttributes);
+            }
+            let mut b = fs.dev.read_block(blk)?;
+            b[40] ^= 0x01;
+            fs.dev.write_blocks(blk, &b)?;
+        }
+        "xattr-index" => {
+            let (blk, off) = fs
+                .geo
+                .inode_location(r2dax_format::XATTR_INDEX_INO)
+                .ok_or(CorruptError::BadInode)?;
+            let mut b = fs.dev.read_block(blk)?;
+            b[off + 30] ^= 1;
+            b[off + 128 + 30] ^= 1;
             fs.dev.write_blocks(blk, &b)?;
         }
         "orphan-head" | "ro-compat" => {

@@ -64,6 +64,12 @@
 //!       store into every page through the mapping, collapse or insert
 //!       LEN bytes at OFF (fallocate), then compare the whole file through
 //!       the same mapping and through read(2) with a model of the shift
+//!   r2dax-t setxattr PATH NAME VALUE [create|replace]   lsetxattr(2)
+//!       with XATTR_CREATE or XATTR_REPLACE (setfattr has no such flags);
+//!       VALUE @N is N bytes of a fixed pattern
+//!   r2dax-t as UID GID CMD ARGS...                run CMD as UID:GID, no
+//!       supplementary groups (busybox has no su that does this); exits
+//!       with CMD's status
 
 use r2dax_sys::{Errno, Mmap};
 use std::fmt;
@@ -439,12 +445,77 @@ fn main() -> ExitCode {
             };
             report(r2dax_sys::renameat2(&a[1], &a[2], flags))
         }
+        Some("setxattr") if a.len() == 4 || a.len() == 5 => {
+            let flags = match a.get(4).map(String::as_str) {
+                None => 0,
+                Some("create") => libc::XATTR_CREATE,
+                Some("replace") => libc::XATTR_REPLACE,
+                Some(f) => {
+                    eprintln!("r2dax-t: unknown setxattr flag {f}");
+                    return ExitCode::from(2);
+                }
+            };
+            let value = match a[3].strip_prefix('@') {
+                Some(n) => match n.parse::<usize>() {
+                    Ok(n) => (0..n).map(|i| (i % 251) as u8).collect(),
+                    Err(_) => {
+                        eprintln!("r2dax-t: bad value size {n}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => a[3].as_bytes().to_vec(),
+            };
+            report(r2dax_sys::lsetxattr(&a[1], a[2].as_bytes(), &value, flags))
+        }
+        Some("as") if a.len() >= 4 => {
+            use std::os::unix::process::CommandExt;
+            let (Ok(uid), Ok(gid)) = (a[1].parse::<u32>(), a[2].parse::<u32>()) else {
+                eprintln!("r2dax-t: as: bad uid or gid");
+                return ExitCode::from(2);
+            };
+            // std drops the supplementary groups when it changes the uid.
+            match std::process::Command::new(&a[3])
+                .args(&a[4..])
+                .gid(gid)
+                .uid(uid)
+                .status()
+            {
+                Ok(st) => ExitCode::from(st.code().unwrap_or(128) as u8),
+                Err(e) => {
+                    eprintln!("r2dax-t: as: {}: {e}", a[3]);
+                    ExitCode::from(127)
+                }
+            }
+        }
         _ => {
-            eprintln!("usage: r2dax-t rename OLD NEW [noreplace|exchange]");
+            eprint!("{USAGE}");
             ExitCode::from(2)
         }
     }
 }
+
+/// The usage message: the commands of the module documentation.
+const USAGE: &str = "\
+usage: r2dax-t COMMAND ARGS... (see the source's documentation for each)
+  rename OLD NEW [noreplace|exchange]
+  shutdown PATH default|logflush|nologflush|N [status]
+  hwpoison FILE OFFSET
+  faults FILE [read|write]
+  mmap-dio SRC DST LEN
+  cow FILE LEN
+  dio-race DAX SRC LEN SECS
+  pin FILE MS [OFFSET]
+  dirops DIR OPS SEED [MODEL]
+  dircheck DIR MODEL
+  stress DIR OPS SEED NPROC
+  wb-punch FILE DIR ROUNDS
+  collapse-race FILE SECS
+  pattern FILE LEN
+  straddle FILE collapse|punch|truncate
+  shift-mapped FILE collapse|insert OFF LEN
+  setxattr PATH NAME VALUE|@N [create|replace]
+  as UID GID CMD ARGS...
+";
 
 fn minor_major() -> u64 {
     let f = r2dax_sys::page_faults();

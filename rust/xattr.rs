@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Extended attributes: the attribute index (inode 3) and attribute
+//! blocks of `ondisk.rst`, "Extended attributes" (the role of
+//! fs/ext2/xattr.c), behind the VFS layer's [`XattrOperations`].
+//!
+//! Every change of an inode's attributes follows crash rule 8: the new
+//! set is written whole into a newly allocated block, one 8-byte store in
+//! the index switches the inode to it, and only then is the old block
+//! released (a shared block's reference count drops, an unshared one is
+//! freed). A block that any index entry names is never rewritten, except
+//! for its reference count.
+//!
+//! Locks, outermost first: the VFS's `i_rwsem` (held by every writer),
+//! the inode's [`RInode::xattr`] (readers and writers of one inode's
+//! attributes; its cache of the block number), [`SbInfo::xattr_index`]
+//! (the index inode's map and entries, and every reference count), then
+//! the allocator's lock and buffer locks. `RInode::state` may be taken
+//! under `RInode::xattr` (the inode write of a change), never the other
+//! way round; `xattr_index` is never held with an inode's `state`.
+//!
+//! [`RInode::xattr`]: crate::inode::RInode::xattr
+//! [`SbInfo::xattr_index`]: crate::super_::SbInfo::xattr_index
+
+use crate::alloc;
+use crate::inode::{map_insert, map_lookup, read_ptr, write_disk, write_inode, State};
+use crate::ondisk::{
+    mode, ptr_block, xattr, xattr_edit, xattr_seal, Geometry, Inode, Slot, XattrBlock,
+    XattrEditError, XattrMode, BLOCK_SIZE, INODE_SIZE, PTR_UNWRITTEN, XATTR_INDEX_INO,
+    XATTR_REFCOUNT_OFFSET,
+};
+use crate::super_::R2dax;
+use crate::vfs::errno::{eopnotsupp, euclean};
+use crate::vfs::lock::{Excl, Exclusive, InodeLocked};
+use crate::vfs::print::sb_err;
+use crate::vfs::sb::{New, SuperBlock};
+use crate::vfs::vfs_inode::INode;
+use crate::vfs::xattr::{SetMode, XattrNs, XattrOperations};
+use kernel::alloc::{KBox, KVec};
+use kernel::error::code::{EEXIST, EINVAL, EIO, ENOSPC};
+use kernel::prelude::*;
+
+/// An inode's attribute state in memory, under [`crate::inode::RInode::xattr`].
+#[derive(Default)]
+pub(crate) struct Cache {
+    /// The number of the inode's attribute block (0: none), once read
+    /// from the index; `None` until then.
+    block: Option<u64>,
+}
+
+/// The on-disk namespace index of `ns` (the format numbers them as the
+/// VFS layer does).
+fn disk_ns(ns: XattrNs) -> u8 {
+    match ns {
+        XattrNs::User => xattr::NS_USER,
+        XattrNs::Trusted => xattr::NS_TRUSTED,
+        XattrNs::Security => xattr::NS_SECURITY,
+        XattrNs::AclAccess => xattr::NS_ACL_ACCESS,
+        XattrNs::AclDefault => xattr::NS_ACL_DEFAULT,
+    }
+}
+
+/// The VFS namespace of on-disk index `ns`.
+fn vfs_ns(ns: u8) -> Option<XattrNs> {
+    Some(match ns {
+        xattr::NS_USER => XattrNs::User,
+        xattr::NS_TRUSTED => XattrNs::Trusted,
+        xattr::NS_SECURITY => XattrNs::Security,
+        xattr::NS_ACL_ACCESS => XattrNs::AclAccess,
+        xattr::NS_ACL_DEFAULT => XattrNs::AclDefault,
+        _ => return None,
+    })
+}
+
+/// Reads and checks the attribute index at mount (with the `XATTR`
+/// feature): inode 3 must be a regular file with one link and the size
+/// the inode count gives.
+pub(crate) fn load_index(sb: &SuperBlock<R2dax, New>, geo: &Geometry) -> Result<State> {
+    let (blk, off) = geo.inode_location(XATTR_INDEX_INO).ok_or(EIO)?;
+    let mut slot = [0u8; INODE_SIZE];
+    sb.bread(blk)?.with_data(|d| {
+        d.get(off..off + INODE_SIZE)
+            .map(|s| slot.copy_from_slice(s))
+            .ok_or(EIO)
+    })?;
+    let bad = |what: &str| {
+        sb_err!(
+            sb,
+            "attribute index (inode {}): {}; run fsck.r2dax",
+            XATTR_INDEX_INO,
+            what
+        );
+        Err(euclean())
+    };
+    let (disk, copy): (Inode, usize) = match Inode::decode_slot(&slot, XATTR_INDEX_INO) {
+        Ok(Slot::Used { inode, copy }) => (inode, copy),
+        Ok(Slot::Free) => return bad("missing"),
+        Err(_) => return bad("no valid copy"),
+    };
+    if disk.mode != mode::S_IFREG
+        || disk.links != 1
+        || disk.iflags2 != 0
+        || disk.size != xattr::index_size(geo.inodes_count())
+    {
+        return bad("not an index of this filesystem's size");
+    }
+    Ok(State {
+        disk,
+        copy,
+        ..State::default()
+    })
+}
+
+/// The group an inode's new attribute block is allocated near: its own.
+fn goal_of(sb: &SuperBlock<R2dax>, ino: u32) -> u32 {
+    ino.saturating_sub(1)
+        .checked_div(sb.info().geo.inodes_per_group)
+        .unwrap_or(0)
+}
+
+/// Inode `ino`'s index entry: its attribute block, 0 for none.
+fn index_get(sb: &SuperBlock<R2dax>, ino: u32) -> Result<u64> {
+    let geo = &sb.info().geo;
+    let idx = sb.info().xattr_index.lock();
+    let Some(st) = idx.as_ref() else {
+        return Ok(0);
+    };
+    let (lblk, off) = xattr::index_pos(ino);
+    let p = map_lookup(sb, &st.disk, lblk)?;
+    if p == 0 {
+        return Ok(0);
+    }
+    if p & PTR_UNWRITTEN != 0 || !geo.is_data_block(p) {
+        sb_err!(
+            sb,
+            "attribute index: bad block pointer {:#x}; run fsck.r2dax",
+            p
+        );
+        return Err(euclean());
+    }
+    let e = sb.bread(p)?.with_data(|d| read_ptr(d, off / 8))?;
+    if e != 0 && !geo.is_data_block(e) {
+        sb_err!(
+            sb,
+            "inode {}: attribute block {} is outside the data area; run fsck.r2dax",
+            ino,
+            e
+        );
+        return Err(euclean());
+    }
+    Ok(e)
+}
+
+/// Stores `val` as inode `ino`'s index entry and writes it. Returns
+/// whether the entry changed in memory: after that, it stands even if
+/// the write fails (design.rst, "When a metadata write fails"). An index
+/// block is allocated (zeroed and written) for the first entry in it.
+fn index_put(sb: &SuperBlock<R2dax>, ino: u32, val: u64) -> (bool, Result) {
+    let mut idx = sb.info().xattr_index.lock();
+    let Some(st) = idx.as_mut() else {
+        return (false, Err(eopnotsupp()));
+    };
+    let (lblk, off) = xattr::index_pos(ino);
+    let p = match map_lookup(sb, &st.disk, lblk) {
+        Ok(0) if val == 0 => return (false, Ok(())),
+        Ok(0) => match new_index_block(sb, ino, st, lblk) {
+            Ok(p) => p,
+            Err(e) => return (false, Err(e)),
+        },
+        Ok(p) => ptr_block(p),
+        Err(e) => return (false, Err(e)),
+    };
+    let bh = match sb.bread(p) {
+        Ok(bh) => bh,
+        Err(e) => return (false, Err(e)),
+    };
+    bh.with_data_mut(|d| {
+        if let Some(dst) = d.get_mut(off..off + 8) {
+            dst.copy_from_slice(&val.to_le_bytes());
+        }
+    });
+    (true, bh.sync())
+}
+
+/// Allocates, zeroes and links the index block `lblk` (for inode `ino`),
+/// then writes the index inode (its block count, maybe its roots).
+fn new_index_block(sb: &SuperBlock<R2dax>, ino: u32, st: &mut State, lblk: u64) -> Result<u64> {
+    let goal = goal_of(sb, ino);
+    let (b, _bh) = alloc::alloc_meta(sb, goal)?;
+    if let Err(e) = map_insert(sb, goal, st, lblk, b) {
+        // Not linked: give it back. Map blocks the insert linked stay
+        // counted in `st` (map_insert's rule).
+        let _ = alloc::free_blocks(sb, b, 1);
+        let _ = write_disk(sb, u64::from(XATTR_INDEX_INO), st);
+        return Err(e);
+    }
+    st.disk.blocks += 1;
+    write_disk(sb, u64::from(XATTR_INDEX_INO), st)?;
+    Ok(b)
+}
+
+/// Gives up one index entry's reference to attribute block `blk`: a
+/// shared block's count drops by one, an unshared block is freed. Under
+/// the index lock, which serialises every change of a reference count.
+fn release(sb: &SuperBlock<R2dax>, blk: u64) -> Result {
+    let _idx = sb.info().xattr_index.lock();
+    let bh = sb.bread(blk)?;
+    let refs = bh.with_data(|d| read_ptr(d, XATTR_REFCOUNT_OFFSET / 8))?;
+    if refs > 1 {
+        bh.with_data_mut(|d| {
+            if let Some(dst) = d.get_mut(XATTR_REFCOUNT_OFFSET..XATTR_REFCOUNT_OFFSET + 8) {
+                dst.copy_from_slice(&(refs - 1).to_le_bytes());
+            }
+        });
+        return bh.sync();
+    }
+    drop(bh);
+    alloc::free_blocks(sb, blk, 1)
+}
+
+/// The inode's attribute block (0: none), from the cache or the index.
+fn block_of(inode: &INode<R2dax>, c: &mut Cache) -> Result<u64> {
+    if let Some(b) = c.block {
+        return Ok(b);
+    }
+    let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
+    let b = index_get(inode.sb(), ino)?;
+    c.block = Some(b);
+    Ok(b)
+}
+
+/// Runs `f` on inode `ino`'s attribute block `blk`, decoded; a block that
+/// does not decode is logged and refused (`EUCLEAN`).
+fn with_block<R>(
+    sb: &SuperBlock<R2dax>,
+    ino: u64,
+    blk: u64,
+    f: impl FnOnce(&XattrBlock<'_>) -> R,
+) -> Result<R> {
+    sb.bread(blk)?
+        .with_data(|d| match XattrBlock::decode(d, blk) {
+            Ok(x) => Ok(f(&x)),
+            Err(e) => {
+                sb_err!(
+                    sb,
+                    "inode {}: attribute block {}: {}; run fsck.r2dax",
+                    ino,
+                    blk,
+                    e
+                );
+                Err(euclean())
+            }
+        })
+}
+
+/// Writes the attribute set `set` (a built, unsealed block) into a new
+/// block and points inode `ino`'s index entry at it; returns the block.
+/// The entry must have been 0 or its old block is the caller's to
+/// release. On an error before the entry changed, the new block goes back.
+fn store_new(sb: &SuperBlock<R2dax>, ino: u32, set: &mut [u8; BLOCK_SIZE as usize]) -> Result<u64> {
+    let (b, bh) = alloc::alloc_meta(sb, goal_of(sb, ino))?;
+    xattr_seal(set, b);
+    bh.with_data_mut(|d| d.copy_from_slice(&set[..]));
+    if let Err(e) = bh.sync() {
+        drop(bh);
+        let _ = alloc::free_blocks(sb, b, 1);
+        return Err(e);
+    }
+    drop(bh);
+    match index_put(sb, ino, b) {
+        (_, Ok(())) => Ok(b),
+        (true, Err(e)) => {
+            // The entry names the block (in the buffer, which writeback
+            // retries): it is the inode's now.
+            sb_err!(
+                sb,
+                "inode {}: writing its attribute index entry failed ({:?})",
+                ino,
+                e
+            );
+            Ok(b)
+        }
+        (false, Err(e)) => {
+            let _ = alloc::free_blocks(sb, b, 1);
+            Err(e)
+        }
+    }
+}
+
+/// The errno of an attribute edit that produced nothing.
+fn edit_errno(e: XattrEditError) -> Error {
+    match e {
+        XattrEditError::Exists => EEXIST,
+        XattrEditError::NotFound => crate::vfs::errno::enodata(),
+        XattrEditError::NoSpace => ENOSPC,
+        XattrEditError::Invalid => EINVAL,
+    }
+}
+
+/// Gives a new inode its first attributes (inherited ACLs, LSM labels):
+/// `attrs` as (namespace, name, value). Called before the inode's name
+/// is placed (crash rule 3): a crash leaves an unnamed inode with its
+/// attributes, which fsck frees together. A stale index entry (only
+/// corruption leaves one: the entry is cleared before an inode is freed)
+/// is logged and overwritten.
+pub(crate) fn init_new(inode: &INode<R2dax>, attrs: &[(XattrNs, &[u8], &[u8])]) -> Result {
+    let sb = inode.sb();
+    let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
+    let mut c = inode.data().xattr.lock();
+    if sb.info().xattr_index.lock().is_none() {
+        return Ok(());
+    }
+    let stale = index_get(sb, ino)?;
+    if stale != 0 {
+        sb_err!(
+            sb,
+            "inode {}: new inode had attribute block {} in the index; dropping the entry (run fsck.r2dax)",
+            ino,
+            stale
+        );
+    }
+    let mut set = KBox::new([0u8; BLOCK_SIZE as usize], GFP_KERNEL)?;
+    let mut cur = KBox::new([0u8; BLOCK_SIZE as usize], GFP_KERNEL)?;
+    let mut n = 0;
+    for &(ns, name, value) in attrs {
+        let old = if n > 0 {
+            Some(XattrBlock::decode(&cur[..], 0).map_err(|_| EIO)?)
+        } else {
+            None
+        };
+        n = xattr_edit(
+            &mut set,
+            old.as_ref(),
+            disk_ns(ns),
+            name,
+            Some(value),
+            XattrMode::Any,
+        )
+        .map_err(edit_errno)?;
+        // Sealed as block 0 while it is built, so that it decodes.
+        xattr_seal(&mut set, 0);
+        core::mem::swap(&mut set, &mut cur);
+    }
+    let b = if n > 0 {
+        store_new(sb, ino, &mut cur)?
+    } else {
+        if stale != 0 {
+            let (_, r) = index_put(sb, ino, 0);
+            r?;
+        }
+        0
+    };
+    c.block = Some(b);
+    Ok(())
+}
+
+/// Drops inode `ino`'s attributes as it is freed (its entry cleared, then
+/// its block released): rule 8's last step, before the inode's slot and
+/// number go back. No one else can reach the inode.
+pub(crate) fn drop_all(sb: &SuperBlock<R2dax>, ino: u32) -> Result {
+    if sb.info().xattr_index.lock().is_none() {
+        return Ok(());
+    }
+    let b = index_get(sb, ino)?;
+    if b == 0 {
+        return Ok(());
+    }
+    let (changed, r) = index_put(sb, ino, 0);
+    if changed {
+        release(sb, b)?;
+    }
+    r
+}
+
+/// The first inode whose index entry names attribute block `block`, for
+/// a report of poisoned memory (`crate::inode::block_owner`): a walk of
+/// the whole index, without holding its lock (an entry that changes
+/// meanwhile may be missed).
+pub(crate) fn owner_of_block(sb: &SuperBlock<R2dax>, block: u64) -> Result<Option<u32>> {
+    let Some(disk) = sb.info().xattr_index.lock().as_ref().map(|st| st.disk) else {
+        return Ok(None);
+    };
+    let mut found = None;
+    let res = crate::inode::map_walk(sb, &disk, &mut |f| {
+        let crate::inode::Found::Data { lblk, ptr } = f else {
+            return Ok(());
+        };
+        let p = ptr_block(ptr);
+        let hit = sb.bread(p)?.with_data(|d| {
+            (0..xattr::INDEX_PER_BLOCK as usize).find(|&i| read_ptr(d, i).ok() == Some(block))
+        });
+        if let Some(i) = hit {
+            found = u32::try_from(lblk * xattr::INDEX_PER_BLOCK + i as u64).ok();
+            return Err(EEXIST);
+        }
+        Ok(())
+    });
+    match res {
+        Err(e) if e != EEXIST => Err(e),
+        _ => Ok(found),
+    }
+}
+
+impl XattrOperations for R2dax {
+    fn xattr_get(inode: &INode<Self>, ns: XattrNs, name: &[u8]) -> Result<Option<KVec<u8>>> {
+        let mut c = inode.data().xattr.lock();
+        let blk = block_of(inode, &mut c)?;
+        if blk == 0 {
+            return Ok(None);
+        }
+        let v = with_block(inode.sb(), inode.ino(), blk, |x| {
+            x.get(disk_ns(ns), name).map(|v| {
+                KVec::from_elem(0u8, v.len(), GFP_KERNEL).map(|mut k| {
+                    k.copy_from_slice(v);
+                    k
+                })
+            })
+        })?;
+        Ok(v.transpose()?)
+    }
+
+    fn xattr_set(
+        inode: &InodeLocked<'_, Self, Excl>,
+        ns: XattrNs,
+        name: &[u8],
+        value: Option<&[u8]>,
+        mode: SetMode,
+    ) -> Result {
+        let sb = inode.sb();
+        let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
+        let mode = match mode {
+            SetMode::Any => XattrMode::Any,
+            SetMode::Create => XattrMode::Create,
+            SetMode::Replace => XattrMode::Replace,
+        };
+        let mut c = inode.data().xattr.lock();
+        let old = block_of(inode, &mut c)?;
+        let mut set = KBox::new([0u8; BLOCK_SIZE as usize], GFP_KERNEL)?;
+        let dns = disk_ns(ns);
+        let n = if old == 0 {
+            xattr_edit(&mut set, None, dns, name, value, mode)
+        } else {
+            with_block(sb, inode.ino(), old, |x| {
+                xattr_edit(&mut set, Some(x), dns, name, value, mode)
+            })?
+        }
+        .map_err(edit_errno)?;
+        let new = if n > 0 {
+            store_new(sb, ino, &mut set)?
+        } else {
+            match index_put(sb, ino, 0) {
+                (false, Err(e)) => return Err(e),
+                (_, r) => {
+                    if let Err(e) = r {
+                        sb_err!(
+                            sb,
+                            "inode {}: writing its attribute index entry failed ({:?})",
+                            ino,
+                            e
+                        );
+                    }
+                }
+            }
+            0
+        };
+        c.block = Some(new);
+        // The inode uses the new set from here on; the old block goes.
+        if old != 0 {
+            if let Err(e) = release(sb, old) {
+                sb_err!(
+                    sb,
+                    "inode {}: releasing attribute block {} failed ({:?}); fsck.r2dax will reclaim it",
+                    ino,
+                    old,
+                    e
+                );
+            }
+        }
+        inode.touch_ctime();
+        write_inode(inode)
+    }
+
+    fn xattr_list(inode: &INode<Self>, f: &mut dyn FnMut(XattrNs, &[u8])) -> Result {
+        let mut c = inode.data().xattr.lock();
+        let blk = block_of(inode, &mut c)?;
+        if blk == 0 {
+            return Ok(());
+        }
+        with_block(inode.sb(), inode.ino(), blk, |x| {
+            for e in x.entries() {
+                if let Some(ns) = vfs_ns(e.ns) {
+                    f(ns, e.name);
+                }
+            }
+        })
+    }
+}
