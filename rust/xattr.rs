@@ -198,13 +198,29 @@ fn new_index_block(sb: &SuperBlock<R2dax>, ino: u32, st: &mut State, lblk: u64) 
     Ok(b)
 }
 
-/// Gives up one index entry's reference to attribute block `blk`: a
-/// shared block's count drops by one, an unshared block is freed. Under
-/// the index lock, which serialises every change of a reference count.
-fn release(sb: &SuperBlock<R2dax>, blk: u64) -> Result {
+/// Gives up one index entry's reference to attribute block `blk` (of
+/// inode `ino`, whose entry no longer names it): a shared block's count
+/// drops by one, an unshared block is freed. The block is decoded first:
+/// one that does not decode is left alone for fsck (it may not be an
+/// attribute block at all). Under the index lock, which serialises every
+/// change of a reference count.
+fn release(sb: &SuperBlock<R2dax>, ino: u32, blk: u64) -> Result {
     let _idx = sb.info().xattr_index.lock();
     let bh = sb.bread(blk)?;
-    let refs = bh.with_data(|d| read_ptr(d, XATTR_REFCOUNT_OFFSET / 8))?;
+    let refs = bh.with_data(|d| XattrBlock::decode(d, blk).map(|x| x.refcount));
+    let refs = match refs {
+        Ok(r) => r,
+        Err(e) => {
+            sb_err!(
+                sb,
+                "inode {}: attribute block {}: {}; left for fsck.r2dax",
+                ino,
+                blk,
+                e
+            );
+            return Err(euclean());
+        }
+    };
     if refs > 1 {
         bh.with_data_mut(|d| {
             if let Some(dst) = d.get_mut(XATTR_REFCOUNT_OFFSET..XATTR_REFCOUNT_OFFSET + 8) {
@@ -229,34 +245,57 @@ fn block_of(inode: &INode<R2dax>, c: &mut Cache) -> Result<u64> {
 }
 
 /// Runs `f` on inode `ino`'s attribute block `blk`, decoded; a block that
-/// does not decode is logged and refused (`EUCLEAN`).
+/// does not decode is logged and refused (`EUCLEAN`). The block is copied
+/// out of the buffer first, so `f` may allocate (and call back into the
+/// VFS) without a buffer lock held.
 fn with_block<R>(
     sb: &SuperBlock<R2dax>,
     ino: u64,
     blk: u64,
     f: impl FnOnce(&XattrBlock<'_>) -> R,
 ) -> Result<R> {
-    sb.bread(blk)?
-        .with_data(|d| match XattrBlock::decode(d, blk) {
-            Ok(x) => Ok(f(&x)),
-            Err(e) => {
-                sb_err!(
-                    sb,
-                    "inode {}: attribute block {}: {}; run fsck.r2dax",
-                    ino,
-                    blk,
-                    e
-                );
-                Err(euclean())
-            }
-        })
+    let mut copy = KBox::new([0u8; BLOCK_SIZE as usize], GFP_KERNEL)?;
+    sb.bread(blk)?.with_data(|d| {
+        if let Some(src) = d.get(..copy.len()) {
+            copy.copy_from_slice(src);
+        }
+    });
+    match XattrBlock::decode(&copy[..], blk) {
+        Ok(x) => Ok(f(&x)),
+        Err(e) => {
+            sb_err!(
+                sb,
+                "inode {}: attribute block {}: {}; run fsck.r2dax",
+                ino,
+                blk,
+                e
+            );
+            Err(euclean())
+        }
+    }
+}
+
+/// Where a new attribute set ended up ([`store_new`]).
+enum Stored {
+    /// In block `.0`, and the inode's index entry names it on the media.
+    Done(u64),
+    /// In block `.0`, and the index entry names it in memory, but the
+    /// entry's write failed (writeback retries it): the block is the
+    /// inode's, and the old one must stay allocated, since the media
+    /// still name it.
+    Unsynced(u64),
 }
 
 /// Writes the attribute set `set` (a built, unsealed block) into a new
-/// block and points inode `ino`'s index entry at it; returns the block.
-/// The entry must have been 0 or its old block is the caller's to
-/// release. On an error before the entry changed, the new block goes back.
-fn store_new(sb: &SuperBlock<R2dax>, ino: u32, set: &mut [u8; BLOCK_SIZE as usize]) -> Result<u64> {
+/// block and points inode `ino`'s index entry at it. The entry must have
+/// been 0 or its old block is the caller's to release (not after
+/// [`Stored::Unsynced`]). On an error before the entry changed, the new
+/// block goes back.
+fn store_new(
+    sb: &SuperBlock<R2dax>,
+    ino: u32,
+    set: &mut [u8; BLOCK_SIZE as usize],
+) -> Result<Stored> {
     let (b, bh) = alloc::alloc_meta(sb, goal_of(sb, ino))?;
     xattr_seal(set, b);
     bh.with_data_mut(|d| d.copy_from_slice(&set[..]));
@@ -267,17 +306,15 @@ fn store_new(sb: &SuperBlock<R2dax>, ino: u32, set: &mut [u8; BLOCK_SIZE as usiz
     }
     drop(bh);
     match index_put(sb, ino, b) {
-        (_, Ok(())) => Ok(b),
+        (_, Ok(())) => Ok(Stored::Done(b)),
         (true, Err(e)) => {
-            // The entry names the block (in the buffer, which writeback
-            // retries): it is the inode's now.
             sb_err!(
                 sb,
                 "inode {}: writing its attribute index entry failed ({:?})",
                 ino,
                 e
             );
-            Ok(b)
+            Ok(Stored::Unsynced(b))
         }
         (false, Err(e)) => {
             let _ = alloc::free_blocks(sb, b, 1);
@@ -341,7 +378,9 @@ pub(crate) fn init_new(inode: &INode<R2dax>, attrs: &[(XattrNs, &[u8], &[u8])]) 
         core::mem::swap(&mut set, &mut cur);
     }
     let b = if n > 0 {
-        store_new(sb, ino, &mut cur)?
+        match store_new(sb, ino, &mut cur)? {
+            Stored::Done(b) | Stored::Unsynced(b) => b,
+        }
     } else {
         if stale != 0 {
             let (_, r) = index_put(sb, ino, 0);
@@ -364,11 +403,11 @@ pub(crate) fn drop_all(sb: &SuperBlock<R2dax>, ino: u32) -> Result {
     if b == 0 {
         return Ok(());
     }
-    let (changed, r) = index_put(sb, ino, 0);
-    if changed {
-        release(sb, b)?;
+    match index_put(sb, ino, 0) {
+        (true, Ok(())) => release(sb, ino, b),
+        // The media may still name the block: leave it for fsck.
+        (_, r) => r,
     }
-    r
 }
 
 /// The first inode whose index entry names attribute block `block`, for
@@ -424,6 +463,7 @@ impl XattrOperations for R2dax {
         name: &[u8],
         value: Option<&[u8]>,
         mode: SetMode,
+        new_mode: Option<u16>,
     ) -> Result {
         let sb = inode.sb();
         let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
@@ -444,28 +484,32 @@ impl XattrOperations for R2dax {
             })?
         }
         .map_err(edit_errno)?;
-        let new = if n > 0 {
-            store_new(sb, ino, &mut set)?
+        // From here on the change is made once the entry changes in
+        // memory; whether the old block may go depends on the entry's
+        // write.
+        let (new, synced) = if n > 0 {
+            match store_new(sb, ino, &mut set)? {
+                Stored::Done(b) => (b, true),
+                Stored::Unsynced(b) => (b, false),
+            }
         } else {
             match index_put(sb, ino, 0) {
                 (false, Err(e)) => return Err(e),
-                (_, r) => {
-                    if let Err(e) = r {
-                        sb_err!(
-                            sb,
-                            "inode {}: writing its attribute index entry failed ({:?})",
-                            ino,
-                            e
-                        );
-                    }
+                (_, Ok(())) => (0, true),
+                (true, Err(e)) => {
+                    sb_err!(
+                        sb,
+                        "inode {}: writing its attribute index entry failed ({:?})",
+                        ino,
+                        e
+                    );
+                    (0, false)
                 }
             }
-            0
         };
         c.block = Some(new);
-        // The inode uses the new set from here on; the old block goes.
-        if old != 0 {
-            if let Err(e) = release(sb, old) {
+        if old != 0 && synced {
+            if let Err(e) = release(sb, ino, old) {
                 sb_err!(
                     sb,
                     "inode {}: releasing attribute block {} failed ({:?}); fsck.r2dax will reclaim it",
@@ -474,6 +518,16 @@ impl XattrOperations for R2dax {
                     e
                 );
             }
+        } else if old != 0 {
+            sb_err!(
+                sb,
+                "inode {}: attribute block {} stays allocated until fsck.r2dax (the index entry's write failed)",
+                ino,
+                old
+            );
+        }
+        if let Some(m) = new_mode {
+            inode.set_mode(m);
         }
         inode.touch_ctime();
         write_inode(inode)

@@ -827,6 +827,12 @@ void r2dax_set_cached_acl(struct inode *inode, int type, struct posix_acl *acl)
 	set_cached_acl(inode, type, acl);
 }
 
+/* The next permission check asks ->get_inode_acl again. */
+void r2dax_forget_cached_acl(struct inode *inode, int type)
+{
+	forget_cached_acl(inode, type);
+}
+
 int r2dax_acl_chmod(struct mnt_idmap *idmap, struct dentry *dentry, u16 mode)
 {
 	return posix_acl_chmod(idmap, dentry, mode);

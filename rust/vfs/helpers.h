@@ -188,6 +188,7 @@ int r2dax_acl_create(struct inode *dir, u16 *mode, struct posix_acl **default_ac
 int r2dax_acl_update_mode(struct mnt_idmap *idmap, struct inode *inode,
 			  u16 *mode, struct posix_acl **acl);
 void r2dax_set_cached_acl(struct inode *inode, int type, struct posix_acl *acl);
+void r2dax_forget_cached_acl(struct inode *inode, int type);
 int r2dax_acl_chmod(struct mnt_idmap *idmap, struct dentry *dentry, u16 mode);
 int r2dax_init_security(struct inode *inode, struct inode *dir,
 			const unsigned char *name, u32 len,

@@ -540,12 +540,6 @@ impl<T: Operations> Tables<T> {
             kernel::error::to_result(unsafe {
                 raw::r2dax_setattr_simple(idmap, dentry, attr, &mut size_change)
             })?;
-            if mode_change {
-                // The new mode is in the inode: the access ACL follows it.
-                // SAFETY: The arguments are the call's, under the inode
-                // lock.
-                unsafe { Self::acl_chmod(idmap, dentry) }?;
-            }
             if size_change {
                 // SAFETY: The dentry is positive and of ours; `attr` is valid.
                 let (inode, size) =
@@ -570,6 +564,14 @@ impl<T: Operations> Tables<T> {
                 kernel::error::to_result(unsafe {
                     raw::r2dax_setattr_simple(idmap, dentry, attr, &mut dummy)
                 })?;
+            }
+            if mode_change {
+                // The new mode is in the inode (a size change applies it
+                // only in the second call above): the access ACL follows
+                // it, last, as in ext4_setattr.
+                // SAFETY: The arguments are the call's, under the inode
+                // lock.
+                unsafe { Self::acl_chmod(idmap, dentry) }?;
             }
             Ok(0)
         })

@@ -427,6 +427,16 @@ pub(crate) trait Exclusive<T: FileSystem>: private::SealedExclusive {
         unsafe { raw::r2dax_current_time(self.inode().as_raw()) };
     }
 
+    /// Sets the permission bits of the mode (an access ACL that changed
+    /// them); the type bits stay.
+    fn set_mode(&self, mode: u16) {
+        let inode = self.inode().as_raw();
+        // SAFETY: The inode is live; the `Exclusive` proof `self` stands
+        // for the inode lock, which serialises the writers of `i_mode`
+        // (as `setattr_copy`).
+        unsafe { (*inode).i_mode = ((*inode).i_mode & raw::S_IFMT as u16) | (mode & 0o7777) };
+    }
+
     /// Sets ctime to now (an inode whose links changed).
     fn touch_ctime(&self) {
         // SAFETY: The inode is live; the `Exclusive` proof `self` keeps

@@ -105,13 +105,20 @@ pub(crate) trait XattrOperations: FileSystem {
     }
 
     /// Sets attribute `name` of `ns` to `value`, or removes it (`None`;
-    /// `ENODATA` if it does not exist). The inode lock is held.
+    /// `ENODATA` if it does not exist). With `new_mode` (an access ACL's
+    /// `posix_acl_update_mode`), the inode's permission bits become
+    /// `new_mode` together with the change, in the same inode write
+    /// ([`Exclusive::set_mode`]), and only if the change is made. The
+    /// inode lock is held. An error may come after the change was made
+    /// (its inode write failed): the caller must not assume the old
+    /// value stands.
     fn xattr_set(
         _inode: &InodeLocked<'_, Self, Excl>,
         _ns: XattrNs,
         _name: &[u8],
         _value: Option<&[u8]>,
         _mode: SetMode,
+        _new_mode: Option<u16>,
     ) -> Result {
         Err(super::errno::eopnotsupp())
     }
@@ -242,6 +249,8 @@ impl<T: Operations> NewInode<T> {
     /// `security_inode_init_security`: calls `f` with the name (after
     /// `security.`) and value of each label the LSMs give the new inode
     /// named `name` in `dir`. Nothing without an LSM that labels files.
+    /// `name` must be NUL-terminated in memory after its length (SELinux
+    /// runs `strlen` on it): a dentry's name is.
     pub(crate) fn init_security<F: FnMut(&[u8], &[u8]) -> Result>(
         &self,
         dir: &INode<T>,
@@ -262,12 +271,18 @@ impl<T: Operations> NewInode<T> {
             len: usize,
         ) -> c_int {
             // SAFETY: Per the function contract.
-            let (f, name, value) = unsafe {
+            let (f, name) = unsafe {
                 (
                     &mut *ctx.cast::<F>(),
                     kernel::str::CStr::from_char_ptr(name).as_bytes(),
-                    core::slice::from_raw_parts(value.cast::<u8>(), len),
                 )
+            };
+            let value = if value.is_null() || len == 0 {
+                &[][..]
+            } else {
+                // SAFETY: Per the function contract, a non-null value is
+                // readable for `len` bytes.
+                unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) }
             };
             match f(name, value) {
                 Ok(()) => 0,
@@ -418,7 +433,16 @@ impl<T: Operations> Tables<T> {
         // SAFETY: Per the contract.
         let value = (!value.is_null())
             .then(|| unsafe { core::slice::from_raw_parts(value.cast::<u8>(), size) });
-        let mode = if flags & raw::XATTR_CREATE != 0 {
+        let both = raw::XATTR_CREATE | raw::XATTR_REPLACE;
+        let mode = if flags & both == both {
+            // Fails whether the attribute exists or not, as on ext4:
+            // EEXIST if it does, ENODATA if it does not.
+            return match T::xattr_get(inode, ns, name) {
+                Ok(Some(_)) => kernel::error::code::EEXIST.to_errno(),
+                Ok(None) => super::errno::enodata().to_errno(),
+                Err(e) => e.to_errno(),
+            };
+        } else if flags & raw::XATTR_CREATE != 0 {
             SetMode::Create
         } else if flags & raw::XATTR_REPLACE != 0 {
             SetMode::Replace
@@ -427,7 +451,7 @@ impl<T: Operations> Tables<T> {
         };
         // SAFETY: The caller holds the inode lock exclusively (contract).
         let locked = unsafe { InodeLocked::<T, Excl>::assume(inode) };
-        match T::xattr_set(&locked, ns, name, value, mode) {
+        match T::xattr_set(&locked, ns, name, value, mode, None) {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
@@ -462,15 +486,15 @@ impl<T: Operations> Tables<T> {
         let mut out = out;
         // SAFETY: The inode is live.
         let acls = unsafe { raw::r2dax_is_posixacl(raw_inode) };
-        let mut trusted: Option<bool> = None;
+        // Asked before the filesystem takes any lock (the LSM hook behind
+        // it may log); ext4 asks only when a trusted. attribute exists.
+        // SAFETY: A capability check of the caller.
+        let trusted = unsafe { raw::r2dax_capable_sys_admin() };
         let mut total = 0usize;
         let mut too_small = false;
         let res = T::xattr_list(inode, &mut |ns, name| {
             let visible = match ns {
-                XattrNs::Trusted => {
-                    // SAFETY: A capability check of the caller.
-                    *trusted.get_or_insert_with(|| unsafe { raw::r2dax_capable_sys_admin() })
-                }
+                XattrNs::Trusted => trusted,
                 XattrNs::AclAccess | XattrNs::AclDefault => acls,
                 XattrNs::User | XattrNs::Security => true,
             };
@@ -597,21 +621,28 @@ impl<T: Operations> Tables<T> {
         };
         // SAFETY: The caller holds the inode lock exclusively (contract).
         let locked = unsafe { InodeLocked::<T, Excl>::assume(inode) };
-        match T::xattr_set(&locked, ns, b"", bytes.as_deref(), SetMode::Any) {
+        let new_mode = (update_mode && mode != inode.mode()).then_some(mode);
+        match T::xattr_set(&locked, ns, b"", bytes.as_deref(), SetMode::Any, new_mode) {
             Ok(()) => {}
-            // Removing an ACL that is not there succeeds (`setfacl -b`).
-            Err(e) if bytes.is_none() && e == super::errno::enodata() => {}
-            Err(e) => return e.to_errno(),
+            // Removing an ACL that is not there succeeds (`setfacl -b`);
+            // the mode still follows (nothing else to store).
+            Err(e) if bytes.is_none() && e == super::errno::enodata() => {
+                if let Some(m) = new_mode {
+                    locked.set_mode(m);
+                    locked.touch_ctime();
+                    inode.mark_dirty();
+                }
+            }
+            Err(e) => {
+                // The change may have been made before the error (a failed
+                // inode write): the cache must not keep the old ACL.
+                // SAFETY: The inode is live.
+                unsafe { raw::r2dax_forget_cached_acl(raw_inode, ty) };
+                return e.to_errno();
+            }
         }
         // SAFETY: The inode is live; the cache takes its own reference.
         unsafe { raw::r2dax_set_cached_acl(raw_inode, ty, acl) };
-        if update_mode && mode != inode.mode() {
-            // SAFETY: The inode lock is held exclusively, which serialises
-            // the writers of `i_mode` (as `setattr_copy`).
-            unsafe { (*raw_inode).i_mode = mode };
-            locked.touch_ctime();
-            inode.mark_dirty();
-        }
         0
     }
 
