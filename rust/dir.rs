@@ -461,6 +461,17 @@ pub(crate) fn replace_entry(
     Ok(())
 }
 
+/// The inode number the ".." entry of directory `dir` names (for a file
+/// handle's reconnection: `get_parent`).
+pub(crate) fn dotdot(dir: &INode<R2dax>) -> Result<u32> {
+    let bh = dir_block(dir, 0)?;
+    let ino = bh.with_data(|d| match Dirent::decode(d, 0) {
+        DirSlot::Entry(e) if e.name(d) == b".." => Some(e.ino),
+        _ => None,
+    });
+    ino.ok_or_else(|| corrupt(dir, 0, 0))
+}
+
 /// Rewrites the ".." entry of directory `dir` to name `parent`. The
 /// caller writes `dir`'s inode afterwards (its ctime changes with the
 /// move).

@@ -163,6 +163,17 @@ pub(crate) fn read_disk(sb: &SuperBlock<R2dax>, ino: u64) -> Result<State> {
 
 /// Gets inode `ino` from the inode cache or reads it from disk.
 pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>>> {
+    iget_as(sb, ino, false)
+}
+
+/// [`iget`] for a file handle (`handle`): a free or unlinked inode is then
+/// a stale handle (`ESTALE`, nothing logged), not a reference to a free
+/// inode (`EUCLEAN`). The number must be in range.
+pub(crate) fn iget_as(
+    sb: &SuperBlock<R2dax>,
+    ino: u64,
+    handle: bool,
+) -> Result<ARef<INode<R2dax>>> {
     let geo = &sb.info().geo;
     if !u32::try_from(ino).is_ok_and(|i| geo.valid_ino(i)) {
         sb_err!(sb, "inode number {} is out of range", ino);
@@ -172,7 +183,17 @@ pub(crate) fn iget(sb: &SuperBlock<R2dax>, ino: u64) -> Result<ARef<INode<R2dax>
         Iget::Cached(inode) => return Ok(inode),
         Iget::New(new) => new,
     };
-    let State { disk, copy, .. } = read_disk(sb, ino)?;
+    let State { disk, copy, .. } = if handle {
+        match read_slot(sb, ino)? {
+            Ok(Slot::Used { inode, .. }) if inode.links == 0 => {
+                return Err(crate::vfs::errno::estale())
+            }
+            Ok(Slot::Free) => return Err(crate::vfs::errno::estale()),
+            _ => read_disk(sb, ino)?,
+        }
+    } else {
+        read_disk(sb, ino)?
+    };
     if disk.links == 0 {
         sb_err!(sb, "inode {} is referenced but has no links", ino);
         return Err(euclean());

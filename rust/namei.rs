@@ -214,6 +214,7 @@ impl DirInodeOperations for R2dax {
                 return Err(e);
             }
         };
+        new.new_generation();
         // With ACLs, the VFS leaves the umask to us: `posix_acl_create`
         // applies it, or the directory's default ACL instead.
         let acls = if sb.info().xattr_index.lock().is_some() {

@@ -27,6 +27,7 @@ mod alloc;
 mod dax;
 mod dir;
 mod dir_index;
+mod export;
 mod file;
 mod inode;
 mod iomap;

@@ -291,6 +291,7 @@ impl FileSystem for R2dax {
             );
         }
         sb.set_magic(MAGIC);
+        sb.enable_export();
         sb.set_max_bytes(MAX_FILE_BLOCKS << BLOCK_SHIFT);
         sb_info!(
             sb,

@@ -20,6 +20,7 @@
  * kernel crate's types. */
 #include <linux/posix_acl.h>
 #include <linux/xattr.h>
+#include <linux/exportfs.h>
 
 #include "helpers.h"
 

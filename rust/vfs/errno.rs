@@ -33,3 +33,8 @@ pub(crate) fn eopnotsupp() -> Error {
 pub(crate) fn enodata() -> Error {
     errno(raw::ENODATA)
 }
+
+/// `ESTALE`: a file handle names an inode that is gone.
+pub(crate) fn estale() -> Error {
+    errno(raw::ESTALE)
+}

@@ -11,8 +11,9 @@
 //! the type for as long as the module is loaded. The C operation tables
 //! ([`Tables`]) are built from `T`, one file per C object: `fs_context.rs`,
 //! `super_ops.rs`, `inode_ops.rs`, `file_ops.rs`, `vm_ops.rs`, `aops.rs`,
-//! `iomap_ops.rs` and `xattr.rs`.
+//! `iomap_ops.rs`, `xattr.rs` and `export.rs`.
 
+use super::export::ExportOperations;
 use super::file_ops::{DirOperations, FileOperations};
 use super::inode_ops::{DirInodeOperations, InodeOperations};
 use super::iomap_ops::IomapOperations;
@@ -48,8 +49,9 @@ pub(crate) struct Tables<T: Operations>(PhantomData<T>);
 /// The operations on its objects are separate traits, one per C
 /// operation table, with default methods for what a filesystem may leave
 /// out: [`SuperOperations`], [`InodeOperations`], [`DirInodeOperations`],
-/// [`FileOperations`], [`DirOperations`], [`IomapOperations`] and
-/// [`XattrOperations`]. [`Operations`] names them together.
+/// [`FileOperations`], [`DirOperations`], [`IomapOperations`],
+/// [`XattrOperations`] and [`ExportOperations`]. [`Operations`] names
+/// them together.
 pub(crate) trait FileSystem: Sized + Send + Sync + 'static {
     /// Name of the type, as in `mount -t NAME` and `/proc/filesystems`.
     const NAME: &'static CStr;
@@ -110,6 +112,7 @@ pub(crate) trait Operations:
     + DirOperations
     + IomapOperations
     + XattrOperations
+    + ExportOperations
 {
 }
 
@@ -121,6 +124,7 @@ impl<T> Operations for T where
         + DirOperations
         + IomapOperations
         + XattrOperations
+        + ExportOperations
 {
 }
 

@@ -18,6 +18,7 @@ pub(crate) mod dax_device;
 pub(crate) mod dax_holder;
 pub(crate) mod dax_mode;
 pub(crate) mod errno;
+pub(crate) mod export;
 pub(crate) mod fault;
 pub(crate) mod file_ops;
 pub(crate) mod fs;

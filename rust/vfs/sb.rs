@@ -281,6 +281,22 @@ impl<T: FileSystem> SuperBlock<T, New> {
         unsafe { raw::r2dax_sb_set_xattr(self.as_raw(), handlers.as_ptr()) };
     }
 
+    /// Makes the filesystem exportable (NFS, `open_by_handle_at`) through
+    /// [`super::export::ExportOperations`].
+    pub(crate) fn enable_export(&self)
+    where
+        T: super::fs::Operations,
+    {
+        let ops: &'static raw::export_operations = &super::fs::Tables::<T>::EXPORT_OPS;
+        // SAFETY: The superblock is new and exclusively ours; the table is
+        // `'static`. The kernel crate declares `export_operations` opaque;
+        // the layer's bindgen has the full type, the same C struct.
+        unsafe {
+            (*self.as_raw()).s_export_op =
+                (ops as *const raw::export_operations).cast::<kernel::bindings::export_operations>()
+        };
+    }
+
     /// Sets the block size; fails if the device cannot do it.
     pub(crate) fn set_blocksize(&self, size: u32) -> Result {
         let size = i32::try_from(size).map_err(|_| EINVAL)?;

@@ -446,6 +446,17 @@ impl<T: Operations> NewInode<T> {
         self.0.as_ptr()
     }
 
+    /// Gives the new inode a random generation (`i_generation`), which
+    /// file handles carry: a handle to a deleted file whose number a new
+    /// file took is then stale, not a handle to the new file.
+    pub(crate) fn new_generation(&self) {
+        // SAFETY: `get_random_u32` has no preconditions.
+        let g = unsafe { raw::get_random_u32() };
+        // SAFETY: The inode is I_NEW and ours (type invariant), so its
+        // generation is ours to set before it is published.
+        unsafe { (*self.0.as_ptr()).i_generation = g };
+    }
+
     /// Fills in the attributes and the operations for `kind`.
     pub(crate) fn fill(&self, attrs: &Attrs, kind: Kind<'_>) -> Result {
         let inode = self.0.as_ptr();

@@ -375,6 +375,58 @@ pub fn lsetxattr(path: impl AsRef<Path>, name: &[u8], value: &[u8], flags: c_int
     .map(drop)
 }
 
+// File handles.
+
+/// name_to_handle_at(2) of `path` (symlinks not followed): the handle's
+/// type and bytes.
+pub fn name_to_handle(path: impl AsRef<Path>) -> Result<(i32, Vec<u8>)> {
+    let p = c_path(path.as_ref())?;
+    // struct file_handle: handle_bytes (u32), handle_type (i32), then
+    // MAX_HANDLE_SZ (128) bytes.
+    let mut buf = [0u8; 8 + 128];
+    buf[..4].copy_from_slice(&128u32.to_le_bytes());
+    let mut mount_id: c_int = 0;
+    // SAFETY: `p` is NUL-terminated, `buf` is a file_handle with room for
+    // 128 bytes of handle, `mount_id` is writable.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            buf.as_mut_ptr(),
+            &mut mount_id as *mut c_int,
+            0,
+        ) as c_int
+    })?;
+    let n = (u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize).min(128);
+    let ty = i32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    Ok((ty, buf[8..8 + n].to_vec()))
+}
+
+/// open_by_handle_at(2): opens the file that handle (`ty`, `bytes`) names
+/// on the filesystem of `mount` (any open file there) with `flags`.
+pub fn open_by_handle(mount: impl AsFd, ty: i32, bytes: &[u8], flags: c_int) -> Result<OwnedFd> {
+    if bytes.len() > 128 {
+        return Err(Errno(libc::EINVAL));
+    }
+    let mut buf = vec![0u8; 8 + bytes.len()];
+    buf[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf[4..8].copy_from_slice(&ty.to_le_bytes());
+    buf[8..].copy_from_slice(bytes);
+    // SAFETY: `buf` is a file_handle of `bytes.len()` bytes; the call
+    // returns a new descriptor or fails.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mount.as_fd().as_raw_fd(),
+            buf.as_mut_ptr(),
+            flags,
+        ) as c_int
+    })?;
+    // SAFETY: A new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// A mapping made by mmap(2), unmapped on drop.
 ///
 /// Bytes are read and written through it with volatile accesses: the

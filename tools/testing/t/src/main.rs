@@ -67,6 +67,11 @@
 //!   r2dax-t setxattr PATH NAME VALUE [create|replace]   lsetxattr(2)
 //!       with XATTR_CREATE or XATTR_REPLACE (setfattr has no such flags);
 //!       VALUE @N is N bytes of a fixed pattern
+//!   r2dax-t handle PATH                           name_to_handle_at(2):
+//!       prints the handle as TYPE:HEX
+//!   r2dax-t open-handle MNT TYPE:HEX              open_by_handle_at(2) on
+//!       MNT's filesystem: prints the inode number, and for a regular
+//!       file its size and CRC-32C, or the error
 //!   r2dax-t as UID GID CMD ARGS...                run CMD as UID:GID, no
 //!       supplementary groups (busybox has no su that does this); exits
 //!       with CMD's status
@@ -467,6 +472,58 @@ fn main() -> ExitCode {
             };
             report(r2dax_sys::lsetxattr(&a[1], a[2].as_bytes(), &value, flags))
         }
+        Some("handle") if a.len() == 2 => match r2dax_sys::name_to_handle(&a[1]) {
+            Ok((ty, h)) => {
+                let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+                println!("{ty}:{hex}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(Err(e)),
+        },
+        Some("open-handle") if a.len() == 3 => {
+            let parsed = a[2].split_once(':').and_then(|(t, h)| {
+                let ty = t.parse::<i32>().ok()?;
+                let bytes = (0..h.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()?;
+                Some((ty, bytes))
+            });
+            let Some((ty, bytes)) = parsed else {
+                eprintln!("r2dax-t: open-handle: bad handle {}", a[2]);
+                return ExitCode::from(2);
+            };
+            let mnt = match std::fs::File::open(&a[1]) {
+                Ok(f) => f,
+                Err(e) => return report(Err(Errno::from(e))),
+            };
+            match r2dax_sys::open_by_handle(&mnt, ty, &bytes, libc::O_RDONLY) {
+                Ok(fd) => {
+                    let mut f = std::fs::File::from(fd);
+                    let meta = match f.metadata() {
+                        Ok(m) => m,
+                        Err(e) => return report(Err(Errno::from(e))),
+                    };
+                    use std::os::unix::fs::MetadataExt;
+                    if meta.is_file() {
+                        let mut data = Vec::new();
+                        if let Err(e) = std::io::Read::read_to_end(&mut f, &mut data) {
+                            return report(Err(Errno::from(e)));
+                        }
+                        println!(
+                            "ino {} size {} crc {:08x}",
+                            meta.ino(),
+                            data.len(),
+                            r2dax_format::crc32c(&data)
+                        );
+                    } else {
+                        println!("ino {}", meta.ino());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report(Err(e)),
+            }
+        }
         Some("as") if a.len() >= 4 => {
             use std::os::unix::process::CommandExt;
             let (Ok(uid), Ok(gid)) = (a[1].parse::<u32>(), a[2].parse::<u32>()) else {
@@ -514,6 +571,8 @@ usage: r2dax-t COMMAND ARGS... (see the source's documentation for each)
   straddle FILE collapse|punch|truncate
   shift-mapped FILE collapse|insert OFF LEN
   setxattr PATH NAME VALUE|@N [create|replace]
+  handle PATH
+  open-handle MNT TYPE:HEX
   as UID GID CMD ARGS...
 ";
 
