@@ -54,6 +54,19 @@ for b in $HOST_BINS; do
 	copy_with_libs "$p"
 done
 if [ -f /etc/mke2fs.conf ]; then cp /etc/mke2fs.conf "$root/etc/"; fi
+# The NFS server and client (test 046): nfs-utils' daemons and mount
+# helper, libtirpc's transport table, the service and protocol names, and
+# nfs-utils' state directory.
+for b in rpc.nfsd rpc.mountd exportfs mount.nfs; do
+	p=$(command -v "$b") || p=/sbin/$b
+	[ -x "$p" ] || die "host program $b missing (run scripts/setup-host.sh)"
+	copy_with_libs "$p"
+	# The test runs it as /sbin/NAME, wherever the host has it.
+	[ -e "$root/sbin/$b" ] || ln -s "$p" "$root/sbin/$b"
+done
+ln -s mount.nfs "$root/sbin/mount.nfs4"
+cp /etc/netconfig /etc/services /etc/protocols "$root/etc/"
+mkdir -p "$root/var/lib/nfs"
 
 # busybox for everything else; real programs copied above win.
 cp /bin/busybox "$root/bin/busybox"

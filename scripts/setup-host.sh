@@ -14,6 +14,8 @@ xfsprogs e2fsprogs fio stress-ng python3"
 DEBS="$DEBS xfslibs-dev libattr1-dev libacl1-dev libaio-dev liburing-dev uuid-dev libgdbm-dev \
 libcap-dev autoconf automake libtool pkg-config acl attr gawk psmisc file quota libcap2-bin \
 procps bsdextrautils xxd"
+# The NFS server and client tools the guest's export test runs.
+DEBS="$DEBS nfs-kernel-server"
 
 say() { echo "setup-host: $*"; }
 die() { echo "setup-host: error: $*" >&2; exit 1; }
