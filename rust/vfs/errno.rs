@@ -38,3 +38,9 @@ pub(crate) fn enodata() -> Error {
 pub(crate) fn estale() -> Error {
     errno(raw::ESTALE)
 }
+
+/// `ERR_PTR`: an errno encoded in a pointer, for callbacks that return
+/// one (`lookup`, `get_inode_acl`, the export operations).
+pub(super) fn err_ptr<U>(e: Error) -> *mut U {
+    e.to_errno() as isize as *mut U
+}

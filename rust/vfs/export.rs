@@ -18,6 +18,7 @@
 //! exclusively (`reconnect_one` in 6.12's fs/exportfs/expfs.c locks it
 //! around the call).
 
+use super::errno::err_ptr;
 use super::fs::{FileSystem, Operations, Tables};
 use super::raw;
 use super::sb::SuperBlock;
@@ -45,11 +46,6 @@ pub(crate) trait ExportOperations: FileSystem {
     fn parent(_dir: &INode<Self>) -> Result<ARef<INode<Self>>> {
         Err(super::errno::estale())
     }
-}
-
-/// `ERR_PTR`: an errno encoded in a pointer.
-fn err_ptr<U>(e: Error) -> *mut U {
-    e.to_errno() as isize as *mut U
 }
 
 impl<T: Operations> Tables<T> {

@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use super::errno::eopnotsupp;
+use super::errno::{eopnotsupp, err_ptr};
 use super::fs::{FileSystem, Operations, Tables};
 use super::lock::{Excl, InodeLocked, Quiesced, RenameInode};
 use super::raw;
@@ -41,11 +41,6 @@ fn new_encode_dev(dev: raw::dev_t) -> u32 {
 /// Whether `inode` is a directory (`S_ISDIR`; the type bits never change).
 fn is_dir<T: FileSystem>(inode: &INode<T>) -> bool {
     u32::from(inode.mode()) & raw::S_IFMT == raw::S_IFDIR
-}
-
-/// `ERR_PTR`: an errno encoded in a pointer.
-fn err_ptr<U>(e: Error) -> *mut U {
-    e.to_errno() as isize as *mut U
 }
 
 /// The operations of every inode (`struct inode_operations` members

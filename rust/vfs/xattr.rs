@@ -21,6 +21,7 @@
 //! (`vfs_setxattr`, `vfs_removexattr`, `vfs_set_acl`, `notify_change`).
 //! The filesystem serialises its readers against its writers itself.
 
+use super::errno::err_ptr;
 use super::fs::{FileSystem, Operations, Tables};
 use super::lock::{Excl, Exclusive, InodeLocked};
 use super::raw;
@@ -134,11 +135,6 @@ pub(crate) trait XattrOperations: FileSystem {
 fn ptr_err<U>(p: *const U) -> Option<Error> {
     let v = p as isize;
     (-4095..0).contains(&v).then(|| Error::from_errno(v as i32))
-}
-
-/// `ERR_PTR`: an errno encoded in a pointer.
-fn err_ptr<U>(e: Error) -> *mut U {
-    e.to_errno() as isize as *mut U
 }
 
 /// A POSIX ACL: one reference to a `struct posix_acl`, dropped with the
@@ -363,6 +359,31 @@ impl<T: Operations> Tables<T> {
         null(),
     ];
 
+    /// The namespace, inode and name a handler is called with, once the
+    /// filesystem is known to be up.
+    ///
+    /// # Safety
+    ///
+    /// `handler` is one of [`Self::XATTR_HANDLERS`], `inode` a live inode
+    /// of ours and `name` a NUL-terminated string, all valid for `'a`.
+    unsafe fn handler_args<'a>(
+        handler: *const raw::xattr_handler,
+        inode: *mut raw::inode,
+        name: *const c_char,
+    ) -> Result<(XattrNs, &'a INode<T>, &'a [u8])> {
+        // SAFETY: Per the function contract.
+        let (flags, inode, name) = unsafe {
+            (
+                (*handler).flags,
+                INode::<T>::from_raw(inode),
+                kernel::str::CStr::from_char_ptr(name).as_bytes(),
+            )
+        };
+        let ns = XattrNs::from_flags(flags).ok_or(EINVAL)?;
+        inode.check_up()?;
+        Ok((ns, inode, name))
+    }
+
     /// # Safety
     ///
     /// Called by the VFS (`__vfs_getxattr`) with one of our handlers, a
@@ -377,19 +398,10 @@ impl<T: Operations> Tables<T> {
         size: usize,
     ) -> c_int {
         // SAFETY: Per the contract.
-        let (ns, inode, name) = unsafe {
-            (
-                XattrNs::from_flags((*handler).flags),
-                INode::<T>::from_raw(inode),
-                kernel::str::CStr::from_char_ptr(name).as_bytes(),
-            )
+        let (ns, inode, name) = match unsafe { Self::handler_args(handler, inode, name) } {
+            Ok(a) => a,
+            Err(e) => return e.to_errno(),
         };
-        let Some(ns) = ns else {
-            return EINVAL.to_errno();
-        };
-        if let Err(e) = inode.check_up() {
-            return e.to_errno();
-        }
         match T::xattr_get(inode, ns, name) {
             // SAFETY: Per the contract.
             Ok(Some(v)) => unsafe { copy_out(&v, buffer, size) },
@@ -417,19 +429,10 @@ impl<T: Operations> Tables<T> {
         flags: c_int,
     ) -> c_int {
         // SAFETY: Per the contract.
-        let (ns, inode, name) = unsafe {
-            (
-                XattrNs::from_flags((*handler).flags),
-                INode::<T>::from_raw(inode),
-                kernel::str::CStr::from_char_ptr(name).as_bytes(),
-            )
+        let (ns, inode, name) = match unsafe { Self::handler_args(handler, inode, name) } {
+            Ok(a) => a,
+            Err(e) => return e.to_errno(),
         };
-        let Some(ns) = ns else {
-            return EINVAL.to_errno();
-        };
-        if let Err(e) = inode.check_up() {
-            return e.to_errno();
-        }
         // SAFETY: Per the contract.
         let value = (!value.is_null())
             .then(|| unsafe { core::slice::from_raw_parts(value.cast::<u8>(), size) });
