@@ -140,7 +140,7 @@ fn init_xattrs(
     name: &[u8],
     acls: &NewAcls,
 ) -> Result {
-    if dir.sb().info().xattr_index.lock().is_none() {
+    if !dir.sb().info().xattrs {
         return Ok(());
     }
     let mut labels: KVec<(KVec<u8>, KVec<u8>)> = KVec::new();
@@ -217,7 +217,7 @@ impl DirInodeOperations for R2dax {
         new.new_generation();
         // With ACLs, the VFS leaves the umask to us: `posix_acl_create`
         // applies it, or the directory's default ACL instead.
-        let acls = if sb.info().xattr_index.lock().is_some() {
+        let acls = if sb.info().xattrs {
             match new.acl_create(dir) {
                 Ok(a) => a,
                 Err(e) => {

@@ -73,6 +73,10 @@ pub(crate) struct SbInfo {
     /// allocator's lock, `disk` and buffer locks nest inside it.
     #[pin]
     pub(crate) xattr_index: Mutex<Option<crate::inode::State>>,
+    /// Whether `xattr_index` is `Some` (the `XATTR` feature; immutable),
+    /// for the create and free paths, which need not take its lock to
+    /// ask.
+    pub(crate) xattrs: bool,
 }
 
 /// The options of one mount or remount request.
@@ -321,6 +325,7 @@ impl FileSystem for R2dax {
             unwritten: disk.feature_incompat & feature::INCOMPAT_UNWRITTEN != 0,
             disk <- new_mutex!(disk, "r2dax_sb_disk"),
             alloc <- new_mutex!(AllocState { groups, dirty: false }, "r2dax_alloc"),
+            xattrs: xattr_index.is_some(),
             xattr_index <- new_mutex!(xattr_index, "r2dax_xattr_index"),
         }? Error))
     }

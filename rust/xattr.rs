@@ -343,7 +343,7 @@ pub(crate) fn init_new(inode: &INode<R2dax>, attrs: &[(XattrNs, &[u8], &[u8])]) 
     let sb = inode.sb();
     let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
     let mut c = inode.data().xattr.lock();
-    if sb.info().xattr_index.lock().is_none() {
+    if !sb.info().xattrs {
         return Ok(());
     }
     let stale = index_get(sb, ino)?;
@@ -396,7 +396,7 @@ pub(crate) fn init_new(inode: &INode<R2dax>, attrs: &[(XattrNs, &[u8], &[u8])]) 
 /// its block released): rule 8's last step, before the inode's slot and
 /// number go back. No one else can reach the inode.
 pub(crate) fn drop_all(sb: &SuperBlock<R2dax>, ino: u32) -> Result {
-    if sb.info().xattr_index.lock().is_none() {
+    if !sb.info().xattrs {
         return Ok(());
     }
     let b = index_get(sb, ino)?;
