@@ -76,7 +76,7 @@ if [ "$subset" -eq 0 ]; then
 	tally "$top/out/fstests-check.log" "$frc" "fstests subset (see out/fstests-check.log)" fstests-subset
 fi
 if [ "$subset" -eq 0 ]; then
-	for scenario in fsync mapsync; do
+	for scenario in fsync mapsync xattr; do
 		echo "=== guest: power-cut test ($scenario)"
 		crc=0
 		"$top/scripts/crash-test.sh" $scenario || crc=$?

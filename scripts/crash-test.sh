@@ -1,7 +1,7 @@
 #!/bin/sh
 # A power-cut test: two guest boots on the same NVDIMM image.
 #
-#   crash-test.sh [fsync|mapsync]
+#   crash-test.sh [fsync|mapsync|xattr]
 #
 # fsync (the default):
 #   1. crash-load: a workload fsyncs files and reports them ("SYNCED"),
@@ -16,6 +16,13 @@
 #      record ("LOGGED"); the host kills the guest after 2000..5999 of them;
 #   2. crash-check-mapsync: fsck clean, every reported record intact and
 #      inside the file size, with no msync or fsync ever called.
+# xattr:
+#   1. crash-load-xattr: attribute churn (new files with attributes and
+#      ACLs, changes to files sharing an attribute block), each fsync'd
+#      set reported ("SYNCED @name"), a change announced with its before
+#      and after sums; the host kills the guest after 30..89 lines;
+#   2. crash-check: as for fsync, comparing attributes (crash rule 8: the
+#      old set or the new one, a reference count too high at most).
 # Ends with "N passed, N failed, N skipped" (from phase 2).
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +39,10 @@ mapsync)
 	export R2DAX_CRASH=mapsync
 	pattern='^LOGGED '
 	count=${R2DAX_CUT_COUNT:-$(( 2000 + $(od -An -N2 -tu2 /dev/urandom) % 4000 ))} ;;
+xattr)
+	export R2DAX_CRASH=xattr
+	pattern='^SYNCED '
+	count=${R2DAX_CUT_COUNT:-$(( 30 + $(od -An -N1 -tu1 /dev/urandom) % 60 ))} ;;
 *) die "unknown scenario '$scenario'" ;;
 esac
 say "phase 1 ($scenario): workload, power cut after $count lines matching '$pattern'"
