@@ -61,9 +61,21 @@ tally() {
 }
 
 echo "=== guest: test suite"
-"$top/scripts/run-guest.sh" check "$@"
-grc=$?
-tally "$top/out/check/results.log" "$grc" "guest suite" guest-suite
+if [ "$subset" -eq 0 ]; then
+	# The lsm group needs a boot of its own, with Smack active.
+	"$top/scripts/run-guest.sh" check -x lsm
+	grc=$?
+	tally "$top/out/check/results.log" "$grc" "guest suite" guest-suite
+	echo "=== guest: security labels (lsm group, a boot with lsm=smack)"
+	R2DAX_KERNEL_ARGS=lsm=smack R2DAX_LOGDIR=$top/out/check-lsm \
+		"$top/scripts/run-guest.sh" check -g lsm
+	grc=$?
+	tally "$top/out/check-lsm/results.log" "$grc" "guest suite (lsm=smack)" guest-suite-lsm
+else
+	"$top/scripts/run-guest.sh" check "$@"
+	grc=$?
+	tally "$top/out/check/results.log" "$grc" "guest suite" guest-suite
+fi
 
 # The fstests subset (scripts/fstests/check.list) and the power-cut test
 # need boots of their own; they run with the full suite (not with a subset

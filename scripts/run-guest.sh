@@ -13,7 +13,8 @@
 # host's userland (lab.rst, "fstests"). The kernel is
 # the R2DAX_KERNEL variant (test or bench), the initramfs out/initramfs.cpio.gz
 # or R2DAX_INITRD. R2DAX_BENCH* variables are passed on the kernel command
-# line (spaces become commas). The kernel console (ttyS0) goes to
+# line (spaces become commas), R2DAX_KERNEL_ARGS as it is (lsm=smack,
+# say). The kernel console (ttyS0) goes to
 # out/<job>/console.log, the job's output (ttyS1) to out/<job>/results.log
 # (or both to R2DAX_LOGDIR),
 # and, live, to stdout. A watchdog (R2DAX_GUEST_TIMEOUT seconds) kills a
@@ -73,6 +74,8 @@ nvdimm_add() {
 nvdimm_add 0 "$nvdir/pmem0-$pmem_size.img" "$pmem_size" 9
 slots=2
 cmdline="console=ttyS0 panic=-1 R2DAX_JOB=$job"
+# Kernel parameters of this boot only (lsm=smack for the lsm group).
+[ -n "${R2DAX_KERNEL_ARGS:-}" ] && cmdline="$cmdline $R2DAX_KERNEL_ARGS"
 if [ -n "$devdax_size" ]; then
 	nvdimm_add 1 "$nvdir/devdax1-$devdax_size.img" "$devdax_size"
 	cmdline="$cmdline R2DAX_DEVDAX=1"
