@@ -375,6 +375,14 @@ pub fn lsetxattr(path: impl AsRef<Path>, name: &[u8], value: &[u8], flags: c_int
     .map(drop)
 }
 
+/// lremovexattr(2): removes `path`'s attribute `name`.
+pub fn lremovexattr(path: impl AsRef<Path>, name: &[u8]) -> Result<()> {
+    let p = c_path(path.as_ref())?;
+    let n = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `p` and `n` are NUL-terminated.
+    check(unsafe { libc::lremovexattr(p.as_ptr(), n.as_ptr()) }).map(drop)
+}
+
 // File handles.
 
 /// name_to_handle_at(2) of `path` (symlinks not followed): the handle's

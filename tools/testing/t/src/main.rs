@@ -67,6 +67,12 @@
 //!   r2dax-t setxattr PATH NAME VALUE [create|replace]   lsetxattr(2)
 //!       with XATTR_CREATE or XATTR_REPLACE (setfattr has no such flags);
 //!       VALUE @N is N bytes of a fixed pattern
+//!   r2dax-t fill-xattrs PATH PREFIX              sets PREFIX0=v0,
+//!       PREFIX1=v1, ... until a call fails; prints "N: ERROR" (the
+//!       number stored, then the error); one process for what would take
+//!       hundreds of setfattr runs
+//!   r2dax-t clear-xattrs PATH                     removes every attribute
+//!       llistxattr(2) lists; prints "N removed" or the first error
 //!   r2dax-t handle PATH                           name_to_handle_at(2):
 //!       prints the handle as TYPE:HEX
 //!   r2dax-t open-handle MNT TYPE:HEX              open_by_handle_at(2) on
@@ -472,6 +478,36 @@ fn main() -> ExitCode {
             };
             report(r2dax_sys::lsetxattr(&a[1], a[2].as_bytes(), &value, flags))
         }
+        Some("fill-xattrs") if a.len() == 3 => {
+            let mut n = 0u64;
+            loop {
+                let name = format!("{}{n}", a[2]);
+                let value = format!("v{n}");
+                if let Err(e) = r2dax_sys::lsetxattr(&a[1], name.as_bytes(), value.as_bytes(), 0) {
+                    println!("{n}: {e}");
+                    return ExitCode::SUCCESS;
+                }
+                n += 1;
+            }
+        }
+        Some("clear-xattrs") if a.len() == 2 => {
+            let removed = r2dax_sys::llistxattr(&a[1]).and_then(|names| {
+                for name in &names {
+                    r2dax_sys::lremovexattr(&a[1], name)?;
+                }
+                Ok(names.len())
+            });
+            match removed {
+                Ok(n) => {
+                    println!("{n} removed");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Some("handle") if a.len() == 2 => match r2dax_sys::name_to_handle(&a[1]) {
             Ok((ty, h)) => {
                 let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
@@ -571,6 +607,8 @@ usage: r2dax-t COMMAND ARGS... (see the source's documentation for each)
   straddle FILE collapse|punch|truncate
   shift-mapped FILE collapse|insert OFF LEN
   setxattr PATH NAME VALUE|@N [create|replace]
+  fill-xattrs PATH PREFIX
+  clear-xattrs PATH
   handle PATH
   open-handle MNT TYPE:HEX
   as UID GID CMD ARGS...
