@@ -67,12 +67,13 @@ pub(crate) struct SbInfo {
     #[pin]
     pub(crate) alloc: Mutex<AllocState>,
     /// The attribute index, inode 3 (with the `XATTR` feature; `None`
-    /// without): its on-disk image and map, its entries, and the
-    /// reference counts of attribute blocks (`crate::xattr`). Taken after
+    /// without): its on-disk image and map, its entries, the reference
+    /// counts of attribute blocks and the list of blocks to share
+    /// (`crate::xattr`). Taken after
     /// an inode's `RInode::xattr`, never with an inode's `state`; the
     /// allocator's lock, `disk` and buffer locks nest inside it.
     #[pin]
-    pub(crate) xattr_index: Mutex<Option<crate::inode::State>>,
+    pub(crate) xattr_index: Mutex<Option<crate::xattr::Index>>,
     /// Whether `xattr_index` is `Some` (the `XATTR` feature; immutable),
     /// for the create and free paths, which need not take its lock to
     /// ask.

@@ -8,12 +8,15 @@
 //! the index switches the inode to it, and only then is the old block
 //! released (a shared block's reference count drops, an unshared one is
 //! freed). A block that any index entry names is never rewritten, except
-//! for its reference count.
+//! for its reference count. A new set identical to one the mount has read
+//! or written shares that block instead ([`ShareList`], the role of ext2's
+//! mbcache): its count is raised and written before the entry names it.
 //!
 //! Locks, outermost first: the VFS's `i_rwsem` (held by every writer),
 //! the inode's [`RInode::xattr`] (readers and writers of one inode's
 //! attributes; its cache of the block number), [`SbInfo::xattr_index`]
-//! (the index inode's map and entries, and every reference count), then
+//! (the index inode's map and entries, every reference count, and the
+//! share list), then
 //! the allocator's lock and buffer locks. `RInode::state` may be taken
 //! under `RInode::xattr` (the inode write of a change), never the other
 //! way round; `xattr_index` is never held with an inode's `state`.
@@ -24,9 +27,9 @@
 use crate::alloc;
 use crate::inode::{map_insert, map_lookup, read_ptr, write_disk, write_inode, State};
 use crate::ondisk::{
-    mode, ptr_block, xattr, xattr_edit, xattr_seal, Geometry, Inode, Slot, XattrBlock,
-    XattrEditError, XattrMode, BLOCK_SIZE, INODE_SIZE, PTR_UNWRITTEN, XATTR_INDEX_INO,
-    XATTR_REFCOUNT_OFFSET,
+    mode, ptr_block, xattr, xattr_edit, xattr_seal, xattr_set_bytes, xattr_set_refcount, Geometry,
+    Inode, Slot, XattrBlock, XattrEditError, XattrMode, BLOCK_SIZE, INODE_SIZE, PTR_UNWRITTEN,
+    XATTR_INDEX_INO,
 };
 use crate::super_::R2dax;
 use crate::vfs::errno::{eopnotsupp, euclean};
@@ -45,6 +48,83 @@ pub(crate) struct Cache {
     /// The number of the inode's attribute block (0: none), once read
     /// from the index; `None` until then.
     block: Option<u64>,
+}
+
+/// The attribute index under [`SbInfo::xattr_index`].
+///
+/// [`SbInfo::xattr_index`]: crate::super_::SbInfo::xattr_index
+pub(crate) struct Index {
+    /// The index inode (inode 3): its on-disk image and block map.
+    map: State,
+    /// Attribute blocks a new identical set may share.
+    share: ShareList,
+}
+
+/// Attribute blocks a new identical set may share (the role of ext2's
+/// mbcache): the last [`SHARE_MAX`] blocks read or written, by the hash
+/// of their set. A hint, found by hash and then compared byte for byte.
+/// Every block in it is allocated, with a reference count (in its
+/// buffer) at least the number of index entries that name it, possibly
+/// none for a moment: counts change only under the index lock that guards
+/// the list, [`share`] raises one before it makes the entry, and the only
+/// free of an attribute block, [`release`] at count 1, takes the block
+/// out of the list first, under that lock.
+struct ShareList {
+    /// [`SHARE_MAX`] slots of (hash, block); block 0 (never a data
+    /// block) marks an empty one.
+    slots: KVec<(u32, u64)>,
+    /// The slot the next block goes into, overwriting the oldest.
+    next: usize,
+}
+
+/// Blocks remembered for sharing per mount (16 bytes each).
+const SHARE_MAX: usize = 256;
+
+impl ShareList {
+    fn new() -> Result<Self> {
+        Ok(ShareList {
+            slots: KVec::from_elem((0, 0), SHARE_MAX, GFP_KERNEL)?,
+            next: 0,
+        })
+    }
+
+    /// Remembers block `blk`, which holds a set of hash `hash`.
+    fn add(&mut self, hash: u32, blk: u64) {
+        if let Some(s) = self.slots.get_mut(self.next) {
+            *s = (hash, blk);
+        }
+        self.next = (self.next + 1) % SHARE_MAX;
+    }
+
+    /// Remembers block `blk` unless it is already in the list.
+    fn add_new(&mut self, hash: u32, blk: u64) {
+        if !self.slots.iter().any(|s| s.1 == blk) {
+            self.add(hash, blk);
+        }
+    }
+
+    /// Forgets block `blk`.
+    fn forget(&mut self, blk: u64) {
+        for s in self.slots.iter_mut().filter(|s| s.1 == blk) {
+            *s = (0, 0);
+        }
+    }
+
+    /// The `k`-th newest slot (`k` from 1).
+    fn newest(&self, k: usize) -> (u32, u64) {
+        let i = (self.next + SHARE_MAX - k % SHARE_MAX) % SHARE_MAX;
+        self.slots.get(i).copied().unwrap_or((0, 0))
+    }
+}
+
+/// Candidates [`share`] compares at most per set: blocks with the same
+/// hash but another set (crafted ones, say) cost a read each, under the
+/// index lock.
+const SHARE_TRIES: usize = 8;
+
+/// The hash a set is remembered by in [`Index::share`].
+fn set_hash(b: &[u8]) -> u32 {
+    crate::ondisk::crc32c(xattr_set_bytes(b))
 }
 
 /// The on-disk namespace index of `ns` (the format numbers them as the
@@ -74,7 +154,7 @@ fn vfs_ns(ns: u8) -> Option<XattrNs> {
 /// Reads and checks the attribute index at mount (with the `XATTR`
 /// feature): inode 3 must be a regular file with one link and the size
 /// the inode count gives.
-pub(crate) fn load_index(sb: &SuperBlock<R2dax, New>, geo: &Geometry) -> Result<State> {
+pub(crate) fn load_index(sb: &SuperBlock<R2dax, New>, geo: &Geometry) -> Result<Index> {
     let (blk, off) = geo.inode_location(XATTR_INDEX_INO).ok_or(EIO)?;
     let mut slot = [0u8; INODE_SIZE];
     sb.bread(blk)?.with_data(|d| {
@@ -103,10 +183,13 @@ pub(crate) fn load_index(sb: &SuperBlock<R2dax, New>, geo: &Geometry) -> Result<
     {
         return bad("not an index of this filesystem's size");
     }
-    Ok(State {
-        disk,
-        copy,
-        ..State::default()
+    Ok(Index {
+        map: State {
+            disk,
+            copy,
+            ..State::default()
+        },
+        share: ShareList::new()?,
     })
 }
 
@@ -121,11 +204,11 @@ fn goal_of(sb: &SuperBlock<R2dax>, ino: u32) -> u32 {
 fn index_get(sb: &SuperBlock<R2dax>, ino: u32) -> Result<u64> {
     let geo = &sb.info().geo;
     let idx = sb.info().xattr_index.lock();
-    let Some(st) = idx.as_ref() else {
+    let Some(ix) = idx.as_ref() else {
         return Ok(0);
     };
     let (lblk, off) = xattr::index_pos(ino);
-    let p = map_lookup(sb, &st.disk, lblk)?;
+    let p = map_lookup(sb, &ix.map.disk, lblk)?;
     if p == 0 {
         return Ok(0);
     }
@@ -155,10 +238,14 @@ fn index_get(sb: &SuperBlock<R2dax>, ino: u32) -> Result<u64> {
 /// the write fails (design.rst, "When a metadata write fails"). An index
 /// block is allocated (zeroed and written) for the first entry in it.
 fn index_put(sb: &SuperBlock<R2dax>, ino: u32, val: u64) -> (bool, Result) {
-    let mut idx = sb.info().xattr_index.lock();
-    let Some(st) = idx.as_mut() else {
-        return (false, Err(eopnotsupp()));
-    };
+    match sb.info().xattr_index.lock().as_mut() {
+        Some(ix) => put_locked(sb, &mut ix.map, ino, val),
+        None => (false, Err(eopnotsupp())),
+    }
+}
+
+/// [`index_put`] with the index locked: `st` is its map.
+fn put_locked(sb: &SuperBlock<R2dax>, st: &mut State, ino: u32, val: u64) -> (bool, Result) {
     let (lblk, off) = xattr::index_pos(ino);
     let p = match map_lookup(sb, &st.disk, lblk) {
         Ok(0) if val == 0 => return (false, Ok(())),
@@ -205,7 +292,7 @@ fn new_index_block(sb: &SuperBlock<R2dax>, ino: u32, st: &mut State, lblk: u64) 
 /// attribute block at all). Under the index lock, which serialises every
 /// change of a reference count.
 fn release(sb: &SuperBlock<R2dax>, ino: u32, blk: u64) -> Result {
-    let _idx = sb.info().xattr_index.lock();
+    let mut idx = sb.info().xattr_index.lock();
     let bh = sb.bread(blk)?;
     let refs = bh.with_data(|d| XattrBlock::decode(d, blk).map(|x| x.refcount));
     let refs = match refs {
@@ -222,26 +309,46 @@ fn release(sb: &SuperBlock<R2dax>, ino: u32, blk: u64) -> Result {
         }
     };
     if refs > 1 {
-        bh.with_data_mut(|d| {
-            if let Some(dst) = d.get_mut(XATTR_REFCOUNT_OFFSET..XATTR_REFCOUNT_OFFSET + 8) {
-                dst.copy_from_slice(&(refs - 1).to_le_bytes());
-            }
-        });
+        bh.with_data_mut(|d| xattr_set_refcount(d, refs - 1));
         return bh.sync();
     }
     drop(bh);
+    // Out of the share list before the block can be allocated again.
+    if let Some(ix) = idx.as_mut() {
+        ix.share.forget(blk);
+    }
     alloc::free_blocks(sb, blk, 1)
 }
 
 /// The inode's attribute block (0: none), from the cache or the index.
+/// A block read from the index joins the share list, so that sets
+/// written before the mount are shared too.
 fn block_of(inode: &INode<R2dax>, c: &mut Cache) -> Result<u64> {
     if let Some(b) = c.block {
         return Ok(b);
     }
     let ino = u32::try_from(inode.ino()).map_err(|_| EIO)?;
     let b = index_get(inode.sb(), ino)?;
+    if b != 0 {
+        remember(inode.sb(), b);
+    }
     c.block = Some(b);
     Ok(b)
+}
+
+/// Adds attribute block `blk`, which an inode's index entry names, to the
+/// share list if it decodes. The caller holds that inode's
+/// `RInode::xattr`, so the entry, and the block's use, last until the
+/// block is in the list; from then on [`release`] takes it out.
+fn remember(sb: &SuperBlock<R2dax>, blk: u64) {
+    let Ok(bh) = sb.bread(blk) else {
+        return;
+    };
+    let hash = bh.with_data(|d| XattrBlock::decode(d, blk).ok().map(|_| set_hash(d)));
+    drop(bh);
+    if let (Some(h), Some(ix)) = (hash, sb.info().xattr_index.lock().as_mut()) {
+        ix.share.add_new(h, blk);
+    }
 }
 
 /// Runs `f` on inode `ino`'s attribute block `blk`, decoded; a block that
@@ -286,16 +393,22 @@ enum Stored {
     Unsynced(u64),
 }
 
-/// Writes the attribute set `set` (a built, unsealed block) into a new
-/// block and points inode `ino`'s index entry at it. The entry must have
-/// been 0 or its old block is the caller's to release (not after
-/// [`Stored::Unsynced`]). On an error before the entry changed, the new
-/// block goes back.
+/// Points inode `ino`'s index entry at a block that holds the set `set`
+/// (a built, unsealed block): one already in use with the same set if
+/// [`Index::share`] knows one, else a new one. The entry must have been
+/// 0 or its old block is the caller's to release (not after
+/// [`Stored::Unsynced`]). On an error before the entry changed, a new
+/// block goes back and a shared one's count comes down; an index block
+/// linked for the entry stays (it is the index's, and empty).
 fn store_new(
     sb: &SuperBlock<R2dax>,
     ino: u32,
     set: &mut [u8; BLOCK_SIZE as usize],
 ) -> Result<Stored> {
+    let hash = set_hash(&set[..]);
+    if let Some(stored) = share(sb, ino, set, hash)? {
+        return Ok(stored);
+    }
     let (b, bh) = alloc::alloc_meta(sb, goal_of(sb, ino))?;
     xattr_seal(set, b);
     bh.with_data_mut(|d| d.copy_from_slice(&set[..]));
@@ -305,7 +418,20 @@ fn store_new(
         return Err(e);
     }
     drop(bh);
-    match index_put(sb, ino, b) {
+    let mut idx = sb.info().xattr_index.lock();
+    let Some(ix) = idx.as_mut() else {
+        drop(idx);
+        let _ = alloc::free_blocks(sb, b, 1);
+        return Err(eopnotsupp());
+    };
+    let (changed, r) = put_locked(sb, &mut ix.map, ino, b);
+    if changed {
+        // Named by the entry (in memory at least): another inode may
+        // share it from now on.
+        ix.share.add(hash, b);
+    }
+    drop(idx);
+    match (changed, r) {
         (_, Ok(())) => Ok(Stored::Done(b)),
         (true, Err(e)) => {
             sb_err!(
@@ -321,6 +447,83 @@ fn store_new(
             Err(e)
         }
     }
+}
+
+/// Shares a block that already holds the set `set` (hash `hash`) with
+/// inode `ino`, if [`Index::share`] knows one: its reference count is
+/// raised and written first, then the entry made (crash rule 8: a count
+/// too high, never too low). `None` if there is none to share. A block
+/// that cannot be read or no longer decodes, or is at
+/// [`xattr::REFCOUNT_MAX`], leaves the list.
+fn share(
+    sb: &SuperBlock<R2dax>,
+    ino: u32,
+    set: &[u8; BLOCK_SIZE as usize],
+    hash: u32,
+) -> Result<Option<Stored>> {
+    let mut idx = sb.info().xattr_index.lock();
+    let Some(ix) = idx.as_mut() else {
+        return Ok(None);
+    };
+    // Newest first: the likeliest to be shared again.
+    let mut tries = 0;
+    for k in 1..=SHARE_MAX {
+        let (h, blk) = ix.share.newest(k);
+        if blk == 0 || h != hash {
+            continue;
+        }
+        tries += 1;
+        if tries > SHARE_TRIES {
+            break;
+        }
+        let Ok(bh) = sb.bread(blk) else {
+            ix.share.forget(blk);
+            continue;
+        };
+        let refs = bh.with_data(|d| match XattrBlock::decode(d, blk) {
+            Ok(x) if x.refcount >= xattr::REFCOUNT_MAX => Err(()),
+            Ok(x) if xattr_set_bytes(d) == xattr_set_bytes(&set[..]) => Ok(Some(x.refcount)),
+            Ok(_) => Ok(None),
+            Err(_) => Err(()),
+        });
+        let refs = match refs {
+            Ok(Some(r)) => r,
+            // Another set with the same hash.
+            Ok(None) => continue,
+            Err(()) => {
+                ix.share.forget(blk);
+                continue;
+            }
+        };
+        bh.with_data_mut(|d| xattr_set_refcount(d, refs + 1));
+        if bh.sync().is_err() {
+            // Not counted on the media: no reference may be made. The
+            // old count goes back (written back with the buffer).
+            bh.with_data_mut(|d| xattr_set_refcount(d, refs));
+            ix.share.forget(blk);
+            return Ok(None);
+        }
+        return match put_locked(sb, &mut ix.map, ino, blk) {
+            (_, Ok(())) => Ok(Some(Stored::Done(blk))),
+            (true, Err(e)) => {
+                sb_err!(
+                    sb,
+                    "inode {}: writing its attribute index entry failed ({:?})",
+                    ino,
+                    e
+                );
+                Ok(Some(Stored::Unsynced(blk)))
+            }
+            (false, Err(e)) => {
+                // No entry made: the count comes down again (if this
+                // write fails, it stays one too high, which fsck lowers).
+                bh.with_data_mut(|d| xattr_set_refcount(d, refs));
+                let _ = bh.sync();
+                Err(e)
+            }
+        };
+    }
+    Ok(None)
 }
 
 /// The errno of an attribute edit that produced nothing.
@@ -415,7 +618,7 @@ pub(crate) fn drop_all(sb: &SuperBlock<R2dax>, ino: u32) -> Result {
 /// the whole index, without holding its lock (an entry that changes
 /// meanwhile may be missed).
 pub(crate) fn owner_of_block(sb: &SuperBlock<R2dax>, block: u64) -> Result<Option<u32>> {
-    let Some(disk) = sb.info().xattr_index.lock().as_ref().map(|st| st.disk) else {
+    let Some(disk) = sb.info().xattr_index.lock().as_ref().map(|ix| ix.map.disk) else {
         return Ok(None);
     };
     let mut found = None;
@@ -476,14 +679,24 @@ impl XattrOperations for R2dax {
         let old = block_of(inode, &mut c)?;
         let mut set = KBox::new([0u8; BLOCK_SIZE as usize], GFP_KERNEL)?;
         let dns = disk_ns(ns);
-        let n = if old == 0 {
-            xattr_edit(&mut set, None, dns, name, value, mode)
+        let (n, same) = if old == 0 {
+            xattr_edit(&mut set, None, dns, name, value, mode).map(|n| (n, false))
         } else {
             with_block(sb, inode.ino(), old, |x| {
                 xattr_edit(&mut set, Some(x), dns, name, value, mode)
+                    .map(|n| (n, n > 0 && x.set_bytes() == xattr_set_bytes(&set[..])))
             })?
         }
         .map_err(edit_errno)?;
+        if same {
+            // The set the inode has (a value set to itself): its block
+            // stays, as ext2 keeps it.
+            if let Some(m) = new_mode {
+                inode.set_mode(m);
+            }
+            inode.touch_ctime();
+            return write_inode(inode);
+        }
         // From here on the change is made once the entry changes in
         // memory; whether the old block may go depends on the entry's
         // write.

@@ -1615,6 +1615,11 @@ pub mod xattr {
     pub const VALUE_MAX: usize = AREA - ENTRY_HEAD - 1;
     /// Index entries per block of the index file.
     pub const INDEX_PER_BLOCK: u64 = BLOCK_SIZE as u64 / 8;
+    /// The most index entries the module and mkfs let name one block, as
+    /// ext2's `EXT2_XATTR_REFCOUNT_MAX`: a bound on what one bad block
+    /// takes with it. A larger count is not corrupt (fsck takes the
+    /// references as it finds them); such a block is not shared further.
+    pub const REFCOUNT_MAX: u64 = 1024;
 
     /// Namespace `user.`.
     pub const NS_USER: u8 = 1;
@@ -1886,6 +1891,11 @@ impl<'a> XattrBlock<'a> {
         })
     }
 
+    /// The bytes that say which set the block holds ([`xattr_set_bytes`]).
+    pub fn set_bytes(&self) -> &'a [u8] {
+        xattr_set_bytes(self.data)
+    }
+
     /// The entries, in their stored order.
     pub fn entries(&self) -> XattrIter<'a> {
         XattrIter {
@@ -2050,6 +2060,15 @@ pub fn xattr_seal(b: &mut [u8; BLOCK_SIZE as usize], block: u64) {
 /// checksum).
 pub fn xattr_set_refcount(b: &mut [u8], refcount: u64) {
     put(b, XATTR_REFCOUNT_OFFSET, Le64::new(refcount));
+}
+
+/// The bytes of attribute block `b` that say which set it holds: all but
+/// the magic, the checksum and the reference count. A set has one
+/// encoding (entries sorted, padding zero), so two blocks hold the same
+/// set exactly when these bytes are equal; the module hashes and compares
+/// them to share blocks, as mkfs does.
+pub fn xattr_set_bytes(b: &[u8]) -> &[u8] {
+    b.get(XATTR_REFCOUNT_OFFSET + 8..).unwrap_or(&[])
 }
 
 /// The block number is part of the checksum, so a block written to the

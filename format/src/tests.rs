@@ -827,6 +827,15 @@ fn xattr_blocks() {
         XattrBlock::decode(&r, 900),
         Err(XattrError::BadHeader(_))
     ));
+    // The set's bytes ignore the block number, the checksum and the
+    // reference count, and nothing else.
+    let mut moved = r;
+    xattr_set_refcount(&mut moved, 3);
+    xattr_seal(&mut moved, 77);
+    assert_eq!(xattr_set_bytes(&moved), xattr_set_bytes(&b));
+    assert_eq!(xattr_set_bytes(&b).len(), 4096 - 16);
+    moved[40] ^= 1;
+    assert_ne!(xattr_set_bytes(&moved), xattr_set_bytes(&b));
     // Any other byte is.
     for i in [0usize, 17, 40, 4095] {
         let mut c = b;

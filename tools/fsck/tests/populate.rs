@@ -176,6 +176,44 @@ fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
     v
 }
 
+/// A block holds at most `xattr::REFCOUNT_MAX` references: 1030 files with
+/// one set get two blocks, 1024 and 6 references, and check clean.
+#[test]
+fn shared_attribute_blocks_stop_at_the_limit() {
+    let src = tmp("xmany");
+    fs::create_dir_all(&src).unwrap();
+    for i in 0..1030 {
+        let f = src.join(format!("f{i}"));
+        fs::write(&f, b"").unwrap();
+        r2dax_sys::lsetxattr(&f, b"user.same", b"x", 0).unwrap();
+    }
+    let img = tmp("xmany-img");
+    fs::File::create(&img).unwrap().set_len(64 << 20).unwrap();
+    mkfs(&["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]);
+    let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
+    let report = r2dax_fsck::check(&fs, false).unwrap();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
+    let mut refs = std::collections::BTreeMap::new();
+    for i in 0..1030 {
+        let (blk, v) = fs.xattrs(lookup(&fs, &format!("f{i}")).0).unwrap();
+        assert_eq!(v, vec![(b"user.same".to_vec(), b"x".to_vec())]);
+        *refs.entry(blk).or_insert(0u64) += 1;
+    }
+    let mut counts: Vec<(u64, u64)> = refs
+        .iter()
+        .map(|(&b, &n)| {
+            let on_disk = r2dax_format::XattrBlock::decode(&fs.dev.read_block(b).unwrap(), b)
+                .unwrap()
+                .refcount;
+            (n, on_disk)
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [(6, 6), (r2dax_format::xattr::REFCOUNT_MAX, 1024)]);
+    let _ = fs::remove_dir_all(&src);
+    let _ = fs::remove_file(&img);
+}
+
 /// mkfs -d copies every namespace r2dax stores, byte for byte; identical
 /// sets share one block whose reference count says how many; the copy
 /// checks clean. `-O ^xattr` makes a filesystem without the index.

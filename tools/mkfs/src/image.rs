@@ -238,22 +238,27 @@ impl<'a> Builder<'a> {
             return Ok(());
         };
         let mut shared: BTreeMap<Box<[u8; BS]>, (u64, u64)> = BTreeMap::new();
+        // Blocks that reached xattr::REFCOUNT_MAX: the next file with
+        // their set gets a new block.
+        let mut full: Vec<(Box<[u8; BS]>, (u64, u64))> = Vec::new();
         let mut index: BTreeMap<u32, u64> = BTreeMap::new();
         for (ino, set) in all {
             let blk = match shared.get_mut(&set) {
-                Some((b, refs)) => {
+                Some((b, refs)) if *refs < xattr::REFCOUNT_MAX => {
                     *refs += 1;
                     *b
                 }
-                None => {
+                _ => {
                     let b = self.alloc_run(1, false)?[0];
-                    shared.insert(set, (b, 1));
+                    if let Some(old) = shared.insert(set.clone(), (b, 1)) {
+                        full.push((set, old));
+                    }
                     b
                 }
             };
             index.insert(ino, blk);
         }
-        for (set, (blk, refs)) in shared {
+        for (set, (blk, refs)) in shared.into_iter().chain(full) {
             let mut b = *set;
             xattr_set_refcount(&mut b, refs);
             xattr_seal(&mut b, blk);
