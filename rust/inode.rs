@@ -340,6 +340,9 @@ pub(crate) fn init_new(new: &NewInode<R2dax>, mut disk: Inode) -> Result<Attrs> 
     attrs.size = disk.size;
     attrs.blocks = disk.blocks;
     copy_owned_attrs(&mut disk, &attrs);
+    // The generation file handles carry: an inode never written again
+    // before it is evicted is read back with this one.
+    disk.generation = attrs.generation;
     let mut st = inode.data().state.lock();
     // Copy 1 is "current", so the first write fills copy 0.
     *st = State {
