@@ -411,7 +411,10 @@ impl SuperOperations for R2dax {
             block_size: BLOCK_SIZE,
             blocks,
             free_blocks,
-            avail_blocks: free_blocks,
+            // What one file can use, its map blocks taken off (as xfs
+            // sets aside what its maps may need): a file of df's
+            // "Available" size fits.
+            avail_blocks: crate::ondisk::data_blocks_within(free_blocks),
             files: info.geo.inodes_count(),
             free_files,
             name_len: crate::ondisk::dirent::NAME_MAX as u32,

@@ -1055,6 +1055,40 @@ pub fn map_capacity(h: u8) -> u64 {
     cap
 }
 
+/// Map blocks a file of `d` data blocks, from file block 0, needs: at
+/// each level of its map, one block per 512 below.
+pub fn map_blocks_for(d: u64) -> u64 {
+    if d == 0 {
+        return 0;
+    }
+    let h = map_height_for(d - 1);
+    let mut n = 0;
+    let mut below = d;
+    for _ in 0..h {
+        below = below.div_ceil(MAP_FANOUT);
+        n += below;
+    }
+    n
+}
+
+/// The most data blocks `free` free blocks hold in one file, its map
+/// included: statfs's available blocks, so that a file of that size (df's
+/// "Available", which `fallocate` callers size by) fits.
+pub fn data_blocks_within(free: u64) -> u64 {
+    // An estimate from below (leaves, then the levels above them), then
+    // up to the largest that fits: a few steps.
+    let mut d = free.saturating_sub(
+        free.div_ceil(MAP_FANOUT + 1)
+            + free.div_ceil(MAP_FANOUT * MAP_FANOUT)
+            + free.div_ceil(MAP_FANOUT * MAP_FANOUT * MAP_FANOUT)
+            + 1,
+    );
+    while d < free && d + 1 + map_blocks_for(d + 1) <= free {
+        d += 1;
+    }
+    d
+}
+
 /// Smallest map height that addresses file block `lblk`.
 pub fn map_height_for(lblk: u64) -> u8 {
     let mut h = 0;

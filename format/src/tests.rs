@@ -1076,3 +1076,28 @@ fn xattr_decode_rejects_and_never_panics() {
         let _ = reseal(b);
     }
 }
+
+/// statfs's available blocks are the most that fit, as one file with its
+/// map, in the free blocks.
+#[test]
+fn available_blocks_fit_with_their_map() {
+    assert_eq!(map_blocks_for(0), 0);
+    assert_eq!(map_blocks_for(5), 0);
+    assert_eq!(map_blocks_for(6), 1);
+    assert_eq!(map_blocks_for(2560), 5);
+    assert_eq!(map_blocks_for(2561), 6 + 1);
+    let mut n = 0u64;
+    while n < 1 << 34 {
+        let d = data_blocks_within(n);
+        assert!(
+            d + map_blocks_for(d) <= n,
+            "{n} free: {d} data blocks do not fit"
+        );
+        assert!(
+            d + 1 + map_blocks_for(d + 1) > n,
+            "{n} free: {} would fit",
+            d + 1
+        );
+        n = if n < 6000 { n + 1 } else { n * 3 / 2 + 1 };
+    }
+}
