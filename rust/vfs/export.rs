@@ -32,8 +32,8 @@ use kernel::types::ARef;
 pub(crate) trait ExportOperations: FileSystem {
     /// The inode `ino` of generation `generation`, for a file handle:
     /// `ESTALE` if the number is not an inode a handle can name, if the
-    /// inode is free or unlinked, or if its generation differs (the
-    /// number was reused).
+    /// inode is free (or unlinked and closed), or if its generation
+    /// differs (the number was reused).
     fn handle_inode(
         _sb: &SuperBlock<Self>,
         _ino: u64,
