@@ -746,6 +746,20 @@ impl XattrOperations for R2dax {
         write_inode(inode)
     }
 
+    fn xattr_extent(inode: &INode<Self>) -> Result<Option<(u64, u64, bool)>> {
+        let mut c = inode.data().xattr.lock();
+        let blk = block_of(inode, &mut c)?;
+        if blk == 0 {
+            return Ok(None);
+        }
+        let refs = with_block(inode.sb(), inode.ino(), blk, |x| x.refcount)?;
+        Ok(Some((
+            blk * u64::from(BLOCK_SIZE),
+            u64::from(BLOCK_SIZE),
+            refs > 1,
+        )))
+    }
+
     fn xattr_list(inode: &INode<Self>, f: &mut dyn FnMut(XattrNs, &[u8])) -> Result {
         let mut c = inode.data().xattr.lock();
         let blk = block_of(inode, &mut c)?;

@@ -25,6 +25,7 @@
 #include <linux/xattr.h>
 #include <linux/security.h>
 #include <linux/capability.h>
+#include <linux/fiemap.h>
 
 #include "helpers.h"
 
@@ -884,4 +885,30 @@ bool r2dax_capable_sys_admin(void)
 bool r2dax_is_posixacl(const struct inode *inode)
 {
 	return IS_POSIXACL(inode);
+}
+
+/* Whether FIEMAP asks for the attribute extents (FIEMAP_FLAG_XATTR). */
+bool r2dax_fiemap_wants_xattr(const struct fiemap_extent_info *fieinfo)
+{
+	return fieinfo->fi_flags & FIEMAP_FLAG_XATTR;
+}
+
+/*
+ * FIEMAP of the attributes, as ext4's: the attribute block, at offset 0
+ * and of one block's length, if the inode has one (@len 0: none), marked
+ * shared when other inodes name it too. Returns 0 or a negative errno.
+ */
+int r2dax_fiemap_xattr(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		       u64 start, u64 len, u64 physical, u64 length, bool shared)
+{
+	int ret = fiemap_prep(inode, fieinfo, start, &len, FIEMAP_FLAG_XATTR);
+
+	if (ret)
+		return ret;
+	if (!length || start >= length)
+		return 0;
+	ret = fiemap_fill_next_extent(fieinfo, 0, physical, length,
+				      FIEMAP_EXTENT_LAST |
+				      (shared ? FIEMAP_EXTENT_SHARED : 0));
+	return ret < 0 ? ret : 0;
 }

@@ -197,6 +197,10 @@ int r2dax_init_security(struct inode *inode, struct inode *dir,
 			void *ctx);
 bool r2dax_capable_sys_admin(void);
 bool r2dax_is_posixacl(const struct inode *inode);
+struct fiemap_extent_info;
+bool r2dax_fiemap_wants_xattr(const struct fiemap_extent_info *fieinfo);
+int r2dax_fiemap_xattr(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		       u64 start, u64 len, u64 physical, u64 length, bool shared);
 
 /* Fault injection for tests (debugfs r2dax/), see fault.rs. */
 void r2dax_fault_init(void);

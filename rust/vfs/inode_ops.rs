@@ -621,6 +621,18 @@ impl<T: Operations> Tables<T> {
         // fills a hole meanwhile is seen or not, as with any snapshot of
         // the map.
         let _locked = i.lock_shared();
+        // SAFETY: Per the contract `fieinfo` is checked.
+        if unsafe { raw::r2dax_fiemap_wants_xattr(fieinfo) } {
+            let (physical, length, shared) = match T::xattr_extent(i) {
+                Ok(e) => e.unwrap_or((0, 0, false)),
+                Err(e) => return e.to_errno(),
+            };
+            // SAFETY: As above; the helper checks the flags
+            // (`fiemap_prep`) before it fills the user's buffer.
+            return unsafe {
+                raw::r2dax_fiemap_xattr(inode, fieinfo, start, len, physical, length, shared)
+            };
+        }
         // SAFETY: Per the contract `fieinfo` is checked; `IOMAP_OPS` is
         // `'static`. `fiemap_prep` (called by iomap) writes dirty
         // page-cache data back first when asked to with FIEMAP_FLAG_SYNC.

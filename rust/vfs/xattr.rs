@@ -129,6 +129,14 @@ pub(crate) trait XattrOperations: FileSystem {
     fn xattr_list(_inode: &INode<Self>, _f: &mut dyn FnMut(XattrNs, &[u8])) -> Result {
         Ok(())
     }
+
+    /// Where the attributes are on the device, for FIEMAP's
+    /// `FIEMAP_FLAG_XATTR`: (byte offset, length, whether other inodes
+    /// share it), or `None` if the inode has none. Called with the inode
+    /// lock held shared.
+    fn xattr_extent(_inode: &INode<Self>) -> Result<Option<(u64, u64, bool)>> {
+        Ok(None)
+    }
 }
 
 /// The errno in an `ERR_PTR`-style pointer, if it is one.
