@@ -393,6 +393,18 @@ enum Stored {
     Unsynced(u64),
 }
 
+/// Inode `ino`'s index entry names block `blk` (0: none) in memory, but
+/// writing it failed with `e`: logged, and [`Stored::Unsynced`].
+fn unsynced(sb: &SuperBlock<R2dax>, ino: u32, blk: u64, e: Error) -> Stored {
+    sb_err!(
+        sb,
+        "inode {}: writing its attribute index entry failed ({:?})",
+        ino,
+        e
+    );
+    Stored::Unsynced(blk)
+}
+
 /// Points inode `ino`'s index entry at a block that holds the set `set`
 /// (a built, unsealed block): one already in use with the same set if
 /// [`Index::share`] knows one, else a new one. The entry must have been
@@ -433,15 +445,7 @@ fn store_new(
     drop(idx);
     match (changed, r) {
         (_, Ok(())) => Ok(Stored::Done(b)),
-        (true, Err(e)) => {
-            sb_err!(
-                sb,
-                "inode {}: writing its attribute index entry failed ({:?})",
-                ino,
-                e
-            );
-            Ok(Stored::Unsynced(b))
-        }
+        (true, Err(e)) => Ok(unsynced(sb, ino, b, e)),
         (false, Err(e)) => {
             let _ = alloc::free_blocks(sb, b, 1);
             Err(e)
@@ -482,7 +486,7 @@ fn share(
         };
         let refs = bh.with_data(|d| match XattrBlock::decode(d, blk) {
             Ok(x) if x.refcount >= xattr::REFCOUNT_MAX => Err(()),
-            Ok(x) if xattr_set_bytes(d) == xattr_set_bytes(&set[..]) => Ok(Some(x.refcount)),
+            Ok(x) if x.set_bytes() == xattr_set_bytes(&set[..]) => Ok(Some(x.refcount)),
             Ok(_) => Ok(None),
             Err(_) => Err(()),
         });
@@ -505,15 +509,7 @@ fn share(
         }
         return match put_locked(sb, &mut ix.map, ino, blk) {
             (_, Ok(())) => Ok(Some(Stored::Done(blk))),
-            (true, Err(e)) => {
-                sb_err!(
-                    sb,
-                    "inode {}: writing its attribute index entry failed ({:?})",
-                    ino,
-                    e
-                );
-                Ok(Some(Stored::Unsynced(blk)))
-            }
+            (true, Err(e)) => Ok(Some(unsynced(sb, ino, blk, e))),
             (false, Err(e)) => {
                 // No entry made: the count comes down again (if this
                 // write fails, it stays one too high, which fsck lowers).
@@ -710,12 +706,7 @@ impl XattrOperations for R2dax {
                 (false, Err(e)) => return Err(e),
                 (_, Ok(())) => (0, true),
                 (true, Err(e)) => {
-                    sb_err!(
-                        sb,
-                        "inode {}: writing its attribute index entry failed ({:?})",
-                        ino,
-                        e
-                    );
+                    unsynced(sb, ino, 0, e);
                     (0, false)
                 }
             }
