@@ -46,6 +46,18 @@ fn mkfs(args: &[&str]) {
     }
 }
 
+/// `mkfs.r2dax -d SRC` onto a new image `name` of `mib` MiB, opened and
+/// checked clean.
+fn copy_in(src: &std::path::Path, name: &str, mib: u64) -> (PathBuf, Fs) {
+    let img = tmp(name);
+    fs::File::create(&img).unwrap().set_len(mib << 20).unwrap();
+    mkfs(&["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]);
+    let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
+    let report = r2dax_fsck::check(&fs, false).unwrap();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
+    (img, fs)
+}
+
 fn lookup(fs: &Fs, path: &str) -> (u32, Inode) {
     let ino = fs.locate(path).unwrap();
     match fs.inode(ino).unwrap() {
@@ -82,12 +94,7 @@ fn copied_tree_reads_back() {
         fs::write(src.join("many").join(format!("{i:0>40}")), format!("{i}")).unwrap();
     }
 
-    let img = tmp("img");
-    fs::File::create(&img).unwrap().set_len(256 << 20).unwrap();
-    mkfs(&["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]);
-    let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
-    let report = r2dax_fsck::check(&fs, false).unwrap();
-    assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
+    let (img, fs) = copy_in(&src, "img", 256);
 
     assert_eq!(read_file(&fs, &lookup(&fs, "small").1), small);
     let (big_ino, big_i) = lookup(&fs, "d/big");
@@ -187,12 +194,7 @@ fn shared_attribute_blocks_stop_at_the_limit() {
         fs::write(&f, b"").unwrap();
         r2dax_sys::lsetxattr(&f, b"user.same", b"x", 0).unwrap();
     }
-    let img = tmp("xmany-img");
-    fs::File::create(&img).unwrap().set_len(64 << 20).unwrap();
-    mkfs(&["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]);
-    let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
-    let report = r2dax_fsck::check(&fs, false).unwrap();
-    assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
+    let (img, fs) = copy_in(&src, "xmany-img", 64);
     let mut refs = std::collections::BTreeMap::new();
     for i in 0..1030 {
         let (blk, v) = fs.xattrs(lookup(&fs, &format!("f{i}")).0).unwrap();
@@ -256,12 +258,7 @@ fn copied_attributes_read_back() {
     set(".", "user.root", b"r");
     set("link", "trusted.onlink", b"l");
 
-    let img = tmp("ximg");
-    fs::File::create(&img).unwrap().set_len(64 << 20).unwrap();
-    mkfs(&["-q", "-d", src.to_str().unwrap(), img.to_str().unwrap()]);
-    let fs = Fs::open(img.to_str().unwrap(), false).unwrap();
-    let report = r2dax_fsck::check(&fs, false).unwrap();
-    assert_eq!(report.exit_code(), 0, "{:?}", report.lines);
+    let (img, fs) = copy_in(&src, "ximg", 64);
     let attrs = |fs: &Fs, p: &str| {
         let ino = if p == "." { 1 } else { lookup(fs, p).0 };
         let (blk, mut v) = fs.xattrs(ino).unwrap();
